@@ -1,0 +1,1 @@
+//! sea-orm migrations of the triage store, one file per change.

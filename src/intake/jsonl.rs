@@ -1,0 +1,92 @@
+//! The JSON form of a ticket used by `triage classify` (one object per line) and by the API.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+
+use crate::model::{Channel, Sender, Ticket};
+
+/// A ticket as clients send it; `received_at` defaults to the moment it is read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInput {
+    pub channel: Channel,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub from: Sender,
+    /// RFC 3339 with offset.
+    pub received_at: Option<DateTime<FixedOffset>>,
+    /// The sender system's own id, echoed back and used to recognise repeats.
+    pub external_id: Option<String>,
+}
+
+/// Why a ticket could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("invalid ticket JSON: {0}")]
+    Json(String),
+    #[error("subject and body are both empty")]
+    Empty,
+}
+
+impl TicketInput {
+    /// Parses one JSON object.
+    pub fn parse(text: &str) -> Result<TicketInput, InputError> {
+        serde_json::from_str(text).map_err(|e| InputError::Json(e.to_string()))
+    }
+
+    /// The ticket, with `now` standing in for a missing arrival time.
+    pub fn into_ticket(self, now: DateTime<Utc>) -> Result<Ticket, InputError> {
+        if self.subject.trim().is_empty() && self.body.trim().is_empty() {
+            return Err(InputError::Empty);
+        }
+        Ok(Ticket {
+            channel: self.channel,
+            subject: self.subject,
+            body: self.body,
+            from: self.from,
+            received_at: self.received_at.map_or(now, |t| t.with_timezone(&Utc)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn arrival_keeps_its_instant_and_defaults_to_now() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let t = TicketInput::parse(
+            r#"{"channel":"web","subject":"x","received_at":"2026-11-23T09:00:00+01:00"}"#,
+        )
+        .unwrap()
+        .into_ticket(now)
+        .unwrap();
+        assert_eq!(
+            t.received_at,
+            Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
+        );
+        let t = TicketInput::parse(r#"{"channel":"phone","body":"y"}"#)
+            .unwrap()
+            .into_ticket(now)
+            .unwrap();
+        assert_eq!(t.received_at, now);
+    }
+
+    #[test]
+    fn bad_input_names_the_problem() {
+        let e = TicketInput::parse(r#"{"channel":"fax","subject":"x"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `fax`"), "{e}");
+        let e = TicketInput::parse(r#"{"channel":"web","subjekt":"x"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `subjekt`"), "{e}");
+        let e = TicketInput::parse(r#"{"channel":"web","subject":" "}"#)
+            .unwrap()
+            .into_ticket(Utc::now())
+            .unwrap_err();
+        assert_eq!(e, InputError::Empty);
+    }
+}

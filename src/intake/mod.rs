@@ -1,0 +1,5 @@
+//! Channel parsers: turn what a channel delivers into a [`crate::model::Ticket`].
+//!
+//! Parsing only; no decisions and no storage.
+
+pub mod jsonl;

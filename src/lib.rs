@@ -1,0 +1,16 @@
+//! triage decides, for every inbound helpdesk request, who answers it, how fast, and whether a
+//! machine may answer it at all — and records why.
+//!
+//! The flow: a channel parser in [`intake`] turns a request into a [`model::Ticket`];
+//! [`rules`] loads the service manager's rules files into [`rules::CompiledRules`];
+//! [`classify::classify`] turns ticket and rules into a [`model::Decision`] whose trace names
+//! the rule (file:line), customer entry or default behind every field. [`calendar`] answers
+//! whether a moment lies inside a service window. All of these are pure: they take plain
+//! data, including "now", and never touch the clock, a database or the network.
+
+pub mod calendar;
+pub mod classify;
+pub mod intake;
+pub mod language;
+pub mod model;
+pub mod rules;

@@ -1,0 +1,237 @@
+//! The vocabulary shared by every layer: channels, segments, priorities, automation levels,
+//! time windows, the inbound [`Ticket`] and the [`Decision`] the engine makes about it.
+//!
+//! The string forms are fixed: the rules files, the CLI and the API all use exactly these.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Declares a closed vocabulary enum whose string form is used everywhere (serde, CLI, rules).
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Position in [`Self::ALL`], for per-value lookup tables.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The fixed string form.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue {
+                        kind: stringify!($name),
+                        value: s.to_owned(),
+                        expected: &[$($text),+],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// A string that is not one of a vocabulary's values; the message lists the valid ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {} \"{value}\" (expected one of: {})", kind.to_lowercase(), expected.join(", "))]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static [&'static str],
+}
+
+vocabulary! {
+    /// How a request reached the helpdesk.
+    Channel { Email = "email", Web = "web", Phone = "phone" }
+}
+
+vocabulary! {
+    /// The target group a request belongs to; it decides the service level.
+    Segment {
+        BusinessCritical = "business-critical",
+        Commercial = "commercial",
+        Administrative = "administrative",
+    }
+}
+
+vocabulary! {
+    /// Urgency, `P1` highest.
+    Priority { P1 = "P1", P2 = "P2", P3 = "P3", P4 = "P4" }
+}
+
+vocabulary! {
+    /// How far a machine may go in answering. Ordered from least to most automatic, so a
+    /// ceiling is applied with `min`.
+    Automation {
+        Human = "human",
+        SemiAutomated = "semi-automated",
+        Automated = "automated",
+    }
+}
+
+vocabulary! {
+    /// The named service windows; each is backed by a calendar in the rules files.
+    TimeWindow {
+        BusinessHours = "business-hours",
+        ExtendedHours = "extended-hours",
+        OnCall = "on-call",
+        TwentyFourSeven = "24x7",
+    }
+}
+
+/// Who sent a request, as far as the channel tells.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sender {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// An inbound request as the engine sees it: plain data, already parsed from its channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub channel: Channel,
+    pub subject: String,
+    pub body: String,
+    pub from: Sender,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Why one field of a decision has its value: which rule (file:line), customer entry,
+/// definition or fallback decided it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub by: ReasonKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Arc<str>>,
+    pub why: Arc<str>,
+}
+
+/// The kind of source a [`Reason`] points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonKind {
+    /// A classification rule matched.
+    Rule,
+    /// The sender's organisation in the customer list.
+    Customer,
+    /// The category's own default.
+    Category,
+    /// The segment's own default or window.
+    Segment,
+    /// A per-channel window override.
+    Channel,
+    /// The calendar that decided `within_window`.
+    Calendar,
+    /// Language detection on the text.
+    Detected,
+    /// A product guarantee lowered what a rule allowed.
+    Cap,
+    /// The `[defaults]` of the rules files.
+    Default,
+}
+
+/// The trace of a decision: one reason per decided field, plus every rule that matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Trace {
+    pub segment: Reason,
+    pub category: Reason,
+    pub priority: Reason,
+    pub time_window: Reason,
+    pub within_window: Reason,
+    pub automation: Reason,
+    pub queue: Reason,
+    pub language: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Reason>,
+    /// Ids of all rules whose conditions held, in rules order (they may have set nothing new).
+    pub matched_rules: Vec<Arc<str>>,
+}
+
+/// What the engine decided about a ticket, with the reason for every field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub segment: Segment,
+    pub category: Arc<str>,
+    pub priority: Priority,
+    pub time_window: TimeWindow,
+    pub within_window: bool,
+    pub automation: Automation,
+    pub queue: Arc<str>,
+    pub tags: Vec<Arc<str>>,
+    pub language: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Arc<str>>,
+    pub rules_version: Arc<str>,
+    pub trace: Trace,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabulary_round_trips_through_its_fixed_strings() {
+        for w in TimeWindow::ALL {
+            assert_eq!(w.as_str().parse::<TimeWindow>().unwrap(), *w);
+        }
+        assert_eq!(
+            serde_json::to_string(&Segment::BusinessCritical).unwrap(),
+            "\"business-critical\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Automation>("\"semi-automated\"").unwrap(),
+            Automation::SemiAutomated
+        );
+    }
+
+    #[test]
+    fn unknown_value_names_the_valid_ones() {
+        let err = "fax".parse::<Channel>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown channel \"fax\" (expected one of: email, web, phone)"
+        );
+    }
+
+    #[test]
+    fn automation_orders_from_human_to_automated() {
+        assert!(Automation::Human < Automation::SemiAutomated);
+        assert!(Automation::SemiAutomated < Automation::Automated);
+        assert_eq!(
+            Automation::Automated.min(Automation::SemiAutomated),
+            Automation::SemiAutomated
+        );
+    }
+}

@@ -1,0 +1,1649 @@
+//! Validation and compilation of parsed rules files into [`CompiledRules`].
+//!
+//! All text patterns of all rules go into two `RegexSet`s (one scanned over the subject, one
+//! over the body), and all sender globs into one `GlobSet`, so classifying a ticket costs one
+//! scan per field however many rules there are.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::customers::CustomerIndex;
+use super::source::{FileDoc, Name, Strings, WhenDoc};
+use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
+use crate::calendar::{parse_days, parse_interval, Calendar};
+use crate::language::{supported_codes, LanguageDetector};
+use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
+
+/// Compiled size limit per pattern set; generous because sets hold every rule's patterns.
+const REGEX_SIZE_LIMIT: usize = 256 << 20;
+
+/// A value together with the reason the rules give for it.
+pub type Why<T> = (T, Reason);
+
+/// Fallbacks for fields no rule decided.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub segment: Why<Segment>,
+    pub category: Why<Arc<str>>,
+    pub priority: Why<Priority>,
+    pub queue: Why<Arc<str>>,
+    pub language: Why<Arc<str>>,
+    /// Country calling code for phone numbers written without one (`43`).
+    pub country_code: String,
+}
+
+/// The calendar behind a time window, with the reasons to give for inside and outside.
+#[derive(Debug, Clone)]
+pub struct WindowDef {
+    pub calendar: Arc<Calendar>,
+    pub inside: Reason,
+    pub outside: Reason,
+}
+
+/// A segment's service window, per-channel overrides and defaults.
+#[derive(Debug, Clone)]
+pub struct SegmentDef {
+    pub window: Why<TimeWindow>,
+    /// Indexed by `Channel::index`.
+    pub channel_windows: [Option<Why<TimeWindow>>; 3],
+    pub priority: Option<Why<Priority>>,
+    pub queue: Option<Why<Arc<str>>>,
+}
+
+/// A category and the defaults it brings.
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub name: Arc<str>,
+    pub description: Option<String>,
+    pub automatable: bool,
+    pub automation: Why<Automation>,
+    pub segment: Option<Why<Segment>>,
+    pub priority: Option<Why<Priority>>,
+    pub queue: Option<Why<Arc<str>>>,
+}
+
+/// A queue tickets can be routed to.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub id: Arc<str>,
+    pub name: String,
+}
+
+/// One condition of a rule; all of a rule's conditions must hold.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    /// Bit `1 << Channel::index`.
+    Channel(u8),
+    /// Holds when any of these sender globs matched.
+    Sender(Vec<usize>),
+    /// Holds when the subject-set or body-set pattern at the index matched.
+    Pattern {
+        subject: Option<usize>,
+        body: Option<usize>,
+    },
+    Organisation(Vec<Arc<str>>),
+    CustomerTag(Vec<Arc<str>>),
+    KnownCustomer(bool),
+    Language(Vec<Arc<str>>),
+    ArrivedIn(TimeWindow),
+    ArrivedOutside(TimeWindow),
+}
+
+/// What a matching rule decides, for the fields still undecided.
+#[derive(Debug, Clone, Default)]
+pub struct Actions {
+    pub segment: Option<Segment>,
+    pub category: Option<Arc<str>>,
+    pub priority: Option<Priority>,
+    pub automation: Option<Automation>,
+    pub queue: Option<Arc<str>>,
+    pub tags: Vec<Arc<str>>,
+}
+
+/// A compiled classification rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: Arc<str>,
+    pub conds: Vec<Cond>,
+    pub set: Actions,
+    /// The reason recorded for every field this rule decides.
+    pub reason: Reason,
+}
+
+/// A rules directory ready to classify with; immutable, swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct CompiledRules {
+    /// `sha256:` and the first 16 hex digits of the hash over all files' names and contents.
+    pub version: Arc<str>,
+    pub defaults: Defaults,
+    /// Indexed by `TimeWindow::index`.
+    pub windows: [WindowDef; 4],
+    /// Indexed by `Segment::index`.
+    pub segments: [SegmentDef; 3],
+    /// Indexed by `Channel::index`.
+    pub channel_windows: [Option<Why<TimeWindow>>; 3],
+    pub categories: HashMap<Arc<str>, Category>,
+    pub queues: BTreeMap<Arc<str>, Queue>,
+    pub calendars: BTreeMap<Arc<str>, Arc<Calendar>>,
+    pub customers: CustomerIndex,
+    pub rules: Vec<Rule>,
+    pub subject_set: RegexSet,
+    pub body_set: RegexSet,
+    pub sender_globs: GlobSet,
+    pub language: LanguageDetector,
+}
+
+impl CompiledRules {
+    /// Every distinct text pattern of every rule, as compiled into the pattern sets.
+    pub fn patterns(&self) -> impl Iterator<Item = &str> {
+        let mut all: BTreeSet<&str> = self
+            .subject_set
+            .patterns()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        all.extend(self.body_set.patterns().iter().map(String::as_str));
+        all.into_iter()
+    }
+}
+
+/// A parsed item with the file it came from.
+struct At<T> {
+    file: usize,
+    span: Range<usize>,
+    item: T,
+}
+
+struct Ctx<'a> {
+    files: &'a [SourceFile],
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, severity: Severity, file: usize, offset: usize, message: String) {
+        let (line, column) = self.files[file].line_col(offset);
+        self.diags.push(Diagnostic {
+            severity,
+            file: self.files[file].path.clone(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn error(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
+        self.push(Severity::Error, file, span.start, message.into());
+    }
+
+    fn warn(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
+        self.push(Severity::Warning, file, span.start, message.into());
+    }
+
+    /// `file:line` of a span, as used in traces.
+    fn at(&self, file: usize, span: &Range<usize>) -> Arc<str> {
+        let (line, _) = self.files[file].line_col(span.start);
+        format!("{}:{line}", self.files[file].path).into()
+    }
+
+    fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Parses a vocabulary value, reporting an error at its position when it is unknown.
+    fn vocab<T: std::str::FromStr>(&mut self, file: usize, name: &Name) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match name.get_ref().parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(file, &name.span(), e.to_string());
+                None
+            }
+        }
+    }
+
+    fn reason(&self, by: ReasonKind, file: usize, span: &Range<usize>, why: String) -> Reason {
+        Reason {
+            by,
+            rule: None,
+            at: Some(self.at(file, span)),
+            why: why.into(),
+        }
+    }
+}
+
+/// Collects `[kind.name]` tables from all files, reporting names defined twice.
+fn collect<T>(
+    ctx: &mut Ctx,
+    kind: &str,
+    tables: Vec<(usize, BTreeMap<Name, Spanned<T>>)>,
+) -> BTreeMap<String, At<T>> {
+    let mut out: BTreeMap<String, At<T>> = BTreeMap::new();
+    for (file, table) in tables {
+        for (name, value) in table {
+            let span = value.span();
+            if let Some(prev) = out.get(name.get_ref()) {
+                let prev_at = ctx.at(prev.file, &prev.span);
+                ctx.error(
+                    file,
+                    &name.span(),
+                    format!(
+                        "{kind} \"{}\" is already defined at {prev_at}",
+                        name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            out.insert(
+                name.into_inner(),
+                At {
+                    file,
+                    span,
+                    item: value.into_inner(),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Validates and compiles rules files. `read` fetches a further file named by the rules
+/// (the customer list) relative to the rules directory.
+pub fn compile(
+    files: &[SourceFile],
+    read: impl Fn(&str) -> Result<SourceFile, String>,
+) -> Result<Loaded, RulesError> {
+    let mut ctx = Ctx {
+        files,
+        diags: Vec::new(),
+    };
+    let mut docs = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        match toml::from_str::<FileDoc>(&f.text) {
+            Ok(doc) => docs.push((i, doc)),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                ctx.error(i, &span, e.message().to_owned());
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(RulesError {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                file: "rules".into(),
+                line: 0,
+                column: 0,
+                message: "no rules files (*.toml) found".into(),
+            }],
+        });
+    }
+    if ctx.has_errors() {
+        // Fix the shape first: cross-references are meaningless in a file that did not parse.
+        return Err(RulesError {
+            diagnostics: ctx.diags,
+        });
+    }
+    match build(&mut ctx, docs, &read) {
+        Some(mut rules) if !ctx.has_errors() => {
+            let mut hasher = Sha256::new();
+            for f in files.iter().chain(rules.1.iter()) {
+                let name = f.path.rsplit(['/', '\\']).next().unwrap_or(&f.path);
+                hasher.update(name.as_bytes());
+                hasher.update([0]);
+                hasher.update(f.text.as_bytes());
+                hasher.update([0]);
+            }
+            let hex: String = hasher.finalize()[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            rules.0.version = format!("sha256:{hex}").into();
+            Ok(Loaded {
+                rules: rules.0,
+                warnings: ctx.diags,
+            })
+        }
+        _ => Err(RulesError {
+            diagnostics: ctx.diags,
+        }),
+    }
+}
+
+/// Checks and compiles everything; returns the rules and the extra files read (for the hash).
+fn build(
+    ctx: &mut Ctx,
+    docs: Vec<(usize, FileDoc)>,
+    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+) -> Option<(CompiledRules, Vec<SourceFile>)> {
+    let mut defaults_docs = Vec::new();
+    let mut window_tables = Vec::new();
+    let (mut cals, mut segs, mut chans, mut cats, mut queues) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rule_docs = Vec::new();
+    for (file, doc) in docs {
+        if let Some(d) = doc.defaults {
+            defaults_docs.push((file, d));
+        }
+        if let Some(w) = doc.window {
+            window_tables.push((file, w));
+        }
+        cals.extend(doc.calendar.map(|t| (file, t)));
+        segs.extend(doc.segment.map(|t| (file, t)));
+        chans.extend(doc.channel.map(|t| (file, t)));
+        cats.extend(doc.category.map(|t| (file, t)));
+        queues.extend(doc.queue.map(|t| (file, t)));
+        for r in doc.rule.unwrap_or_default() {
+            rule_docs.push((file, r));
+        }
+    }
+    let calendars = collect(ctx, "calendar", cals);
+    let segments = collect(ctx, "segment", segs);
+    let channels = collect(ctx, "channel", chans);
+    let categories = collect(ctx, "category", cats);
+    let queue_docs = collect(ctx, "queue", queues);
+
+    // Queues first: everything else may route to them.
+    let mut queues = BTreeMap::new();
+    for (id, q) in &queue_docs {
+        let id: Arc<str> = id.as_str().into();
+        queues.insert(
+            id.clone(),
+            Queue {
+                name: q.item.name.clone().unwrap_or_else(|| id.to_string()),
+                id,
+            },
+        );
+    }
+    let queue_ref = |ctx: &mut Ctx, file: usize, name: &Name| -> Option<Arc<str>> {
+        match queues.get_key_value(name.get_ref().as_str()) {
+            Some((k, _)) => Some(k.clone()),
+            None => {
+                ctx.error(
+                    file,
+                    &name.span(),
+                    format!(
+                        "unknown queue \"{}\" (defined queues: {})",
+                        name.get_ref(),
+                        list(queues.keys())
+                    ),
+                );
+                None
+            }
+        }
+    };
+
+    // Calendars.
+    let mut compiled_cals: BTreeMap<Arc<str>, Arc<Calendar>> = BTreeMap::new();
+    let mut cal_at: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    for (name, c) in &calendars {
+        let file = c.file;
+        let mut ok = true;
+        if c.item.timezone.get_ref().parse::<chrono_tz::Tz>().is_err() {
+            ctx.error(
+                file,
+                &c.item.timezone.span(),
+                format!(
+                    "unknown time zone \"{}\" (use an IANA name such as \"Europe/Vienna\")",
+                    c.item.timezone.get_ref()
+                ),
+            );
+            ok = false;
+        }
+        for (days, intervals) in c.item.hours.get_ref() {
+            if let Err(e) = parse_days(days.get_ref()) {
+                ctx.error(file, &days.span(), e.0);
+                ok = false;
+            }
+            for i in &intervals.get_ref().0 {
+                if let Err(e) = parse_interval(i) {
+                    ctx.error(file, &intervals.span(), e.0);
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let hours = c.item.hours.get_ref().iter().map(|(d, i)| {
+            (
+                d.get_ref().as_str(),
+                i.get_ref().0.iter().map(String::as_str),
+            )
+        });
+        match Calendar::new(name, c.item.timezone.get_ref(), hours) {
+            Ok(cal) => {
+                compiled_cals.insert(name.as_str().into(), Arc::new(cal));
+                cal_at.insert(name.clone(), (file, c.span.clone()));
+            }
+            Err(e) => ctx.error(file, &c.item.hours.span(), e.0),
+        }
+    }
+
+    // Time windows → calendars.
+    let mut window_slots: [Option<WindowDef>; 4] = Default::default();
+    let mut window_table_at = None;
+    for (file, table) in &window_tables {
+        window_table_at.get_or_insert((*file, table.span()));
+        for (w, cal) in table.get_ref() {
+            let Some(window) = ctx.vocab::<TimeWindow>(*file, w) else {
+                continue;
+            };
+            if window_slots[window.index()].is_some() {
+                ctx.error(*file, &w.span(), format!("window {window} is mapped twice"));
+                continue;
+            }
+            let Some(calendar) = compiled_cals.get(cal.get_ref().as_str()) else {
+                if !calendars.contains_key(cal.get_ref()) {
+                    ctx.error(
+                        *file,
+                        &cal.span(),
+                        format!(
+                            "unknown calendar \"{}\" (defined calendars: {})",
+                            cal.get_ref(),
+                            list(calendars.keys())
+                        ),
+                    );
+                }
+                continue;
+            };
+            let (cf, cspan) = &cal_at[cal.get_ref()];
+            let tz = calendar.timezone();
+            window_slots[window.index()] = Some(WindowDef {
+                calendar: calendar.clone(),
+                inside: ctx.reason(
+                    ReasonKind::Calendar,
+                    *cf,
+                    cspan,
+                    format!(
+                        "arrived inside {window} (calendar {}, {tz})",
+                        calendar.name()
+                    ),
+                ),
+                outside: ctx.reason(
+                    ReasonKind::Calendar,
+                    *cf,
+                    cspan,
+                    format!(
+                        "arrived outside {window} (calendar {}, {tz})",
+                        calendar.name()
+                    ),
+                ),
+            });
+        }
+    }
+    for w in TimeWindow::ALL {
+        if window_slots[w.index()].is_none()
+            && !window_tables
+                .iter()
+                .any(|(_, t)| t.get_ref().keys().any(|k| k.get_ref() == w.as_str()))
+        {
+            match window_table_at.clone() {
+                Some((file, span)) => ctx.error(
+                    file,
+                    &span,
+                    format!(
+                        "window {w} has no calendar; add `\"{w}\" = \"<calendar>\"` to [window]"
+                    ),
+                ),
+                None => ctx.error(
+                    0,
+                    &(0..0),
+                    format!("no [window] table: time window {w} needs a calendar"),
+                ),
+            }
+        }
+    }
+
+    // Defaults.
+    let (defaults_file, defaults_doc) = match defaults_docs.len() {
+        0 => {
+            ctx.error(0, &(0..0), "no [defaults] table in any rules file");
+            return None;
+        }
+        _ => {
+            for (file, d) in defaults_docs.iter().skip(1) {
+                let first = ctx.at(defaults_docs[0].0, &defaults_docs[0].1.span());
+                ctx.error(
+                    *file,
+                    &d.span(),
+                    format!("[defaults] is already defined at {first}"),
+                );
+            }
+            let (file, d) = defaults_docs.swap_remove(0);
+            (file, d)
+        }
+    };
+    let dspan = defaults_doc.span();
+    let d = defaults_doc.into_inner();
+    let languages: Vec<String> = d
+        .languages
+        .as_ref()
+        .map(|l| l.get_ref().0.clone())
+        .unwrap_or_else(|| vec!["de".into(), "en".into()]);
+    let language = match LanguageDetector::new(languages.iter().map(String::as_str)) {
+        Ok(l) => Some(l),
+        Err(code) => {
+            let span = d.languages.as_ref().map_or(dspan.clone(), |l| l.span());
+            ctx.error(
+                defaults_file,
+                &span,
+                format!(
+                    "language \"{code}\" cannot be detected (supported: {})",
+                    supported_codes().collect::<Vec<_>>().join(", ")
+                ),
+            );
+            None
+        }
+    };
+    if !languages.contains(d.language.get_ref()) {
+        ctx.error(
+            defaults_file,
+            &d.language.span(),
+            format!(
+                "default language \"{}\" is not among languages ({})",
+                d.language.get_ref(),
+                languages.join(", ")
+            ),
+        );
+    }
+    let country_code = d
+        .country_code
+        .as_ref()
+        .map(|c| c.get_ref().trim_start_matches('+').to_owned())
+        .unwrap_or_else(|| "43".into());
+    if country_code.is_empty() || !country_code.bytes().all(|b| b.is_ascii_digit()) {
+        let span = d.country_code.as_ref().map_or(dspan.clone(), |c| c.span());
+        ctx.error(
+            defaults_file,
+            &span,
+            format!("country-code \"{country_code}\" must be digits, e.g. \"43\""),
+        );
+    }
+    let default_reason = |ctx: &Ctx, field: &str, span: &Range<usize>| {
+        ctx.reason(
+            ReasonKind::Default,
+            defaults_file,
+            span,
+            format!("no rule decided the {field}; [defaults] {field}"),
+        )
+    };
+
+    // Categories.
+    let mut compiled_cats = HashMap::new();
+    for (name, c) in &categories {
+        let file = c.file;
+        let cat_reason = |ctx: &Ctx, field: &str| {
+            ctx.reason(
+                ReasonKind::Category,
+                file,
+                &c.span,
+                format!("no rule decided the {field}; default of category {name}"),
+            )
+        };
+        let automation = match &c.item.automation {
+            Some(a) => match ctx.vocab::<Automation>(file, a) {
+                Some(level) => {
+                    if level > Automation::Human && !c.item.automatable {
+                        ctx.warn(
+                            file,
+                            &a.span(),
+                            format!("category {name} is not automatable, so automation = \"{level}\" is lowered to semi-automated"),
+                        );
+                    }
+                    level
+                }
+                None => Automation::Human,
+            },
+            None if c.item.automatable => Automation::Automated,
+            None => Automation::Human,
+        };
+        let segment = c
+            .item
+            .segment
+            .as_ref()
+            .and_then(|s| ctx.vocab::<Segment>(file, s));
+        let priority = c
+            .item
+            .priority
+            .as_ref()
+            .and_then(|p| ctx.vocab::<Priority>(file, p));
+        let queue = c.item.queue.as_ref().and_then(|q| queue_ref(ctx, file, q));
+        let cat = Category {
+            name: name.as_str().into(),
+            description: c.item.description.clone(),
+            automatable: c.item.automatable,
+            automation: (automation, cat_reason(ctx, "automation")),
+            segment: segment.map(|s| (s, cat_reason(ctx, "segment"))),
+            priority: priority.map(|p| (p, cat_reason(ctx, "priority"))),
+            queue: queue.map(|q| (q, cat_reason(ctx, "queue"))),
+        };
+        compiled_cats.insert(cat.name.clone(), cat);
+    }
+    let category_ref = |ctx: &mut Ctx, file: usize, name: &Name| -> Option<Arc<str>> {
+        match compiled_cats.get_key_value(name.get_ref().as_str()) {
+            Some((k, _)) => Some(k.clone()),
+            None => {
+                ctx.error(
+                    file,
+                    &name.span(),
+                    format!(
+                        "unknown category \"{}\" (defined categories: {})",
+                        name.get_ref(),
+                        list(categories.keys())
+                    ),
+                );
+                None
+            }
+        }
+    };
+
+    let def_segment = ctx.vocab::<Segment>(defaults_file, &d.segment);
+    let def_priority = ctx.vocab::<Priority>(defaults_file, &d.priority);
+    let def_category = category_ref(ctx, defaults_file, &d.category);
+    let def_queue = queue_ref(ctx, defaults_file, &d.queue);
+
+    // Channels.
+    let mut channel_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
+    for (name, c) in &channels {
+        let file = c.file;
+        let Ok(channel) = name.parse::<Channel>() else {
+            ctx.error(
+                file,
+                &c.span,
+                format!("[channel.{name}]: {}", name.parse::<Channel>().unwrap_err()),
+            );
+            continue;
+        };
+        if let Some(w) = ctx.vocab::<TimeWindow>(file, &c.item.window) {
+            let why = format!("the {channel} channel is served in {w} only");
+            channel_windows[channel.index()] =
+                Some((w, ctx.reason(ReasonKind::Channel, file, &c.span, why)));
+        }
+    }
+
+    // Segments: all three must be defined.
+    let mut seg_slots: [Option<SegmentDef>; 3] = Default::default();
+    for (name, s) in &segments {
+        let file = s.file;
+        let Ok(segment) = name.parse::<Segment>() else {
+            ctx.error(
+                file,
+                &s.span,
+                format!("[segment.{name}]: {}", name.parse::<Segment>().unwrap_err()),
+            );
+            continue;
+        };
+        let Some(window) = ctx.vocab::<TimeWindow>(file, &s.item.window) else {
+            continue;
+        };
+        let mut chan_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
+        for (ch, w) in s.item.channel.iter().flatten() {
+            let (Some(channel), Some(w)) = (
+                ctx.vocab::<Channel>(file, ch),
+                ctx.vocab::<TimeWindow>(file, w),
+            ) else {
+                continue;
+            };
+            let why = format!("{segment} tickets by {channel} are served in {w}");
+            chan_windows[channel.index()] =
+                Some((w, ctx.reason(ReasonKind::Segment, file, &ch.span(), why)));
+        }
+        let seg_reason = |ctx: &Ctx, field: &str| {
+            ctx.reason(
+                ReasonKind::Segment,
+                file,
+                &s.span,
+                format!("no rule or category decided the {field}; default of segment {segment}"),
+            )
+        };
+        let priority = s
+            .item
+            .priority
+            .as_ref()
+            .and_then(|p| ctx.vocab::<Priority>(file, p));
+        let queue = s.item.queue.as_ref().and_then(|q| queue_ref(ctx, file, q));
+        seg_slots[segment.index()] = Some(SegmentDef {
+            window: (
+                window,
+                ctx.reason(
+                    ReasonKind::Segment,
+                    file,
+                    &s.span,
+                    format!("{segment} is served in {window}"),
+                ),
+            ),
+            channel_windows: chan_windows,
+            priority: priority.map(|p| (p, seg_reason(ctx, "priority"))),
+            queue: queue.map(|q| (q, seg_reason(ctx, "queue"))),
+        });
+    }
+    for seg in Segment::ALL {
+        if seg_slots[seg.index()].is_none() && !segments.contains_key(seg.as_str()) {
+            ctx.error(
+                defaults_file,
+                &dspan,
+                format!(
+                    "segment {seg} is not defined; add a [segment.{seg}] table with its window"
+                ),
+            );
+        }
+    }
+
+    // Customer list.
+    let mut extra_files = Vec::new();
+    let customers = match &d.customers {
+        None => CustomerIndex::default(),
+        Some(path) => match read(path.get_ref()) {
+            Err(e) => {
+                ctx.error(defaults_file, &path.span(), e);
+                CustomerIndex::default()
+            }
+            Ok(src) => {
+                let parsed = CustomerIndex::parse(&src.path, &src.text, &country_code);
+                let index = match parsed {
+                    Ok(index) => index,
+                    Err(errors) => {
+                        for e in errors {
+                            ctx.diags.push(Diagnostic {
+                                severity: Severity::Error,
+                                file: src.path.clone(),
+                                line: e.line,
+                                column: 1,
+                                message: e.message,
+                            });
+                        }
+                        CustomerIndex::default()
+                    }
+                };
+                extra_files.push(src);
+                index
+            }
+        },
+    };
+    let all_tags: BTreeSet<&str> = customers
+        .iter()
+        .flat_map(|c| c.tags.iter().map(|t| &**t))
+        .collect();
+
+    // Rules.
+    let mut compiler = RuleCompiler::default();
+    let mut rules = Vec::new();
+    let mut keys = Vec::new();
+    let mut ids: HashMap<String, Arc<str>> = HashMap::new();
+    for (file, doc) in rule_docs {
+        let span = doc.span();
+        let doc = doc.into_inner();
+        let id = doc.id.get_ref().clone();
+        if id.trim().is_empty() {
+            ctx.error(file, &doc.id.span(), "rule id is empty");
+            continue;
+        }
+        if let Some(prev) = ids.get(&id) {
+            ctx.error(
+                file,
+                &doc.id.span(),
+                format!("rule id \"{id}\" is already used at {prev}"),
+            );
+            continue;
+        }
+        let at = ctx.at(file, &span);
+        ids.insert(id.clone(), at.clone());
+        let mut cx = RuleCx {
+            ctx,
+            file,
+            compiler: &mut compiler,
+            customers: &customers,
+            tags: &all_tags,
+            languages: &languages,
+        };
+        let when = doc
+            .when
+            .map(|w| (w.span(), w.into_inner()))
+            .unwrap_or_default();
+        let (conds, key) = cx.conditions(&when.1, &when.0);
+        let set_span = doc.set.span();
+        let set = doc.set.into_inner();
+        let actions = Actions {
+            segment: set
+                .segment
+                .as_ref()
+                .and_then(|s| ctx.vocab::<Segment>(file, s)),
+            category: set
+                .category
+                .as_ref()
+                .and_then(|c| category_ref(ctx, file, c)),
+            priority: set
+                .priority
+                .as_ref()
+                .and_then(|p| ctx.vocab::<Priority>(file, p)),
+            automation: set
+                .automation
+                .as_ref()
+                .and_then(|a| ctx.vocab::<Automation>(file, a)),
+            queue: set.queue.as_ref().and_then(|q| queue_ref(ctx, file, q)),
+            tags: set
+                .tags
+                .iter()
+                .flat_map(|t| t.get_ref().0.iter())
+                .map(|t| Arc::from(t.as_str()))
+                .collect(),
+        };
+        if let (Some(Automation::Automated), Some(cat)) = (actions.automation, &actions.category) {
+            if compiled_cats.get(cat).is_some_and(|c| !c.automatable) {
+                ctx.warn(file, &set_span, format!("category {cat} is not automatable, so automation = \"automated\" is lowered to semi-automated"));
+            }
+        }
+        if actions.segment == Some(Segment::BusinessCritical)
+            && actions.automation == Some(Automation::Automated)
+        {
+            ctx.warn(file, &set_span, "business-critical tickets are never automated; automation is lowered to semi-automated");
+        }
+        let fields = actions.fields();
+        if fields == 0 && actions.tags.is_empty() {
+            ctx.warn(file, &set_span, format!("rule \"{id}\" sets nothing"));
+        }
+        let why = doc.description.clone().unwrap_or_else(|| key.summary());
+        let id: Arc<str> = id.into();
+        keys.push(ShadowKey {
+            file,
+            span: span.clone(),
+            id: id.clone(),
+            at: at.clone(),
+            conds: key,
+            fields,
+            tags: actions.tags.clone(),
+        });
+        rules.push(Rule {
+            reason: Reason {
+                by: ReasonKind::Rule,
+                rule: Some(id.clone()),
+                at: Some(at),
+                why: why.into(),
+            },
+            id,
+            conds,
+            set: actions,
+        });
+    }
+    report_shadowed(ctx, &keys);
+
+    let subject_set = compiler.subject.build(ctx, "subject");
+    let body_set = compiler.body.build(ctx, "body");
+    let sender_globs = match compiler.globs.build() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            ctx.error(
+                0,
+                &(0..0),
+                format!("sender patterns cannot be combined: {e}"),
+            );
+            None
+        }
+    };
+
+    let (Some(def_segment), Some(def_priority), Some(def_category), Some(def_queue)) =
+        (def_segment, def_priority, def_category, def_queue)
+    else {
+        return None;
+    };
+    let [Some(w0), Some(w1), Some(w2), Some(w3)] = window_slots else {
+        return None;
+    };
+    let [Some(s0), Some(s1), Some(s2)] = seg_slots else {
+        return None;
+    };
+    let (Some(subject_set), Some(body_set), Some(sender_globs), Some(language)) =
+        (subject_set, body_set, sender_globs, language)
+    else {
+        return None;
+    };
+    let defaults = Defaults {
+        segment: (
+            def_segment,
+            default_reason(ctx, "segment", &d.segment.span()),
+        ),
+        category: (
+            def_category,
+            default_reason(ctx, "category", &d.category.span()),
+        ),
+        priority: (
+            def_priority,
+            default_reason(ctx, "priority", &d.priority.span()),
+        ),
+        queue: (def_queue, default_reason(ctx, "queue", &d.queue.span())),
+        language: (
+            d.language.get_ref().as_str().into(),
+            ctx.reason(
+                ReasonKind::Default,
+                defaults_file,
+                &d.language.span(),
+                "too little text to detect the language; [defaults] language".into(),
+            ),
+        ),
+        country_code,
+    };
+    Some((
+        CompiledRules {
+            version: "".into(),
+            defaults,
+            windows: [w0, w1, w2, w3],
+            segments: [s0, s1, s2],
+            channel_windows,
+            categories: compiled_cats,
+            queues,
+            calendars: compiled_cals,
+            customers,
+            rules,
+            subject_set,
+            body_set,
+            sender_globs,
+            language,
+        },
+        extra_files,
+    ))
+}
+
+fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
+    let v: Vec<&str> = names.map(|s| s.as_ref()).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+impl Actions {
+    /// Bit set of the single-valued fields this rule decides.
+    fn fields(&self) -> u8 {
+        (self.segment.is_some() as u8)
+            | (self.category.is_some() as u8) << 1
+            | (self.priority.is_some() as u8) << 2
+            | (self.automation.is_some() as u8) << 3
+            | (self.queue.is_some() as u8) << 4
+    }
+}
+
+/// Patterns of one text field, deduplicated, in set order.
+#[derive(Default)]
+struct PatternSet {
+    patterns: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl PatternSet {
+    fn add(&mut self, pattern: &str) -> usize {
+        if let Some(&i) = self.index.get(pattern) {
+            return i;
+        }
+        self.patterns.push(pattern.to_owned());
+        self.index
+            .insert(pattern.to_owned(), self.patterns.len() - 1);
+        self.patterns.len() - 1
+    }
+
+    fn build(&self, ctx: &mut Ctx, field: &str) -> Option<RegexSet> {
+        match RegexSetBuilder::new(&self.patterns)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(set) => Some(set),
+            Err(e) => {
+                ctx.error(
+                    0,
+                    &(0..0),
+                    format!("the {field} patterns of all rules together cannot be compiled: {e}"),
+                );
+                None
+            }
+        }
+    }
+}
+
+struct RuleCompiler {
+    subject: PatternSet,
+    body: PatternSet,
+    globs: GlobSetBuilder,
+    glob_count: usize,
+    glob_index: HashMap<String, usize>,
+}
+
+impl Default for RuleCompiler {
+    fn default() -> Self {
+        RuleCompiler {
+            subject: PatternSet::default(),
+            body: PatternSet::default(),
+            globs: GlobSetBuilder::new(),
+            glob_count: 0,
+            glob_index: HashMap::new(),
+        }
+    }
+}
+
+struct RuleCx<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    file: usize,
+    compiler: &'c mut RuleCompiler,
+    customers: &'c CustomerIndex,
+    tags: &'c BTreeSet<&'c str>,
+    languages: &'c [String],
+}
+
+/// A rule's conditions in a canonical form, for finding rules that can never change anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CondKey(Vec<Key>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Channel(BTreeSet<Channel>),
+    From(BTreeSet<String>),
+    Organisation(BTreeSet<String>),
+    CustomerTag(BTreeSet<String>),
+    Known(bool),
+    Subject(String),
+    Body(String),
+    Text(String),
+    Keywords(BTreeSet<String>),
+    SubjectKeywords(BTreeSet<String>),
+    Language(BTreeSet<String>),
+    In(TimeWindow),
+    Out(TimeWindow),
+}
+
+impl Key {
+    fn name(&self) -> &'static str {
+        match self {
+            Key::Channel(_) => "channel",
+            Key::From(_) => "from",
+            Key::Organisation(_) => "organisation",
+            Key::CustomerTag(_) => "customer-tag",
+            Key::Known(_) => "known-customer",
+            Key::Subject(_) => "subject",
+            Key::Body(_) => "body",
+            Key::Text(_) => "text",
+            Key::Keywords(_) => "keywords",
+            Key::SubjectKeywords(_) => "subject-keywords",
+            Key::Language(_) => "language",
+            Key::In(_) => "arrived-in",
+            Key::Out(_) => "arrived-outside",
+        }
+    }
+
+    /// Whether every ticket that satisfies `self` also satisfies `other`.
+    fn implies(&self, other: &Key) -> bool {
+        use Key::*;
+        match (self, other) {
+            (Channel(a), Channel(b)) => a.is_subset(b),
+            (From(a), From(b))
+            | (Organisation(a), Organisation(b))
+            | (CustomerTag(a), CustomerTag(b))
+            | (Language(a), Language(b))
+            | (Keywords(a), Keywords(b))
+            | (SubjectKeywords(a), SubjectKeywords(b))
+            | (SubjectKeywords(a), Keywords(b)) => a.is_subset(b),
+            (Organisation(_), Known(true)) => true,
+            (Known(a), Known(b)) => a == b,
+            (Subject(a), Subject(b)) | (Body(a), Body(b)) | (Text(a), Text(b)) => a == b,
+            (Subject(a), Text(b)) | (Body(a), Text(b)) => a == b,
+            (In(a), In(b)) | (Out(a), Out(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl CondKey {
+    /// Whether a rule with these conditions matches every ticket `narrower` matches.
+    fn covers(&self, narrower: &CondKey) -> bool {
+        self.0
+            .iter()
+            .all(|a| narrower.0.iter().any(|b| b.implies(a)))
+    }
+
+    fn contradicts_itself(&self) -> Option<TimeWindow> {
+        self.0.iter().find_map(|k| match k {
+            Key::In(w) if self.0.contains(&Key::Out(*w)) => Some(*w),
+            _ => None,
+        })
+    }
+
+    fn summary(&self) -> String {
+        if self.0.is_empty() {
+            return "matches every ticket".into();
+        }
+        let names: Vec<&str> = self.0.iter().map(Key::name).collect();
+        format!("conditions held: {}", names.join(", "))
+    }
+}
+
+impl RuleCx<'_, '_> {
+    fn err(&mut self, span: &Range<usize>, msg: String) {
+        self.ctx.error(self.file, span, msg);
+    }
+
+    fn nonempty<'s>(&mut self, v: &'s Spanned<Strings>, what: &str) -> Option<&'s [String]> {
+        if v.get_ref().0.is_empty() {
+            self.err(
+                &v.span(),
+                format!("empty {what} list never matches; remove the condition instead"),
+            );
+            return None;
+        }
+        Some(&v.get_ref().0)
+    }
+
+    /// Validates a user regex on its own (for a located message) and returns its set form.
+    fn regex(&mut self, pat: &Name) -> Option<String> {
+        let full = format!("(?i){}", pat.get_ref());
+        match RegexBuilder::new(&full)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(_) => Some(full),
+            Err(e) => {
+                let detail = match &e {
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .last()
+                        .unwrap_or(s)
+                        .trim_start_matches("error: ")
+                        .to_owned(),
+                    other => other.to_string(),
+                };
+                self.err(
+                    &pat.span(),
+                    format!("invalid regular expression \"{}\": {detail}", pat.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn keywords(&mut self, v: &Spanned<Strings>) -> Option<(String, BTreeSet<String>)> {
+        let words = self.nonempty(v, "keywords")?;
+        let mut groups: [Vec<String>; 4] = Default::default();
+        let mut canon = BTreeSet::new();
+        for w in words {
+            let trimmed = w.trim();
+            let open_start = trimmed.starts_with('*');
+            let open_end = trimmed.ends_with('*') && trimmed.len() > 1;
+            let core = trimmed.trim_matches('*').trim();
+            if core.is_empty() {
+                self.err(&v.span(), format!("keyword \"{w}\" has no letters"));
+                return None;
+            }
+            let escaped = core
+                .split_whitespace()
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join(r"\s+");
+            groups[(open_start as usize) << 1 | open_end as usize].push(escaped);
+            canon.insert(trimmed.to_lowercase());
+        }
+        // A word boundary that also works next to umlauts: a non-word character or the edge.
+        let mut alts = Vec::new();
+        for (i, g) in groups.iter().enumerate() {
+            if g.is_empty() {
+                continue;
+            }
+            let start = if i & 2 == 0 { r"(?:^|\W)" } else { "" };
+            let end = if i & 1 == 0 { r"(?:\W|$)" } else { "" };
+            alts.push(format!("{start}(?:{}){end}", g.join("|")));
+        }
+        Some((format!("(?i){}", alts.join("|")), canon))
+    }
+
+    fn names(
+        &mut self,
+        v: &Spanned<Strings>,
+        what: &str,
+        known: &dyn Fn(&str) -> bool,
+        hint: &dyn Fn() -> String,
+    ) -> Option<BTreeSet<String>> {
+        let items = self.nonempty(v, what)?;
+        let mut out = BTreeSet::new();
+        let mut ok = true;
+        for item in items {
+            if known(item) {
+                out.insert(item.clone());
+            } else {
+                ok = false;
+                self.err(&v.span(), format!("unknown {what} \"{item}\" ({})", hint()));
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn conditions(&mut self, w: &WhenDoc, span: &Range<usize>) -> (Vec<Cond>, CondKey) {
+        let mut conds = Vec::new();
+        let mut key = Vec::new();
+        if let Some(v) = &w.channel {
+            if let Some(items) = self.nonempty(v, "channel") {
+                let mut set = BTreeSet::new();
+                for c in items {
+                    match c.parse::<Channel>() {
+                        Ok(c) => {
+                            set.insert(c);
+                        }
+                        Err(e) => self.err(&v.span(), e.to_string()),
+                    }
+                }
+                conds.push(Cond::Channel(set.iter().fold(0, |m, c| m | 1 << c.index())));
+                key.push(Key::Channel(set));
+            }
+        }
+        if let Some(v) = &w.from {
+            if let Some(items) = self.nonempty(v, "from") {
+                let mut idx = Vec::new();
+                let mut canon = BTreeSet::new();
+                for g in items {
+                    let g = g.trim().to_lowercase();
+                    let full = if g.contains('@') {
+                        g.clone()
+                    } else {
+                        format!("*@{g}")
+                    };
+                    if let Some(&i) = self.compiler.glob_index.get(&full) {
+                        idx.push(i);
+                    } else {
+                        match GlobBuilder::new(&full)
+                            .case_insensitive(true)
+                            .literal_separator(false)
+                            .build()
+                        {
+                            Ok(glob) => {
+                                self.compiler.globs.add(glob);
+                                self.compiler
+                                    .glob_index
+                                    .insert(full.clone(), self.compiler.glob_count);
+                                idx.push(self.compiler.glob_count);
+                                self.compiler.glob_count += 1;
+                            }
+                            Err(e) => self.err(
+                                &v.span(),
+                                format!("invalid sender pattern \"{g}\": {}", e.kind()),
+                            ),
+                        }
+                    }
+                    canon.insert(full);
+                }
+                conds.push(Cond::Sender(idx));
+                key.push(Key::From(canon));
+            }
+        }
+        if let Some(v) = &w.organisation {
+            let customers = self.customers;
+            if let Some(set) =
+                self.names(v, "organisation", &|n| customers.get(n).is_some(), &|| {
+                    if customers.is_empty() {
+                        "the customer list is empty; name it with [defaults] customers".into()
+                    } else {
+                        "not in the customer list".into()
+                    }
+                })
+            {
+                conds.push(Cond::Organisation(
+                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
+                ));
+                key.push(Key::Organisation(set));
+            }
+        }
+        if let Some(v) = &w.customer_tag {
+            let tags = self.tags;
+            if let Some(set) = self.names(v, "customer tag", &|t| tags.contains(t), &|| {
+                format!("tags in the customer list: {}", list(tags.iter()))
+            }) {
+                conds.push(Cond::CustomerTag(
+                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
+                ));
+                key.push(Key::CustomerTag(set));
+            }
+        }
+        if let Some(k) = &w.known_customer {
+            conds.push(Cond::KnownCustomer(*k.get_ref()));
+            key.push(Key::Known(*k.get_ref()));
+        }
+        for (field, pat) in [
+            ("subject", &w.subject),
+            ("body", &w.body),
+            ("text", &w.text),
+        ] {
+            let Some(pat) = pat else { continue };
+            let Some(full) = self.regex(pat) else {
+                continue;
+            };
+            let subject = (field != "body").then(|| self.compiler.subject.add(&full));
+            let body = (field != "subject").then(|| self.compiler.body.add(&full));
+            conds.push(Cond::Pattern { subject, body });
+            let text = pat.get_ref().clone();
+            key.push(match field {
+                "subject" => Key::Subject(text),
+                "body" => Key::Body(text),
+                _ => Key::Text(text),
+            });
+        }
+        if let Some(v) = &w.keywords {
+            if let Some((pat, canon)) = self.keywords(v) {
+                let subject = Some(self.compiler.subject.add(&pat));
+                let body = Some(self.compiler.body.add(&pat));
+                conds.push(Cond::Pattern { subject, body });
+                key.push(Key::Keywords(canon));
+            }
+        }
+        if let Some(v) = &w.subject_keywords {
+            if let Some((pat, canon)) = self.keywords(v) {
+                let subject = Some(self.compiler.subject.add(&pat));
+                conds.push(Cond::Pattern {
+                    subject,
+                    body: None,
+                });
+                key.push(Key::SubjectKeywords(canon));
+            }
+        }
+        if let Some(v) = &w.language {
+            let langs = self.languages;
+            if let Some(set) = self.names(v, "language", &|l| langs.iter().any(|x| x == l), &|| {
+                format!("[defaults] languages: {}", langs.join(", "))
+            }) {
+                conds.push(Cond::Language(
+                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
+                ));
+                key.push(Key::Language(set));
+            }
+        }
+        for (inside, v) in [(true, &w.arrived_in), (false, &w.arrived_outside)] {
+            let Some(v) = v else { continue };
+            if let Some(window) = self.ctx.vocab::<TimeWindow>(self.file, v) {
+                if inside {
+                    conds.push(Cond::ArrivedIn(window));
+                    key.push(Key::In(window));
+                } else {
+                    conds.push(Cond::ArrivedOutside(window));
+                    key.push(Key::Out(window));
+                }
+            }
+        }
+        let key = CondKey(key);
+        if let Some(w) = key.contradicts_itself() {
+            self.ctx.warn(
+                self.file,
+                span,
+                format!(
+                    "this rule can never match: it requires arriving both inside and outside {w}"
+                ),
+            );
+        }
+        (conds, key)
+    }
+}
+
+struct ShadowKey {
+    file: usize,
+    span: Range<usize>,
+    id: Arc<str>,
+    at: Arc<str>,
+    conds: CondKey,
+    fields: u8,
+    tags: Vec<Arc<str>>,
+}
+
+/// Warns about rules whose every effect is always taken by earlier rules: whenever such a
+/// rule matches, earlier rules that also match have already set all its fields and tags.
+fn report_shadowed(ctx: &mut Ctx, keys: &[ShadowKey]) {
+    for (j, b) in keys.iter().enumerate() {
+        if b.fields == 0 && b.tags.is_empty() {
+            continue;
+        }
+        let mut covered = 0u8;
+        let mut tags: BTreeSet<&str> = BTreeSet::new();
+        let mut by = Vec::new();
+        for a in &keys[..j] {
+            if a.conds.covers(&b.conds)
+                && (a.fields & b.fields != 0 || b.tags.iter().any(|t| a.tags.contains(t)))
+            {
+                covered |= a.fields;
+                tags.extend(a.tags.iter().map(|t| &**t));
+                by.push(format!("\"{}\" ({})", a.id, a.at));
+            }
+        }
+        if !by.is_empty() && b.fields & !covered == 0 && b.tags.iter().all(|t| tags.contains(&**t))
+        {
+            ctx.warn(
+                b.file,
+                &b.span,
+                format!(
+                    "rule \"{}\" can never change a decision: earlier rule {} matches whenever it does and already sets what it sets",
+                    b.id,
+                    by.join(" and ")
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{with_rules, CUSTOMERS, SERVICE};
+    use super::super::{compile_sources, Diagnostic, Severity};
+
+    /// The errors of a rejected rules set, as "file:line: message" strings.
+    fn errors(rules: &str) -> Vec<String> {
+        let err = with_rules(rules).expect_err("rules should be rejected");
+        err.errors().map(located).collect()
+    }
+
+    fn warnings(rules: &str) -> Vec<String> {
+        with_rules(rules)
+            .unwrap_or_else(|e| panic!("rules rejected: {e}"))
+            .warnings
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .map(located)
+            .collect()
+    }
+
+    fn located(d: &Diagnostic) -> String {
+        format!("{}:{}: {}", d.file, d.line, d.message)
+    }
+
+    fn has(list: &[String], needle: &str) -> bool {
+        list.iter().any(|m| m.contains(needle))
+    }
+
+    #[test]
+    fn the_fixture_compiles_without_warnings() {
+        let loaded = with_rules("").unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.rules.customers.len(), 3);
+        assert!(loaded.rules.version.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn toml_syntax_error_names_line_and_column() {
+        let errs = errors("[[rule]]\nid = \"x\nset = {}\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("rules.toml:2:"), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_at_its_line() {
+        let errs =
+            errors("[[rule]]\nid = \"x\"\nwhen.keyword = [\"a\"]\nset = { priority = \"P1\" }\n");
+        assert!(
+            has(&errs, "rules.toml:3: unknown field `keyword`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_errors_at_their_line() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nset = { category = \"pasword-reset\" }\n\n[[rule]]\nid = \"b\"\nset = { queue = \"nowhere\", segment = \"vip\" }\n",
+        );
+        assert!(
+            has(&errs, "rules.toml:3: unknown category \"pasword-reset\""),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:7: unknown queue \"nowhere\""),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:7: unknown segment \"vip\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_regex_and_glob_are_reported_with_their_line() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nwhen.subject = \"(unclosed\"\nset = { priority = \"P1\" }\n\n[[rule]]\nid = \"b\"\nwhen.from = [\"*@[bad\"]\nset = { priority = \"P2\" }\n",
+        );
+        assert!(
+            has(
+                &errs,
+                "rules.toml:3: invalid regular expression \"(unclosed\""
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:8: invalid sender pattern \"*@[bad\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_rule_ids_name_the_first_definition() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nset = { priority = \"P1\" }\n[[rule]]\nid = \"a\"\nset = { priority = \"P2\" }\n",
+        );
+        assert!(
+            has(
+                &errs,
+                "rules.toml:5: rule id \"a\" is already used at rules.toml:1"
+            ),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn definitions_duplicated_across_files_are_errors() {
+        let err = compile_sources(&[
+            ("a.toml", SERVICE),
+            ("b.toml", "[queue.desk]\n"),
+            ("customers.csv", CUSTOMERS),
+        ])
+        .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(
+            has(
+                &errs,
+                "b.toml:1: queue \"desk\" is already defined at a.toml:"
+            ),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_time_zone_is_an_error() {
+        let service = SERVICE.replace("timezone = \"UTC\"", "timezone = \"Mars/Olympus\"");
+        let err = compile_sources(&[("service.toml", &service), ("customers.csv", CUSTOMERS)])
+            .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(has(&errs, "unknown time zone \"Mars/Olympus\""), "{errs:?}");
+        assert!(errs[0].starts_with("service.toml:20:"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_segment_must_be_defined() {
+        let service = SERVICE.replace(
+            "[segment.commercial]\nwindow = \"extended-hours\"\nqueue = \"billing\"\n",
+            "",
+        );
+        let err = compile_sources(&[("service.toml", &service), ("customers.csv", CUSTOMERS)])
+            .unwrap_err();
+        assert!(
+            err.errors()
+                .any(|d| d.message.contains("segment commercial is not defined")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn customer_list_errors_point_into_the_csv() {
+        let err = compile_sources(&[
+            ("service.toml", SERVICE),
+            ("customers.csv", "organisation,segment\nA,gold\n"),
+        ])
+        .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(
+            has(&errs, "customers.csv:2: unknown segment \"gold\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn conditions_on_unknown_organisations_and_languages_are_errors() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nwhen = { organisation = \"Nobody\", language = \"fr\" }\nset = { priority = \"P1\" }\n",
+        );
+        assert!(
+            has(&errs, "rules.toml:3: unknown organisation \"Nobody\""),
+            "{errs:?}"
+        );
+        assert!(has(&errs, "unknown language \"fr\""), "{errs:?}");
+    }
+
+    #[test]
+    fn a_rule_covered_by_an_earlier_one_is_a_shadow_warning() {
+        let warns = warnings(
+            "[[rule]]\nid = \"broad\"\nwhen.keywords = [\"passwort\", \"kennwort\"]\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"narrow\"\nwhen = { keywords = [\"passwort\"], channel = \"web\" }\nset = { category = \"billing\" }\n",
+        );
+        assert!(
+            has(&warns, "rules.toml:6: rule \"narrow\" can never change a decision: earlier rule \"broad\" (rules.toml:1)"),
+            "{warns:?}"
+        );
+    }
+
+    #[test]
+    fn a_rule_that_still_sets_something_new_is_not_shadowed() {
+        let warns = warnings(
+            "[[rule]]\nid = \"broad\"\nwhen.keywords = [\"passwort\"]\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"narrow\"\nwhen = { keywords = [\"passwort\"], channel = \"web\" }\nset = { category = \"billing\", priority = \"P2\" }\n",
+        );
+        assert!(warns.is_empty(), "{warns:?}");
+    }
+
+    #[test]
+    fn contradictory_window_conditions_warn() {
+        let warns = warnings(
+            "[[rule]]\nid = \"never\"\nwhen = { arrived-in = \"24x7\", arrived-outside = \"24x7\" }\nset = { priority = \"P1\" }\n",
+        );
+        assert!(has(&warns, "can never match"), "{warns:?}");
+    }
+
+    #[test]
+    fn automating_a_non_automatable_category_warns() {
+        let warns = warnings(
+            "[[rule]]\nid = \"a\"\nwhen.keywords = \"x\"\nset = { category = \"billing\", automation = \"automated\" }\n",
+        );
+        assert!(
+            has(&warns, "rules.toml:4: category billing is not automatable"),
+            "{warns:?}"
+        );
+    }
+
+    #[test]
+    fn version_changes_with_any_file() {
+        let a = with_rules("").unwrap().rules.version;
+        let b = with_rules("# a comment\n").unwrap().rules.version;
+        assert_ne!(a, b);
+    }
+}
