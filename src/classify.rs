@@ -254,3 +254,337 @@ fn cap_automation(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Channel, Priority, Sender, TimeWindow};
+    use crate::rules::fixture::with_rules;
+    use chrono::{DateTime, TimeZone, Utc};
+
+    /// Monday 2026-11-23 10:00 in Vienna: inside office hours.
+    fn monday_morning() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+    }
+
+    /// Saturday 2026-11-28 10:00 in Vienna.
+    fn saturday() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap()
+    }
+
+    fn ticket(channel: Channel, subject: &str, body: &str, email: Option<&str>) -> Ticket {
+        Ticket {
+            channel,
+            subject: subject.into(),
+            body: body.into(),
+            from: Sender {
+                email: email.map(Into::into),
+                ..Sender::default()
+            },
+            received_at: monday_morning(),
+        }
+    }
+
+    fn decide(rules: &str, t: &Ticket) -> Decision {
+        let loaded = with_rules(rules).unwrap_or_else(|e| panic!("{e}"));
+        classify(&loaded.rules, t)
+    }
+
+    const PASSWORD: &str = r#"
+[[rule]]
+id = "pw"
+when.keywords = ["passwort*", "password"]
+set = { category = "password-reset", tags = ["pw"] }
+
+[[rule]]
+id = "urgent"
+when.keywords = ["dringend", "urgent"]
+set = { priority = "P1", category = "billing", tags = ["urgent"] }
+"#;
+
+    #[test]
+    fn first_matching_rule_decides_a_field_and_later_rules_only_fill_open_ones() {
+        let t = ticket(
+            Channel::Email,
+            "Passwort dringend",
+            "bitte zurücksetzen",
+            None,
+        );
+        let d = decide(PASSWORD, &t);
+        assert_eq!(&*d.category, "password-reset");
+        assert_eq!(d.trace.category.rule.as_deref(), Some("pw"));
+        assert_eq!(d.trace.category.at.as_deref(), Some("rules.toml:2"));
+        assert_eq!(d.priority, Priority::P1);
+        assert_eq!(d.trace.priority.rule.as_deref(), Some("urgent"));
+        assert_eq!(d.tags, vec![Arc::from("pw"), Arc::from("urgent")]);
+        assert_eq!(
+            d.trace.matched_rules,
+            vec![Arc::from("pw"), Arc::from("urgent")]
+        );
+    }
+
+    #[test]
+    fn undecided_fields_fall_back_to_category_then_segment_then_defaults() {
+        let rules = r#"
+[[rule]]
+id = "bill"
+when.keywords = "rechnung"
+set = { category = "billing" }
+"#;
+        let d = decide(rules, &ticket(Channel::Web, "Rechnung falsch", "", None));
+        // billing brings segment commercial and queue billing; priority from [defaults].
+        assert_eq!(d.segment, Segment::Commercial);
+        assert_eq!(d.trace.segment.by, ReasonKind::Category);
+        assert_eq!(&*d.queue, "billing");
+        assert_eq!(d.trace.queue.by, ReasonKind::Category);
+        assert_eq!(d.priority, Priority::P3);
+        assert_eq!(d.trace.priority.by, ReasonKind::Default);
+        assert_eq!(d.trace.priority.at.as_deref(), Some("service.toml:4"));
+
+        let d = decide(rules, &ticket(Channel::Web, "Hallo", "eine Frage", None));
+        assert_eq!(&*d.category, "general");
+        assert_eq!(d.segment, Segment::Administrative);
+        assert_eq!(d.trace.category.by, ReasonKind::Default);
+        assert_eq!(d.automation, Automation::Human);
+    }
+
+    #[test]
+    fn a_customer_segment_is_final_whatever_the_text_says() {
+        let rules = r#"
+[[rule]]
+id = "bill"
+when.keywords = "rechnung"
+set = { category = "billing", segment = "commercial" }
+"#;
+        let t = ticket(
+            Channel::Email,
+            "Rechnung",
+            "",
+            Some("Verwaltung@IT.LKH.example"),
+        );
+        let d = decide(rules, &t);
+        assert_eq!(d.segment, Segment::BusinessCritical);
+        assert_eq!(d.trace.segment.by, ReasonKind::Customer);
+        assert_eq!(d.trace.segment.at.as_deref(), Some("customers.csv:2"));
+        assert_eq!(d.organisation.as_deref(), Some("LKH"));
+        assert_eq!(&*d.category, "billing");
+    }
+
+    #[test]
+    fn phone_numbers_find_the_customer() {
+        let mut t = ticket(Channel::Phone, "Anruf", "Drucker geht nicht", None);
+        t.from.phone = Some("0316 1 4455".into());
+        let d = decide("", &t);
+        assert_eq!(d.organisation.as_deref(), Some("LKH"));
+        assert_eq!(d.segment, Segment::BusinessCritical);
+    }
+
+    #[test]
+    fn keywords_match_whole_words_unless_a_star_lets_them_continue() {
+        let rules = r#"
+[[rule]]
+id = "down"
+when.keywords = ["down", "störung"]
+set = { category = "outage" }
+
+[[rule]]
+id = "pw"
+when.keywords = ["*passwort*"]
+set = { category = "password-reset" }
+"#;
+        let cat = |s: &str| decide(rules, &ticket(Channel::Web, s, "", None)).category;
+        assert_eq!(&*cat("Server is down!"), "outage");
+        assert_eq!(&*cat("Störung im Netz"), "outage");
+        assert_eq!(&*cat("STÖRUNG"), "outage");
+        assert_eq!(&*cat("Where is the download?"), "general");
+        assert_eq!(&*cat("Netzstörung"), "general");
+        assert_eq!(&*cat("Domänenpasswortänderung nötig"), "password-reset");
+    }
+
+    #[test]
+    fn keyword_phrases_allow_any_whitespace_between_words() {
+        let rules = "[[rule]]\nid = \"ooo\"\nwhen.keywords = \"out of office\"\nset = { category = \"password-reset\" }\n";
+        let d = decide(
+            rules,
+            &ticket(Channel::Web, "", "my Out  of\noffice reply", None),
+        );
+        assert_eq!(&*d.category, "password-reset");
+    }
+
+    #[test]
+    fn subject_regex_is_case_insensitive_unless_told_otherwise() {
+        let rules = r#"
+[[rule]]
+id = "ci"
+when.subject = "^re:\\s*\\[T-\\d+\\]"
+set = { tags = ["reply"] }
+
+[[rule]]
+id = "cs"
+when.body = "(?-i)URGENT"
+set = { tags = ["shouting"] }
+"#;
+        let d = decide(
+            rules,
+            &ticket(Channel::Email, "RE: [T-000123] x", "urgent", None),
+        );
+        assert_eq!(d.tags, vec![Arc::from("reply")]);
+        let d = decide(rules, &ticket(Channel::Email, "x", "URGENT", None));
+        assert_eq!(d.tags, vec![Arc::from("shouting")]);
+    }
+
+    #[test]
+    fn all_conditions_of_a_rule_must_hold() {
+        let rules = r#"
+[[rule]]
+id = "web-shop"
+when = { channel = ["web"], from = ["*.shop.example", "shop.example"], language = "de" }
+set = { tags = ["hit"] }
+"#;
+        let hit = |ch, email: &str, text: &str| {
+            !decide(rules, &ticket(ch, text, "", Some(email)))
+                .tags
+                .is_empty()
+        };
+        let de = "Ich habe eine Frage zu meiner Bestellung von gestern";
+        assert!(hit(Channel::Web, "a@shop.example", de));
+        assert!(hit(Channel::Web, "a@eu.shop.example", de));
+        assert!(!hit(Channel::Email, "a@shop.example", de));
+        assert!(!hit(Channel::Web, "a@other.example", de));
+        assert!(!hit(
+            Channel::Web,
+            "a@shop.example",
+            "I have a question about my order from yesterday"
+        ));
+    }
+
+    #[test]
+    fn customer_tag_and_known_customer_conditions() {
+        let rules = r#"
+[[rule]]
+id = "hospital"
+when.customer-tag = "hospital"
+set = { tags = ["hospital"] }
+
+[[rule]]
+id = "unknown"
+when.known-customer = false
+set = { tags = ["unknown-sender"] }
+"#;
+        let d = decide(
+            rules,
+            &ticket(Channel::Email, "x", "", Some("a@lkh.example")),
+        );
+        assert_eq!(d.tags, vec![Arc::from("hospital")]);
+        let d = decide(
+            rules,
+            &ticket(Channel::Email, "x", "", Some("a@nowhere.example")),
+        );
+        assert_eq!(d.tags, vec![Arc::from("unknown-sender")]);
+    }
+
+    #[test]
+    fn arrival_window_conditions_use_the_window_calendar() {
+        let rules = r#"
+[[rule]]
+id = "night"
+when.arrived-outside = "business-hours"
+set = { tags = ["after-hours"] }
+"#;
+        let mut t = ticket(Channel::Email, "x", "", None);
+        assert!(decide(rules, &t).tags.is_empty());
+        t.received_at = saturday();
+        assert_eq!(decide(rules, &t).tags, vec![Arc::from("after-hours")]);
+    }
+
+    #[test]
+    fn business_critical_tickets_are_never_automated() {
+        let rules = r#"
+[[rule]]
+id = "pw"
+when.keywords = "passwort"
+set = { category = "password-reset", automation = "automated" }
+"#;
+        let t = ticket(Channel::Email, "Passwort", "", Some("a@shop.example"));
+        assert_eq!(decide(rules, &t).automation, Automation::Automated);
+        let t = ticket(Channel::Email, "Passwort", "", Some("a@lkh.example"));
+        let d = decide(rules, &t);
+        assert_eq!(d.automation, Automation::SemiAutomated);
+        assert_eq!(d.trace.automation.by, ReasonKind::Cap);
+        assert_eq!(d.trace.automation.rule.as_deref(), Some("pw"));
+        assert!(d.trace.automation.why.contains("business-critical"));
+    }
+
+    #[test]
+    fn categories_not_marked_automatable_are_never_automated() {
+        let rules = r#"
+[[rule]]
+id = "bill"
+when.keywords = "rechnung"
+set = { category = "billing", automation = "automated" }
+"#;
+        // Compiles with a warning; the cap still applies at run time.
+        let d = decide(rules, &ticket(Channel::Web, "Rechnung", "", None));
+        assert_eq!(d.automation, Automation::SemiAutomated);
+        assert!(d.trace.automation.why.contains("not marked automatable"));
+    }
+
+    #[test]
+    fn automatable_category_allows_automation_by_default() {
+        let rules = "[[rule]]\nid = \"pw\"\nwhen.keywords = \"passwort\"\nset = { category = \"password-reset\" }\n";
+        let d = decide(rules, &ticket(Channel::Web, "Passwort", "", None));
+        assert_eq!(d.automation, Automation::Automated);
+        assert_eq!(d.trace.automation.by, ReasonKind::Category);
+    }
+
+    #[test]
+    fn phone_is_served_in_business_hours_unless_the_segment_overrides_it() {
+        let mut t = ticket(Channel::Phone, "Anruf", "", None);
+        t.received_at = saturday();
+        let d = decide("", &t);
+        assert_eq!(d.time_window, TimeWindow::BusinessHours);
+        assert_eq!(d.trace.time_window.by, ReasonKind::Channel);
+        assert!(!d.within_window);
+        assert_eq!(d.trace.within_window.by, ReasonKind::Calendar);
+
+        t.from.email = Some("a@lkh.example".into());
+        let d = decide("", &t);
+        assert_eq!(d.time_window, TimeWindow::OnCall);
+        assert_eq!(d.trace.time_window.by, ReasonKind::Segment);
+
+        let mut t = ticket(Channel::Email, "Mail", "", Some("a@lkh.example"));
+        t.received_at = saturday();
+        let d = decide("", &t);
+        assert_eq!(d.time_window, TimeWindow::TwentyFourSeven);
+        assert!(d.within_window);
+    }
+
+    #[test]
+    fn language_is_detected_or_defaulted_with_a_reason() {
+        let d = decide(
+            "",
+            &ticket(
+                Channel::Web,
+                "Printer",
+                "The printer on the second floor is jammed again.",
+                None,
+            ),
+        );
+        assert_eq!(&*d.language, "en");
+        assert_eq!(d.trace.language.by, ReasonKind::Detected);
+        let d = decide("", &ticket(Channel::Web, "?", "", None));
+        assert_eq!(&*d.language, "de");
+        assert_eq!(d.trace.language.by, ReasonKind::Default);
+    }
+
+    #[test]
+    fn the_decision_serialises_with_the_fixed_vocabulary() {
+        let d = decide(PASSWORD, &ticket(Channel::Web, "Passwort", "", None));
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["segment"], "administrative");
+        assert_eq!(v["time_window"], "business-hours");
+        assert_eq!(v["automation"], "automated");
+        assert_eq!(v["trace"]["category"]["by"], "rule");
+        assert_eq!(v["trace"]["category"]["at"], "rules.toml:2");
+    }
+}

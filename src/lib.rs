@@ -10,6 +10,7 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod eval;
 pub mod intake;
 pub mod language;
 pub mod model;

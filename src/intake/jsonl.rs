@@ -32,9 +32,18 @@ pub enum InputError {
 }
 
 impl TicketInput {
-    /// Parses one JSON object.
+    /// Parses one JSON object; errors name the offending field (`received_at: …`).
     pub fn parse(text: &str) -> Result<TicketInput, InputError> {
-        serde_json::from_str(text).map_err(|e| InputError::Json(e.to_string()))
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                InputError::Json(inner.to_string())
+            } else {
+                InputError::Json(format!("{path}: {inner}"))
+            }
+        })
     }
 
     /// The ticket, with `now` standing in for a missing arrival time.
@@ -80,7 +89,12 @@ mod tests {
     #[test]
     fn bad_input_names_the_problem() {
         let e = TicketInput::parse(r#"{"channel":"fax","subject":"x"}"#).unwrap_err();
-        assert!(e.to_string().contains("unknown variant `fax`"), "{e}");
+        assert!(
+            e.to_string().contains("channel: unknown variant `fax`"),
+            "{e}"
+        );
+        let e = TicketInput::parse(r#"{"channel":"web","received_at":"yesterday"}"#).unwrap_err();
+        assert!(e.to_string().contains("received_at: "), "{e}");
         let e = TicketInput::parse(r#"{"channel":"web","subjekt":"x"}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `subjekt`"), "{e}");
         let e = TicketInput::parse(r#"{"channel":"web","subject":" "}"#)

@@ -1,0 +1,179 @@
+//! The `triage` binary as a user runs it: rules check and classify, on the shipped rules and
+//! on broken copies of them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn triage(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TRIAGE_RULES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start triage");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A copy of the shipped rules in a fresh temporary directory, with `edit` applied.
+fn broken_copy(name: &str, edit: impl Fn(&Path)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("triage-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    edit(&dir);
+    dir
+}
+
+#[test]
+fn shipped_rules_check_clean() {
+    let out = triage(&["rules", "check", "rules"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("rules: ok"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(text(&out.stderr), "", "shipped rules must have no warnings");
+}
+
+#[test]
+fn rules_check_lists_every_error_with_file_and_line() {
+    let dir = broken_copy("errors", |dir| {
+        let path = dir.join("classification.toml");
+        let mut rules = std::fs::read_to_string(&path).unwrap();
+        rules.push_str(
+            "\n[[rule]]\nid = \"typo\"\nset = { category = \"pasword-reset\" }\n\n[[rule]]\nid = \"bad-regex\"\nwhen.subject = \"([a-z\"\nset = { priority = \"P1\" }\n",
+        );
+        std::fs::write(&path, rules).unwrap();
+    });
+    let out = triage(&["rules", "check", dir.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let lines = std::fs::read_to_string(dir.join("classification.toml")).unwrap();
+    let line_of = |needle: &str| lines.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let file = dir.join("classification.toml");
+    let expect_typo = format!("{}:{}:", file.display(), line_of("pasword-reset"));
+    let expect_regex = format!("{}:{}:", file.display(), line_of("([a-z"));
+    assert!(err.contains(&expect_typo), "{err}");
+    assert!(err.contains("unknown category \"pasword-reset\""), "{err}");
+    assert!(err.contains(&expect_regex), "{err}");
+    assert!(err.contains("rules rejected with 2 errors"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn rules_check_of_a_missing_directory_fails_clearly() {
+    let out = triage(&["rules", "check", "no/such/dir"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no/such/dir: error: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn classify_writes_one_decision_per_line_in_order() {
+    let input = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tickets.jsonl"),
+    )
+    .unwrap();
+    let out = triage(&["classify"], &input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let decisions: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(decisions.len(), input.lines().count());
+    for (i, d) in decisions.iter().enumerate() {
+        assert_eq!(d["line"], i + 1);
+        assert!(d["rules_version"].as_str().unwrap().starts_with("sha256:"));
+    }
+    // The hospital's night-time outage mail.
+    let kis = &decisions[1];
+    assert_eq!(kis["segment"], "business-critical");
+    assert_eq!(kis["category"], "outage");
+    assert_eq!(kis["priority"], "P1");
+    assert_eq!(kis["time_window"], "24x7");
+    assert_eq!(kis["within_window"], true);
+    assert_eq!(kis["automation"], "human");
+    assert_eq!(kis["queue"], "major-incident");
+    assert_eq!(kis["organisation"], "LKH Nord");
+    assert_eq!(kis["trace"]["segment"]["by"], "customer");
+    assert_eq!(kis["trace"]["category"]["rule"], "outage");
+    // A commercial customer's billing call in the evening: phone is served in office hours.
+    let call = &decisions[2];
+    assert_eq!(call["category"], "billing");
+    assert_eq!(call["time_window"], "business-hours");
+    assert_eq!(call["within_window"], false);
+    assert_eq!(call["trace"]["time_window"]["by"], "channel");
+    // An English VPN download question may be answered automatically.
+    let vpn = &decisions[3];
+    assert_eq!(vpn["category"], "software-download");
+    assert_eq!(vpn["automation"], "automated");
+    assert_eq!(vpn["language"], "en");
+}
+
+#[test]
+fn a_bad_line_yields_an_error_object_and_processing_continues() {
+    let input = concat!(
+        "{\"channel\":\"web\",\"subject\":\"Passwort vergessen\"}\n",
+        "{\"channel\":\"fax\",\"subject\":\"x\"}\n",
+        "not json\n",
+        "{\"channel\":\"email\",\"subject\":\"Rechnung\",\"received_at\":\"yesterday\"}\n",
+        "{\"channel\":\"email\",\"subject\":\"Rechnung doppelt\"}\n",
+    );
+    let out = triage(&["classify"], input);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["category"], "password-reset");
+    for (i, field) in [(1, "fax"), (2, "expected"), (3, "received_at")] {
+        assert_eq!(lines[i]["line"], i + 1);
+        let err = lines[i]["error"].as_str().unwrap();
+        assert!(err.starts_with(&format!("line {}:", i + 1)), "{err}");
+        assert!(err.contains(field), "{err}");
+    }
+    assert_eq!(lines[4]["category"], "billing");
+}
+
+#[test]
+fn classify_refuses_to_start_on_broken_rules() {
+    let dir = broken_copy("start", |dir| {
+        std::fs::write(dir.join("zz.toml"), "[segment.vip]\nwindow = \"24x7\"\n").unwrap();
+    });
+    let out = triage(
+        &["classify", "--rules", dir.to_str().unwrap()],
+        "{\"channel\":\"web\",\"subject\":\"x\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        text(&out.stderr).contains("zz.toml:1:1: error: [segment.vip]: unknown segment"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
