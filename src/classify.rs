@@ -21,10 +21,10 @@ use crate::rules::customers::e164;
 use crate::rules::{CompiledRules, Cond, Customer};
 
 /// One decision field while rules are applied: unset until a source decides it.
-struct Slot<T>(Option<(T, Reason)>);
+struct Slot<T>(Option<(T, Arc<Reason>)>);
 
 impl<T> Slot<T> {
-    fn offer(&mut self, value: Option<T>, reason: &Reason) {
+    fn offer(&mut self, value: Option<T>, reason: &Arc<Reason>) {
         if self.0.is_none() {
             if let Some(v) = value {
                 self.0 = Some((v, reason.clone()));
@@ -32,7 +32,7 @@ impl<T> Slot<T> {
         }
     }
 
-    fn or_else(self, fallback: impl FnOnce() -> (T, Reason)) -> (T, Reason) {
+    fn or_else(self, fallback: impl FnOnce() -> (T, Arc<Reason>)) -> (T, Arc<Reason>) {
         self.0.unwrap_or_else(fallback)
     }
 }
@@ -45,34 +45,31 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         .as_deref()
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty());
-    let customer: Option<(&Customer, &'static str)> = email
+    // The customer and how it was found: 0 by e-mail domain, 1 by phone number.
+    let customer: Option<(&Customer, usize)> = email
         .as_deref()
-        .and_then(|e| rules.customers.by_email(e).map(|c| (c, "e-mail domain")))
+        .and_then(|e| rules.customers.by_email(e).map(|c| (c, 0)))
         .or_else(|| {
             let phone = e164(ticket.from.phone.as_deref()?, &rules.defaults.country_code)?;
-            rules
-                .customers
-                .by_phone(&phone)
-                .map(|c| (c, "phone number"))
+            rules.customers.by_phone(&phone).map(|c| (c, 1))
         });
 
     let detected = rules.language.detect(&ticket.subject, &ticket.body);
     let (language, language_reason) = match detected {
-        Some(code) => (
-            code.clone(),
-            Reason {
-                by: ReasonKind::Detected,
-                rule: None,
-                at: None,
-                why: "detected from subject and body".into(),
-            },
-        ),
+        Some(code) => (code.clone(), rules.defaults.detected_language.clone()),
         None => rules.defaults.language.clone(),
     };
 
-    // One scan per text field for all rules' patterns.
-    let subject_hits = rules.subject_set.matches(&ticket.subject);
-    let body_hits = rules.body_set.matches(&ticket.body);
+    // One scan per text field for all rules' patterns; then only the rules whose pattern
+    // matched, and those without one, are tried (in rules order).
+    let subject_hits = rules.text_set.matches(&ticket.subject);
+    let body_hits = rules.text_set.matches(&ticket.body);
+    let mut candidates = rules.rules_without_pattern.clone();
+    for p in subject_hits.iter().chain(body_hits.iter()) {
+        for &i in &rules.rules_by_pattern[p] {
+            candidates[i as usize / 64] |= 1 << (i % 64);
+        }
+    }
     let sender_hits = match &email {
         Some(e) if !rules.sender_globs.is_empty() => rules.sender_globs.matches(e.as_str()),
         _ => Vec::new(),
@@ -87,17 +84,9 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
     };
 
     let mut segment = Slot(None);
-    if let Some((c, how)) = customer {
-        if let Some(s) = c.segment {
-            segment.0 = Some((
-                s,
-                Reason {
-                    by: ReasonKind::Customer,
-                    rule: None,
-                    at: Some(c.at.clone()),
-                    why: format!("{} is a {s} customer (found by {how})", c.name).into(),
-                },
-            ));
+    if let Some((c, _)) = customer {
+        if let (Some(s), Some(r)) = (c.segment, &c.segment_reason) {
+            segment.0 = Some((s, r.clone()));
         }
     }
     let mut category = Slot(None);
@@ -107,13 +96,22 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
     let mut tags: Vec<Arc<str>> = Vec::new();
     let mut matched = Vec::new();
 
-    for rule in &rules.rules {
+    let in_order = candidates.iter().enumerate().flat_map(|(word, &bits)| {
+        std::iter::successors(Some(bits), |b| Some(b & b.wrapping_sub(1)))
+            .take_while(|b| *b != 0)
+            .map(move |b| word * 64 + b.trailing_zeros() as usize)
+    });
+    for rule in in_order.map(|i| &rules.rules[i]) {
         let holds = rule.conds.iter().all(|cond| match cond {
             Cond::Channel(mask) => mask & (1 << ticket.channel.index()) != 0,
             Cond::Sender(globs) => globs.iter().any(|g| sender_hits.contains(g)),
-            Cond::Pattern { subject, body } => {
-                subject.is_some_and(|i| subject_hits.matched(i))
-                    || body.is_some_and(|i| body_hits.matched(i))
+            Cond::Pattern {
+                pattern,
+                subject,
+                body,
+            } => {
+                (*subject && subject_hits.matched(*pattern))
+                    || (*body && body_hits.matched(*pattern))
             }
             Cond::Organisation(names) => customer.is_some_and(|(c, _)| names.contains(&c.name)),
             Cond::CustomerTag(wanted) => {
@@ -182,17 +180,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         window.outside.clone()
     };
 
-    let organisation = customer.map(|(c, how)| {
-        (
-            c.name.clone(),
-            Reason {
-                by: ReasonKind::Customer,
-                rule: None,
-                at: Some(c.at.clone()),
-                why: format!("found in the customer list by {how}").into(),
-            },
-        )
-    });
+    let organisation = customer.map(|(c, how)| (c.name.clone(), c.found_by[how].clone()));
 
     Decision {
         segment,
@@ -224,11 +212,11 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
 /// Applies the product's guarantees to the automation level the rules allowed.
 fn cap_automation(
     wanted: Automation,
-    reason: Reason,
+    reason: Arc<Reason>,
     segment: Segment,
     automatable: bool,
     category: &str,
-) -> (Automation, Reason) {
+) -> (Automation, Arc<Reason>) {
     let why = if segment == Segment::BusinessCritical {
         "business-critical tickets are never answered by a machine alone"
     } else if !automatable {
@@ -242,16 +230,16 @@ fn cap_automation(
     }
     (
         capped,
-        Reason {
+        Arc::new(Reason {
             by: ReasonKind::Cap,
-            rule: reason.rule,
-            at: reason.at,
+            rule: reason.rule.clone(),
+            at: reason.at.clone(),
             why: format!(
                 "lowered from {wanted} to {capped}: {why} (category {category}); allowed by: {}",
                 reason.why
             )
             .into(),
-        },
+        }),
     )
 }
 
@@ -321,6 +309,27 @@ set = { priority = "P1", category = "billing", tags = ["urgent"] }
             d.trace.matched_rules,
             vec![Arc::from("pw"), Arc::from("urgent")]
         );
+    }
+
+    #[test]
+    fn rules_without_text_conditions_keep_their_place_in_the_order() {
+        let web_first = r#"
+[[rule]]
+id = "web"
+when.channel = "web"
+set = { priority = "P2" }
+
+[[rule]]
+id = "kw"
+when.keywords = "passwort"
+set = { priority = "P1" }
+"#;
+        let t = ticket(Channel::Web, "Passwort", "", None);
+        assert_eq!(decide(web_first, &t).priority, Priority::P2);
+        let kw_first = web_first.replace("\"web\"\nwhen", "\"web2\"\nwhen");
+        let (a, b) = kw_first.split_at(kw_first.find("[[rule]]\nid = \"kw\"").unwrap());
+        let swapped = format!("{b}\n{a}");
+        assert_eq!(decide(&swapped, &t).priority, Priority::P1);
     }
 
     #[test]

@@ -165,16 +165,16 @@ pub enum ReasonKind {
 /// The trace of a decision: one reason per decided field, plus every rule that matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Trace {
-    pub segment: Reason,
-    pub category: Reason,
-    pub priority: Reason,
-    pub time_window: Reason,
-    pub within_window: Reason,
-    pub automation: Reason,
-    pub queue: Reason,
-    pub language: Reason,
+    pub segment: Arc<Reason>,
+    pub category: Arc<Reason>,
+    pub priority: Arc<Reason>,
+    pub time_window: Arc<Reason>,
+    pub within_window: Arc<Reason>,
+    pub automation: Arc<Reason>,
+    pub queue: Arc<Reason>,
+    pub language: Arc<Reason>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organisation: Option<Reason>,
+    pub organisation: Option<Arc<Reason>>,
     /// Ids of all rules whose conditions held, in rules order (they may have set nothing new).
     pub matched_rules: Vec<Arc<str>>,
 }

@@ -1,8 +1,9 @@
 //! Validation and compilation of parsed rules files into [`CompiledRules`].
 //!
-//! All text patterns of all rules go into two `RegexSet`s (one scanned over the subject, one
-//! over the body), and all sender globs into one `GlobSet`, so classifying a ticket costs one
-//! scan per field however many rules there are.
+//! All text patterns of all rules go into one `RegexSet`, scanned once over the subject and
+//! once over the body, and all sender globs into one `GlobSet`, so classifying a ticket costs
+//! one scan per field however many rules there are. Each rule is indexed by one of its
+//! patterns, so only rules whose pattern matched (and the few without any) are evaluated.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
@@ -24,7 +25,7 @@ use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, T
 const REGEX_SIZE_LIMIT: usize = 256 << 20;
 
 /// A value together with the reason the rules give for it.
-pub type Why<T> = (T, Reason);
+pub type Why<T> = (T, Arc<Reason>);
 
 /// Fallbacks for fields no rule decided.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct Defaults {
     pub priority: Why<Priority>,
     pub queue: Why<Arc<str>>,
     pub language: Why<Arc<str>>,
+    /// The reason given for a language that detection decided.
+    pub detected_language: Arc<Reason>,
     /// Country calling code for phone numbers written without one (`43`).
     pub country_code: String,
 }
@@ -42,8 +45,8 @@ pub struct Defaults {
 #[derive(Debug, Clone)]
 pub struct WindowDef {
     pub calendar: Arc<Calendar>,
-    pub inside: Reason,
-    pub outside: Reason,
+    pub inside: Arc<Reason>,
+    pub outside: Arc<Reason>,
 }
 
 /// A segment's service window, per-channel overrides and defaults.
@@ -82,10 +85,12 @@ pub enum Cond {
     Channel(u8),
     /// Holds when any of these sender globs matched.
     Sender(Vec<usize>),
-    /// Holds when the subject-set or body-set pattern at the index matched.
+    /// Holds when the pattern at the index matched the subject (if `subject`) or the body
+    /// (if `body`).
     Pattern {
-        subject: Option<usize>,
-        body: Option<usize>,
+        pattern: usize,
+        subject: bool,
+        body: bool,
     },
     Organisation(Vec<Arc<str>>),
     CustomerTag(Vec<Arc<str>>),
@@ -113,7 +118,7 @@ pub struct Rule {
     pub conds: Vec<Cond>,
     pub set: Actions,
     /// The reason recorded for every field this rule decides.
-    pub reason: Reason,
+    pub reason: Arc<Reason>,
 }
 
 /// A rules directory ready to classify with; immutable, swapped whole on reload.
@@ -133,23 +138,21 @@ pub struct CompiledRules {
     pub calendars: BTreeMap<Arc<str>, Arc<Calendar>>,
     pub customers: CustomerIndex,
     pub rules: Vec<Rule>,
-    pub subject_set: RegexSet,
-    pub body_set: RegexSet,
+    /// Every rule's text patterns, scanned over subject and body.
+    pub text_set: RegexSet,
+    /// Pattern index → the rules that need it to match (each rule listed under one pattern).
+    pub rules_by_pattern: Vec<Vec<u32>>,
+    /// Bit set (bit `i` = rule `i`) of the rules without a text condition: they are
+    /// evaluated for every ticket.
+    pub rules_without_pattern: Vec<u64>,
     pub sender_globs: GlobSet,
     pub language: LanguageDetector,
 }
 
 impl CompiledRules {
-    /// Every distinct text pattern of every rule, as compiled into the pattern sets.
+    /// Every distinct text pattern of every rule, as compiled into the pattern set.
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        let mut all: BTreeSet<&str> = self
-            .subject_set
-            .patterns()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        all.extend(self.body_set.patterns().iter().map(String::as_str));
-        all.into_iter()
+        self.text_set.patterns().iter().map(String::as_str)
     }
 }
 
@@ -209,13 +212,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn reason(&self, by: ReasonKind, file: usize, span: &Range<usize>, why: String) -> Reason {
-        Reason {
+    fn reason(&self, by: ReasonKind, file: usize, span: &Range<usize>, why: String) -> Arc<Reason> {
+        Arc::new(Reason {
             by,
             rule: None,
             at: Some(self.at(file, span)),
             why: why.into(),
-        }
+        })
     }
 }
 
@@ -862,12 +865,12 @@ fn build(
             tags: actions.tags.clone(),
         });
         rules.push(Rule {
-            reason: Reason {
+            reason: Arc::new(Reason {
                 by: ReasonKind::Rule,
                 rule: Some(id.clone()),
                 at: Some(at),
                 why: why.into(),
-            },
+            }),
             id,
             conds,
             set: actions,
@@ -875,8 +878,19 @@ fn build(
     }
     report_shadowed(ctx, &keys);
 
-    let subject_set = compiler.subject.build(ctx, "subject");
-    let body_set = compiler.body.build(ctx, "body");
+    let text_set = compiler.patterns.build(ctx);
+    let mut rules_by_pattern = vec![Vec::new(); compiler.patterns.patterns.len()];
+    let mut rules_without_pattern = vec![0u64; rules.len().div_ceil(64)];
+    for (i, rule) in rules.iter().enumerate() {
+        let anchor = rule.conds.iter().find_map(|c| match c {
+            Cond::Pattern { pattern, .. } => Some(*pattern),
+            _ => None,
+        });
+        match anchor {
+            Some(p) => rules_by_pattern[p].push(i as u32),
+            None => rules_without_pattern[i / 64] |= 1 << (i % 64),
+        }
+    }
     let sender_globs = match compiler.globs.build() {
         Ok(g) => Some(g),
         Err(e) => {
@@ -900,8 +914,7 @@ fn build(
     let [Some(s0), Some(s1), Some(s2)] = seg_slots else {
         return None;
     };
-    let (Some(subject_set), Some(body_set), Some(sender_globs), Some(language)) =
-        (subject_set, body_set, sender_globs, language)
+    let (Some(text_set), Some(sender_globs), Some(language)) = (text_set, sender_globs, language)
     else {
         return None;
     };
@@ -928,6 +941,12 @@ fn build(
                 "too little text to detect the language; [defaults] language".into(),
             ),
         ),
+        detected_language: Arc::new(Reason {
+            by: ReasonKind::Detected,
+            rule: None,
+            at: None,
+            why: "detected from subject and body".into(),
+        }),
         country_code,
     };
     Some((
@@ -942,8 +961,9 @@ fn build(
             calendars: compiled_cals,
             customers,
             rules,
-            subject_set,
-            body_set,
+            text_set,
+            rules_by_pattern,
+            rules_without_pattern,
             sender_globs,
             language,
         },
@@ -989,7 +1009,7 @@ impl PatternSet {
         self.patterns.len() - 1
     }
 
-    fn build(&self, ctx: &mut Ctx, field: &str) -> Option<RegexSet> {
+    fn build(&self, ctx: &mut Ctx) -> Option<RegexSet> {
         match RegexSetBuilder::new(&self.patterns)
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_SIZE_LIMIT)
@@ -1000,7 +1020,7 @@ impl PatternSet {
                 ctx.error(
                     0,
                     &(0..0),
-                    format!("the {field} patterns of all rules together cannot be compiled: {e}"),
+                    format!("the text patterns of all rules together cannot be compiled: {e}"),
                 );
                 None
             }
@@ -1009,8 +1029,7 @@ impl PatternSet {
 }
 
 struct RuleCompiler {
-    subject: PatternSet,
-    body: PatternSet,
+    patterns: PatternSet,
     globs: GlobSetBuilder,
     glob_count: usize,
     glob_index: HashMap<String, usize>,
@@ -1019,8 +1038,7 @@ struct RuleCompiler {
 impl Default for RuleCompiler {
     fn default() -> Self {
         RuleCompiler {
-            subject: PatternSet::default(),
-            body: PatternSet::default(),
+            patterns: PatternSet::default(),
             globs: GlobSetBuilder::new(),
             glob_count: 0,
             glob_index: HashMap::new(),
@@ -1319,9 +1337,11 @@ impl RuleCx<'_, '_> {
             let Some(full) = self.regex(pat) else {
                 continue;
             };
-            let subject = (field != "body").then(|| self.compiler.subject.add(&full));
-            let body = (field != "subject").then(|| self.compiler.body.add(&full));
-            conds.push(Cond::Pattern { subject, body });
+            conds.push(Cond::Pattern {
+                pattern: self.compiler.patterns.add(&full),
+                subject: field != "body",
+                body: field != "subject",
+            });
             let text = pat.get_ref().clone();
             key.push(match field {
                 "subject" => Key::Subject(text),
@@ -1331,18 +1351,20 @@ impl RuleCx<'_, '_> {
         }
         if let Some(v) = &w.keywords {
             if let Some((pat, canon)) = self.keywords(v) {
-                let subject = Some(self.compiler.subject.add(&pat));
-                let body = Some(self.compiler.body.add(&pat));
-                conds.push(Cond::Pattern { subject, body });
+                conds.push(Cond::Pattern {
+                    pattern: self.compiler.patterns.add(&pat),
+                    subject: true,
+                    body: true,
+                });
                 key.push(Key::Keywords(canon));
             }
         }
         if let Some(v) = &w.subject_keywords {
             if let Some((pat, canon)) = self.keywords(v) {
-                let subject = Some(self.compiler.subject.add(&pat));
                 conds.push(Cond::Pattern {
-                    subject,
-                    body: None,
+                    pattern: self.compiler.patterns.add(&pat),
+                    subject: true,
+                    body: false,
                 });
                 key.push(Key::SubjectKeywords(canon));
             }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::Segment;
+use crate::model::{Reason, ReasonKind, Segment};
 
 /// One organisation of the customer list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,34 @@ pub struct Customer {
     pub tags: Vec<Arc<str>>,
     /// `file:line` of its row.
     pub at: Arc<str>,
+    /// Why a ticket has this customer's segment, when the customer has one.
+    pub segment_reason: Option<Arc<Reason>>,
+    /// Why a ticket belongs to this customer: found by e-mail domain, by phone number.
+    pub found_by: [Arc<Reason>; 2],
+}
+
+impl Customer {
+    fn new(name: &str, segment: Option<Segment>, tags: Vec<Arc<str>>, at: Arc<str>) -> Customer {
+        let reason = |why: String| {
+            Arc::new(Reason {
+                by: ReasonKind::Customer,
+                rule: None,
+                at: Some(at.clone()),
+                why: why.into(),
+            })
+        };
+        Customer {
+            name: name.into(),
+            segment,
+            tags,
+            segment_reason: segment.map(|s| reason(format!("{name} is a {s} customer"))),
+            found_by: [
+                reason("found in the customer list by e-mail domain".into()),
+                reason("found in the customer list by phone number".into()),
+            ],
+            at,
+        }
+    }
 }
 
 /// Organisations indexed by domain and phone prefix.
@@ -166,12 +194,12 @@ impl CustomerIndex {
                     }),
                 }
             }
-            index.customers.push(Customer {
-                name: name.into(),
+            index.customers.push(Customer::new(
+                name,
                 segment,
-                tags: list("tags").into_iter().map(Arc::from).collect(),
-                at: format!("{file}:{line}").into(),
-            });
+                list("tags").into_iter().map(Arc::from).collect(),
+                format!("{file}:{line}").into(),
+            ));
         }
         index.by_phone.sort();
         for pair in index.by_phone.windows(2) {
