@@ -750,22 +750,16 @@ fn build(
                 CustomerIndex::default()
             }
             Ok(src) => {
-                let parsed = CustomerIndex::parse(&src.path, &src.text, &country_code);
-                let index = match parsed {
-                    Ok(index) => index,
-                    Err(errors) => {
-                        for e in errors {
-                            ctx.diags.push(Diagnostic {
-                                severity: Severity::Error,
-                                file: src.path.clone(),
-                                line: e.line,
-                                column: 1,
-                                message: e.message,
-                            });
-                        }
-                        CustomerIndex::default()
-                    }
-                };
+                let (index, errors) = CustomerIndex::parse(&src.path, &src.text, &country_code);
+                for e in errors {
+                    ctx.diags.push(Diagnostic {
+                        severity: Severity::Error,
+                        file: src.path.clone(),
+                        line: e.line,
+                        column: 1,
+                        message: e.message,
+                    });
+                }
                 extra_files.push(src);
                 index
             }

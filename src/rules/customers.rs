@@ -69,8 +69,9 @@ const COLUMNS: [&str; 5] = ["organisation", "segment", "domains", "phones", "tag
 impl CustomerIndex {
     /// Parses the CSV text. Columns: `organisation` (required), `segment`, `domains`,
     /// `phones`, `tags`; list cells separate their items with `;`. Lines starting with `#`
-    /// are comments.
-    pub fn parse(file: &str, text: &str, country_code: &str) -> Result<Self, Vec<RowError>> {
+    /// are comments. Returns the index of the rows that could be read (so that rules can
+    /// still be checked against them) together with the errors of the others.
+    pub fn parse(file: &str, text: &str, country_code: &str) -> (Self, Vec<RowError>) {
         let mut errors = Vec::new();
         let mut reader = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
@@ -80,10 +81,11 @@ impl CustomerIndex {
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
             Err(e) => {
-                return Err(vec![RowError {
+                let error = RowError {
                     line: 1,
                     message: format!("cannot read the header row: {e}"),
-                }])
+                };
+                return (CustomerIndex::default(), vec![error]);
             }
         };
         let header_line = headers
@@ -104,7 +106,7 @@ impl CustomerIndex {
                 line: header_line,
                 message: "the header row has no \"organisation\" column".into(),
             });
-            return Err(errors);
+            return (CustomerIndex::default(), errors);
         }
         let mut index = CustomerIndex::default();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -219,11 +221,7 @@ impl CustomerIndex {
                 });
             }
         }
-        if errors.is_empty() {
-            Ok(index)
-        } else {
-            Err(errors)
-        }
+        (index, errors)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -328,9 +326,15 @@ Muster GmbH,commercial,muster.de,0049 89 123456,
 Gemeinde Au,,au.gv.at,,public-sector;municipality
 ";
 
+    fn parsed(text: &str) -> CustomerIndex {
+        let (index, errors) = CustomerIndex::parse("customers.csv", text, "43");
+        assert!(errors.is_empty(), "{errors:?}");
+        index
+    }
+
     #[test]
     fn looks_up_by_nearest_parent_domain() {
-        let idx = CustomerIndex::parse("customers.csv", LIST, "43").unwrap();
+        let idx = parsed(LIST);
         assert_eq!(&*idx.by_email("dr.x@it.kages.at").unwrap().name, "LKH Nord");
         assert_eq!(&*idx.by_email("a@muster.de").unwrap().name, "Muster GmbH");
         assert!(idx.by_email("a@gv.at").is_none());
@@ -339,7 +343,7 @@ Gemeinde Au,,au.gv.at,,public-sector;municipality
 
     #[test]
     fn looks_up_by_longest_phone_prefix() {
-        let idx = CustomerIndex::parse("customers.csv", LIST, "43").unwrap();
+        let idx = parsed(LIST);
         let c = idx.by_phone(&e164("0316 385-1234", "43").unwrap()).unwrap();
         assert_eq!(&*c.name, "LKH Nord");
         assert_eq!(c.segment, Some(Segment::BusinessCritical));
@@ -349,7 +353,7 @@ Gemeinde Au,,au.gv.at,,public-sector;municipality
 
     #[test]
     fn rows_keep_segment_and_tags() {
-        let idx = CustomerIndex::parse("customers.csv", LIST, "43").unwrap();
+        let idx = parsed(LIST);
         let au = idx.get("Gemeinde Au").unwrap();
         assert_eq!(au.segment, None);
         assert_eq!(
@@ -361,7 +365,9 @@ Gemeinde Au,,au.gv.at,,public-sector;municipality
     #[test]
     fn errors_name_the_line() {
         let bad = "organisation,segment,domains,fax\nA,premium,a.at,1\nB,,a.at,\n";
-        let errs = CustomerIndex::parse("c.csv", bad, "43").unwrap_err();
+        let (index, errs) = CustomerIndex::parse("c.csv", bad, "43");
+        // The readable row still counts.
+        assert!(index.get("A").is_some());
         let msgs: Vec<_> = errs.iter().map(|e| (e.line, e.message.as_str())).collect();
         assert!(msgs
             .iter()
