@@ -8,6 +8,7 @@
 //! whether a moment lies inside a service window. All of these are pure: they take plain
 //! data, including "now", and never touch the clock, a database or the network.
 
+pub mod api;
 pub mod calendar;
 pub mod classify;
 pub mod eval;
@@ -15,3 +16,4 @@ pub mod intake;
 pub mod language;
 pub mod model;
 pub mod rules;
+pub mod store;

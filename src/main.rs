@@ -8,9 +8,14 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use triage::api::{self, ApiConfig, AppState};
 use triage::classify::classify;
 use triage::intake::jsonl::TicketInput;
 use triage::rules;
+use triage::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +45,47 @@ enum Command {
         #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
         rules: PathBuf,
     },
+    /// Run the HTTP service: migrate the database, load the rules, serve the API.
+    ///
+    /// SIGHUP reloads the rules directory (an invalid one is reported and the running rules
+    /// stay); SIGTERM or Ctrl-C stop accepting, finish requests in flight, then exit.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+}
+
+const DEFAULT_DB: &str = "sqlite://triage.db?mode=rwc";
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
+    #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+    db: String,
+    /// Rules directory.
+    #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+    rules: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "TRIAGE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Log format.
+    #[arg(long, env = "TRIAGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "TRIAGE_BODY_LIMIT", default_value_t = 1 << 20)]
+    body_limit: usize,
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +105,8 @@ fn main() -> ExitCode {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
         Command::Classify { rules } => classify_lines(&rules),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
+        Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
     };
     match result {
         Ok(code) => code,
@@ -67,6 +115,120 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into());
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+}
+
+async fn migrate(db: &str) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(db)
+        .await
+        .with_context(|| format!("connecting to {db}"))?;
+    store.migrate().await?;
+    println!("{db}: schema up to date");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let rules = load(&args.rules)?.rules;
+    let store = Store::connect(&args.db)
+        .await
+        .with_context(|| format!("connecting to {}", args.db))?;
+    store.migrate().await?;
+    let source = args.rules.display().to_string();
+    store
+        .import_organisations(&rules.customers, &source, Utc::now())
+        .await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let version = rules.version.clone();
+    let state = Arc::new(AppState::new(
+        store,
+        rules,
+        ApiConfig {
+            body_limit: args.body_limit,
+            request_timeout: Duration::from_secs(args.request_timeout),
+        },
+    ));
+    println!(
+        "triage listening on http://{addr} (database {}, rules {} {version})",
+        args.db,
+        args.rules.display()
+    );
+    tracing::info!(%addr, db = %args.db, rules = %source, %version, "listening");
+    tokio::spawn(reload_on_sighup(state.clone(), args.rules.clone()));
+    api::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Reloads the rules on SIGHUP; an invalid directory is logged and the running rules stay.
+async fn reload_on_sighup(state: Arc<AppState>, dir: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match rules::load_dir(&dir) {
+                Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        tracing::warn!("{w}");
+                    }
+                    tracing::info!(version = %loaded.rules.version, "rules reloaded");
+                    state.set_rules(loaded.rules);
+                }
+                Err(e) => tracing::error!("rules not reloaded, the running rules stay: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (state, dir);
 }
 
 fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {

@@ -1,1 +1,8 @@
-//! sea-orm entities of the triage store.
+//! sea-orm entities of the triage store. The shapes follow `migration/`; the store module of
+//! the main crate is the only user.
+
+pub mod events;
+pub mod idempotency_keys;
+pub mod messages;
+pub mod organisations;
+pub mod tickets;

@@ -1,1 +1,14 @@
-//! sea-orm migrations of the triage store, one file per change.
+//! sea-orm migrations of the triage store, one file per change, never edited after release.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,24 @@
+//! Every inbound and outbound text on a ticket.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub ticket_id: Uuid,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub author: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub subject: String,
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,115 @@
+//! The API's one error type, rendered as RFC 9457 `application/problem+json`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An HTTP error with a problem type, a human title and a specific detail.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Short slug; the problem `type` is `/problems/<slug>`.
+    pub kind: &'static str,
+    pub detail: String,
+    /// The request field the problem is about, when there is one.
+    pub field: Option<String>,
+}
+
+/// The problem document (RFC 9457) with two extension members, `field` and `request_id`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    }
+
+    /// 422 about one field of the request.
+    pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "invalid-field",
+            detail: detail.into(),
+            field: Some(field),
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// The problem document; `request_id` is added by the middleware that knows it.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("/problems/{}", self.kind),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            field: self.field.clone(),
+            request_id: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, detail = %self.detail, "request failed");
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(key) => ApiError::not_found(format!("no ticket {key}")),
+            StoreError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            StoreError::IdempotencyMismatch(_) => {
+                let mut err = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    e.to_string(),
+                );
+                err.field = Some("Idempotency-Key".into());
+                err
+            }
+            StoreError::Db(_) | StoreError::SchemaTooNew(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                format!("the ticket store cannot be used right now: {e}"),
+            ),
+        }
+    }
+}

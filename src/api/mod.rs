@@ -1,0 +1,259 @@
+//! The HTTP API (axum): routes, middleware, and the shared application state.
+//!
+//! Thin: handlers parse, call `classify` and the `store`, and render. Every error leaves as
+//! `application/problem+json` — also the ones produced outside handlers (unknown route,
+//! wrong method, timeout), which a middleware rewrites.
+
+pub mod error;
+pub mod tickets;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::rules::CompiledRules;
+use crate::store::Store;
+use error::{ApiError, PROBLEM_JSON};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body in bytes (413 above).
+    pub body_limit: usize,
+    /// Longest a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares. Rules are swapped whole on reload, never mutated.
+pub struct AppState {
+    pub store: Store,
+    rules: RwLock<Arc<CompiledRules>>,
+    pub config: ApiConfig,
+}
+
+impl AppState {
+    pub fn new(store: Store, rules: CompiledRules, config: ApiConfig) -> AppState {
+        AppState {
+            store,
+            rules: RwLock::new(Arc::new(rules)),
+            config,
+        }
+    }
+
+    /// The rules in force now.
+    pub fn rules(&self) -> Arc<CompiledRules> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the rules in force.
+    pub fn set_rules(&self, rules: CompiledRules) {
+        let rules = Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut r) => *r = rules,
+            Err(poisoned) => *poisoned.into_inner() = rules,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
+    paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify, healthz, readyz),
+    tags((name = "tickets", description = "Intake and reads"), (name = "operations", description = "Health and metrics")),
+)]
+pub struct ApiDoc;
+
+/// The process-wide Prometheus recorder (metrics macros need a global one).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is installed (embedding application): render an empty one.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+/// The complete application: routes and middleware.
+pub fn router(state: Arc<AppState>) -> Router {
+    let _ = metrics_handle();
+    let api = Router::new()
+        .route("/api/v1/tickets", post(tickets::create).get(tickets::list))
+        .route("/api/v1/tickets/{key}", get(tickets::get))
+        .route("/api/v1/tickets/{key}/events", get(tickets::events))
+        .route(
+            "/api/v1/tickets/{key}/reclassify",
+            post(tickets::reclassify),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn(track_metrics))
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state.clone());
+    api.layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Serves until `shutdown` completes; requests in flight are finished first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Up")))]
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Database reachable and rules loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready"),
+    (status = 503, description = "Not ready", body = error::Problem, content_type = "application/problem+json")))]
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            format!("database unreachable: {e}"),
+        )
+    })?;
+    let rules = state.rules();
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "rules_version": rules.version,
+        "database": format!("{:?}", state.store.backend()).to_lowercase(),
+    })))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics_handle().render(),
+    )
+}
+
+/// Requests by route and status, and their latency.
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("triage_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("triage_http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Turns error responses made outside handlers (404 unknown route, 405, 408 timeout, …) into
+/// problem documents, and adds the request id to every problem.
+async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let (parts, body) = resp.into_parts();
+    let mut problem = if is_problem {
+        match axum::body::to_bytes(body, 1 << 16).await {
+            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    } else {
+        let detail = match status {
+            StatusCode::NOT_FOUND => format!("no such endpoint: {path}"),
+            StatusCode::METHOD_NOT_ALLOWED => format!("{path} does not accept this method"),
+            StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".into(),
+            _ => status.canonical_reason().unwrap_or("error").into(),
+        };
+        serde_json::to_value(ApiError::new(status, "http", detail).problem()).unwrap_or_default()
+    };
+    if let (Some(obj), Some(id)) = (problem.as_object_mut(), request_id) {
+        obj.insert("request_id".into(), id.into());
+    }
+    let mut resp = (status, serde_json::to_vec(&problem).unwrap_or_default()).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            resp.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp
+}

@@ -1,0 +1,454 @@
+//! Ticket endpoints: create (idempotent), read, list, events, reclassify.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::AppState;
+use crate::classify::classify;
+use crate::intake::jsonl::TicketInput;
+use crate::model::{Channel, Segment};
+use crate::store::{self, Created, NewTicket, TicketFilter, TicketRecord};
+
+/// A ticket with the decision the engine made about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    pub id: Uuid,
+    /// Human number, `T-000123`.
+    pub number: String,
+    pub status: String,
+    pub channel: String,
+    pub subject: String,
+    pub body: String,
+    pub language: String,
+    pub from: SenderView,
+    pub organisation: Option<String>,
+    pub external_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub decision: DecisionView,
+    /// Increases with every change; for optimistic concurrency.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SenderView {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Segment, category, priority, window, automation and queue, each with its reason in `trace`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionView {
+    pub segment: String,
+    pub category: String,
+    pub priority: String,
+    pub time_window: String,
+    pub within_window: bool,
+    pub automation: String,
+    pub queue: String,
+    pub tags: Vec<String>,
+    pub rules_version: String,
+    /// Per field: `by` (rule, customer, category, segment, channel, calendar, detected, cap,
+    /// default), `rule`, `at` (file:line) and `why`; plus `matched_rules`.
+    #[schema(value_type = Object)]
+    pub trace: serde_json::Value,
+}
+
+impl From<TicketRecord> for TicketView {
+    fn from(r: TicketRecord) -> TicketView {
+        TicketView {
+            id: r.id,
+            number: store::ticket_number(r.seq),
+            status: r.status,
+            channel: r.channel,
+            subject: r.subject,
+            body: r.body,
+            language: r.language,
+            from: SenderView {
+                email: r.from_email,
+                name: r.from_name,
+                phone: r.from_phone,
+            },
+            organisation: r.organisation,
+            external_id: r.external_id,
+            received_at: r.received_at,
+            decision: DecisionView {
+                segment: r.segment,
+                category: r.category,
+                priority: r.priority,
+                time_window: r.time_window,
+                within_window: r.within_window,
+                automation: r.automation,
+                queue: r.queue,
+                tags: serde_json::from_value(r.tags).unwrap_or_default(),
+                rules_version: r.rules_version,
+                trace: r.trace,
+            },
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Body of `POST /api/v1/tickets` (the same form `triage classify` reads).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CreateTicket {
+    /// `email`, `web` or `phone`.
+    pub channel: String,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub from: Option<SenderInput>,
+    /// RFC 3339 with offset; default: now.
+    pub received_at: Option<DateTime<FixedOffset>>,
+    /// The sending system's id; a repeat with the same id returns the existing ticket.
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SenderInput {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+const MAX_KEY_LEN: usize = 255;
+
+/// Reads the JSON body: 413 when too large, 415 without a JSON content type, 400 when it is
+/// not JSON, 422 naming the field when a value is wrong.
+fn parse_input(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(TicketInput, Bytes), ApiError> {
+    let body = body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "payload-too-large",
+                "the request body is larger than the configured limit",
+            )
+        } else {
+            ApiError::new(status, "bad-request", r.body_text())
+        }
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the ticket as Content-Type: application/json",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let input: TicketInput = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { String::new() } else { path };
+                let detail = if field.is_empty() {
+                    inner.to_string()
+                } else {
+                    format!("{field}: {inner}")
+                };
+                ApiError::invalid_field(field, detail)
+            }
+            _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    Ok((input, body))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or_else(|| {
+            let mut e = ApiError::bad_request(format!(
+                "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+            ));
+            e.field = Some("Idempotency-Key".into());
+            e
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Create a ticket; classify it and store it durably. A repeat of the same
+/// `Idempotency-Key` or `external_id` returns the first ticket with 200.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
+    request_body = CreateTicket,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat returns the first ticket")),
+    responses(
+        (status = 201, description = "Created", body = TicketView, headers(("Location" = String))),
+        (status = 200, description = "A repeat of an earlier request: the ticket it created", body = TicketView),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let (input, raw) = parse_input(&headers, body)?;
+    if let Some(ext) = &input.external_id {
+        if ext.trim().is_empty() || ext.len() > MAX_KEY_LEN {
+            return Err(ApiError::invalid_field(
+                "external_id",
+                format!("external_id must be 1 to {MAX_KEY_LEN} characters"),
+            ));
+        }
+    }
+    let external_id = input.external_id.clone();
+    let now = Utc::now();
+    let ticket = input
+        .into_ticket(now)
+        .map_err(|e| ApiError::invalid_field("subject", e.to_string()))?;
+    let decision = classify(&state.rules(), &ticket);
+    let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
+    let created = state
+        .store
+        .create_ticket(
+            NewTicket {
+                ticket,
+                decision,
+                external_id,
+                idempotency,
+            },
+            now,
+        )
+        .await?;
+    let (status, record) = match created {
+        Created::New(r) => {
+            metrics::counter!("triage_tickets_created_total",
+                "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
+            .increment(1);
+            (StatusCode::CREATED, r)
+        }
+        Created::Existing(r) => (StatusCode::OK, r),
+    };
+    let location = format!("/api/v1/tickets/{}", record.id);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(TicketView::from(record)),
+    )
+        .into_response())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One ticket by UUID or number (`T-000123`).
+#[utoipa::path(get, path = "/api/v1/tickets/{key}", tag = "tickets",
+    params(("key" = String, Path, description = "UUID or number such as T-000123")),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(state.store.get(&key).await?.into()))
+}
+
+/// Filters and paging of `GET /api/v1/tickets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    pub segment: Option<String>,
+    pub category: Option<String>,
+    pub queue: Option<String>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub organisation: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub created_from: Option<DateTime<FixedOffset>>,
+    /// Created before (RFC 3339).
+    pub created_to: Option<DateTime<FixedOffset>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    pub items: Vec<TicketView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Tickets, newest first, filtered; cursor pagination stays stable while tickets arrive.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListParams),
+    responses(
+        (status = 200, body = TicketPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    if let Some(s) = &p.segment {
+        s.parse::<Segment>()
+            .map_err(|e| ApiError::invalid_field("segment", e.to_string()))?;
+    }
+    if let Some(c) = &p.channel {
+        c.parse::<Channel>()
+            .map_err(|e| ApiError::invalid_field("channel", e.to_string()))?;
+    }
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let before = match &p.cursor {
+        None => None,
+        Some(c) => Some(
+            c.strip_prefix('t')
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_field("cursor", "cursor is not one this API returned")
+                })?,
+        ),
+    };
+    let filter = TicketFilter {
+        segment: p.segment,
+        category: p.category,
+        queue: p.queue,
+        status: p.status,
+        channel: p.channel,
+        organisation: p.organisation,
+        created_from: p.created_from.map(|t| t.with_timezone(&Utc)),
+        created_to: p.created_to.map(|t| t.with_timezone(&Utc)),
+    };
+    let (rows, next) = state.store.list(&filter, before, limit).await?;
+    Ok(Json(TicketPage {
+        items: rows.into_iter().map(TicketView::from).collect(),
+        next_cursor: next.map(|n| format!("t{n}")),
+    }))
+}
+
+/// One entry of a ticket's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub kind: String,
+    /// Who or what made the change: `rules`, `api`, an agent.
+    pub actor: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The audit trail of a ticket, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets/{key}/events", tag = "tickets",
+    params(("key" = String, Path, description = "UUID or number")),
+    responses(
+        (status = 200, body = Vec<EventView>),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let ticket = state.store.get(&key).await?;
+    let events = state.store.events(ticket.id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventView {
+                id: e.id,
+                kind: e.kind,
+                actor: e.actor,
+                data: e.data,
+                created_at: e.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Re-runs the current rules on a ticket and records what changed as an event.
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/reclassify", tag = "tickets",
+    params(("key" = String, Path, description = "UUID or number")),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reclassify(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    let record = state.store.get(&key).await?;
+    let ticket = store::ticket_of(&record).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt-ticket",
+            format!("ticket {key} has an unknown channel"),
+        )
+    })?;
+    let decision = classify(&state.rules(), &ticket);
+    let mut changes = store::Changes::new();
+    let mut change = |field: &str, old: &str, new: &str| {
+        if old != new {
+            changes.insert(field.into(), serde_json::json!({ "from": old, "to": new }));
+        }
+    };
+    change("segment", &record.segment, decision.segment.as_str());
+    change("category", &record.category, &decision.category);
+    change("priority", &record.priority, decision.priority.as_str());
+    change(
+        "time_window",
+        &record.time_window,
+        decision.time_window.as_str(),
+    );
+    change(
+        "automation",
+        &record.automation,
+        decision.automation.as_str(),
+    );
+    change("queue", &record.queue, &decision.queue);
+    let updated = state
+        .store
+        .update_decision(&record, &decision, changes, "api", Utc::now())
+        .await?;
+    Ok(Json(updated.into()))
+}

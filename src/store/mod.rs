@@ -1,0 +1,573 @@
+//! The store: tickets, messages, events, organisations and idempotency keys through sea-orm,
+//! on SQLite (embedded default) or PostgreSQL. The only module that talks SQL.
+//!
+//! Correctness with several processes on one PostgreSQL rests on the database, not on the
+//! processes: ticket numbers come from the table's identity column, a repeated
+//! `Idempotency-Key` or `external_id` is caught by a unique constraint, and every update
+//! checks and bumps the ticket's `version`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    SqlErr, Statement, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use entity::{events, idempotency_keys, messages, organisations, tickets};
+use migration::{Migrator, MigratorTrait};
+
+use crate::model::{Decision, Sender, Ticket};
+use crate::rules::CustomerIndex;
+
+pub use entity::events::Model as EventRecord;
+pub use entity::tickets::Model as TicketRecord;
+
+/// What can go wrong in the store, in terms the API can map to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("no ticket {0}")]
+    NotFound(String),
+    #[error("ticket {id} was changed concurrently (expected version {expected})")]
+    Conflict { id: Uuid, expected: i32 },
+    #[error("Idempotency-Key \"{0}\" was already used for a different request")]
+    IdempotencyMismatch(String),
+    #[error("the database schema is newer than this binary (unknown migrations: {}); upgrade triage before starting it on this database", .0.join(", "))]
+    SchemaTooNew(Vec<String>),
+}
+
+/// A ticket number as shown to people: `T-` and at least six digits.
+pub fn ticket_number(seq: i64) -> String {
+    format!("T-{seq:06}")
+}
+
+/// The sequence behind a ticket number, accepting `T-000123`, `t-123` and `123`.
+pub fn parse_ticket_number(s: &str) -> Option<i64> {
+    let digits = s
+        .strip_prefix("T-")
+        .or_else(|| s.strip_prefix("t-"))
+        .unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// A new ticket to store, with its decision and how to recognise a repeat of it.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub ticket: Ticket,
+    pub decision: Decision,
+    pub external_id: Option<String>,
+    /// `Idempotency-Key` and a hash of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// The result of storing a ticket: a new one, or the one an earlier identical request made.
+#[derive(Debug)]
+pub enum Created {
+    New(TicketRecord),
+    Existing(TicketRecord),
+}
+
+/// Filters of the ticket list; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub segment: Option<String>,
+    pub category: Option<String>,
+    pub queue: Option<String>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub organisation: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// A change of the decision fields, as recorded in the `reclassified` event.
+pub type Changes = serde_json::Map<String, serde_json::Value>;
+
+/// Handle to the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects, refuses a schema newer than this binary, and runs pending migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let sqlite = url.starts_with("sqlite:");
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            // SQLite has one writer; a few connections let reads proceed beside it.
+            .max_connections(if sqlite { 4 } else { 32 })
+            .min_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10));
+        let db = Database::connect(opts).await?;
+        if sqlite {
+            // sqlx opens SQLite in WAL mode with synchronous=FULL: a committed ticket survives
+            // a crash of the process or the machine.
+            db.execute_unprepared("PRAGMA busy_timeout = 10000").await?;
+        }
+        Ok(Store { db })
+    }
+
+    /// Refuses a database that has migrations this binary does not know, then applies the
+    /// missing ones.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let known: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let applied = self.applied_migrations().await?;
+        let unknown: Vec<String> = applied.into_iter().filter(|a| !known.contains(a)).collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::SchemaTooNew(unknown));
+        }
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let exists_sql = match backend {
+            DbBackend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations'"
+            }
+            _ => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'seaql_migrations'",
+        };
+        let row = self
+            .db
+            .query_one(Statement::from_string(backend, exists_sql))
+            .await?;
+        let exists = row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0)
+            > 0;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                backend,
+                "SELECT version FROM seaql_migrations",
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "version").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The connection, for benchmarks that measure the database alone.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Stores a ticket with its first message and `created` event in one transaction. A
+    /// repeat of an earlier request (same `Idempotency-Key`, or same `external_id`) returns
+    /// the earlier ticket instead, also when both arrive at once in different processes.
+    pub async fn create_ticket(
+        &self,
+        new: NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        if let Some(existing) = self.find_repeat(&new).await? {
+            return Ok(Created::Existing(existing));
+        }
+        match self.insert_ticket(&new, now).await {
+            Ok(record) => Ok(Created::New(record)),
+            Err(StoreError::Db(e))
+                if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+            {
+                // Another request with the same key won the race; its ticket is committed.
+                match self.find_repeat(&new).await? {
+                    Some(existing) => Ok(Created::Existing(existing)),
+                    None => Err(StoreError::Db(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_repeat(&self, new: &NewTicket) -> Result<Option<TicketRecord>, StoreError> {
+        if let Some((key, hash)) = &new.idempotency {
+            if let Some(k) = idempotency_keys::Entity::find_by_id(key.clone())
+                .one(&self.db)
+                .await?
+            {
+                if &k.request_hash != hash {
+                    return Err(StoreError::IdempotencyMismatch(key.clone()));
+                }
+                return self.by_id(k.ticket_id).await.map(Some);
+            }
+        }
+        if let Some(ext) = &new.external_id {
+            return Ok(tickets::Entity::find()
+                .filter(tickets::Column::ExternalId.eq(ext.as_str()))
+                .one(&self.db)
+                .await?);
+        }
+        Ok(None)
+    }
+
+    async fn insert_ticket(
+        &self,
+        new: &NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRecord, StoreError> {
+        let t = &new.ticket;
+        let d = &new.decision;
+        let id = Uuid::new_v4();
+        let txn = self.db.begin().await?;
+        let record = tickets::ActiveModel {
+            id: Set(id),
+            external_id: Set(new.external_id.clone()),
+            channel: Set(t.channel.to_string()),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            language: Set(d.language.to_string()),
+            from_email: Set(t.from.email.clone()),
+            from_name: Set(t.from.name.clone()),
+            from_phone: Set(t.from.phone.clone()),
+            organisation: Set(d.organisation.as_deref().map(str::to_owned)),
+            segment: Set(d.segment.to_string()),
+            category: Set(d.category.to_string()),
+            priority: Set(d.priority.to_string()),
+            time_window: Set(d.time_window.to_string()),
+            within_window: Set(d.within_window),
+            automation: Set(d.automation.to_string()),
+            queue: Set(d.queue.to_string()),
+            tags: Set(json!(d.tags)),
+            rules_version: Set(d.rules_version.to_string()),
+            trace: Set(serde_json::to_value(&d.trace).unwrap_or_default()),
+            status: Set("open".into()),
+            received_at: Set(t.received_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        if let Some((key, hash)) = &new.idempotency {
+            idempotency_keys::ActiveModel {
+                key: Set(key.clone()),
+                ticket_id: Set(id),
+                request_hash: Set(hash.clone()),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        messages::ActiveModel {
+            ticket_id: Set(id),
+            direction: Set("inbound".into()),
+            author: Set(t.from.email.clone().or_else(|| t.from.phone.clone())),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            created_at: Set(t.received_at),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        events::ActiveModel {
+            ticket_id: Set(id),
+            kind: Set("created".into()),
+            actor: Set("rules".into()),
+            data: Set(json!({
+                "number": ticket_number(record.seq),
+                "channel": t.channel,
+                "segment": d.segment,
+                "category": d.category,
+                "priority": d.priority,
+                "time_window": d.time_window,
+                "automation": d.automation,
+                "queue": d.queue,
+                "rules_version": d.rules_version,
+            })),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// A ticket by its UUID.
+    pub async fn by_id(&self, id: Uuid) -> Result<TicketRecord, StoreError> {
+        tickets::Entity::find()
+            .filter(tickets::Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    /// A ticket by UUID or number (`T-000123`).
+    pub async fn get(&self, key: &str) -> Result<TicketRecord, StoreError> {
+        if let Ok(id) = Uuid::parse_str(key) {
+            return self.by_id(id).await;
+        }
+        let seq = parse_ticket_number(key).ok_or_else(|| StoreError::NotFound(key.to_owned()))?;
+        tickets::Entity::find_by_id(seq)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.to_owned()))
+    }
+
+    /// One page of tickets, newest first. `before` is the cursor: the sequence of the last
+    /// ticket of the previous page. Tickets created meanwhile have higher sequences, so they
+    /// never shift later pages. Returns the page and the next cursor.
+    pub async fn list(
+        &self,
+        filter: &TicketFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<(Vec<TicketRecord>, Option<i64>), StoreError> {
+        let mut q = tickets::Entity::find();
+        let eq =
+            |q: sea_orm::Select<tickets::Entity>, col: tickets::Column, v: &Option<String>| match v
+            {
+                Some(v) => q.filter(col.eq(v.as_str())),
+                None => q,
+            };
+        q = eq(q, tickets::Column::Segment, &filter.segment);
+        q = eq(q, tickets::Column::Category, &filter.category);
+        q = eq(q, tickets::Column::Queue, &filter.queue);
+        q = eq(q, tickets::Column::Status, &filter.status);
+        q = eq(q, tickets::Column::Channel, &filter.channel);
+        q = eq(q, tickets::Column::Organisation, &filter.organisation);
+        if let Some(from) = filter.created_from {
+            q = q.filter(tickets::Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = filter.created_to {
+            q = q.filter(tickets::Column::CreatedAt.lt(to));
+        }
+        if let Some(before) = before {
+            q = q.filter(tickets::Column::Seq.lt(before));
+        }
+        let mut rows = q
+            .order_by_desc(tickets::Column::Seq)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    /// The audit trail of a ticket, oldest first.
+    pub async fn events(&self, ticket: Uuid) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(events::Entity::find()
+            .filter(events::Column::TicketId.eq(ticket))
+            .order_by_asc(events::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Number of stored tickets.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        Ok(tickets::Entity::find().count(&self.db).await?)
+    }
+
+    /// Replaces a ticket's decision if it is still at `expected_version`, and records the
+    /// change as an event by `actor`.
+    pub async fn update_decision(
+        &self,
+        record: &TicketRecord,
+        decision: &Decision,
+        changes: Changes,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        let result = tickets::Entity::update_many()
+            .col_expr(
+                tickets::Column::Segment,
+                Expr::value(decision.segment.to_string()),
+            )
+            .col_expr(
+                tickets::Column::Category,
+                Expr::value(decision.category.to_string()),
+            )
+            .col_expr(
+                tickets::Column::Priority,
+                Expr::value(decision.priority.to_string()),
+            )
+            .col_expr(
+                tickets::Column::TimeWindow,
+                Expr::value(decision.time_window.to_string()),
+            )
+            .col_expr(
+                tickets::Column::WithinWindow,
+                Expr::value(decision.within_window),
+            )
+            .col_expr(
+                tickets::Column::Automation,
+                Expr::value(decision.automation.to_string()),
+            )
+            .col_expr(
+                tickets::Column::Queue,
+                Expr::value(decision.queue.to_string()),
+            )
+            .col_expr(tickets::Column::Tags, Expr::value(json!(decision.tags)))
+            .col_expr(
+                tickets::Column::Language,
+                Expr::value(decision.language.to_string()),
+            )
+            .col_expr(
+                tickets::Column::Organisation,
+                Expr::value(decision.organisation.as_deref().map(str::to_owned)),
+            )
+            .col_expr(
+                tickets::Column::RulesVersion,
+                Expr::value(decision.rules_version.to_string()),
+            )
+            .col_expr(
+                tickets::Column::Trace,
+                Expr::value(serde_json::to_value(&decision.trace).unwrap_or_default()),
+            )
+            .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                tickets::Column::Version,
+                Expr::col(tickets::Column::Version).add(1),
+            )
+            .filter(tickets::Column::Id.eq(record.id))
+            .filter(tickets::Column::Version.eq(record.version))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            txn.rollback().await?;
+            return Err(StoreError::Conflict {
+                id: record.id,
+                expected: record.version,
+            });
+        }
+        events::ActiveModel {
+            ticket_id: Set(record.id),
+            kind: Set("reclassified".into()),
+            actor: Set(actor.to_owned()),
+            data: Set(json!({
+                "changes": changes,
+                "rules_version": decision.rules_version,
+                "previous_rules_version": record.rules_version,
+            })),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        self.by_id(record.id).await
+    }
+
+    /// Brings the organisations table in line with the rules' customer list (insert or
+    /// update by name). Organisations no longer listed are kept: old tickets refer to them.
+    pub async fn import_organisations(
+        &self,
+        customers: &CustomerIndex,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for c in customers.iter() {
+            let existing = organisations::Entity::find()
+                .filter(organisations::Column::Name.eq(&*c.name))
+                .one(&self.db)
+                .await?;
+            let segment = c.segment.map(|s| s.to_string());
+            let tags = json!(c.tags);
+            match existing {
+                Some(o) if o.segment == segment && o.tags == tags => continue,
+                Some(o) => {
+                    let mut am: organisations::ActiveModel = o.into();
+                    am.segment = Set(segment);
+                    am.tags = Set(tags);
+                    am.source = Set(source.to_owned());
+                    am.updated_at = Set(now);
+                    am.update(&self.db).await?;
+                }
+                None => {
+                    let am = organisations::ActiveModel {
+                        name: Set(c.name.to_string()),
+                        segment: Set(segment),
+                        tags: Set(tags),
+                        source: Set(source.to_owned()),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    };
+                    match am.insert(&self.db).await {
+                        Ok(_) => {}
+                        // Another process imported it at the same moment.
+                        Err(e)
+                            if matches!(
+                                e.sql_err(),
+                                Some(SqlErr::UniqueConstraintViolation(_))
+                            ) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The ticket as the engine sees it, rebuilt from a stored record (for reclassification).
+pub fn ticket_of(record: &TicketRecord) -> Option<Ticket> {
+    Some(Ticket {
+        channel: record.channel.parse().ok()?,
+        subject: record.subject.clone(),
+        body: record.body.clone(),
+        from: Sender {
+            email: record.from_email.clone(),
+            name: record.from_name.clone(),
+            phone: record.from_phone.clone(),
+        },
+        received_at: record.received_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_numbers_round_trip() {
+        assert_eq!(ticket_number(123), "T-000123");
+        assert_eq!(ticket_number(12_345_678), "T-12345678");
+        assert_eq!(parse_ticket_number("T-000123"), Some(123));
+        assert_eq!(parse_ticket_number("t-7"), Some(7));
+        assert_eq!(parse_ticket_number("42"), Some(42));
+        assert_eq!(parse_ticket_number("T-"), None);
+        assert_eq!(parse_ticket_number("T-0"), None);
+        assert_eq!(parse_ticket_number("X-1"), None);
+    }
+}

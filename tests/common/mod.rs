@@ -1,0 +1,166 @@
+//! Test harness: a real server on an ephemeral port over a real database — a fresh SQLite
+//! file, and a fresh PostgreSQL database when `TRIAGE_TEST_DATABASE_URL` is set.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+use triage::api::{self, ApiConfig, AppState};
+use triage::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends to run every test against: SQLite always, PostgreSQL when configured
+/// (required when `CI=true`).
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var("TRIAGE_TEST_DATABASE_URL").is_ok() {
+        b.push(Backend::Postgres);
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true requires TRIAGE_TEST_DATABASE_URL (PostgreSQL)"
+        );
+    }
+    b
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("triage.db").display()
+                );
+                TestDb {
+                    url,
+                    backend,
+                    pg: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("TRIAGE_TEST_DATABASE_URL").unwrap();
+                let name = format!("triage_t_{}", uuid::Uuid::new_v4().simple());
+                let conn = Database::connect(&admin)
+                    .await
+                    .expect("PostgreSQL reachable");
+                conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                let (base, _) = admin.rsplit_once('/').unwrap();
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    pg: Some((admin, name)),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with the temporary directory).
+    pub async fn drop_db(self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(conn) = Database::connect(admin).await {
+                let _ = conn
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
+pub fn shipped_rules() -> triage::rules::CompiledRules {
+    triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        .unwrap()
+        .rules
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        TestServer::start_with(db, ApiConfig::default()).await
+    }
+
+    pub async fn start_with(db: &TestDb, config: ApiConfig) -> TestServer {
+        let store = Store::open(&db.url).await.expect("store opens");
+        let state = Arc::new(AppState::new(store, shipped_rules(), config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(api::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base,
+            state,
+            shutdown: Some(tx),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// POSTs a ticket and returns status, headers and body.
+pub async fn post_ticket(
+    base: &str,
+    body: &serde_json::Value,
+    key: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut req = client().post(format!("{base}/api/v1/tickets")).json(body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, headers, body)
+}
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let resp = client().get(url).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
