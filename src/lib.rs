@@ -14,6 +14,7 @@ pub mod classify;
 pub mod eval;
 pub mod intake;
 pub mod language;
+pub mod loadtest;
 pub mod model;
 pub mod rules;
 pub mod store;

@@ -50,6 +50,24 @@ enum Command {
     /// SIGHUP reloads the rules directory (an invalid one is reported and the running rules
     /// stay); SIGTERM or Ctrl-C stop accepting, finish requests in flight, then exit.
     Serve(ServeArgs),
+    /// Measure durable ticket intake over HTTP against raw store inserts on the same database.
+    Bench {
+        /// Database URL; default: a fresh SQLite file in a temporary directory.
+        #[arg(long)]
+        db: Option<String>,
+        /// Rules directory.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent clients (and raw insert tasks).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Requests per second of the fixed-rate phase.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
@@ -107,6 +125,13 @@ fn main() -> ExitCode {
         Command::Classify { rules } => classify_lines(&rules),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
+        Command::Bench {
+            db,
+            rules,
+            seconds,
+            concurrency,
+            rate,
+        } => runtime().and_then(|rt| rt.block_on(bench(db, &rules, seconds, concurrency, rate))),
     };
     match result {
         Ok(code) => code,
@@ -139,6 +164,34 @@ fn init_logging(format: LogFormat) {
             .with_current_span(true)
             .init(),
     }
+}
+
+async fn bench(
+    db: Option<String>,
+    rules_dir: &std::path::Path,
+    seconds: u64,
+    concurrency: usize,
+    rate: u64,
+) -> anyhow::Result<ExitCode> {
+    let rules = load(rules_dir)?.rules;
+    let tmp = tempfile::tempdir()?;
+    let db_url = db.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            tmp.path().join("bench.db").display()
+        )
+    });
+    let samples = triage::loadtest::sample_tickets(include_str!("../examples/tickets.jsonl"));
+    let config = triage::loadtest::BenchConfig {
+        db_url: db_url.clone(),
+        seconds,
+        concurrency,
+        rate,
+    };
+    println!("database {db_url}, {seconds} s per phase, {concurrency} clients");
+    let report = triage::loadtest::run(&config, rules, samples).await?;
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn migrate(db: &str) -> anyhow::Result<ExitCode> {

@@ -14,6 +14,8 @@ use sea_orm::{
     SqlErr, Statement, TransactionTrait,
 };
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use entity::{events, idempotency_keys, messages, organisations, tickets};
@@ -90,10 +92,27 @@ pub struct TicketFilter {
 /// A change of the decision fields, as recorded in the `reclassified` event.
 pub type Changes = serde_json::Map<String, serde_json::Value>;
 
+/// A ticket waiting for the intake writer, with where to send the outcome.
+type Job = (
+    NewTicket,
+    DateTime<Utc>,
+    oneshot::Sender<Result<Created, StoreError>>,
+);
+
+/// Most tickets written in one transaction.
+const MAX_BATCH: usize = 64;
+
 /// Handle to the database; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    intake: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("db", &self.db).finish()
+    }
 }
 
 impl Store {
@@ -119,7 +138,9 @@ impl Store {
             // a crash of the process or the machine.
             db.execute_unprepared("PRAGMA busy_timeout = 10000").await?;
         }
-        Ok(Store { db })
+        // SQLite has one writer anyway; PostgreSQL takes several transactions at once.
+        let intake = spawn_writers(db.clone(), if sqlite { 1 } else { 4 });
+        Ok(Store { db, intake })
     }
 
     /// Refuses a database that has migrations this binary does not know, then applies the
@@ -185,144 +206,43 @@ impl Store {
         &self.db
     }
 
-    /// Stores a ticket with its first message and `created` event in one transaction. A
-    /// repeat of an earlier request (same `Idempotency-Key`, or same `external_id`) returns
-    /// the earlier ticket instead, also when both arrive at once in different processes.
+    /// Stores a ticket with its first message and `created` event, durably, before it
+    /// returns. A repeat of an earlier request (same `Idempotency-Key`, or same
+    /// `external_id`) returns the earlier ticket instead, also when both arrive at once in
+    /// different processes.
+    ///
+    /// Tickets arriving together are committed together (group commit): one transaction and
+    /// one flush to disk for many tickets, which is what lets intake keep up with bursts.
     pub async fn create_ticket(
         &self,
         new: NewTicket,
         now: DateTime<Utc>,
     ) -> Result<Created, StoreError> {
-        if let Some(existing) = self.find_repeat(&new).await? {
+        if let Some(existing) = find_repeat(&self.db, &new).await? {
             return Ok(Created::Existing(existing));
         }
-        match self.insert_ticket(&new, now).await {
-            Ok(record) => Ok(Created::New(record)),
-            Err(StoreError::Db(e))
-                if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-            {
-                // Another request with the same key won the race; its ticket is committed.
-                match self.find_repeat(&new).await? {
-                    Some(existing) => Ok(Created::Existing(existing)),
-                    None => Err(StoreError::Db(e)),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        let (tx, rx) = oneshot::channel();
+        let stopped = || StoreError::Db(DbErr::Custom("the intake writer has stopped".into()));
+        self.intake
+            .send((new, now, tx))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
-    async fn find_repeat(&self, new: &NewTicket) -> Result<Option<TicketRecord>, StoreError> {
-        if let Some((key, hash)) = &new.idempotency {
-            if let Some(k) = idempotency_keys::Entity::find_by_id(key.clone())
-                .one(&self.db)
-                .await?
-            {
-                if &k.request_hash != hash {
-                    return Err(StoreError::IdempotencyMismatch(key.clone()));
-                }
-                return self.by_id(k.ticket_id).await.map(Some);
-            }
-        }
-        if let Some(ext) = &new.external_id {
-            return Ok(tickets::Entity::find()
-                .filter(tickets::Column::ExternalId.eq(ext.as_str()))
-                .one(&self.db)
-                .await?);
-        }
-        Ok(None)
-    }
-
-    async fn insert_ticket(
+    /// Stores one ticket in its own transaction, without group commit: the plain sea-orm
+    /// insert path, kept as the baseline of `triage bench`.
+    pub async fn create_ticket_unbatched(
         &self,
-        new: &NewTicket,
+        new: NewTicket,
         now: DateTime<Utc>,
-    ) -> Result<TicketRecord, StoreError> {
-        let t = &new.ticket;
-        let d = &new.decision;
-        let id = Uuid::new_v4();
-        let txn = self.db.begin().await?;
-        let record = tickets::ActiveModel {
-            id: Set(id),
-            external_id: Set(new.external_id.clone()),
-            channel: Set(t.channel.to_string()),
-            subject: Set(t.subject.clone()),
-            body: Set(t.body.clone()),
-            language: Set(d.language.to_string()),
-            from_email: Set(t.from.email.clone()),
-            from_name: Set(t.from.name.clone()),
-            from_phone: Set(t.from.phone.clone()),
-            organisation: Set(d.organisation.as_deref().map(str::to_owned)),
-            segment: Set(d.segment.to_string()),
-            category: Set(d.category.to_string()),
-            priority: Set(d.priority.to_string()),
-            time_window: Set(d.time_window.to_string()),
-            within_window: Set(d.within_window),
-            automation: Set(d.automation.to_string()),
-            queue: Set(d.queue.to_string()),
-            tags: Set(json!(d.tags)),
-            rules_version: Set(d.rules_version.to_string()),
-            trace: Set(serde_json::to_value(&d.trace).unwrap_or_default()),
-            status: Set("open".into()),
-            received_at: Set(t.received_at),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        if let Some((key, hash)) = &new.idempotency {
-            idempotency_keys::ActiveModel {
-                key: Set(key.clone()),
-                ticket_id: Set(id),
-                request_hash: Set(hash.clone()),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-        }
-        messages::ActiveModel {
-            ticket_id: Set(id),
-            direction: Set("inbound".into()),
-            author: Set(t.from.email.clone().or_else(|| t.from.phone.clone())),
-            subject: Set(t.subject.clone()),
-            body: Set(t.body.clone()),
-            created_at: Set(t.received_at),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        events::ActiveModel {
-            ticket_id: Set(id),
-            kind: Set("created".into()),
-            actor: Set("rules".into()),
-            data: Set(json!({
-                "number": ticket_number(record.seq),
-                "channel": t.channel,
-                "segment": d.segment,
-                "category": d.category,
-                "priority": d.priority,
-                "time_window": d.time_window,
-                "automation": d.automation,
-                "queue": d.queue,
-                "rules_version": d.rules_version,
-            })),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(record)
+    ) -> Result<Created, StoreError> {
+        create_one(&self.db, &new, now).await
     }
 
     /// A ticket by its UUID.
     pub async fn by_id(&self, id: Uuid) -> Result<TicketRecord, StoreError> {
-        tickets::Entity::find()
-            .filter(tickets::Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+        by_id(&self.db, id).await
     }
 
     /// A ticket by UUID or number (`T-000123`).
@@ -538,6 +458,210 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<TicketRecord, StoreError> {
+    tickets::Entity::find()
+        .filter(tickets::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))
+}
+
+/// The ticket an earlier request with the same key or external id created, if any.
+async fn find_repeat(
+    db: &DatabaseConnection,
+    new: &NewTicket,
+) -> Result<Option<TicketRecord>, StoreError> {
+    if let Some((key, hash)) = &new.idempotency {
+        if let Some(k) = idempotency_keys::Entity::find_by_id(key.clone())
+            .one(db)
+            .await?
+        {
+            if &k.request_hash != hash {
+                return Err(StoreError::IdempotencyMismatch(key.clone()));
+            }
+            return by_id(db, k.ticket_id).await.map(Some);
+        }
+    }
+    if let Some(ext) = &new.external_id {
+        return Ok(tickets::Entity::find()
+            .filter(tickets::Column::ExternalId.eq(ext.as_str()))
+            .one(db)
+            .await?);
+    }
+    Ok(None)
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+}
+
+/// One ticket in its own transaction; a unique violation means a concurrent repeat won and
+/// its ticket is committed.
+async fn create_one(
+    db: &DatabaseConnection,
+    new: &NewTicket,
+    now: DateTime<Utc>,
+) -> Result<Created, StoreError> {
+    if let Some(existing) = find_repeat(db, new).await? {
+        return Ok(Created::Existing(existing));
+    }
+    match insert_batch(db, std::slice::from_ref(new), now).await {
+        Ok(mut records) if !records.is_empty() => Ok(Created::New(records.remove(0))),
+        Ok(_) => Err(StoreError::NotFound("the ticket just written".into())),
+        Err(e) if is_unique_violation(&e) => match find_repeat(db, new).await? {
+            Some(existing) => Ok(Created::Existing(existing)),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Starts `n` writers that take queued tickets in batches.
+fn spawn_writers(db: DatabaseConnection, n: usize) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..n {
+        let (db, rx) = (db.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut batch = Vec::new();
+                {
+                    let mut rx = rx.lock().await;
+                    match rx.recv().await {
+                        Some(job) => batch.push(job),
+                        None => return,
+                    }
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                write_batch(&db, batch).await;
+            }
+        });
+    }
+    tx
+}
+
+async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        let news: Vec<NewTicket> = batch.iter().map(|(n, _, _)| n.clone()).collect();
+        let now = batch[0].1;
+        if let Ok(records) = insert_batch(db, &news, now).await {
+            if records.len() == batch.len() {
+                for ((_, _, reply), record) in batch.into_iter().zip(records) {
+                    let _ = reply.send(Ok(Created::New(record)));
+                }
+                return;
+            }
+        }
+        // One row (a repeated key, say) failed the batch: write them one by one, so that
+        // it fails alone.
+    }
+    for (new, now, reply) in batch {
+        let _ = reply.send(create_one(db, &new, now).await);
+    }
+}
+
+/// Inserts tickets with their first message, `created` event and idempotency key in one
+/// transaction; returns the stored records in input order.
+async fn insert_batch(
+    db: &DatabaseConnection,
+    news: &[NewTicket],
+    now: DateTime<Utc>,
+) -> Result<Vec<TicketRecord>, StoreError> {
+    let ids: Vec<Uuid> = news.iter().map(|_| Uuid::new_v4()).collect();
+    let mut ticket_rows = Vec::with_capacity(news.len());
+    let mut message_rows = Vec::with_capacity(news.len());
+    let mut event_rows = Vec::with_capacity(news.len());
+    let mut key_rows = Vec::new();
+    for (new, &id) in news.iter().zip(&ids) {
+        let (t, d) = (&new.ticket, &new.decision);
+        ticket_rows.push(tickets::ActiveModel {
+            id: Set(id),
+            external_id: Set(new.external_id.clone()),
+            channel: Set(t.channel.to_string()),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            language: Set(d.language.to_string()),
+            from_email: Set(t.from.email.clone()),
+            from_name: Set(t.from.name.clone()),
+            from_phone: Set(t.from.phone.clone()),
+            organisation: Set(d.organisation.as_deref().map(str::to_owned)),
+            segment: Set(d.segment.to_string()),
+            category: Set(d.category.to_string()),
+            priority: Set(d.priority.to_string()),
+            time_window: Set(d.time_window.to_string()),
+            within_window: Set(d.within_window),
+            automation: Set(d.automation.to_string()),
+            queue: Set(d.queue.to_string()),
+            tags: Set(json!(d.tags)),
+            rules_version: Set(d.rules_version.to_string()),
+            trace: Set(serde_json::to_value(&d.trace).unwrap_or_default()),
+            status: Set("open".into()),
+            received_at: Set(t.received_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        });
+        message_rows.push(messages::ActiveModel {
+            ticket_id: Set(id),
+            direction: Set("inbound".into()),
+            author: Set(t.from.email.clone().or_else(|| t.from.phone.clone())),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            created_at: Set(t.received_at),
+            ..Default::default()
+        });
+        event_rows.push(events::ActiveModel {
+            ticket_id: Set(id),
+            kind: Set("created".into()),
+            actor: Set("rules".into()),
+            data: Set(json!({
+                "channel": t.channel,
+                "segment": d.segment,
+                "category": d.category,
+                "priority": d.priority,
+                "time_window": d.time_window,
+                "automation": d.automation,
+                "queue": d.queue,
+                "rules_version": d.rules_version,
+            })),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        if let Some((key, hash)) = &new.idempotency {
+            key_rows.push(idempotency_keys::ActiveModel {
+                key: Set(key.clone()),
+                ticket_id: Set(id),
+                request_hash: Set(hash.clone()),
+                created_at: Set(now),
+            });
+        }
+    }
+    let txn = db.begin().await?;
+    let mut records = tickets::Entity::insert_many(ticket_rows)
+        .exec_with_returning_many(&txn)
+        .await?;
+    if !key_rows.is_empty() {
+        idempotency_keys::Entity::insert_many(key_rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    messages::Entity::insert_many(message_rows)
+        .exec_without_returning(&txn)
+        .await?;
+    events::Entity::insert_many(event_rows)
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    records.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+    Ok(records)
 }
 
 /// The ticket as the engine sees it, rebuilt from a stored record (for reclassification).

@@ -1,0 +1,211 @@
+//! `triage bench`: durable ticket intake over HTTP measured against a raw insert loop of the
+//! same rows through the store on the same database, in the same run.
+//!
+//! Three phases: (1) raw — `Store::create_ticket` from `concurrency` tasks, no HTTP and no
+//! classification; (2) HTTP saturation — the same number of clients posting to a real server
+//! as fast as answers come; (3) fixed rate — requests started on a fixed schedule, latency
+//! measured from the scheduled start, so a stalled server is charged for the requests it
+//! delayed (no coordinated omission).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::api::{self, ApiConfig, AppState};
+use crate::classify::classify;
+use crate::intake::jsonl::TicketInput;
+use crate::model::Ticket;
+use crate::rules::CompiledRules;
+use crate::store::{NewTicket, Store};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub db_url: String,
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub rate: u64,
+}
+
+/// The measured figures.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub raw_per_s: f64,
+    pub http_per_s: f64,
+    pub fixed_rate: u64,
+    pub fixed_achieved_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub errors: usize,
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "raw store inserts:        {:>8.0} tickets/s",
+            self.raw_per_s
+        )?;
+        writeln!(
+            f,
+            "HTTP POST /tickets:       {:>8.0} tickets/s ({:.0}% of raw)",
+            self.http_per_s,
+            100.0 * self.http_per_s / self.raw_per_s
+        )?;
+        writeln!(
+            f,
+            "fixed rate {:>5}/s:       {:>8.0} done/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors",
+            self.fixed_rate, self.fixed_achieved_per_s, self.p50_ms, self.p99_ms, self.max_ms, self.errors
+        )
+    }
+}
+
+/// Realistic tickets to send: the shipped examples, cycled.
+pub fn sample_tickets(jsonl: &str) -> Vec<serde_json::Value> {
+    jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("received_at");
+            }
+            v
+        })
+        .collect()
+}
+
+fn to_ticket(v: &serde_json::Value) -> Option<Ticket> {
+    TicketInput::parse(&v.to_string())
+        .ok()?
+        .into_ticket(Utc::now())
+        .ok()
+}
+
+/// Runs all three phases.
+pub async fn run(
+    config: &BenchConfig,
+    rules: CompiledRules,
+    samples: Vec<serde_json::Value>,
+) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(!samples.is_empty(), "no sample tickets");
+    let store = Store::open(&config.db_url).await?;
+    let duration = Duration::from_secs(config.seconds);
+
+    // 1. Raw: the same rows through the store, no HTTP, no classification.
+    let decided: Vec<NewTicket> = samples
+        .iter()
+        .filter_map(to_ticket)
+        .map(|t| NewTicket {
+            decision: classify(&rules, &t),
+            ticket: t,
+            external_id: None,
+            idempotency: None,
+        })
+        .collect();
+    let decided = Arc::new(decided);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..config.concurrency {
+        let (store, decided) = (store.clone(), decided.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while start.elapsed() < duration {
+                let t = decided[(w + n) % decided.len()].clone();
+                store.create_ticket_unbatched(t, Utc::now()).await?;
+                n += 1;
+            }
+            Ok::<usize, anyhow::Error>(n)
+        }));
+    }
+    let mut raw = 0;
+    for t in tasks {
+        raw += t.await??;
+    }
+    let raw_per_s = raw as f64 / start.elapsed().as_secs_f64();
+
+    // A real server on an ephemeral port.
+    let state = Arc::new(AppState::new(store.clone(), rules, ApiConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/api/v1/tickets", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(config.concurrency.max(64))
+        .build()?;
+    let samples = Arc::new(samples);
+
+    // 2. Saturation.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..config.concurrency {
+        let (client, url, samples) = (client.clone(), url.clone(), samples.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while start.elapsed() < duration {
+                let body = &samples[(w + n) % samples.len()];
+                let resp = client.post(&url).json(body).send().await?;
+                anyhow::ensure!(resp.status().as_u16() == 201, "status {}", resp.status());
+                n += 1;
+            }
+            Ok(n)
+        }));
+    }
+    let mut http = 0;
+    for t in tasks {
+        http += t.await??;
+    }
+    let http_per_s = http as f64 / start.elapsed().as_secs_f64();
+
+    // 3. Fixed rate, latency from the scheduled start.
+    let total = (config.rate * config.seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / config.rate as f64);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let (client, url, samples) = (client.clone(), url.clone(), samples.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = match client
+                .post(&url)
+                .json(&samples[i % samples.len()])
+                .send()
+                .await
+            {
+                Ok(r) => r.status().as_u16() == 201,
+                Err(_) => false,
+            };
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, ok) = t.await?;
+        latencies.push(lat);
+        errors += (!ok) as usize;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    let report = BenchReport {
+        raw_per_s,
+        http_per_s,
+        fixed_rate: config.rate,
+        fixed_achieved_per_s: total as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: latencies.last().map_or(0.0, |l| l.as_secs_f64() * 1000.0),
+        errors,
+    };
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(report)
+}
