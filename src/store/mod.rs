@@ -132,14 +132,22 @@ impl Store {
             .max_connections(if sqlite { 4 } else { 32 })
             .min_connections(1)
             .acquire_timeout(std::time::Duration::from_secs(10));
-        let db = Database::connect(opts).await?;
         if sqlite {
             // sqlx opens SQLite in WAL mode with synchronous=FULL: a committed ticket survives
-            // a crash of the process or the machine.
-            db.execute_unprepared("PRAGMA busy_timeout = 10000").await?;
+            // a crash of the process or the machine. Checkpoints run in the background
+            // instead of inside whichever commit crosses the WAL size limit, so no request
+            // waits for one.
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.busy_timeout(std::time::Duration::from_secs(10))
+                    .pragma("wal_autocheckpoint", "0")
+            });
         }
+        let db = Database::connect(opts).await?;
         // SQLite has one writer anyway; PostgreSQL takes several transactions at once.
         let intake = spawn_writers(db.clone(), if sqlite { 1 } else { 4 });
+        if sqlite {
+            tokio::spawn(checkpoint_periodically(db.clone(), intake.downgrade()));
+        }
         Ok(Store { db, intake })
     }
 
@@ -515,6 +523,27 @@ async fn create_one(
             None => Err(e),
         },
         Err(e) => Err(e),
+    }
+}
+
+/// Copies the SQLite WAL back into the database file every second, without blocking
+/// writers (`PASSIVE`). Ends with the last handle to the store.
+async fn checkpoint_periodically(db: DatabaseConnection, alive: mpsc::WeakSender<Job>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = db
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            if matches!(e, DbErr::ConnectionAcquire(_)) {
+                return;
+            }
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
     }
 }
 
