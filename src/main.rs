@@ -195,10 +195,9 @@ async fn bench(
 }
 
 async fn migrate(db: &str) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(db)
+    let _store = Store::open(db)
         .await
-        .with_context(|| format!("connecting to {db}"))?;
-    store.migrate().await?;
+        .with_context(|| format!("migrating {db}"))?;
     println!("{db}: schema up to date");
     Ok(ExitCode::SUCCESS)
 }
@@ -206,10 +205,9 @@ async fn migrate(db: &str) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let rules = load(&args.rules)?.rules;
-    let store = Store::connect(&args.db)
+    let store = Store::open(&args.db)
         .await
-        .with_context(|| format!("connecting to {}", args.db))?;
-    store.migrate().await?;
+        .with_context(|| format!("opening the database {}", args.db))?;
     let source = args.rules.display().to_string();
     store
         .import_organisations(&rules.customers, &source, Utc::now())

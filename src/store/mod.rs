@@ -336,51 +336,7 @@ impl Store {
     ) -> Result<TicketRecord, StoreError> {
         let txn = self.db.begin().await?;
         let result = tickets::Entity::update_many()
-            .col_expr(
-                tickets::Column::Segment,
-                Expr::value(decision.segment.to_string()),
-            )
-            .col_expr(
-                tickets::Column::Category,
-                Expr::value(decision.category.to_string()),
-            )
-            .col_expr(
-                tickets::Column::Priority,
-                Expr::value(decision.priority.to_string()),
-            )
-            .col_expr(
-                tickets::Column::TimeWindow,
-                Expr::value(decision.time_window.to_string()),
-            )
-            .col_expr(
-                tickets::Column::WithinWindow,
-                Expr::value(decision.within_window),
-            )
-            .col_expr(
-                tickets::Column::Automation,
-                Expr::value(decision.automation.to_string()),
-            )
-            .col_expr(
-                tickets::Column::Queue,
-                Expr::value(decision.queue.to_string()),
-            )
-            .col_expr(tickets::Column::Tags, Expr::value(json!(decision.tags)))
-            .col_expr(
-                tickets::Column::Language,
-                Expr::value(decision.language.to_string()),
-            )
-            .col_expr(
-                tickets::Column::Organisation,
-                Expr::value(decision.organisation.as_deref().map(str::to_owned)),
-            )
-            .col_expr(
-                tickets::Column::RulesVersion,
-                Expr::value(decision.rules_version.to_string()),
-            )
-            .col_expr(
-                tickets::Column::Trace,
-                Expr::value(serde_json::to_value(&decision.trace).unwrap_or_default()),
-            )
+            .set(decision_columns(decision))
             .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
             .col_expr(
                 tickets::Column::Version,
@@ -453,11 +409,7 @@ impl Store {
                     match am.insert(&self.db).await {
                         Ok(_) => {}
                         // Another process imported it at the same moment.
-                        Err(e)
-                            if matches!(
-                                e.sql_err(),
-                                Some(SqlErr::UniqueConstraintViolation(_))
-                            ) => {}
+                        Err(e) if is_unique_violation(&e) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -501,8 +453,10 @@ async fn find_repeat(
     Ok(None)
 }
 
-fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+/// Whether an insert failed on a unique constraint: the sign that a concurrent repeat (or
+/// another process) wrote the same row first.
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// One ticket in its own transaction; a unique violation means a concurrent repeat won and
@@ -515,12 +469,12 @@ async fn create_one(
     if let Some(existing) = find_repeat(db, new).await? {
         return Ok(Created::Existing(existing));
     }
-    match insert_batch(db, std::slice::from_ref(new), now).await {
+    match insert_batch(db, &[(new, now)]).await {
         Ok(mut records) if !records.is_empty() => Ok(Created::New(records.remove(0))),
         Ok(_) => Err(StoreError::NotFound("the ticket just written".into())),
-        Err(e) if is_unique_violation(&e) => match find_repeat(db, new).await? {
+        Err(StoreError::Db(e)) if is_unique_violation(&e) => match find_repeat(db, new).await? {
             Some(existing) => Ok(Created::Existing(existing)),
-            None => Err(e),
+            None => Err(e.into()),
         },
         Err(e) => Err(e),
     }
@@ -578,9 +532,8 @@ fn spawn_writers(db: DatabaseConnection, n: usize) -> mpsc::Sender<Job> {
 
 async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
     if batch.len() > 1 {
-        let news: Vec<NewTicket> = batch.iter().map(|(n, _, _)| n.clone()).collect();
-        let now = batch[0].1;
-        if let Ok(records) = insert_batch(db, &news, now).await {
+        let items: Vec<_> = batch.iter().map(|(new, now, _)| (new, *now)).collect();
+        if let Ok(records) = insert_batch(db, &items).await {
             if records.len() == batch.len() {
                 for ((_, _, reply), record) in batch.into_iter().zip(records) {
                     let _ = reply.send(Ok(Created::New(record)));
@@ -596,19 +549,38 @@ async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
     }
 }
 
+/// The ticket columns that hold a decision, for inserts and reclassification alike; all
+/// other columns are left unset.
+fn decision_columns(d: &Decision) -> tickets::ActiveModel {
+    tickets::ActiveModel {
+        language: Set(d.language.to_string()),
+        organisation: Set(d.organisation.as_deref().map(str::to_owned)),
+        segment: Set(d.segment.to_string()),
+        category: Set(d.category.to_string()),
+        priority: Set(d.priority.to_string()),
+        time_window: Set(d.time_window.to_string()),
+        within_window: Set(d.within_window),
+        automation: Set(d.automation.to_string()),
+        queue: Set(d.queue.to_string()),
+        tags: Set(json!(d.tags)),
+        rules_version: Set(d.rules_version.to_string()),
+        trace: Set(serde_json::to_value(&d.trace).unwrap_or_default()),
+        ..Default::default()
+    }
+}
+
 /// Inserts tickets with their first message, `created` event and idempotency key in one
 /// transaction; returns the stored records in input order.
 async fn insert_batch(
     db: &DatabaseConnection,
-    news: &[NewTicket],
-    now: DateTime<Utc>,
+    items: &[(&NewTicket, DateTime<Utc>)],
 ) -> Result<Vec<TicketRecord>, StoreError> {
-    let ids: Vec<Uuid> = news.iter().map(|_| Uuid::new_v4()).collect();
-    let mut ticket_rows = Vec::with_capacity(news.len());
-    let mut message_rows = Vec::with_capacity(news.len());
-    let mut event_rows = Vec::with_capacity(news.len());
+    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let mut ticket_rows = Vec::with_capacity(items.len());
+    let mut message_rows = Vec::with_capacity(items.len());
+    let mut event_rows = Vec::with_capacity(items.len());
     let mut key_rows = Vec::new();
-    for (new, &id) in news.iter().zip(&ids) {
+    for (&(new, now), &id) in items.iter().zip(&ids) {
         let (t, d) = (&new.ticket, &new.decision);
         ticket_rows.push(tickets::ActiveModel {
             id: Set(id),
@@ -616,27 +588,15 @@ async fn insert_batch(
             channel: Set(t.channel.to_string()),
             subject: Set(t.subject.clone()),
             body: Set(t.body.clone()),
-            language: Set(d.language.to_string()),
             from_email: Set(t.from.email.clone()),
             from_name: Set(t.from.name.clone()),
             from_phone: Set(t.from.phone.clone()),
-            organisation: Set(d.organisation.as_deref().map(str::to_owned)),
-            segment: Set(d.segment.to_string()),
-            category: Set(d.category.to_string()),
-            priority: Set(d.priority.to_string()),
-            time_window: Set(d.time_window.to_string()),
-            within_window: Set(d.within_window),
-            automation: Set(d.automation.to_string()),
-            queue: Set(d.queue.to_string()),
-            tags: Set(json!(d.tags)),
-            rules_version: Set(d.rules_version.to_string()),
-            trace: Set(serde_json::to_value(&d.trace).unwrap_or_default()),
             status: Set("open".into()),
             received_at: Set(t.received_at),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
-            ..Default::default()
+            ..decision_columns(d)
         });
         message_rows.push(messages::ActiveModel {
             ticket_id: Set(id),
