@@ -45,13 +45,15 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         .as_deref()
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty());
-    // The customer and how it was found: 0 by e-mail domain, 1 by phone number.
-    let customer: Option<(&Customer, usize)> = email
+    // The customer and the reason naming how it was found.
+    let customer: Option<(&Customer, &Arc<Reason>)> = email
         .as_deref()
-        .and_then(|e| rules.customers.by_email(e).map(|c| (c, 0)))
+        .and_then(|e| rules.customers.by_email(e))
+        .map(|c| (c, &c.found_by_email))
         .or_else(|| {
             let phone = e164(ticket.from.phone.as_deref()?, &rules.defaults.country_code)?;
-            rules.customers.by_phone(&phone).map(|c| (c, 1))
+            let c = rules.customers.by_phone(&phone)?;
+            Some((c, &c.found_by_phone))
         });
 
     let detected = rules.language.detect(&ticket.subject, &ticket.body);
@@ -180,7 +182,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         window.outside.clone()
     };
 
-    let organisation = customer.map(|(c, how)| (c.name.clone(), c.found_by[how].clone()));
+    let organisation = customer.map(|(c, found_by)| (c.name.clone(), found_by.clone()));
 
     Decision {
         segment,

@@ -20,8 +20,10 @@ pub struct Customer {
     pub at: Arc<str>,
     /// Why a ticket has this customer's segment, when the customer has one.
     pub segment_reason: Option<Arc<Reason>>,
-    /// Why a ticket belongs to this customer: found by e-mail domain, by phone number.
-    pub found_by: [Arc<Reason>; 2],
+    /// Why a ticket belongs to this customer when found by its sender's e-mail domain.
+    pub found_by_email: Arc<Reason>,
+    /// Why a ticket belongs to this customer when found by its caller's phone number.
+    pub found_by_phone: Arc<Reason>,
 }
 
 impl Customer {
@@ -39,10 +41,8 @@ impl Customer {
             segment,
             tags,
             segment_reason: segment.map(|s| reason(format!("{name} is a {s} customer"))),
-            found_by: [
-                reason("found in the customer list by e-mail domain".into()),
-                reason("found in the customer list by phone number".into()),
-            ],
+            found_by_email: reason("found in the customer list by e-mail domain".into()),
+            found_by_phone: reason("found in the customer list by phone number".into()),
             at,
         }
     }
