@@ -446,6 +446,9 @@ async fn health_readiness_openapi_and_metrics() {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        // The documented request is the one the parser reads, with the fixed vocabulary.
+        assert_eq!(doc["components"]["schemas"]["Channel"]["enum"], json!(["email", "web", "phone"]));
+        assert_eq!(doc["components"]["schemas"]["TicketInput"]["required"], json!(["channel"]));
         post_ticket(&server.base, &password_mail(), None).await;
         let text = client().get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(text.contains("triage_http_requests_total{route=\"/api/v1/tickets\",method=\"POST\",status=\"201\"}"), "{text}");

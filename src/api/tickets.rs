@@ -105,29 +105,6 @@ impl From<TicketRecord> for TicketView {
     }
 }
 
-/// Body of `POST /api/v1/tickets` (the same form `triage classify` reads).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct CreateTicket {
-    /// `email`, `web` or `phone`.
-    pub channel: String,
-    pub subject: Option<String>,
-    pub body: Option<String>,
-    pub from: Option<SenderInput>,
-    /// RFC 3339 with offset; default: now.
-    pub received_at: Option<DateTime<FixedOffset>>,
-    /// The sending system's id; a repeat with the same id returns the existing ticket.
-    pub external_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct SenderInput {
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-}
-
 const MAX_KEY_LEN: usize = 255;
 
 /// Reads the JSON body: 413 when too large, 415 without a JSON content type, 400 when it is
@@ -204,7 +181,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Create a ticket; classify it and store it durably. A repeat of the same
 /// `Idempotency-Key` or `external_id` returns the first ticket with 200.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
-    request_body = CreateTicket,
+    request_body = TicketInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat returns the first ticket")),
     responses(
         (status = 201, description = "Created", body = TicketView, headers(("Location" = String))),

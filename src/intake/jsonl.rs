@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use crate::model::{Channel, Sender, Ticket};
 
-/// A ticket as clients send it; `received_at` defaults to the moment it is read.
-#[derive(Debug, Clone, Deserialize)]
+/// A ticket as clients send it (`triage classify` lines and `POST /api/v1/tickets`);
+/// `received_at` defaults to the moment it is read.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketInput {
     pub channel: Channel,
@@ -18,7 +19,7 @@ pub struct TicketInput {
     pub from: Sender,
     /// RFC 3339 with offset.
     pub received_at: Option<DateTime<FixedOffset>>,
-    /// The sender system's own id, echoed back and used to recognise repeats.
+    /// The sending system's own id; a repeat with the same id returns the existing ticket.
     pub external_id: Option<String>,
 }
 
