@@ -184,12 +184,10 @@ impl LanguageDetector {
         let lang = self.detector.detect_lang(&sample)?;
         self.codes.iter().find(|(l, _)| *l == lang).map(|(_, c)| c)
     }
-}
 
-impl LanguageDetector {
     /// The language with clearly the most function words: two and no other language's, or
-    /// at least three and twice as many as any other. Stops reading once one language has five and the others
-    /// none, which is usually within the first sentence.
+    /// at least three and twice as many as any other. Stops reading once one language has
+    /// five and the others none, which is usually within the first sentence.
     fn by_function_words(&self, texts: &[&str]) -> Option<usize> {
         if self.words.is_empty() {
             return None;
