@@ -17,4 +17,5 @@ pub mod language;
 pub mod loadtest;
 pub mod model;
 pub mod rules;
+pub mod sla;
 pub mod store;

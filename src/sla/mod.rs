@@ -1,0 +1,507 @@
+//! Service levels: which policy a ticket gets, and its clocks — first response, next reply,
+//! resolution — counted in business time, paused while the customer owes an answer.
+//!
+//! Pure: every change takes "now" as a value, calendars come in through a lookup, and the
+//! state is plain data that the store keeps as JSON. The state is a fold over [`ClockEvent`]s,
+//! which the store also records, so [`SlaState::replay`] recomputes it from a ticket's events.
+//!
+//! Semantics a reader may look for:
+//! - A clock counts open time of its calendar while it runs; paused time is never counted.
+//! - A customer message starts a next-reply cycle unless one is already running (the oldest
+//!   unanswered message counts), and only after the first response.
+//! - Changing the policy keeps the business time used so far: the running stretch is counted
+//!   in the old calendar, the rest in the new one, against the new target.
+//! - Met or breached is decided when the clock stops (reply, resolution), from the business
+//!   time used; a running clock past its due time shows as breached.
+
+mod policy;
+
+pub use policy::{
+    parse_minutes, Escalation, Notify, Policy, PolicyFacts, PolicyWhen, SlaRules, Webhook,
+};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Calendar;
+
+/// What a service level measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    FirstResponse,
+    NextReply,
+    Resolution,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 3] = [Metric::FirstResponse, Metric::NextReply, Metric::Resolution];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::FirstResponse => "first_response",
+            Metric::NextReply => "next_reply",
+            Metric::Resolution => "resolution",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The state shown for a clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockState {
+    Running,
+    Paused,
+    Met,
+    Breached,
+}
+
+impl ClockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Running => "running",
+            ClockState::Paused => "paused",
+            ClockState::Met => "met",
+            ClockState::Breached => "breached",
+        }
+    }
+}
+
+/// The parts of a policy a clock needs, copied at the time it applied so that a ticket's
+/// clocks can be recomputed after the rules changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySnapshot {
+    pub id: String,
+    /// `file:line` of the policy.
+    pub at: String,
+    pub calendar: String,
+    /// Target minutes, indexed by [`Metric::index`].
+    pub targets: [Option<u32>; 3],
+    /// Warning thresholds in percent of the target.
+    pub warn: Vec<u8>,
+    /// Escalation levels: business minutes after the due time.
+    pub escalations: Vec<u32>,
+}
+
+/// One clock: one metric, one cycle (next reply runs once per customer message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    pub metric: Metric,
+    pub cycle: u32,
+    pub target_minutes: u32,
+    pub calendar: String,
+    pub started_at: DateTime<Utc>,
+    /// Business seconds counted before `running_since`.
+    pub used_secs: i64,
+    /// Set while the clock runs.
+    pub running_since: Option<DateTime<Utc>>,
+    /// Due time while running; kept (frozen) once stopped.
+    pub due_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// Decided when the clock stops.
+    pub met: Option<bool>,
+}
+
+/// Something that moves the clocks, as recorded in the ticket's events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ClockEvent {
+    /// The ticket was created or reclassified under this policy (none: no service level).
+    Policy { policy: Option<PolicySnapshot> },
+    /// A public reply by an agent.
+    AgentReply,
+    /// A message from the customer.
+    CustomerMessage,
+    /// The ticket's status changed; `pauses` says whether the new status stops the clocks.
+    Status { status: String, pauses: bool },
+}
+
+/// All clocks of a ticket and what drives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaState {
+    pub policy: Option<PolicySnapshot>,
+    pub clocks: Vec<Clock>,
+    pub status: String,
+    pub paused: bool,
+    pub responded: bool,
+    pub next_reply_cycles: u32,
+}
+
+/// Finds calendars by name; a clock whose calendar is no longer defined counts wall time.
+pub trait Calendars {
+    fn calendar(&self, name: &str) -> Option<&Calendar>;
+}
+
+impl Calendars for std::collections::BTreeMap<std::sync::Arc<str>, std::sync::Arc<Calendar>> {
+    fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.get(name).map(|c| &**c)
+    }
+}
+
+/// A moment at which someone must hear about a clock: a warning, the breach, an escalation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alarm {
+    pub metric: Metric,
+    pub cycle: u32,
+    /// `warn-75`, `breach`, `escalate-1`, …
+    pub level: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A clock as the API shows it at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClockView {
+    pub metric: Metric,
+    pub cycle: u32,
+    pub policy: String,
+    pub calendar: String,
+    pub target_minutes: u32,
+    pub due_at: Option<DateTime<Utc>>,
+    pub state: ClockState,
+    pub business_minutes_used: i64,
+    pub business_minutes_remaining: i64,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+fn elapsed(cals: &dyn Calendars, calendar: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    match cals.calendar(calendar) {
+        Some(c) => c.business_between(from, to),
+        None => (to - from).num_seconds().max(0),
+    }
+}
+
+fn add(
+    cals: &dyn Calendars,
+    calendar: &str,
+    from: DateTime<Utc>,
+    secs: i64,
+) -> Option<DateTime<Utc>> {
+    match cals.calendar(calendar) {
+        Some(c) => c.add_business(from, secs),
+        None => Some(from + chrono::Duration::seconds(secs.max(0))),
+    }
+}
+
+impl Clock {
+    fn used_at(&self, now: DateTime<Utc>, cals: &dyn Calendars) -> i64 {
+        self.used_secs
+            + self
+                .running_since
+                .map_or(0, |since| elapsed(cals, &self.calendar, since, now))
+    }
+
+    fn target_secs(&self) -> i64 {
+        i64::from(self.target_minutes) * 60
+    }
+
+    /// Counts the running stretch into `used_secs` and stops running.
+    fn pause(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        if let Some(since) = self.running_since.take() {
+            self.used_secs += elapsed(cals, &self.calendar, since, at);
+            self.due_at = None;
+        }
+    }
+
+    fn resume(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        if self.stopped_at.is_none() && self.running_since.is_none() {
+            self.running_since = Some(at);
+            self.due_at = add(
+                cals,
+                &self.calendar,
+                at,
+                self.target_secs() - self.used_secs,
+            );
+        }
+    }
+
+    fn stop(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        if self.stopped_at.is_some() {
+            return;
+        }
+        let due = self.due_at;
+        self.pause(at, cals);
+        self.due_at = due;
+        self.stopped_at = Some(at);
+        self.met = Some(self.used_secs <= self.target_secs());
+    }
+
+    /// Continues a stopped clock (a reopened ticket): the time used so far stays.
+    fn restart(&mut self, at: DateTime<Utc>, paused: bool, cals: &dyn Calendars) {
+        self.stopped_at = None;
+        self.met = None;
+        self.due_at = None;
+        if !paused {
+            self.resume(at, cals);
+        }
+    }
+
+    /// The state at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> ClockState {
+        match (self.met, self.running_since, self.due_at) {
+            (Some(true), _, _) => ClockState::Met,
+            (Some(false), _, _) => ClockState::Breached,
+            (None, Some(_), Some(due)) if now > due => ClockState::Breached,
+            (None, Some(_), _) => ClockState::Running,
+            (None, None, _) => ClockState::Paused,
+        }
+    }
+}
+
+impl SlaState {
+    /// The clocks of a new ticket: first response and resolution start at `at`.
+    pub fn new(
+        policy: Option<PolicySnapshot>,
+        at: DateTime<Utc>,
+        cals: &dyn Calendars,
+    ) -> SlaState {
+        let mut s = SlaState {
+            status: "open".into(),
+            ..SlaState::default()
+        };
+        s.apply(&ClockEvent::Policy { policy }, at, cals);
+        s
+    }
+
+    /// Recomputes the state from a ticket's clock events, oldest first.
+    pub fn replay<'a>(
+        events: impl IntoIterator<Item = (&'a ClockEvent, DateTime<Utc>)>,
+        cals: &dyn Calendars,
+    ) -> SlaState {
+        let mut s = SlaState {
+            status: "open".into(),
+            ..SlaState::default()
+        };
+        for (e, at) in events {
+            s.apply(e, at, cals);
+        }
+        s
+    }
+
+    /// Applies one event at `at`.
+    pub fn apply(&mut self, event: &ClockEvent, at: DateTime<Utc>, cals: &dyn Calendars) {
+        match event {
+            ClockEvent::Policy { policy } => self.set_policy(policy.clone(), at, cals),
+            ClockEvent::AgentReply => {
+                self.responded = true;
+                for c in &mut self.clocks {
+                    if matches!(c.metric, Metric::FirstResponse | Metric::NextReply) {
+                        c.stop(at, cals);
+                    }
+                }
+            }
+            ClockEvent::CustomerMessage => {
+                let running = self
+                    .clocks
+                    .iter()
+                    .any(|c| c.metric == Metric::NextReply && c.stopped_at.is_none());
+                if self.responded && !running {
+                    self.next_reply_cycles += 1;
+                    let cycle = self.next_reply_cycles;
+                    self.start_clock(Metric::NextReply, cycle, at, cals);
+                }
+            }
+            ClockEvent::Status { status, pauses } => {
+                let was_closed = matches!(self.status.as_str(), "resolved" | "closed");
+                self.status = status.clone();
+                match status.as_str() {
+                    "resolved" | "closed" => {
+                        for c in &mut self.clocks {
+                            if c.metric == Metric::Resolution {
+                                c.stop(at, cals);
+                            } else if c.stopped_at.is_none() {
+                                // Nothing left to answer: the clock ends without a verdict.
+                                c.pause(at, cals);
+                                c.stopped_at = Some(at);
+                            }
+                        }
+                        self.paused = false;
+                    }
+                    _ if *pauses => {
+                        self.paused = true;
+                        for c in &mut self.clocks {
+                            c.pause(at, cals);
+                        }
+                    }
+                    _ => {
+                        self.paused = false;
+                        for c in &mut self.clocks {
+                            if was_closed && c.metric == Metric::Resolution {
+                                c.restart(at, false, cals);
+                            } else {
+                                c.resume(at, cals);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_clock(&mut self, metric: Metric, cycle: u32, at: DateTime<Utc>, cals: &dyn Calendars) {
+        let Some(p) = &self.policy else { return };
+        let Some(target) = p.targets[metric.index()] else {
+            return;
+        };
+        let mut c = Clock {
+            metric,
+            cycle,
+            target_minutes: target,
+            calendar: p.calendar.clone(),
+            started_at: at,
+            used_secs: 0,
+            running_since: None,
+            due_at: None,
+            stopped_at: None,
+            met: None,
+        };
+        if !self.paused {
+            c.resume(at, cals);
+        }
+        self.clocks.push(c);
+    }
+
+    fn set_policy(
+        &mut self,
+        policy: Option<PolicySnapshot>,
+        at: DateTime<Utc>,
+        cals: &dyn Calendars,
+    ) {
+        let first = self.policy.is_none() && self.clocks.is_empty();
+        self.policy = policy;
+        let Some(p) = self.policy.clone() else {
+            // No service level any more: open clocks end without a verdict.
+            for c in &mut self.clocks {
+                if c.stopped_at.is_none() {
+                    c.pause(at, cals);
+                    c.stopped_at = Some(at);
+                }
+            }
+            return;
+        };
+        let closed = matches!(self.status.as_str(), "resolved" | "closed");
+        for c in &mut self.clocks {
+            if c.stopped_at.is_some() {
+                continue;
+            }
+            match p.targets[c.metric.index()] {
+                Some(target) => {
+                    // Count the stretch so far in the old calendar, the rest in the new one.
+                    let was_running = c.running_since.is_some();
+                    c.pause(at, cals);
+                    c.calendar = p.calendar.clone();
+                    c.target_minutes = target;
+                    if was_running {
+                        c.resume(at, cals);
+                    }
+                }
+                None => {
+                    c.pause(at, cals);
+                    c.stopped_at = Some(at);
+                }
+            }
+        }
+        if closed {
+            return;
+        }
+        // Metrics the new policy measures that no clock covers yet.
+        for metric in [Metric::FirstResponse, Metric::Resolution] {
+            let covered = self.clocks.iter().any(|c| c.metric == metric);
+            let done = metric == Metric::FirstResponse && self.responded;
+            if !covered && !done && (first || p.targets[metric.index()].is_some()) {
+                self.start_clock(metric, 1, at, cals);
+            }
+        }
+    }
+
+    /// Every clock as shown at `now`.
+    pub fn view(&self, now: DateTime<Utc>, cals: &dyn Calendars) -> Vec<ClockView> {
+        let policy = self.policy.as_ref().map_or("", |p| p.id.as_str());
+        self.clocks
+            .iter()
+            .map(|c| {
+                let used = c.used_at(c.stopped_at.unwrap_or(now), cals);
+                ClockView {
+                    metric: c.metric,
+                    cycle: c.cycle,
+                    policy: policy.to_owned(),
+                    calendar: c.calendar.clone(),
+                    target_minutes: c.target_minutes,
+                    due_at: c.due_at,
+                    state: c.state(now),
+                    business_minutes_used: used / 60,
+                    business_minutes_remaining: (c.target_secs() - used) / 60,
+                    stopped_at: c.stopped_at,
+                }
+            })
+            .collect()
+    }
+
+    /// The earliest due time of a running clock: what the "due next" index holds.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.clocks
+            .iter()
+            .filter(|c| c.running_since.is_some())
+            .filter_map(|c| c.due_at)
+            .min()
+    }
+
+    /// One word for the ticket: breached if any clock is, else running, paused, met, or
+    /// `none` without clocks. A running clock past `now` counts as breached.
+    pub fn summary(&self, now: DateTime<Utc>) -> &'static str {
+        let states: Vec<ClockState> = self.clocks.iter().map(|c| c.state(now)).collect();
+        if states.is_empty() {
+            "none"
+        } else if states.contains(&ClockState::Breached) {
+            "breached"
+        } else if states.contains(&ClockState::Running) {
+            "running"
+        } else if states.contains(&ClockState::Paused) {
+            "paused"
+        } else {
+            "met"
+        }
+    }
+
+    /// Warnings, breach and escalations of the running clocks, in time order.
+    pub fn alarms(&self, cals: &dyn Calendars) -> Vec<Alarm> {
+        let Some(p) = &self.policy else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for c in &self.clocks {
+            let Some(since) = c.running_since else {
+                continue;
+            };
+            let target = c.target_secs();
+            let mut push = |level: String, at_secs: i64| {
+                if let Some(at) = add(cals, &c.calendar, since, at_secs - c.used_secs) {
+                    out.push(Alarm {
+                        metric: c.metric,
+                        cycle: c.cycle,
+                        level,
+                        at,
+                    });
+                }
+            };
+            for &pct in &p.warn {
+                push(format!("warn-{pct}"), target * i64::from(pct) / 100);
+            }
+            push("breach".into(), target);
+            for (k, &after) in p.escalations.iter().enumerate() {
+                push(
+                    format!("escalate-{}", k + 1),
+                    target + i64::from(after) * 60,
+                );
+            }
+        }
+        out.sort_by_key(|a| a.at);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! SLA policies as compiled from the rules files, and the choice of one for a ticket.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::PolicySnapshot;
+use crate::calendar::Calendar;
+use crate::model::{Channel, Priority, Reason, Segment, TimeWindow};
+
+/// Whom a notification goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// The queue the ticket is in.
+    TicketQueue,
+    Queue(Arc<str>),
+    Role(Arc<str>),
+    Webhook(Arc<str>),
+}
+
+impl Notify {
+    /// Parses `queue`, `queue:NAME`, `role:NAME` or `webhook:NAME`.
+    pub fn parse(text: &str) -> Option<Notify> {
+        match text.split_once(':') {
+            None if text == "queue" => Some(Notify::TicketQueue),
+            Some(("queue", n)) if !n.is_empty() => Some(Notify::Queue(n.into())),
+            Some(("role", n)) if !n.is_empty() => Some(Notify::Role(n.into())),
+            Some(("webhook", n)) if !n.is_empty() => Some(Notify::Webhook(n.into())),
+            _ => None,
+        }
+    }
+
+    /// The concrete target for a ticket in `queue`.
+    pub fn target(&self, queue: &str) -> String {
+        match self {
+            Notify::TicketQueue => format!("queue:{queue}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notify::TicketQueue => f.write_str("queue"),
+            Notify::Queue(n) => write!(f, "queue:{n}"),
+            Notify::Role(n) => write!(f, "role:{n}"),
+            Notify::Webhook(n) => write!(f, "webhook:{n}"),
+        }
+    }
+}
+
+/// An escalation level: how long after the breach, whom to tell, and whether it may go out
+/// outside business hours (otherwise it waits for the next opening).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Escalation {
+    pub after_minutes: u32,
+    pub notify: Vec<Notify>,
+    pub outside_hours: bool,
+}
+
+/// Conditions of a policy; an empty list matches anything.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyWhen {
+    pub segment: Vec<Segment>,
+    pub priority: Vec<Priority>,
+    pub channel: Vec<Channel>,
+    pub category: Vec<Arc<str>>,
+    /// Any of these tags (triggers such as `referral`, set by classification rules).
+    pub tag: Vec<Arc<str>>,
+    /// Arrived while this window's calendar was open.
+    pub arrived_in: Option<(TimeWindow, Arc<Calendar>)>,
+    /// Arrived on one of these local weekdays (Monday = 0), in `arrived_on_tz`.
+    pub arrived_on: Option<([bool; 7], chrono_tz::Tz)>,
+}
+
+/// One `[[policy]]`.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub id: Arc<str>,
+    pub reason: Arc<Reason>,
+    pub when: PolicyWhen,
+    /// Target minutes, indexed by [`super::Metric::index`].
+    pub targets: [Option<u32>; 3],
+    /// The calendar the clocks count in; `None`: the calendar of the ticket's time window.
+    pub calendar: Option<Arc<Calendar>>,
+    pub warn: Vec<u8>,
+    pub warn_notify: Vec<Notify>,
+    pub warn_outside_hours: bool,
+    pub breach_notify: Vec<Notify>,
+    pub escalations: Vec<Escalation>,
+}
+
+/// A webhook target for notifications.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub name: Arc<str>,
+    pub url: String,
+    /// HMAC-SHA256 key for the signature header.
+    pub secret: String,
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubled for each further one.
+    pub retry_after_secs: u32,
+}
+
+/// Everything SLA-related the rules define.
+#[derive(Clone, Debug, Default)]
+pub struct SlaRules {
+    /// Statuses that stop the clocks besides `pending-customer`.
+    pub pause_statuses: Vec<Arc<str>>,
+    pub policies: Vec<Policy>,
+    pub webhooks: BTreeMap<Arc<str>, Webhook>,
+}
+
+/// What a policy is chosen by.
+pub struct PolicyFacts<'a> {
+    pub segment: Segment,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub category: &'a str,
+    pub tags: &'a [Arc<str>],
+    pub received_at: DateTime<Utc>,
+}
+
+impl SlaRules {
+    /// The statuses a ticket may have: the fixed ones and the configured pausing ones.
+    pub fn is_known_status(&self, status: &str) -> bool {
+        matches!(status, "open" | "resolved" | "closed") || self.pauses(status)
+    }
+
+    pub fn pauses(&self, status: &str) -> bool {
+        status == "pending-customer" || self.pause_statuses.iter().any(|s| &**s == status)
+    }
+
+    /// The first policy whose conditions hold; the trace names it.
+    pub fn select(&self, facts: &PolicyFacts) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.when.matches(facts))
+    }
+}
+
+impl PolicyWhen {
+    fn matches(&self, f: &PolicyFacts) -> bool {
+        fn any<T: PartialEq>(list: &[T], v: &T) -> bool {
+            list.is_empty() || list.contains(v)
+        }
+        any(&self.segment, &f.segment)
+            && any(&self.priority, &f.priority)
+            && any(&self.channel, &f.channel)
+            && (self.category.is_empty() || self.category.iter().any(|c| &**c == f.category))
+            && (self.tag.is_empty() || self.tag.iter().any(|t| f.tags.contains(t)))
+            && self
+                .arrived_in
+                .as_ref()
+                .is_none_or(|(_, cal)| cal.is_open(f.received_at))
+            && self.arrived_on.as_ref().is_none_or(|(days, tz)| {
+                days[f
+                    .received_at
+                    .with_timezone(tz)
+                    .weekday()
+                    .num_days_from_monday() as usize]
+            })
+    }
+}
+
+impl Policy {
+    /// What the clocks keep of this policy, counting in `window_calendar` unless the policy
+    /// names its own.
+    pub fn snapshot(&self, window_calendar: &Calendar) -> PolicySnapshot {
+        PolicySnapshot {
+            id: self.id.to_string(),
+            at: self.reason.at.as_deref().unwrap_or("").to_owned(),
+            calendar: self
+                .calendar
+                .as_deref()
+                .unwrap_or(window_calendar)
+                .name()
+                .to_owned(),
+            targets: self.targets,
+            warn: self.warn.clone(),
+            escalations: self.escalations.iter().map(|e| e.after_minutes).collect(),
+        }
+    }
+
+    /// Whom an alarm level notifies, and whether it may go out outside business hours.
+    pub fn recipients(&self, level: &str) -> (&[Notify], bool) {
+        if level.starts_with("warn-") {
+            (&self.warn_notify, self.warn_outside_hours)
+        } else if level == "breach" {
+            (&self.breach_notify, true)
+        } else {
+            let k: usize = level
+                .strip_prefix("escalate-")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            match k.checked_sub(1).and_then(|i| self.escalations.get(i)) {
+                Some(e) => (&e.notify, e.outside_hours),
+                None => (&[], true),
+            }
+        }
+    }
+}
+
+/// Parses a duration such as `30m`, `2h`, `1h30m` or `7d` (a day is 24 hours of the
+/// calendar's open time) into minutes.
+pub fn parse_minutes(text: &str) -> Option<u32> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut seen = false;
+    for ch in text.trim().chars() {
+        if ch.is_ascii_digit() {
+            num.push(ch);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += n * match ch {
+            'm' => 1,
+            'h' => 60,
+            'd' => 1440,
+            'w' => 7 * 1440,
+            _ => return None,
+        };
+        seen = true;
+    }
+    (num.is_empty() && seen).then_some(u32::try_from(total).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_into_minutes() {
+        assert_eq!(parse_minutes("30m"), Some(30));
+        assert_eq!(parse_minutes("2h"), Some(120));
+        assert_eq!(parse_minutes("1h30m"), Some(90));
+        assert_eq!(parse_minutes("7d"), Some(7 * 1440));
+        assert_eq!(parse_minutes("0m"), Some(0));
+        for bad in ["", "30", "2 h", "1x", "h"] {
+            assert_eq!(parse_minutes(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn notification_targets_parse() {
+        assert_eq!(Notify::parse("queue"), Some(Notify::TicketQueue));
+        assert_eq!(
+            Notify::parse("role:service-manager").map(|n| n.to_string()),
+            Some("role:service-manager".into())
+        );
+        assert_eq!(Notify::TicketQueue.target("sales"), "queue:sales");
+        assert_eq!(Notify::parse("mail:x"), None);
+        assert_eq!(Notify::parse("webhook:"), None);
+    }
+}
