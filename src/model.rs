@@ -163,6 +163,8 @@ pub enum ReasonKind {
     Cap,
     /// The `[defaults]` of the rules files.
     Default,
+    /// An SLA `[[policy]]`.
+    Policy,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.

@@ -20,6 +20,7 @@ use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
 use crate::calendar::{parse_days, parse_interval, Calendar};
 use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
+use crate::sla::SlaRules;
 
 /// Compiled size limit per pattern set; generous because sets hold every rule's patterns.
 const REGEX_SIZE_LIMIT: usize = 256 << 20;
@@ -147,6 +148,7 @@ pub struct CompiledRules {
     pub rules_without_pattern: Vec<u64>,
     pub sender_globs: GlobSet,
     pub language: LanguageDetector,
+    pub sla: SlaRules,
 }
 
 impl CompiledRules {
@@ -157,15 +159,15 @@ impl CompiledRules {
 }
 
 /// A parsed item with the file it came from.
-struct At<T> {
-    file: usize,
-    span: Range<usize>,
-    item: T,
+pub(super) struct At<T> {
+    pub(super) file: usize,
+    pub(super) span: Range<usize>,
+    pub(super) item: T,
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     files: &'a [SourceFile],
-    diags: Vec<Diagnostic>,
+    pub(super) diags: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
@@ -180,16 +182,16 @@ impl Ctx<'_> {
         });
     }
 
-    fn error(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
         self.push(Severity::Error, file, span.start, message.into());
     }
 
-    fn warn(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
         self.push(Severity::Warning, file, span.start, message.into());
     }
 
     /// `file:line` of a span, as used in traces.
-    fn at(&self, file: usize, span: &Range<usize>) -> Arc<str> {
+    pub(super) fn at(&self, file: usize, span: &Range<usize>) -> Arc<str> {
         let (line, _) = self.files[file].line_col(span.start);
         format!("{}:{line}", self.files[file].path).into()
     }
@@ -199,7 +201,7 @@ impl Ctx<'_> {
     }
 
     /// Parses a vocabulary value, reporting an error at its position when it is unknown.
-    fn vocab<T: std::str::FromStr>(&mut self, file: usize, name: &Name) -> Option<T>
+    pub(super) fn vocab<T: std::str::FromStr>(&mut self, file: usize, name: &Name) -> Option<T>
     where
         T::Err: std::fmt::Display,
     {
@@ -212,7 +214,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn reason(&self, by: ReasonKind, file: usize, span: &Range<usize>, why: String) -> Arc<Reason> {
+    pub(super) fn reason(
+        &self,
+        by: ReasonKind,
+        file: usize,
+        span: &Range<usize>,
+        why: String,
+    ) -> Arc<Reason> {
         Arc::new(Reason {
             by,
             rule: None,
@@ -223,7 +231,7 @@ impl Ctx<'_> {
 }
 
 /// Collects `[kind.name]` tables from all files, reporting names defined twice.
-fn collect<T>(
+pub(super) fn collect<T>(
     ctx: &mut Ctx,
     kind: &str,
     tables: Vec<(usize, BTreeMap<Name, Spanned<T>>)>,
@@ -331,7 +339,13 @@ fn build(
     let (mut cals, mut segs, mut chans, mut cats, mut queues) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rule_docs = Vec::new();
+    let mut sla_docs = super::sla::SlaDocs::default();
     for (file, doc) in docs {
+        sla_docs.sla.extend(doc.sla.map(|d| (file, d)));
+        sla_docs
+            .policies
+            .extend(doc.policy.into_iter().flatten().map(|p| (file, p)));
+        sla_docs.webhooks.extend(doc.webhook.map(|w| (file, w)));
         if let Some(d) = doc.defaults {
             defaults_docs.push((file, d));
         }
@@ -384,6 +398,7 @@ fn build(
     };
 
     // Calendars.
+    let mut extra_files = Vec::new();
     let mut compiled_cals: BTreeMap<Arc<str>, Arc<Calendar>> = BTreeMap::new();
     let mut cal_at: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     for (name, c) in &calendars {
@@ -421,8 +436,10 @@ fn build(
                 i.get_ref().0.iter().map(String::as_str),
             )
         });
+        let special = super::sla::special_days(ctx, file, &c.item, read, &mut extra_files);
         match Calendar::new(name, c.item.timezone.get_ref(), hours) {
             Ok(cal) => {
+                let cal = cal.with_special_days(special);
                 compiled_cals.insert(name.as_str().into(), Arc::new(cal));
                 cal_at.insert(name.clone(), (file, c.span.clone()));
             }
@@ -741,7 +758,6 @@ fn build(
     }
 
     // Customer list.
-    let mut extra_files = Vec::new();
     let customers = match &d.customers {
         None => CustomerIndex::default(),
         Some(path) => match read(path.get_ref()) {
@@ -912,6 +928,20 @@ fn build(
     else {
         return None;
     };
+    let windows = [w0, w1, w2, w3];
+    let sla = super::sla::compile_sla(
+        ctx,
+        sla_docs,
+        &super::sla::Known {
+            calendars: &compiled_cals,
+            windows: &windows,
+            queues: &queues,
+            categories: &compiled_cats,
+        },
+    );
+    if ctx.has_errors() {
+        return None;
+    }
     let defaults = Defaults {
         segment: (
             def_segment,
@@ -947,7 +977,7 @@ fn build(
         CompiledRules {
             version: "".into(),
             defaults,
-            windows: [w0, w1, w2, w3],
+            windows,
             segments: [s0, s1, s2],
             channel_windows,
             categories: compiled_cats,
@@ -960,12 +990,13 @@ fn build(
             rules_without_pattern,
             sender_globs,
             language,
+            sla,
         },
         extra_files,
     ))
 }
 
-fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
+pub(super) fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
     let v: Vec<&str> = names.map(|s| s.as_ref()).collect();
     if v.is_empty() {
         "none".into()
@@ -1575,6 +1606,116 @@ mod tests {
         let errs: Vec<_> = err.errors().map(located).collect();
         assert!(has(&errs, "unknown time zone \"Mars/Olympus\""), "{errs:?}");
         assert!(errs[0].starts_with("service.toml:20:"), "{errs:?}");
+    }
+
+    #[test]
+    fn sla_policies_compile_and_the_first_match_wins() {
+        use crate::model::{Channel, Priority, Segment};
+        use crate::sla::PolicyFacts;
+        let loaded = with_rules(
+            r#"
+[calendar.vienna]
+timezone = "Europe/Vienna"
+hours = { mon-fri = ["08:00-17:00"] }
+holidays = ["12-25 Christtag", "easter+1 Ostermontag"]
+special = { "12-24" = ["08:00-12:00"] }
+
+[sla]
+pause-statuses = ["pending-vendor"]
+
+[webhook.ops]
+url = "http://127.0.0.1:9/hook"
+secret = "s3cret"
+retry-after = "2s"
+
+[[policy]]
+id = "weekend-p1"
+when = { priority = "P1", arrived-on = "sat-sun" }
+first-response = "4h"
+
+[[policy]]
+id = "p1"
+when = { priority = "P1" }
+first-response = "2h"
+resolution = "1d"
+calendar = "always"
+escalate = [{ after = "0m", notify = ["webhook:ops", "role:duty-manager"] }]
+
+[[policy]]
+id = "web-form"
+when = { channel = "web" }
+first-response = "2h"
+"#,
+        )
+        .unwrap();
+        let sla = &loaded.rules.sla;
+        assert!(sla.pauses("pending-vendor") && sla.pauses("pending-customer"));
+        assert!(!sla.is_known_status("waiting"));
+        assert_eq!(sla.webhooks["ops"].retry_after_secs, 2);
+        let facts = |priority, at: &str| PolicyFacts {
+            segment: Segment::Administrative,
+            priority,
+            channel: Channel::Web,
+            category: "general",
+            tags: &[],
+            received_at: chrono::DateTime::parse_from_rfc3339(at).unwrap().into(),
+        };
+        let pick = |f| sla.select(&f).map(|p| p.id.to_string());
+        assert_eq!(
+            pick(facts(Priority::P1, "2026-11-28T10:00:00+01:00")).as_deref(),
+            Some("weekend-p1")
+        );
+        assert_eq!(
+            pick(facts(Priority::P1, "2026-11-30T10:00:00+01:00")).as_deref(),
+            Some("p1")
+        );
+        assert_eq!(
+            pick(facts(Priority::P3, "2026-11-30T10:00:00+01:00")).as_deref(),
+            Some("web-form")
+        );
+        let p1 = &sla.policies[1];
+        assert_eq!(p1.targets, [Some(120), None, Some(1440)]);
+        assert_eq!(p1.reason.at.as_deref(), Some("rules.toml:21"));
+        let vienna = &loaded.rules.calendars["vienna"];
+        let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(vienna.special_day(d("2027-03-29")), Some("Ostermontag"));
+        assert_eq!(vienna.hours_on(d("2026-12-24")).len(), 1);
+    }
+
+    #[test]
+    fn sla_mistakes_are_errors_at_their_line() {
+        let errs = errors(
+            r#"
+[calendar.broken]
+timezone = "UTC"
+hours = { mon = ["08:00-17:00"] }
+holidays = ["24.12. Heiliger Abend"]
+holiday-files = ["missing.ics"]
+
+[[policy]]
+id = "p"
+when = { category = "nope", segment = "vip" }
+first-response = "2 hours"
+warn = [75, 120]
+escalate = [{ after = "1h", notify = ["webhook:pager", "mail:boss"] }]
+"#,
+        );
+        for (line, needle) in [
+            (5, "invalid date \"24.12.\""),
+            (6, "cannot read missing.ics"),
+            (10, "unknown category \"nope\""),
+            (10, "vip"),
+            (11, "invalid first-response \"2 hours\""),
+            (12, "warning threshold 120"),
+            (13, "unknown webhook \"pager\""),
+            (13, "unknown notification target \"mail:boss\""),
+        ] {
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(&format!("rules.toml:{line}:")) && e.contains(needle)),
+                "{needle} at line {line}: {errs:#?}"
+            );
+        }
     }
 
     #[test]

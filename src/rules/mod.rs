@@ -7,6 +7,7 @@
 
 mod compile;
 pub mod customers;
+mod sla;
 mod source;
 
 use std::fmt;

@@ -26,6 +26,9 @@ pub struct FileDoc {
     pub category: Option<BTreeMap<Name, Spanned<CategoryDoc>>>,
     pub queue: Option<BTreeMap<Name, Spanned<QueueDoc>>>,
     pub rule: Option<Vec<Spanned<RuleDoc>>>,
+    pub sla: Option<Spanned<SlaDoc>>,
+    pub policy: Option<Vec<Spanned<PolicyDoc>>>,
+    pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,12 +45,77 @@ pub struct DefaultsDoc {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CalendarDoc {
     #[allow(dead_code)]
     pub description: Option<String>,
     pub timezone: Name,
     pub hours: Spanned<BTreeMap<Name, Spanned<Strings>>>,
+    /// `"MM-DD Name"`, `"YYYY-MM-DD Name"`, `"easter+1 Name"`: closed all day.
+    pub holidays: Option<Spanned<Strings>>,
+    /// Date spec → other hours that day, e.g. `"12-24" = ["08:00-12:00"]`.
+    pub special: Option<BTreeMap<Name, Spanned<Strings>>>,
+    /// iCalendar files (relative to the rules directory) whose all-day events are holidays.
+    pub holiday_files: Option<Spanned<Strings>>,
+}
+
+/// `[sla]`: settings shared by all policies.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SlaDoc {
+    pub pause_statuses: Option<Spanned<Strings>>,
+    pub warn: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub warn_notify: Option<Spanned<Strings>>,
+    pub breach_notify: Option<Spanned<Strings>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PolicyDoc {
+    pub id: Name,
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    pub when: Option<Spanned<PolicyWhenDoc>>,
+    pub first_response: Option<Name>,
+    pub next_reply: Option<Name>,
+    pub resolution: Option<Name>,
+    pub calendar: Option<Name>,
+    pub warn: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub warn_notify: Option<Spanned<Strings>>,
+    pub warn_outside_hours: Option<bool>,
+    pub breach_notify: Option<Spanned<Strings>>,
+    pub escalate: Option<Vec<Spanned<EscalateDoc>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PolicyWhenDoc {
+    pub segment: Option<Spanned<Strings>>,
+    pub priority: Option<Spanned<Strings>>,
+    pub channel: Option<Spanned<Strings>>,
+    pub category: Option<Spanned<Strings>>,
+    pub tag: Option<Spanned<Strings>>,
+    pub arrived_in: Option<Name>,
+    pub arrived_on: Option<Name>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EscalateDoc {
+    pub after: Name,
+    pub notify: Spanned<Strings>,
+    pub outside_hours: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WebhookDoc {
+    pub url: Name,
+    pub secret: Option<Name>,
+    /// Name of the environment variable holding the secret, so it stays out of the files.
+    pub secret_env: Option<Name>,
+    pub max_attempts: Option<Spanned<i64>>,
+    pub retry_after: Option<Name>,
 }
 
 #[derive(Debug, Deserialize)]

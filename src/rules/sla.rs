@@ -1,0 +1,502 @@
+//! Compiles the SLA parts of the rules files: holidays and special days of calendars,
+//! `[sla]`, `[[policy]]` and `[webhook.NAME]`, with errors at their file:line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::compile::{collect, list, At, Category, Ctx, Queue, WindowDef};
+use super::source::{CalendarDoc, Name, PolicyDoc, SlaDoc, Strings, WebhookDoc};
+use super::SourceFile;
+use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
+use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
+use crate::sla::{parse_minutes, Escalation, Notify, Policy, PolicyWhen, SlaRules, Webhook};
+
+/// The holidays, special days and imported iCalendar days of one calendar.
+pub(super) fn special_days(
+    ctx: &mut Ctx,
+    file: usize,
+    doc: &CalendarDoc,
+    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    extra_files: &mut Vec<SourceFile>,
+) -> Vec<SpecialDay> {
+    let mut out = Vec::new();
+    if let Some(holidays) = &doc.holidays {
+        for entry in &holidays.get_ref().0 {
+            let (date, name) = entry
+                .trim()
+                .split_once(char::is_whitespace)
+                .unwrap_or((entry.trim(), "holiday"));
+            match DateSpec::parse(date) {
+                Ok(d) => out.push(SpecialDay::closed(d, name.trim())),
+                Err(e) => ctx.error(file, &holidays.span(), e.0),
+            }
+        }
+    }
+    for (date, hours) in doc.special.iter().flatten() {
+        let spec = match DateSpec::parse(date.get_ref()) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.error(file, &date.span(), e.0);
+                continue;
+            }
+        };
+        let name = format!("special hours {}", date.get_ref());
+        match SpecialDay::with_hours(spec, name, hours.get_ref().0.iter().map(String::as_str)) {
+            Ok(day) => out.push(day),
+            Err(e) => ctx.error(file, &hours.span(), e.0),
+        }
+    }
+    if let Some(files) = &doc.holiday_files {
+        for path in &files.get_ref().0 {
+            match read(path) {
+                Err(e) => ctx.error(file, &files.span(), e),
+                Ok(src) => {
+                    match parse_ics(&src.text) {
+                        Ok(days) => out.extend(
+                            days.into_iter()
+                                .map(|h| SpecialDay::closed(DateSpec::Fixed(h.date), h.name)),
+                        ),
+                        Err(e) => ctx.error(file, &files.span(), format!("{path}: {}", e.0)),
+                    }
+                    extra_files.push(src);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the SLA compiler needs from the rest of the rules.
+pub(super) struct Known<'a> {
+    pub calendars: &'a BTreeMap<Arc<str>, Arc<Calendar>>,
+    pub windows: &'a [WindowDef; 4],
+    pub queues: &'a BTreeMap<Arc<str>, Queue>,
+    pub categories: &'a HashMap<Arc<str>, Category>,
+}
+
+/// The `[sla]`, `[[policy]]` and `[webhook]` sections of all files.
+#[derive(Default)]
+pub(super) struct SlaDocs {
+    pub sla: Vec<(usize, Spanned<SlaDoc>)>,
+    pub policies: Vec<(usize, Spanned<PolicyDoc>)>,
+    pub webhooks: Vec<(usize, BTreeMap<Name, Spanned<WebhookDoc>>)>,
+}
+
+pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRules {
+    let webhook_docs = collect(ctx, "webhook", docs.webhooks);
+    let mut webhooks = BTreeMap::new();
+    for (name, w) in &webhook_docs {
+        if let Some(hook) = webhook(ctx, name, w) {
+            webhooks.insert(hook.name.clone(), hook);
+        }
+    }
+    let mut c = SlaCompiler {
+        ctx,
+        known,
+        webhooks: &webhooks,
+    };
+    let mut pause_statuses = Vec::new();
+    let mut warn = vec![75, 90];
+    let mut warn_notify = vec![Notify::TicketQueue];
+    let mut breach_notify = vec![Notify::TicketQueue];
+    if docs.sla.len() > 1 {
+        let (file, d) = &docs.sla[1];
+        c.ctx.error(
+            *file,
+            &d.span(),
+            "[sla] is defined more than once".to_owned(),
+        );
+    }
+    if let Some((file, d)) = docs.sla.first() {
+        let d = d.get_ref();
+        if let Some(s) = &d.pause_statuses {
+            for st in &s.get_ref().0 {
+                if matches!(st.as_str(), "open" | "resolved" | "closed") || st.is_empty() {
+                    c.ctx.error(
+                        *file,
+                        &s.span(),
+                        format!("status \"{st}\" cannot pause the clocks"),
+                    );
+                } else {
+                    pause_statuses.push(Arc::from(st.as_str()));
+                }
+            }
+        }
+        if let Some(w) = &d.warn {
+            warn = c.percents(*file, w);
+        }
+        if let Some(n) = &d.warn_notify {
+            warn_notify = c.notify(*file, n);
+        }
+        if let Some(n) = &d.breach_notify {
+            breach_notify = c.notify(*file, n);
+        }
+    }
+    let mut policies: Vec<Policy> = Vec::new();
+    let mut seen: HashMap<String, Arc<str>> = HashMap::new();
+    for (file, p) in &docs.policies {
+        let at = c.ctx.at(*file, &p.span());
+        let id = p.get_ref().id.get_ref();
+        if let Some(prev) = seen.get(id) {
+            c.ctx.error(
+                *file,
+                &p.get_ref().id.span(),
+                format!("policy \"{id}\" is already defined at {prev}"),
+            );
+            continue;
+        }
+        seen.insert(id.clone(), at.clone());
+        if let Some(policy) = c.policy(*file, at, p, &warn, &warn_notify, &breach_notify) {
+            policies.push(policy);
+        }
+    }
+    SlaRules {
+        pause_statuses,
+        policies,
+        webhooks,
+    }
+}
+
+fn webhook(ctx: &mut Ctx, name: &str, w: &At<WebhookDoc>) -> Option<Webhook> {
+    let doc = &w.item;
+    let url = doc.url.get_ref();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        ctx.error(
+            w.file,
+            &doc.url.span(),
+            format!("webhook url \"{url}\" must start with http:// or https://"),
+        );
+        return None;
+    }
+    let secret = match (&doc.secret, &doc.secret_env) {
+        (Some(s), None) => s.get_ref().clone(),
+        (None, Some(var)) => std::env::var(var.get_ref()).unwrap_or_else(|_| {
+            ctx.warn(
+                w.file,
+                &var.span(),
+                format!(
+                    "environment variable {} is not set; webhook \"{name}\" is signed with an empty key",
+                    var.get_ref()
+                ),
+            );
+            String::new()
+        }),
+        (Some(s), Some(_)) => {
+            ctx.error(w.file, &s.span(), "give secret or secret-env, not both");
+            return None;
+        }
+        (None, None) => {
+            ctx.error(
+                w.file,
+                &w.span,
+                format!("webhook \"{name}\" needs secret-env (or secret) to sign its requests"),
+            );
+            return None;
+        }
+    };
+    let max_attempts = match &doc.max_attempts {
+        None => 8,
+        Some(n) if (1..=100).contains(n.get_ref()) => *n.get_ref() as u32,
+        Some(n) => {
+            ctx.error(w.file, &n.span(), "max-attempts must be between 1 and 100");
+            return None;
+        }
+    };
+    let retry_after_secs = match &doc.retry_after {
+        None => 30,
+        Some(r) => match parse_seconds(r.get_ref()) {
+            Some(s) if s > 0 => s,
+            _ => {
+                ctx.error(
+                    w.file,
+                    &r.span(),
+                    format!("invalid retry-after \"{}\" (e.g. 30s, 5m)", r.get_ref()),
+                );
+                return None;
+            }
+        },
+    };
+    Some(Webhook {
+        name: name.into(),
+        url: url.clone(),
+        secret,
+        max_attempts,
+        retry_after_secs,
+    })
+}
+
+/// `30s`, or any duration [`parse_minutes`] reads.
+fn parse_seconds(text: &str) -> Option<u32> {
+    match text.trim().strip_suffix('s') {
+        Some(n) => n.parse().ok(),
+        None => parse_minutes(text)?.checked_mul(60),
+    }
+}
+
+struct SlaCompiler<'c, 'a, 'k> {
+    ctx: &'c mut Ctx<'a>,
+    known: &'k Known<'k>,
+    webhooks: &'k BTreeMap<Arc<str>, Webhook>,
+}
+
+impl SlaCompiler<'_, '_, '_> {
+    fn percents(&mut self, file: usize, w: &Spanned<Vec<Spanned<i64>>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in w.get_ref() {
+            match u8::try_from(*p.get_ref()) {
+                Ok(v) if (1..=99).contains(&v) => out.push(v),
+                _ => self.ctx.error(
+                    file,
+                    &p.span(),
+                    format!(
+                        "warning threshold {} must be a percentage between 1 and 99",
+                        p.get_ref()
+                    ),
+                ),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn notify(&mut self, file: usize, list: &Spanned<Strings>) -> Vec<Notify> {
+        let mut out = Vec::new();
+        for t in &list.get_ref().0 {
+            let Some(n) = Notify::parse(t) else {
+                self.ctx.error(
+                    file,
+                    &list.span(),
+                    format!(
+                        "unknown notification target \"{t}\" (use queue, queue:NAME, role:NAME or webhook:NAME)"
+                    ),
+                );
+                continue;
+            };
+            match &n {
+                Notify::Queue(q) if !self.known.queues.contains_key(q) => self.ctx.error(
+                    file,
+                    &list.span(),
+                    format!(
+                        "unknown queue \"{q}\" in \"{t}\" (defined queues: {})",
+                        list_names(self.known.queues.keys())
+                    ),
+                ),
+                Notify::Webhook(w) if !self.webhooks.contains_key(w) => self.ctx.error(
+                    file,
+                    &list.span(),
+                    format!(
+                        "unknown webhook \"{w}\" in \"{t}\" (defined webhooks: {})",
+                        list_names(self.webhooks.keys())
+                    ),
+                ),
+                _ => out.push(n),
+            }
+        }
+        out
+    }
+
+    fn duration(&mut self, file: usize, d: &Name, what: &str) -> Option<u32> {
+        let m = parse_minutes(d.get_ref());
+        if m.is_none() {
+            self.ctx.error(
+                file,
+                &d.span(),
+                format!(
+                    "invalid {what} \"{}\" (expected a duration such as 30m, 2h, 1h30m or 7d)",
+                    d.get_ref()
+                ),
+            );
+        }
+        m
+    }
+
+    fn vocab_list<T: std::str::FromStr>(
+        &mut self,
+        file: usize,
+        v: &Option<Spanned<Strings>>,
+    ) -> Vec<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let Some(v) = v else { return Vec::new() };
+        v.get_ref()
+            .0
+            .iter()
+            .filter_map(|s| {
+                let name = Spanned::new(v.span(), s.clone());
+                self.ctx.vocab::<T>(file, &name)
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn policy(
+        &mut self,
+        file: usize,
+        at: Arc<str>,
+        p: &Spanned<PolicyDoc>,
+        warn: &[u8],
+        warn_notify: &[Notify],
+        breach_notify: &[Notify],
+    ) -> Option<Policy> {
+        let doc = p.get_ref();
+        let before = self.ctx.diags.len();
+        let mut when = PolicyWhen::default();
+        if let Some(w) = &doc.when {
+            let w = w.get_ref();
+            when.segment = self.vocab_list::<Segment>(file, &w.segment);
+            when.priority = self.vocab_list::<Priority>(file, &w.priority);
+            when.channel = self.vocab_list::<Channel>(file, &w.channel);
+            for (list, into, kind) in [
+                (&w.category, &mut when.category, "category"),
+                (&w.tag, &mut when.tag, "tag"),
+            ] {
+                let Some(list) = list else { continue };
+                for name in &list.get_ref().0 {
+                    if kind == "category" && !self.known.categories.contains_key(name.as_str()) {
+                        let mut names: Vec<&Arc<str>> = self.known.categories.keys().collect();
+                        names.sort();
+                        self.ctx.error(
+                            file,
+                            &list.span(),
+                            format!(
+                                "unknown category \"{name}\" (defined categories: {})",
+                                list_names(names.into_iter())
+                            ),
+                        );
+                    }
+                    into.push(Arc::from(name.as_str()));
+                }
+            }
+            if let Some(win) = &w.arrived_in {
+                if let Some(tw) = self.ctx.vocab::<TimeWindow>(file, win) {
+                    when.arrived_in = Some((tw, self.known.windows[tw.index()].calendar.clone()));
+                }
+            }
+            if let Some(days) = &w.arrived_on {
+                match parse_days(days.get_ref()) {
+                    Ok(list) => {
+                        let mut set = [false; 7];
+                        for d in list {
+                            set[d.num_days_from_monday() as usize] = true;
+                        }
+                        let tz = self.known.windows[TimeWindow::BusinessHours.index()]
+                            .calendar
+                            .timezone();
+                        when.arrived_on = Some((set, tz));
+                    }
+                    Err(e) => self.ctx.error(file, &days.span(), e.0),
+                }
+            }
+        }
+        let mut targets = [None; 3];
+        for (i, (d, what)) in [
+            (&doc.first_response, "first-response"),
+            (&doc.next_reply, "next-reply"),
+            (&doc.resolution, "resolution"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(d) = d {
+                targets[i] = self.duration(file, d, what);
+            }
+        }
+        if targets.iter().all(Option::is_none) && self.ctx.diags.len() == before {
+            self.ctx.warn(
+                file,
+                &doc.id.span(),
+                format!(
+                    "policy \"{}\" sets no target (first-response, next-reply or resolution): tickets it matches get no service level",
+                    doc.id.get_ref()
+                ),
+            );
+        }
+        let calendar = match &doc.calendar {
+            None => None,
+            Some(name) => match self.known.calendars.get(name.get_ref().as_str()) {
+                Some(c) => Some(c.clone()),
+                None => {
+                    self.ctx.error(
+                        file,
+                        &name.span(),
+                        format!(
+                            "unknown calendar \"{}\" (defined calendars: {})",
+                            name.get_ref(),
+                            list_names(self.known.calendars.keys())
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let warn = match &doc.warn {
+            Some(w) => self.percents(file, w),
+            None => warn.to_vec(),
+        };
+        let warn_notify = match &doc.warn_notify {
+            Some(n) => self.notify(file, n),
+            None => warn_notify.to_vec(),
+        };
+        let breach_notify = match &doc.breach_notify {
+            Some(n) => self.notify(file, n),
+            None => breach_notify.to_vec(),
+        };
+        let mut escalations = Vec::new();
+        for e in doc.escalate.iter().flatten() {
+            let ed = e.get_ref();
+            let after = self.duration(file, &ed.after, "escalation after");
+            let notify = self.notify(file, &ed.notify);
+            if let Some(after) = after {
+                escalations.push(Escalation {
+                    after_minutes: after,
+                    notify,
+                    outside_hours: ed.outside_hours.unwrap_or(true),
+                });
+            }
+        }
+        if escalations
+            .windows(2)
+            .any(|w| w[1].after_minutes <= w[0].after_minutes)
+        {
+            self.ctx.error(
+                file,
+                &p.span(),
+                format!(
+                    "policy \"{}\": escalation levels must come later one after another",
+                    doc.id.get_ref()
+                ),
+            );
+        }
+        if self.ctx.diags[before..]
+            .iter()
+            .any(|d| d.severity == super::Severity::Error)
+        {
+            return None;
+        }
+        Some(Policy {
+            id: doc.id.get_ref().as_str().into(),
+            reason: Arc::new(Reason {
+                by: ReasonKind::Policy,
+                rule: Some(doc.id.get_ref().as_str().into()),
+                at: Some(at),
+                why: format!("SLA policy \"{}\"", doc.id.get_ref()).into(),
+            }),
+            when,
+            targets,
+            calendar,
+            warn,
+            warn_notify,
+            warn_outside_hours: doc.warn_outside_hours.unwrap_or(true),
+            breach_notify,
+            escalations,
+        })
+    }
+}
+
+fn list_names<'a>(names: impl Iterator<Item = &'a Arc<str>>) -> String {
+    list(names)
+}
