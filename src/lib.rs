@@ -19,3 +19,4 @@ pub mod model;
 pub mod rules;
 pub mod sla;
 pub mod store;
+pub mod worker;

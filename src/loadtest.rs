@@ -17,7 +17,7 @@ use crate::classify::classify;
 use crate::intake::jsonl::TicketInput;
 use crate::model::Ticket;
 use crate::rules::CompiledRules;
-use crate::store::{NewTicket, Store};
+use crate::store::{NewTicket, SlaColumns, Store};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -93,15 +93,23 @@ pub async fn run(
     let store = Store::open(&config.db_url).await?;
     let duration = Duration::from_secs(config.seconds);
 
-    // 1. Raw: the same rows through the store, no HTTP, no classification.
+    // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
+    // compute (they are computed once here).
+    let now = Utc::now();
     let decided: Vec<NewTicket> = samples
         .iter()
         .filter_map(to_ticket)
-        .map(|t| NewTicket {
-            decision: classify(&rules, &t),
-            ticket: t,
-            external_id: None,
-            idempotency: None,
+        .map(|t| {
+            let decision = classify(&rules, &t);
+            let (clocks, event) = crate::sla::start(&rules, &t, &decision);
+            NewTicket {
+                sla: SlaColumns::new(&clocks, clocks.index(&rules.calendars, now)),
+                clock_event: serde_json::to_value(&event).ok(),
+                decision,
+                ticket: t,
+                external_id: None,
+                idempotency: None,
+            }
         })
         .collect();
     let decided = Arc::new(decided);

@@ -68,6 +68,21 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         rate: u64,
     },
+    /// Run the background worker alone: SLA warnings, breaches, escalations and webhook
+    /// deliveries. Any number may run beside `serve` processes on one PostgreSQL.
+    Worker {
+        /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// Rules directory.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+        #[command(flatten)]
+        worker: WorkerArgs,
+        /// Log format.
+        #[arg(long, env = "TRIAGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
@@ -98,6 +113,27 @@ struct ServeArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Do not run the background worker in this process (run `triage worker` elsewhere).
+    #[arg(long, env = "TRIAGE_NO_WORKER")]
+    no_worker: bool,
+    #[command(flatten)]
+    worker: WorkerArgs,
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    /// Milliseconds between worker rounds.
+    #[arg(long, env = "TRIAGE_WORKER_INTERVAL_MS", default_value_t = 5000)]
+    worker_interval_ms: u64,
+}
+
+impl WorkerArgs {
+    fn config(&self) -> triage::worker::WorkerConfig {
+        triage::worker::WorkerConfig {
+            interval: Duration::from_millis(self.worker_interval_ms.max(10)),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -125,6 +161,12 @@ fn main() -> ExitCode {
         Command::Classify { rules } => classify_lines(&rules),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
+        Command::Worker {
+            db,
+            rules,
+            worker,
+            log_format,
+        } => runtime().and_then(|rt| rt.block_on(run_worker(db, rules, worker, log_format))),
         Command::Bench {
             db,
             rules,
@@ -231,8 +273,53 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.rules.display()
     );
     tracing::info!(%addr, db = %args.db, rules = %source, %version, "listening");
-    tokio::spawn(reload_on_sighup(state.clone(), args.rules.clone()));
+    let st = state.clone();
+    tokio::spawn(reload_on_sighup(args.rules.clone(), move |r| {
+        st.set_rules(r)
+    }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = (!args.no_worker).then(|| {
+        let st = state.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(triage::worker::run(
+            state.store.clone(),
+            move || st.rules(),
+            args.worker.config(),
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ))
+    });
     api::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_worker(
+    db: String,
+    rules_dir: PathBuf,
+    args: WorkerArgs,
+    log_format: LogFormat,
+) -> anyhow::Result<ExitCode> {
+    init_logging(log_format);
+    let rules = Arc::new(std::sync::RwLock::new(Arc::new(load(&rules_dir)?.rules)));
+    let store = Store::open(&db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    println!(
+        "triage worker running (database {db}, rules {})",
+        rules_dir.display()
+    );
+    let shared = rules.clone();
+    tokio::spawn(reload_on_sighup(rules_dir.clone(), move |r| {
+        *shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
+    }));
+    let current = move || rules.read().unwrap_or_else(|e| e.into_inner()).clone();
+    triage::worker::run(store, current, args.config(), shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -258,7 +345,7 @@ async fn shutdown_signal() {
 }
 
 /// Reloads the rules on SIGHUP; an invalid directory is logged and the running rules stay.
-async fn reload_on_sighup(state: Arc<AppState>, dir: PathBuf) {
+async fn reload_on_sighup(dir: PathBuf, set: impl Fn(rules::CompiledRules)) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -272,14 +359,14 @@ async fn reload_on_sighup(state: Arc<AppState>, dir: PathBuf) {
                         tracing::warn!("{w}");
                     }
                     tracing::info!(version = %loaded.rules.version, "rules reloaded");
-                    state.set_rules(loaded.rules);
+                    set(loaded.rules);
                 }
                 Err(e) => tracing::error!("rules not reloaded, the running rules stay: {e}"),
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = (state, dir);
+    let _ = (set, dir);
 }
 
 fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {

@@ -4,5 +4,6 @@
 pub mod events;
 pub mod idempotency_keys;
 pub mod messages;
+pub mod notifications;
 pub mod organisations;
 pub mod tickets;

@@ -39,6 +39,17 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Optimistic concurrency: every update checks and increments it.
     pub version: i32,
+    /// The SLA clocks (`sla::SlaState`) as JSON.
+    pub sla: Option<Json>,
+    pub sla_policy: Option<String>,
+    /// `none`, `running`, `paused`, `met` or `breached`, as of the last write.
+    pub sla_state: String,
+    /// Earliest due time of a running clock.
+    pub sla_due_at: Option<DateTimeUtc>,
+    pub first_response_due_at: Option<DateTimeUtc>,
+    pub resolution_due_at: Option<DateTimeUtc>,
+    /// When the worker should next look at this ticket's clocks.
+    pub sla_alarm_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

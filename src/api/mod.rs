@@ -4,6 +4,7 @@
 //! `application/problem+json` — also the ones produced outside handlers (unknown route,
 //! wrong method, timeout), which a middleware rewrites.
 
+pub mod clocks;
 pub mod error;
 pub mod tickets;
 
@@ -84,8 +85,12 @@ impl AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
-    paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify, healthz, readyz),
-    tags((name = "tickets", description = "Intake and reads"), (name = "operations", description = "Health and metrics")),
+    paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
+        clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
+        healthz, readyz),
+    tags((name = "tickets", description = "Intake and reads"),
+        (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
+        (name = "operations", description = "Health and metrics")),
 )]
 pub struct ApiDoc;
 
@@ -119,6 +124,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/tickets/{key}/reclassify",
             post(tickets::reclassify),
         )
+        .route("/api/v1/tickets/{key}/replies", post(clocks::reply))
+        .route(
+            "/api/v1/tickets/{key}/messages",
+            post(clocks::customer_message),
+        )
+        .route("/api/v1/tickets/{key}/status", post(clocks::set_status))
+        .route("/api/v1/notifications", get(clocks::notifications))
+        .route("/api/v1/sla/report", get(clocks::sla_report))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

@@ -19,7 +19,12 @@ use super::AppState;
 use crate::classify::classify;
 use crate::intake::jsonl::TicketInput;
 use crate::model::{Channel, Segment};
-use crate::store::{self, Created, NewTicket, TicketFilter, TicketRecord};
+use crate::rules::CompiledRules;
+use crate::sla::{self, ClockEvent, ClockView, SlaState};
+use crate::store::{
+    self, Created, Cursor, NewEvent, NewTicket, SlaColumns, TicketFilter, TicketRecord,
+    TicketUpdate,
+};
 
 /// A ticket with the decision the engine made about it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,6 +42,8 @@ pub struct TicketView {
     pub external_id: Option<String>,
     pub received_at: DateTime<Utc>,
     pub decision: DecisionView,
+    /// Service level: the policy and every clock, as of this response.
+    pub sla: SlaView,
     /// Increases with every change; for optimistic concurrency.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -68,8 +75,52 @@ pub struct DecisionView {
     pub trace: serde_json::Value,
 }
 
-impl From<TicketRecord> for TicketView {
-    fn from(r: TicketRecord) -> TicketView {
+/// A ticket's service level at the moment of the response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaView {
+    /// The SLA policy (first match in the rules), if any applies.
+    pub policy: Option<String>,
+    /// `file:line` of the policy.
+    pub policy_at: Option<String>,
+    /// `none`, `running`, `paused`, `met` or `breached` (any clock breached).
+    pub state: String,
+    /// The earliest due time of a running clock.
+    pub due_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Vec<Object>)]
+    pub clocks: Vec<ClockView>,
+}
+
+impl SlaView {
+    fn new(r: &TicketRecord, rules: &CompiledRules, now: DateTime<Utc>) -> SlaView {
+        match clock_state(r) {
+            Some(s) => SlaView {
+                policy: s.policy.as_ref().map(|p| p.id.clone()),
+                policy_at: s.policy.as_ref().map(|p| p.at.clone()),
+                state: s.summary(now).to_owned(),
+                due_at: s.next_due(),
+                clocks: s.view(now, &rules.calendars),
+            },
+            None => SlaView {
+                policy: None,
+                policy_at: None,
+                state: "none".into(),
+                due_at: None,
+                clocks: Vec::new(),
+            },
+        }
+    }
+}
+
+pub(super) use crate::store::clock_state;
+
+/// The stored form of a ticket's clocks, with the columns the store indexes.
+pub(super) fn sla_columns(s: &SlaState, rules: &CompiledRules, now: DateTime<Utc>) -> SlaColumns {
+    SlaColumns::new(s, s.index(&rules.calendars, now))
+}
+
+impl TicketView {
+    pub fn new(r: TicketRecord, rules: &CompiledRules, now: DateTime<Utc>) -> TicketView {
+        let sla = SlaView::new(&r, rules, now);
         TicketView {
             id: r.id,
             number: store::ticket_number(r.seq),
@@ -98,6 +149,7 @@ impl From<TicketRecord> for TicketView {
                 rules_version: r.rules_version,
                 trace: r.trace,
             },
+            sla,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -211,8 +263,10 @@ pub async fn create(
     let ticket = input
         .into_ticket(now)
         .map_err(|e| ApiError::invalid_field("subject", e.to_string()))?;
-    let decision = classify(&state.rules(), &ticket);
+    let rules = state.rules();
+    let decision = classify(&rules, &ticket);
     let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
+    let (clocks, start) = sla::start(&rules, &ticket, &decision);
     let created = state
         .store
         .create_ticket(
@@ -221,6 +275,8 @@ pub async fn create(
                 decision,
                 external_id,
                 idempotency,
+                sla: sla_columns(&clocks, &rules, now),
+                clock_event: serde_json::to_value(&start).ok(),
             },
             now,
         )
@@ -238,7 +294,7 @@ pub async fn create(
     Ok((
         status,
         [(header::LOCATION, location)],
-        Json(TicketView::from(record)),
+        Json(TicketView::new(record, &rules, now)),
     )
         .into_response())
 }
@@ -258,7 +314,8 @@ pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(state.store.get(&key).await?.into()))
+    let record = state.store.get(&key).await?;
+    Ok(Json(TicketView::new(record, &state.rules(), Utc::now())))
 }
 
 /// Filters and paging of `GET /api/v1/tickets`.
@@ -276,6 +333,11 @@ pub struct ListParams {
     pub created_from: Option<DateTime<FixedOffset>>,
     /// Created before (RFC 3339).
     pub created_to: Option<DateTime<FixedOffset>>,
+    /// Only tickets with a running clock due before this moment (RFC 3339), soonest first:
+    /// what breaches next.
+    pub due_before: Option<DateTime<FixedOffset>>,
+    /// `running`, `paused`, `met`, `breached` or `none`.
+    pub sla_state: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
@@ -316,16 +378,23 @@ pub async fn list(
             "limit must be between 1 and 500",
         ));
     }
-    let before = match &p.cursor {
+    if let Some(s) = &p.sla_state {
+        if !["running", "paused", "met", "breached", "none"].contains(&s.as_str()) {
+            return Err(ApiError::invalid_field(
+                "sla_state",
+                format!(
+                    "unknown sla_state \"{s}\" (expected running, paused, met, breached or none)"
+                ),
+            ));
+        }
+    }
+    let cursor = match &p.cursor {
         None => None,
-        Some(c) => Some(
-            c.strip_prefix('t')
-                .and_then(|n| n.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    ApiError::invalid_field("cursor", "cursor is not one this API returned")
-                })?,
-        ),
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
+            ApiError::invalid_field("cursor", "cursor is not one this API returned")
+        })?),
     };
+    let now = Utc::now();
     let filter = TicketFilter {
         segment: p.segment,
         category: p.category,
@@ -335,12 +404,31 @@ pub async fn list(
         organisation: p.organisation,
         created_from: p.created_from.map(|t| t.with_timezone(&Utc)),
         created_to: p.created_to.map(|t| t.with_timezone(&Utc)),
+        due_before: p.due_before.map(|t| t.with_timezone(&Utc)),
+        sla_state: p.sla_state,
+        now: Some(now),
     };
-    let (rows, next) = state.store.list(&filter, before, limit).await?;
+    let (rows, next) = state.store.list(&filter, cursor, limit).await?;
+    let rules = state.rules();
     Ok(Json(TicketPage {
-        items: rows.into_iter().map(TicketView::from).collect(),
-        next_cursor: next.map(|n| format!("t{n}")),
+        items: rows
+            .into_iter()
+            .map(|r| TicketView::new(r, &rules, now))
+            .collect(),
+        next_cursor: next.map(|c| match c {
+            Cursor::Before(seq) => format!("t{seq}"),
+            Cursor::DueAfter(at, seq) => format!("d{at}.{seq}"),
+        }),
     }))
+}
+
+/// `t<seq>` (newest first) or `d<due>.<seq>` (soonest due first).
+fn parse_cursor(c: &str) -> Option<Cursor> {
+    if let Some(n) = c.strip_prefix('t') {
+        return n.parse().ok().map(Cursor::Before);
+    }
+    let (at, seq) = c.strip_prefix('d')?.split_once('.')?;
+    Some(Cursor::DueAfter(at.parse().ok()?, seq.parse().ok()?))
 }
 
 /// One entry of a ticket's audit trail.
@@ -402,7 +490,8 @@ pub async fn reclassify(
             format!("ticket {key} has an unknown channel"),
         )
     })?;
-    let decision = classify(&state.rules(), &ticket);
+    let rules = state.rules();
+    let decision = classify(&rules, &ticket);
     let mut changes = store::Changes::new();
     let mut change = |field: &str, old: &str, new: &str| {
         if old != new {
@@ -423,9 +512,68 @@ pub async fn reclassify(
         decision.automation.as_str(),
     );
     change("queue", &record.queue, &decision.queue);
-    let updated = state
-        .store
-        .update_decision(&record, &decision, changes, "api", Utc::now())
-        .await?;
-    Ok(Json(updated.into()))
+    let now = Utc::now();
+    // The clocks follow a changed policy, keeping the time already used.
+    let mut event = store::reclassified_event(&record, &decision, changes, "api");
+    let mut clocks = clock_state(&record).unwrap_or_default();
+    let policy = sla::policy_for(&rules, &ticket, &decision);
+    let mut update = TicketUpdate {
+        decision: Some(&decision),
+        ..Default::default()
+    };
+    if clocks.policy != policy {
+        let e = ClockEvent::Policy { policy };
+        clocks.apply(&e, now, &rules.calendars);
+        event.data["clock"] = serde_json::to_value(&e).unwrap_or_default();
+        event.data["clock_at"] = serde_json::json!(now);
+        update.sla = Some(sla_columns(&clocks, &rules, now));
+    }
+    update.events.push(event);
+    let updated = state.store.update_ticket(&record, update, now).await?;
+    Ok(Json(TicketView::new(updated, &rules, now)))
+}
+
+/// A change an agent or customer makes to a ticket that moves its clocks.
+pub(super) struct ClockChange {
+    pub event: ClockEvent,
+    pub kind: &'static str,
+    pub actor: String,
+    pub data: serde_json::Value,
+    pub status: Option<String>,
+    pub message: Option<store::NewMessage>,
+}
+
+/// Applies clock changes to a ticket and stores them with their events, in one write.
+pub(super) async fn apply_clock_changes(
+    state: &AppState,
+    record: &TicketRecord,
+    changes: Vec<ClockChange>,
+) -> Result<TicketView, ApiError> {
+    let rules = state.rules();
+    let now = Utc::now();
+    let mut clocks = clock_state(record).unwrap_or_else(|| SlaState {
+        status: record.status.clone(),
+        ..SlaState::default()
+    });
+    let mut update = TicketUpdate::default();
+    for c in changes {
+        clocks.apply(&c.event, now, &rules.calendars);
+        let mut data = c.data;
+        data["clock"] = serde_json::to_value(&c.event).unwrap_or_default();
+        data["clock_at"] = serde_json::json!(now);
+        update.events.push(NewEvent {
+            kind: c.kind.into(),
+            actor: c.actor,
+            data,
+        });
+        if c.status.is_some() {
+            update.status = c.status;
+        }
+        if c.message.is_some() {
+            update.message = c.message;
+        }
+    }
+    update.sla = Some(sla_columns(&clocks, &rules, now));
+    let updated = state.store.update_ticket(record, update, now).await?;
+    Ok(TicketView::new(updated, &rules, now))
 }

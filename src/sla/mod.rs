@@ -15,6 +15,7 @@
 //!   time used; a running clock past its due time shows as breached.
 
 mod policy;
+pub mod report;
 
 pub use policy::{
     parse_minutes, Escalation, Notify, Policy, PolicyFacts, PolicyWhen, SlaRules, Webhook,
@@ -150,6 +151,54 @@ pub struct Alarm {
     /// `warn-75`, `breach`, `escalate-1`, …
     pub level: String,
     pub at: DateTime<Utc>,
+}
+
+/// The columns the store indexes, so that "due next" and "alarms due" are range scans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlaIndex {
+    pub summary: &'static str,
+    pub due_at: Option<DateTime<Utc>>,
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// The earliest alarm of a running clock, also one that may already have fired: the
+    /// worker looks, finds it recorded, and moves on to the next.
+    pub alarm_at: Option<DateTime<Utc>>,
+}
+
+/// The policy for a classified ticket, as its clocks keep it; its calendar is the policy's
+/// own or else the calendar of the ticket's time window.
+pub fn policy_for(
+    rules: &crate::rules::CompiledRules,
+    ticket: &crate::model::Ticket,
+    d: &crate::model::Decision,
+) -> Option<PolicySnapshot> {
+    let facts = PolicyFacts {
+        segment: d.segment,
+        priority: d.priority,
+        channel: ticket.channel,
+        category: &d.category,
+        tags: &d.tags,
+        received_at: ticket.received_at,
+    };
+    let window = &rules.windows[d.time_window.index()].calendar;
+    rules.sla.select(&facts).map(|p| p.snapshot(window))
+}
+
+/// The clocks of a new ticket and the event that started them (kept for recomputation).
+pub fn start(
+    rules: &crate::rules::CompiledRules,
+    ticket: &crate::model::Ticket,
+    d: &crate::model::Decision,
+) -> (SlaState, ClockEvent) {
+    let event = ClockEvent::Policy {
+        policy: policy_for(rules, ticket, d),
+    };
+    let mut s = SlaState {
+        status: "open".into(),
+        ..SlaState::default()
+    };
+    s.apply(&event, ticket.received_at, &rules.calendars);
+    (s, event)
 }
 
 /// A clock as the API shows it at one moment.
@@ -464,6 +513,46 @@ impl SlaState {
         } else {
             "met"
         }
+    }
+
+    /// The indexed columns of a ticket as of `now`.
+    pub fn index(&self, cals: &dyn Calendars, now: DateTime<Utc>) -> SlaIndex {
+        let running_due = |m: Metric| {
+            self.clocks
+                .iter()
+                .rev()
+                .find(|c| c.metric == m && c.running_since.is_some())
+                .and_then(|c| c.due_at)
+        };
+        SlaIndex {
+            summary: self.summary(now),
+            due_at: self.next_due(),
+            first_response_due_at: running_due(Metric::FirstResponse),
+            resolution_due_at: running_due(Metric::Resolution),
+            alarm_at: self.alarms(cals).first().map(|a| a.at),
+        }
+    }
+
+    /// The alarms due at `now` and when the next one after `now` falls. After downtime a
+    /// warning whose clock has breached as well is left out: the breach says more.
+    pub fn due_alarms(
+        &self,
+        cals: &dyn Calendars,
+        now: DateTime<Utc>,
+    ) -> (Vec<Alarm>, Option<DateTime<Utc>>) {
+        let all = self.alarms(cals);
+        let breached: Vec<(Metric, u32)> = all
+            .iter()
+            .filter(|a| a.level == "breach" && a.at <= now)
+            .map(|a| (a.metric, a.cycle))
+            .collect();
+        let next = all.iter().find(|a| a.at > now).map(|a| a.at);
+        let due = all
+            .into_iter()
+            .filter(|a| a.at <= now)
+            .filter(|a| !(a.level.starts_with("warn-") && breached.contains(&(a.metric, a.cycle))))
+            .collect();
+        (due, next)
     }
 
     /// Warnings, breach and escalations of the running clocks, in time order.

@@ -7,7 +7,6 @@
 //! checks and bumps the ticket's `version`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -24,8 +23,14 @@ use migration::{Migrator, MigratorTrait};
 use crate::model::{Decision, Sender, Ticket};
 use crate::rules::CustomerIndex;
 
+mod sla;
+
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
+pub use sla::{
+    clock_state, AlarmPlan, Delivery, NewEvent, NewMessage, NewNotification, NotificationFilter,
+    NotificationRecord, SlaColumns, TicketUpdate,
+};
 
 /// What can go wrong in the store, in terms the API can map to statuses.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,10 @@ pub struct NewTicket {
     pub external_id: Option<String>,
     /// `Idempotency-Key` and a hash of the request it came with.
     pub idempotency: Option<(String, String)>,
+    /// The clocks the ticket starts with.
+    pub sla: SlaColumns,
+    /// The clock event that started them, kept in the `created` event for recomputation.
+    pub clock_event: Option<serde_json::Value>,
 }
 
 /// The result of storing a ticket: a new one, or the one an earlier identical request made.
@@ -87,6 +96,21 @@ pub struct TicketFilter {
     pub organisation: Option<String>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
+    /// Only tickets with a running clock due before this moment, soonest first.
+    pub due_before: Option<DateTime<Utc>>,
+    /// `running`, `paused`, `met`, `breached` or `none`, judged at `now`.
+    pub sla_state: Option<String>,
+    /// The moment `sla_state` and `due_before` are judged at.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Where the next page of a list starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Newest first: tickets before this sequence.
+    Before(i64),
+    /// Soonest due first: after this due time (Unix seconds) and sequence.
+    DueAfter(i64, i64),
 }
 
 /// A change of the decision fields, as recorded in the `reclassified` event.
@@ -271,9 +295,10 @@ impl Store {
     pub async fn list(
         &self,
         filter: &TicketFilter,
-        before: Option<i64>,
+        cursor: Option<Cursor>,
         limit: u64,
-    ) -> Result<(Vec<TicketRecord>, Option<i64>), StoreError> {
+    ) -> Result<(Vec<TicketRecord>, Option<Cursor>), StoreError> {
+        use sea_orm::Condition;
         let mut q = tickets::Entity::find();
         let eq =
             |q: sea_orm::Select<tickets::Entity>, col: tickets::Column, v: &Option<String>| match v
@@ -293,17 +318,56 @@ impl Store {
         if let Some(to) = filter.created_to {
             q = q.filter(tickets::Column::CreatedAt.lt(to));
         }
-        if let Some(before) = before {
-            q = q.filter(tickets::Column::Seq.lt(before));
+        let now = filter.now.unwrap_or_else(Utc::now);
+        // A running clock past its due time is breached even before the worker noticed.
+        let running = tickets::Column::SlaState.eq("running");
+        q = match filter.sla_state.as_deref() {
+            None => q,
+            Some("breached") => q.filter(
+                Condition::any()
+                    .add(tickets::Column::SlaState.eq("breached"))
+                    .add(running.clone().and(tickets::Column::SlaDueAt.lt(now))),
+            ),
+            Some("running") => q.filter(
+                running.clone().and(
+                    tickets::Column::SlaDueAt
+                        .gte(now)
+                        .or(tickets::Column::SlaDueAt.is_null()),
+                ),
+            ),
+            Some(other) => q.filter(tickets::Column::SlaState.eq(other)),
+        };
+        let by_due = filter.due_before.is_some();
+        if let Some(due) = filter.due_before {
+            q = q.filter(tickets::Column::SlaDueAt.lt(due));
         }
-        let mut rows = q
-            .order_by_desc(tickets::Column::Seq)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+        match cursor {
+            Some(Cursor::Before(seq)) => q = q.filter(tickets::Column::Seq.lt(seq)),
+            Some(Cursor::DueAfter(secs, seq)) => {
+                let at = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+                q = q.filter(
+                    Condition::any().add(tickets::Column::SlaDueAt.gt(at)).add(
+                        tickets::Column::SlaDueAt
+                            .eq(at)
+                            .and(tickets::Column::Seq.gt(seq)),
+                    ),
+                );
+            }
+            None => {}
+        }
+        q = if by_due {
+            q.order_by_asc(tickets::Column::SlaDueAt)
+                .order_by_asc(tickets::Column::Seq)
+        } else {
+            q.order_by_desc(tickets::Column::Seq)
+        };
+        let mut rows = q.limit(limit + 1).all(&self.db).await?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|r| r.seq)
+            rows.last().map(|r| match (by_due, r.sla_due_at) {
+                (true, Some(due)) => Cursor::DueAfter(due.timestamp(), r.seq),
+                _ => Cursor::Before(r.seq),
+            })
         } else {
             None
         };
@@ -334,41 +398,16 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<TicketRecord, StoreError> {
-        let txn = self.db.begin().await?;
-        let result = tickets::Entity::update_many()
-            .set(decision_columns(decision))
-            .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                tickets::Column::Version,
-                Expr::col(tickets::Column::Version).add(1),
-            )
-            .filter(tickets::Column::Id.eq(record.id))
-            .filter(tickets::Column::Version.eq(record.version))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
-            txn.rollback().await?;
-            return Err(StoreError::Conflict {
-                id: record.id,
-                expected: record.version,
-            });
-        }
-        events::ActiveModel {
-            ticket_id: Set(record.id),
-            kind: Set("reclassified".into()),
-            actor: Set(actor.to_owned()),
-            data: Set(json!({
-                "changes": changes,
-                "rules_version": decision.rules_version,
-                "previous_rules_version": record.rules_version,
-            })),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        self.by_id(record.id).await
+        self.update_ticket(
+            record,
+            TicketUpdate {
+                decision: Some(decision),
+                events: vec![reclassified_event(record, decision, changes, actor)],
+                ..Default::default()
+            },
+            now,
+        )
+        .await
     }
 
     /// Brings the organisations table in line with the rules' customer list (insert or
@@ -549,6 +588,24 @@ async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
     }
 }
 
+/// The `reclassified` event: which fields changed and under which rules.
+pub fn reclassified_event(
+    record: &TicketRecord,
+    decision: &Decision,
+    changes: Changes,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        kind: "reclassified".into(),
+        actor: actor.to_owned(),
+        data: json!({
+            "changes": changes,
+            "rules_version": decision.rules_version,
+            "previous_rules_version": record.rules_version,
+        }),
+    }
+}
+
 /// The ticket columns that hold a decision, for inserts and reclassification alike; all
 /// other columns are left unset.
 fn decision_columns(d: &Decision) -> tickets::ActiveModel {
@@ -596,6 +653,13 @@ async fn insert_batch(
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
+            sla: new.sla.active().sla,
+            sla_policy: Set(new.sla.policy.clone()),
+            sla_state: Set(new.sla.summary.clone()),
+            sla_due_at: Set(new.sla.due_at),
+            first_response_due_at: Set(new.sla.first_response_due_at),
+            resolution_due_at: Set(new.sla.resolution_due_at),
+            sla_alarm_at: Set(new.sla.alarm_at),
             ..decision_columns(d)
         });
         message_rows.push(messages::ActiveModel {
@@ -620,6 +684,9 @@ async fn insert_batch(
                 "automation": d.automation,
                 "queue": d.queue,
                 "rules_version": d.rules_version,
+                "sla_policy": new.sla.policy,
+                "clock": new.clock_event,
+                "clock_at": t.received_at,
             })),
             created_at: Set(now),
             ..Default::default()

@@ -1,0 +1,474 @@
+//! Ticket updates that move SLA clocks, the worker's alarm sweep and the notification outbox.
+//!
+//! Several processes may run these at once on one PostgreSQL: the sweep locks the tickets it
+//! works on with `FOR UPDATE SKIP LOCKED`, so two workers split the due tickets between them,
+//! and a unique constraint on (ticket, metric, cycle, level, target) makes each notification
+//! exist once even if two workers computed it. Deliveries are leased for a while before they
+//! are sent, so a webhook is not sent twice at the same time.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use entity::{events, messages, notifications, tickets};
+
+use super::{decision_columns, Store, StoreError, TicketRecord};
+use crate::model::Decision;
+use crate::sla::{SlaIndex, SlaState};
+
+pub use entity::notifications::Model as NotificationRecord;
+
+/// The SLA columns of a ticket as of a write.
+#[derive(Debug, Clone, Default)]
+pub struct SlaColumns {
+    pub state: Option<Value>,
+    pub policy: Option<String>,
+    pub summary: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    pub alarm_at: Option<DateTime<Utc>>,
+}
+
+impl SlaColumns {
+    /// The columns for clocks `state`, indexed as `index` says.
+    pub fn new(state: &SlaState, index: SlaIndex) -> SlaColumns {
+        SlaColumns {
+            state: serde_json::to_value(state).ok(),
+            policy: state.policy.as_ref().map(|p| p.id.clone()),
+            summary: index.summary.to_owned(),
+            due_at: index.due_at,
+            first_response_due_at: index.first_response_due_at,
+            resolution_due_at: index.resolution_due_at,
+            alarm_at: index.alarm_at,
+        }
+    }
+
+    pub(super) fn active(&self) -> tickets::ActiveModel {
+        tickets::ActiveModel {
+            sla: Set(self.state.clone()),
+            sla_policy: Set(self.policy.clone()),
+            sla_state: Set(self.summary.clone()),
+            sla_due_at: Set(self.due_at),
+            first_response_due_at: Set(self.first_response_due_at),
+            resolution_due_at: Set(self.resolution_due_at),
+            sla_alarm_at: Set(self.alarm_at),
+            ..Default::default()
+        }
+    }
+}
+
+/// The clocks stored with a ticket.
+pub fn clock_state(r: &TicketRecord) -> Option<SlaState> {
+    r.sla.clone().and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// An event to append to a ticket's audit trail.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: String,
+    pub actor: String,
+    pub data: Value,
+}
+
+/// A message to add to a ticket.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// `inbound` (from the customer) or `outbound` (a reply).
+    pub direction: String,
+    pub author: Option<String>,
+    pub body: String,
+}
+
+/// A change to a stored ticket; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TicketUpdate<'a> {
+    pub decision: Option<&'a Decision>,
+    pub status: Option<String>,
+    pub sla: Option<SlaColumns>,
+    pub message: Option<NewMessage>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What the worker decided for one ticket whose alarm time has come.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmPlan {
+    pub notifications: Vec<NewNotification>,
+    /// When to look again (the next alarm after now), if ever.
+    pub next_alarm_at: Option<DateTime<Utc>>,
+    pub summary: String,
+}
+
+/// One alarm for one recipient.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub metric: String,
+    pub cycle: i32,
+    pub level: String,
+    pub target: String,
+    pub payload: Value,
+    pub fire_at: DateTime<Utc>,
+    /// Webhooks are `pending` until delivered; queue and role notifications are `recorded`.
+    pub deliver: bool,
+    /// Not before this moment (office hours for levels that must not go out at night).
+    pub not_before: DateTime<Utc>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Delivered,
+    /// Failed; try again at the given time, or give up (`None`: dead letter).
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Filters of the notification list.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    pub status: Option<String>,
+    pub ticket: Option<Uuid>,
+    pub target: Option<String>,
+}
+
+impl Store {
+    /// Applies a change to a ticket if it is still at the version `record` has, with its
+    /// events and message, in one transaction.
+    pub async fn update_ticket(
+        &self,
+        record: &TicketRecord,
+        update: TicketUpdate<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRecord, StoreError> {
+        let mut cols = update
+            .sla
+            .as_ref()
+            .map(SlaColumns::active)
+            .unwrap_or_default();
+        if let Some(d) = update.decision {
+            let dc = decision_columns(d);
+            cols.language = dc.language;
+            cols.organisation = dc.organisation;
+            cols.segment = dc.segment;
+            cols.category = dc.category;
+            cols.priority = dc.priority;
+            cols.time_window = dc.time_window;
+            cols.within_window = dc.within_window;
+            cols.automation = dc.automation;
+            cols.queue = dc.queue;
+            cols.tags = dc.tags;
+            cols.rules_version = dc.rules_version;
+            cols.trace = dc.trace;
+        }
+        if let Some(s) = &update.status {
+            cols.status = Set(s.clone());
+        }
+        let txn = self.db.begin().await?;
+        let result = tickets::Entity::update_many()
+            .set(cols)
+            .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                tickets::Column::Version,
+                Expr::col(tickets::Column::Version).add(1),
+            )
+            .filter(tickets::Column::Id.eq(record.id))
+            .filter(tickets::Column::Version.eq(record.version))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            txn.rollback().await?;
+            return Err(StoreError::Conflict {
+                id: record.id,
+                expected: record.version,
+            });
+        }
+        if let Some(m) = update.message {
+            messages::ActiveModel {
+                ticket_id: Set(record.id),
+                direction: Set(m.direction),
+                author: Set(m.author),
+                subject: Set(record.subject.clone()),
+                body: Set(m.body),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+        insert_events(&txn, record.id, update.events, now).await?;
+        txn.commit().await?;
+        self.by_id(record.id).await
+    }
+
+    /// Handles up to `limit` tickets whose alarm time has come: `plan` decides (from the
+    /// ticket alone) which notifications are due; each is written once, with an event on the
+    /// ticket, and the ticket's next alarm time is set. Returns how many tickets were looked
+    /// at and the notifications created.
+    pub async fn sweep_alarms(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+        plan: impl Fn(&TicketRecord) -> AlarmPlan,
+    ) -> Result<(usize, Vec<NotificationRecord>), StoreError> {
+        let txn = self.db.begin().await?;
+        claim_write_lock(&txn).await?;
+        let mut q = tickets::Entity::find()
+            .filter(tickets::Column::SlaAlarmAt.lte(now))
+            .order_by_asc(tickets::Column::SlaAlarmAt)
+            .limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Another worker skips what this one holds instead of waiting for it.
+            q = q.lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            );
+        }
+        let due = q.all(&txn).await?;
+        let mut created = Vec::new();
+        for ticket in &due {
+            let p = plan(ticket);
+            for n in p.notifications {
+                let row = notifications::ActiveModel {
+                    ticket_id: Set(ticket.id),
+                    ticket_seq: Set(ticket.seq),
+                    metric: Set(n.metric.clone()),
+                    cycle: Set(n.cycle),
+                    level: Set(n.level.clone()),
+                    target: Set(n.target.clone()),
+                    payload: Set(n.payload.clone()),
+                    fire_at: Set(n.fire_at),
+                    status: Set(if n.deliver { "pending" } else { "recorded" }.into()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(n.not_before),
+                    lease_until: Set(None),
+                    last_error: Set(None),
+                    delivered_at: Set(None),
+                    created_at: Set(now),
+                    ..Default::default()
+                };
+                let inserted = notifications::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::columns([
+                            notifications::Column::TicketId,
+                            notifications::Column::Metric,
+                            notifications::Column::Cycle,
+                            notifications::Column::Level,
+                            notifications::Column::Target,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                if inserted == 0 {
+                    continue;
+                }
+                let record = notifications::Entity::find()
+                    .filter(notifications::Column::TicketId.eq(ticket.id))
+                    .filter(notifications::Column::Metric.eq(n.metric.as_str()))
+                    .filter(notifications::Column::Cycle.eq(n.cycle))
+                    .filter(notifications::Column::Level.eq(n.level.as_str()))
+                    .filter(notifications::Column::Target.eq(n.target.as_str()))
+                    .one(&txn)
+                    .await?;
+                insert_events(
+                    &txn,
+                    ticket.id,
+                    vec![NewEvent {
+                        kind: format!("sla.{}", n.level),
+                        actor: "worker".into(),
+                        data: serde_json::json!({
+                            "metric": n.metric,
+                            "cycle": n.cycle,
+                            "target": n.target,
+                            "fire_at": n.fire_at,
+                            "notification": record.as_ref().map(|r| r.id),
+                        }),
+                    }],
+                    now,
+                )
+                .await?;
+                created.extend(record);
+            }
+            tickets::Entity::update_many()
+                .col_expr(tickets::Column::SlaAlarmAt, Expr::value(p.next_alarm_at))
+                .col_expr(tickets::Column::SlaState, Expr::value(p.summary))
+                .filter(tickets::Column::Id.eq(ticket.id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok((due.len(), created))
+    }
+
+    /// Leases up to `limit` webhook notifications that are due for an attempt.
+    pub async fn lease_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let txn = self.db.begin().await?;
+        claim_write_lock(&txn).await?;
+        let mut q = notifications::Entity::find()
+            .filter(notifications::Column::Status.eq("pending"))
+            .filter(notifications::Column::NextAttemptAt.lte(now))
+            .filter(
+                notifications::Column::LeaseUntil
+                    .is_null()
+                    .or(notifications::Column::LeaseUntil.lt(now)),
+            )
+            .order_by_asc(notifications::Column::NextAttemptAt)
+            .limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            q = q.lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            );
+        }
+        let mut rows = q.all(&txn).await?;
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            notifications::Entity::update_many()
+                .col_expr(notifications::Column::LeaseUntil, Expr::value(now + lease))
+                .col_expr(
+                    notifications::Column::Attempts,
+                    Expr::col(notifications::Column::Attempts).add(1),
+                )
+                .filter(notifications::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
+            for r in &mut rows {
+                r.attempts += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// Records the outcome of a delivery attempt; a dead letter is also an event on the
+    /// ticket.
+    pub async fn finish_delivery(
+        &self,
+        n: &NotificationRecord,
+        outcome: Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let mut row = notifications::ActiveModel {
+            id: Set(n.id),
+            lease_until: Set(None),
+            ..Default::default()
+        };
+        let mut event = None;
+        match outcome {
+            Delivery::Delivered => {
+                row.status = Set("delivered".into());
+                row.delivered_at = Set(Some(now));
+                row.last_error = Set(None);
+            }
+            Delivery::Failed { error, retry_at } => {
+                row.last_error = Set(Some(error.clone()));
+                match retry_at {
+                    Some(at) => row.next_attempt_at = Set(at),
+                    None => {
+                        row.status = Set("dead".into());
+                        event = Some(NewEvent {
+                            kind: "notification.dead".into(),
+                            actor: "worker".into(),
+                            data: serde_json::json!({
+                                "notification": n.id,
+                                "target": n.target,
+                                "level": n.level,
+                                "attempts": n.attempts,
+                                "error": error,
+                            }),
+                        });
+                    }
+                }
+            }
+        }
+        row.update(&txn).await?;
+        if let Some(e) = event {
+            insert_events(&txn, n.ticket_id, vec![e], now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Notifications, newest first.
+    pub async fn notifications(
+        &self,
+        filter: &NotificationFilter,
+        limit: u64,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let mut q = notifications::Entity::find();
+        if let Some(s) = &filter.status {
+            q = q.filter(notifications::Column::Status.eq(s.as_str()));
+        }
+        if let Some(t) = filter.ticket {
+            q = q.filter(notifications::Column::TicketId.eq(t));
+        }
+        if let Some(t) = &filter.target {
+            q = q.filter(notifications::Column::Target.eq(t.as_str()));
+        }
+        Ok(q.order_by_desc(notifications::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Tickets created in `[from, to)`, for the compliance report.
+    pub async fn tickets_created_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        Ok(tickets::Entity::find()
+            .filter(tickets::Column::CreatedAt.gte(from))
+            .filter(tickets::Column::CreatedAt.lt(to))
+            .order_by_asc(tickets::Column::Seq)
+            .all(&self.db)
+            .await?)
+    }
+}
+
+pub(super) async fn insert_events(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    list: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    events::Entity::insert_many(list.into_iter().map(|e| events::ActiveModel {
+        ticket_id: Set(ticket),
+        kind: Set(e.kind),
+        actor: Set(e.actor),
+        data: Set(e.data),
+        created_at: Set(now),
+        ..Default::default()
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// SQLite: take the write lock first, so a transaction that reads and then writes never
+/// finds that another connection wrote in between (which SQLite reports as busy at once,
+/// without waiting). PostgreSQL locks rows instead.
+async fn claim_write_lock(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE notifications SET id = id WHERE 0 = 1")
+            .await?;
+    }
+    Ok(())
+}
