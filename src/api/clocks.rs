@@ -374,20 +374,21 @@ pub async fn sla_report(
         return Err(ApiError::invalid_field("from", "from must be before to"));
     }
     let group_by = p.group_by.as_deref().unwrap_or("segment");
-    let key: fn(&TicketRecord) -> String =
-        match group_by {
-            "segment" => |r| r.segment.clone(),
-            "channel" => |r| r.channel.clone(),
-            "queue" => |r| r.queue.clone(),
-            "category" => |r| r.category.clone(),
-            "policy" => |r| r.sla_policy.clone().unwrap_or_else(|| "(none)".into()),
-            other => return Err(ApiError::invalid_field(
+    let key: fn(&TicketRecord) -> String = match group_by {
+        "segment" => |r| r.segment.clone(),
+        "channel" => |r| r.channel.clone(),
+        "queue" => |r| r.queue.clone(),
+        "category" => |r| r.category.clone(),
+        "policy" => |r| r.sla_policy.clone().unwrap_or_else(|| "(none)".into()),
+        other => {
+            return Err(ApiError::invalid_field(
                 "group_by",
                 format!(
                     "cannot group by \"{other}\" (use segment, channel, queue, category or policy)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let rules = state.rules();
     let records = state.store.tickets_created_between(from, to).await?;
     let views: Vec<(String, Vec<crate::sla::ClockView>)> = records

@@ -401,6 +401,13 @@ fn build(
     let mut extra_files = Vec::new();
     let mut compiled_cals: BTreeMap<Arc<str>, Arc<Calendar>> = BTreeMap::new();
     let mut cal_at: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    let own_days: HashMap<&str, Vec<crate::calendar::SpecialDay>> = calendars
+        .iter()
+        .map(|(name, c)| {
+            let days = super::sla::special_days(ctx, c.file, &c.item, read, &mut extra_files);
+            (name.as_str(), days)
+        })
+        .collect();
     for (name, c) in &calendars {
         let file = c.file;
         let mut ok = true;
@@ -436,7 +443,21 @@ fn build(
                 i.get_ref().0.iter().map(String::as_str),
             )
         });
-        let special = super::sla::special_days(ctx, file, &c.item, read, &mut extra_files);
+        let mut special = own_days.get(name.as_str()).cloned().unwrap_or_default();
+        if let Some(other) = &c.item.holidays_of {
+            match own_days.get(other.get_ref().as_str()) {
+                Some(days) => special.extend(days.iter().cloned()),
+                None => ctx.error(
+                    file,
+                    &other.span(),
+                    format!(
+                        "unknown calendar \"{}\" in holidays-of (defined calendars: {})",
+                        other.get_ref(),
+                        list(calendars.keys())
+                    ),
+                ),
+            }
+        }
         match Calendar::new(name, c.item.timezone.get_ref(), hours) {
             Ok(cal) => {
                 let cal = cal.with_special_days(special);

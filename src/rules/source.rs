@@ -57,6 +57,8 @@ pub struct CalendarDoc {
     pub special: Option<BTreeMap<Name, Spanned<Strings>>>,
     /// iCalendar files (relative to the rules directory) whose all-day events are holidays.
     pub holiday_files: Option<Spanned<Strings>>,
+    /// Also observe the holidays and special days of this calendar.
+    pub holidays_of: Option<Name>,
 }
 
 /// `[sla]`: settings shared by all policies.

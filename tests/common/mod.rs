@@ -89,6 +89,24 @@ impl TestDb {
     }
 }
 
+/// A copy of the shipped rules with `sla.toml` replaced, in a temporary directory (so that a
+/// `triage worker` process can read it too).
+pub fn rules_with_sla(sla: &str) -> (tempfile::TempDir, triage::rules::CompiledRules) {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("sla.toml"), sla).unwrap();
+    let rules = triage::rules::load_dir(dir.path())
+        .unwrap_or_else(|e| panic!("test rules rejected: {e}"))
+        .rules;
+    (dir, rules)
+}
+
 pub fn shipped_rules() -> triage::rules::CompiledRules {
     triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
         .unwrap()
@@ -109,8 +127,16 @@ impl TestServer {
     }
 
     pub async fn start_with(db: &TestDb, config: ApiConfig) -> TestServer {
+        TestServer::start_with_rules(db, config, shipped_rules()).await
+    }
+
+    pub async fn start_with_rules(
+        db: &TestDb,
+        config: ApiConfig,
+        rules: triage::rules::CompiledRules,
+    ) -> TestServer {
         let store = Store::open(&db.url).await.expect("store opens");
-        let state = Arc::new(AppState::new(store, shipped_rules(), config));
+        let state = Arc::new(AppState::new(store, rules, config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
