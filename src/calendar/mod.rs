@@ -8,10 +8,10 @@
 //! A minute is open when its local wall-clock time lies in the hours of its local date, so
 //! on the night clocks go back the repeated hour counts twice if it is open, and on the night
 //! they go forward the skipped hour does not exist. Arithmetic ([`Calendar::add_business`],
-//! [`Calendar::business_between`]) works in real seconds and jumps over whole weeks that hold
-//! no holiday, special day or clock change, so its cost grows with the number of such days in
-//! the way, not with the length of the target. It covers local dates of the years 2000 to
-//! 2099; beyond them it answers `None`.
+//! [`Calendar::business_between`]) works in real seconds over a running total of open time
+//! per day, so it looks at the first and the last day of a span and jumps the rest with a
+//! binary search: its cost does not grow with the length of the target. It covers local
+//! dates of the years 2000 to 2099; beyond them it answers `None`.
 
 mod days;
 
@@ -59,8 +59,6 @@ pub struct Calendar {
     tz: Tz,
     /// Indexed by `Weekday::num_days_from_monday`.
     week: [Vec<Interval>; 7],
-    /// Open seconds of a week without holidays or clock changes.
-    week_secs: i64,
     /// Holidays and special days, by local day number, sorted.
     specials: Vec<Special>,
     /// UTC offset in force from each instant on (Unix seconds), sorted; the first starts at
@@ -71,6 +69,24 @@ pub struct Calendar {
     irregular: Vec<i32>,
     /// Instants covered by the arithmetic.
     range: (i64, i64),
+    index: std::sync::OnceLock<DayIndex>,
+}
+
+/// Open seconds before each local day of the covered years: `prefix[k]` is the open time of
+/// the days from `first_day` up to (not including) `first_day + k`. Due times become a
+/// binary search, so a 30-day target costs what a 30-minute one does.
+#[derive(Clone, Debug)]
+struct DayIndex {
+    first_day: i32,
+    prefix: Vec<i64>,
+}
+
+impl DayIndex {
+    /// Index into `prefix` of the start of `day`, if covered.
+    fn position(&self, day: i32) -> Option<usize> {
+        let k = usize::try_from(day - self.first_day).ok()?;
+        (k < self.prefix.len()).then_some(k)
+    }
 }
 
 impl PartialEq for Calendar {
@@ -176,17 +192,11 @@ impl Calendar {
         for (d, intervals) in week.iter_mut().enumerate() {
             check_overlaps(intervals, weekday_name(d))?;
         }
-        let week_secs = week
-            .iter()
-            .flatten()
-            .map(|i| i64::from(i.end - i.start) * 60)
-            .sum();
         let offsets = offset_table(tz);
         let mut cal = Calendar {
             name: name.to_owned(),
             tz,
             week,
-            week_secs,
             specials: Vec::new(),
             offsets,
             irregular: Vec::new(),
@@ -194,6 +204,7 @@ impl Calendar {
                 day_number(FIRST_YEAR, 1, 1) as i64 * DAY_SECS,
                 day_number(LAST_YEAR + 1, 1, 1) as i64 * DAY_SECS,
             ),
+            index: std::sync::OnceLock::new(),
         };
         cal.index_irregular_days();
         Ok(cal)
@@ -220,6 +231,7 @@ impl Calendar {
         specials.dedup_by_key(|s| s.day);
         self.specials = specials;
         self.index_irregular_days();
+        self.index = std::sync::OnceLock::new();
         self
     }
 
@@ -277,34 +289,43 @@ impl Calendar {
         if t0 < self.range.0 || t0 >= self.range.1 {
             return None;
         }
-        let last_day = (self.range.1 / DAY_SECS) as i32;
-        let mut rem = seconds;
-        let mut t = t0;
-        let mut day = self.local_day(t);
         let mut pieces = Vec::with_capacity(4);
-        while day <= last_day {
-            if rem > self.week_secs && self.week_secs > 0 {
-                let weeks = self.regular_weeks_from(day, t, last_day);
-                let weeks = weeks.min((rem - 1) / self.week_secs);
-                if weeks > 0 {
-                    day += 7 * weeks as i32;
-                    rem -= weeks * self.week_secs;
-                    t = i64::MIN;
-                    continue;
-                }
+        let day = self.local_day(t0);
+        self.pieces(day, &mut pieces);
+        let mut rem = seconds;
+        for &(a, b) in &pieces {
+            if b <= t0 {
+                continue;
             }
-            self.pieces(day, &mut pieces);
-            for &(a, b) in &pieces {
-                if b <= t {
-                    continue;
-                }
-                let a = a.max(t);
-                if b - a >= rem {
-                    return DateTime::from_timestamp(a + rem, 0);
-                }
-                rem -= b - a;
+            let a = a.max(t0);
+            if b - a >= rem {
+                return DateTime::from_timestamp(a + rem, 0);
             }
-            day += 1;
+            rem -= b - a;
+        }
+        // Whole days from here on: find the day the target falls in by a galloping search
+        // over the running total of open time (near days first), then walk that one day.
+        let index = self.day_index();
+        let from = index.position(day + 1)?;
+        let prefix = &index.prefix;
+        let target = prefix[from] + rem;
+        let mut step = 1;
+        while from + step < prefix.len() && prefix[from + step] < target {
+            step *= 2;
+        }
+        let lo = from + step / 2;
+        let hi = (from + step + 1).min(prefix.len());
+        let k = lo + prefix[lo..hi].partition_point(|&p| p < target);
+        if k == 0 || k >= prefix.len() {
+            return None;
+        }
+        let mut rem = target - index.prefix[k - 1];
+        self.pieces(index.first_day + k as i32 - 1, &mut pieces);
+        for &(a, b) in &pieces {
+            if b - a >= rem {
+                return DateTime::from_timestamp(a + rem, 0);
+            }
+            rem -= b - a;
         }
         None
     }
@@ -317,27 +338,24 @@ impl Calendar {
         if b <= a {
             return 0;
         }
-        let end_day = self.local_day(b - 1);
-        let mut total = 0;
-        let mut day = self.local_day(a);
+        let (first, last) = (self.local_day(a), self.local_day(b - 1));
         let mut pieces = Vec::with_capacity(4);
-        while day <= end_day {
-            if self.week_secs > 0 {
-                // Only days that end before `b`'s local day can be counted whole.
-                let weeks = self.regular_weeks_from(day, a, end_day);
-                if weeks > 0 {
-                    total += weeks * self.week_secs;
-                    day += 7 * weeks as i32;
-                    continue;
-                }
-            }
+        let mut partial = |day: i32| {
             self.pieces(day, &mut pieces);
-            for &(x, y) in &pieces {
-                total += (y.min(b) - x.max(a)).max(0);
-            }
-            day += 1;
+            pieces
+                .iter()
+                .map(|&(x, y)| (y.min(b) - x.max(a)).max(0))
+                .sum::<i64>()
+        };
+        if first == last {
+            return partial(first);
         }
-        total
+        let index = self.day_index();
+        let whole = match (index.position(first + 1), index.position(last)) {
+            (Some(i), Some(j)) if j > i => index.prefix[j] - index.prefix[i],
+            _ => 0,
+        };
+        partial(first) + whole + partial(last)
     }
 
     /// The first open moment at or after `at`, e.g. when a notification that must wait for
@@ -364,19 +382,35 @@ impl Calendar {
         None
     }
 
-    /// How many whole weeks from `day` on consist of regular days only and lie before
-    /// `limit_day`, provided `t` is not after the start of `day`.
-    fn regular_weeks_from(&self, day: i32, t: i64, limit_day: i32) -> i64 {
-        let next = self.irregular.partition_point(|&d| d < day);
-        let next_irregular = self.irregular.get(next).copied().unwrap_or(i32::MAX);
-        if next_irregular == day {
-            return 0;
-        }
-        let day_start = i64::from(day) * DAY_SECS - i64::from(self.day_offset(day));
-        if t > day_start {
-            return 0;
-        }
-        i64::from((next_irregular.min(limit_day) - day).max(0) / 7)
+    /// The running total of open time per day, built on first use (arithmetic needs it,
+    /// `is_open` does not).
+    fn day_index(&self) -> &DayIndex {
+        self.index.get_or_init(|| {
+            let first_day = day_number(FIRST_YEAR, 1, 1) - 1;
+            let last_day = day_number(LAST_YEAR + 1, 1, 1);
+            let weekday_secs: Vec<i64> = self
+                .week
+                .iter()
+                .map(|d| d.iter().map(|i| i64::from(i.end - i.start) * 60).sum())
+                .collect();
+            let mut prefix = Vec::with_capacity((last_day - first_day) as usize + 1);
+            prefix.push(0);
+            let mut total = 0;
+            let mut pieces = Vec::new();
+            let mut next = self.irregular.partition_point(|&d| d < first_day);
+            for day in first_day..=last_day {
+                let open = if self.irregular.get(next) == Some(&day) {
+                    next += 1;
+                    self.pieces(day, &mut pieces);
+                    pieces.iter().map(|(a, b)| b - a).sum()
+                } else {
+                    weekday_secs[(day + 3).rem_euclid(7) as usize]
+                };
+                total += open;
+                prefix.push(total);
+            }
+            DayIndex { first_day, prefix }
+        })
     }
 
     /// The open stretches of a local day as Unix-second intervals, in order.
