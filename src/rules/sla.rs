@@ -492,6 +492,7 @@ impl SlaCompiler<'_, '_, '_> {
             warn_notify,
             warn_outside_hours: doc.warn_outside_hours.unwrap_or(true),
             breach_notify,
+            breach_outside_hours: doc.breach_outside_hours.unwrap_or(true),
             escalations,
         })
     }

@@ -86,6 +86,7 @@ pub struct PolicyDoc {
     pub warn_notify: Option<Spanned<Strings>>,
     pub warn_outside_hours: Option<bool>,
     pub breach_notify: Option<Spanned<Strings>>,
+    pub breach_outside_hours: Option<bool>,
     pub escalate: Option<Vec<Spanned<EscalateDoc>>>,
 }
 

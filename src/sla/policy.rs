@@ -90,6 +90,7 @@ pub struct Policy {
     pub warn_notify: Vec<Notify>,
     pub warn_outside_hours: bool,
     pub breach_notify: Vec<Notify>,
+    pub breach_outside_hours: bool,
     pub escalations: Vec<Escalation>,
 }
 
@@ -188,7 +189,7 @@ impl Policy {
         if level.starts_with("warn-") {
             (&self.warn_notify, self.warn_outside_hours)
         } else if level == "breach" {
-            (&self.breach_notify, true)
+            (&self.breach_notify, self.breach_outside_hours)
         } else {
             let k: usize = level
                 .strip_prefix("escalate-")

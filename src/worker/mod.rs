@@ -100,6 +100,11 @@ pub async fn round(
             .sweep_alarms(now, config.batch, |t| plan(rules, t, now))
             .await?;
         out.notifications += created.len();
+        for n in &created {
+            let level = n.level.split('-').next().unwrap_or("").to_owned();
+            metrics::counter!("triage_sla_notifications_total", "level" => level, "metric" => n.metric.clone())
+                .increment(1);
+        }
         if tickets < config.batch as usize {
             break;
         }
@@ -108,10 +113,23 @@ pub async fn round(
     let leased = store.lease_deliveries(now, config.batch, lease).await?;
     for n in leased {
         let outcome = deliver(http, rules, &n, Utc::now()).await;
-        match outcome {
-            Delivery::Delivered => out.delivered += 1,
-            Delivery::Failed { .. } => out.failed += 1,
-        }
+        let result = match &outcome {
+            Delivery::Delivered => {
+                out.delivered += 1;
+                "delivered"
+            }
+            Delivery::Failed {
+                retry_at: Some(_), ..
+            } => {
+                out.failed += 1;
+                "retry"
+            }
+            Delivery::Failed { retry_at: None, .. } => {
+                out.failed += 1;
+                "dead"
+            }
+        };
+        metrics::counter!("triage_webhook_deliveries_total", "result" => result).increment(1);
         store.finish_delivery(&n, outcome, Utc::now()).await?;
     }
     Ok(out)
@@ -255,6 +273,114 @@ pub fn retry_time(hook: &Webhook, attempts: i32, now: DateTime<Utc>) -> Option<D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A stored ticket with the clocks a policy starts at `received`.
+    fn ticket(rules: &CompiledRules, received: DateTime<Utc>) -> TicketRecord {
+        let t = crate::model::Ticket {
+            channel: crate::model::Channel::Email,
+            subject: "Drucker".into(),
+            body: "Der Drucker druckt nicht.".into(),
+            from: Default::default(),
+            received_at: received,
+        };
+        let d = crate::classify::classify(rules, &t);
+        let (clocks, _) = crate::sla::start(rules, &t, &d);
+        TicketRecord {
+            seq: 7,
+            id: uuid::Uuid::nil(),
+            external_id: None,
+            channel: "email".into(),
+            subject: t.subject,
+            body: t.body,
+            language: "de".into(),
+            from_email: None,
+            from_name: None,
+            from_phone: None,
+            organisation: None,
+            segment: d.segment.to_string(),
+            category: d.category.to_string(),
+            priority: d.priority.to_string(),
+            time_window: d.time_window.to_string(),
+            within_window: d.within_window,
+            automation: d.automation.to_string(),
+            queue: d.queue.to_string(),
+            tags: serde_json::json!([]),
+            rules_version: String::new(),
+            trace: serde_json::json!({}),
+            status: "open".into(),
+            received_at: received,
+            created_at: received,
+            updated_at: received,
+            version: 1,
+            sla: serde_json::to_value(&clocks).ok(),
+            sla_policy: clocks.policy.as_ref().map(|p| p.id.clone()),
+            sla_state: "running".into(),
+            sla_due_at: clocks.next_due(),
+            first_response_due_at: None,
+            resolution_due_at: None,
+            sla_alarm_at: None,
+        }
+    }
+
+    #[test]
+    fn alarms_go_to_their_recipients_and_night_levels_wait_for_office_hours() {
+        let loaded = crate::rules::fixture::with_rules(
+            r#"
+[sla]
+warn = [50]
+warn-notify = ["queue"]
+breach-notify = ["role:shift-lead"]
+
+[[policy]]
+id = "p"
+first-response = "60m"
+calendar = "always"
+breach-outside-hours = false
+escalate = [{ after = "30m", notify = ["queue:major"] }]
+"#,
+        )
+        .unwrap();
+        let rules = &loaded.rules;
+        // Arrived Friday 16:00 Vienna; at 17:35 the warning, the breach and the escalation
+        // are all due (a warning is left out once its clock has breached).
+        let t = ticket(rules, at("2026-11-27T16:00:00+01:00"));
+        let p = plan(rules, &t, at("2026-11-27T17:35:00+01:00"));
+        let got: Vec<(String, String, bool)> = p
+            .notifications
+            .iter()
+            .map(|n| (n.level.clone(), n.target.clone(), n.deliver))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("breach".into(), "role:shift-lead".into(), false),
+                ("escalate-1".into(), "queue:major".into(), false),
+            ]
+        );
+        // The breach may not go out at night: it waits for Monday 08:00 in the office
+        // calendar; the escalation may go out at once.
+        assert_eq!(
+            p.notifications[0].not_before,
+            at("2026-11-30T08:00:00+01:00")
+        );
+        assert_eq!(
+            p.notifications[1].not_before,
+            at("2026-11-27T17:35:00+01:00")
+        );
+        assert_eq!(p.summary, "breached");
+        assert_eq!(p.next_alarm_at, None);
+        // Before the warning: nothing due, and the next look is at the warning.
+        let early = plan(rules, &t, at("2026-11-27T16:10:00+01:00"));
+        assert!(early.notifications.is_empty());
+        assert_eq!(early.next_alarm_at, Some(at("2026-11-27T16:30:00+01:00")));
+        let warn = plan(rules, &t, at("2026-11-27T16:40:00+01:00"));
+        assert_eq!(warn.notifications.len(), 1);
+        assert_eq!(warn.notifications[0].target, "queue:desk");
+    }
 
     #[test]
     fn signatures_are_hmac_sha256_over_timestamp_and_body() {
