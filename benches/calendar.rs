@@ -5,13 +5,16 @@
 //! the target mix of the shipped SLA policies, the cost of a 30-day target against a
 //! 30-minute one, and the ratio to the oracle.
 
+mod common;
+
+use common::time_per_pass;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput};
-use triage::calendar::Calendar;
+use triage::calendar::{naive, Calendar};
 
 fn calendars() -> Vec<Calendar> {
     let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
@@ -42,18 +45,6 @@ fn starts(n: usize) -> Vec<DateTime<Utc>> {
 /// The targets of the shipped policies, in minutes.
 const POLICY_TARGETS: [i64; 10] = [15, 30, 60, 120, 240, 360, 480, 960, 2400, 10_080];
 
-fn naive_add(cal: &Calendar, start: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
-    let mut t = start;
-    let mut rem = minutes;
-    while rem > 0 {
-        if cal.is_open(t) {
-            rem -= 1;
-        }
-        t += chrono::Duration::minutes(1);
-    }
-    t
-}
-
 fn run(cals: &[Calendar], starts: &[DateTime<Utc>], minutes: impl Fn(usize) -> i64) -> usize {
     starts
         .iter()
@@ -67,21 +58,9 @@ fn run_naive(cals: &[Calendar], starts: &[DateTime<Utc>], minutes: impl Fn(usize
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            naive_add(&cals[i % cals.len()], black_box(*s), minutes(i)).timestamp() as usize
+            naive::due_time(&cals[i % cals.len()], black_box(*s), minutes(i)).timestamp() as usize
         })
         .sum()
-}
-
-/// Mean seconds per pass, measured for about `budget`.
-fn time_per_pass(budget: Duration, mut pass: impl FnMut() -> usize) -> f64 {
-    black_box(pass());
-    let start = Instant::now();
-    let mut passes = 0u32;
-    while start.elapsed() < budget || passes < 3 {
-        black_box(pass());
-        passes += 1;
-    }
-    start.elapsed().as_secs_f64() / passes as f64
 }
 
 fn main() {

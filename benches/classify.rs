@@ -5,9 +5,12 @@
 //! tickets/s and the ratios to the floor measured in the same run. Tickets come from the
 //! Softoft data set (../shared/data/tickets-softoft) when present, else examples/tickets.jsonl.
 
+mod common;
+
+use common::time_per_pass;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use regex::{RegexSet, RegexSetBuilder};
@@ -133,18 +136,6 @@ fn run_floor(set: &RegexSet, tickets: &[Ticket]) -> usize {
         .iter()
         .map(|t| set.matches(black_box(&t.subject)).len() + set.matches(black_box(&t.body)).len())
         .sum()
-}
-
-/// Mean seconds per pass over all tickets, measured for about `budget`.
-fn time_per_pass(budget: Duration, mut pass: impl FnMut() -> usize) -> f64 {
-    black_box(pass());
-    let start = Instant::now();
-    let mut passes = 0u32;
-    while start.elapsed() < budget || passes < 3 {
-        black_box(pass());
-        passes += 1;
-    }
-    start.elapsed().as_secs_f64() / passes as f64
 }
 
 fn main() {

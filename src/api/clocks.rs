@@ -31,6 +31,21 @@ fn conflict(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "conflict", detail)
 }
 
+/// The ticket a message is added to: a non-empty text, a ticket that exists and is not
+/// closed.
+async fn open_ticket_for(
+    state: &AppState,
+    key: &str,
+    text: &str,
+) -> Result<TicketRecord, ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid_field("body", "body must not be empty"));
+    }
+    let record = state.store.get(key).await?;
+    ensure_not_closed(&record)?;
+    Ok(record)
+}
+
 fn ensure_not_closed(record: &TicketRecord) -> Result<(), ApiError> {
     if record.status == "closed" {
         return Err(conflict(format!(
@@ -114,11 +129,7 @@ pub async fn reply(
     body: Result<Json<ReplyInput>, JsonRejection>,
 ) -> Result<Json<TicketView>, ApiError> {
     let input = json_body(body)?;
-    if input.body.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "body must not be empty"));
-    }
-    let record = state.store.get(&key).await?;
-    ensure_not_closed(&record)?;
+    let record = open_ticket_for(&state, &key, &input.body).await?;
     let actor = input.author.clone().unwrap_or_else(|| "agent".into());
     let mut changes = Vec::new();
     let message = NewMessage {
@@ -177,11 +188,7 @@ pub async fn customer_message(
     body: Result<Json<MessageInput>, JsonRejection>,
 ) -> Result<Json<TicketView>, ApiError> {
     let input = json_body(body)?;
-    if input.body.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "body must not be empty"));
-    }
-    let record = state.store.get(&key).await?;
-    ensure_not_closed(&record)?;
+    let record = open_ticket_for(&state, &key, &input.body).await?;
     let actor = input
         .from
         .clone()

@@ -14,6 +14,7 @@
 //! dates of the years 2000 to 2099; beyond them it answers `None`.
 
 mod days;
+pub mod naive;
 
 use std::fmt;
 use std::sync::Arc;
@@ -804,27 +805,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn naive_add(cal: &Calendar, start: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
-            let mut t = start;
-            let mut rem = minutes;
-            while rem > 0 {
-                if cal.is_open(t) {
-                    rem -= 1;
-                }
-                t += chrono::Duration::minutes(1);
-            }
-            t
-        }
-
-        fn naive_between(cal: &Calendar, a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
-            let mut t = a;
-            let mut n = 0;
-            while t < b {
-                n += i64::from(cal.is_open(t));
-                t += chrono::Duration::minutes(1);
-            }
-            n * 60
-        }
+        use crate::calendar::naive::{due_time as naive_add, open_seconds as naive_between};
 
         fn interval() -> impl Strategy<Value = String> {
             // Whole quarter hours, sometimes overnight, sometimes around 02:00-03:00.

@@ -639,7 +639,7 @@ async fn insert_batch(
     let mut key_rows = Vec::new();
     for (&(new, now), &id) in items.iter().zip(&ids) {
         let (t, d) = (&new.ticket, &new.decision);
-        ticket_rows.push(tickets::ActiveModel {
+        let mut row = tickets::ActiveModel {
             id: Set(id),
             external_id: Set(new.external_id.clone()),
             channel: Set(t.channel.to_string()),
@@ -653,15 +653,10 @@ async fn insert_batch(
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
-            sla: new.sla.active().sla,
-            sla_policy: Set(new.sla.policy.clone()),
-            sla_state: Set(new.sla.summary.clone()),
-            sla_due_at: Set(new.sla.due_at),
-            first_response_due_at: Set(new.sla.first_response_due_at),
-            resolution_due_at: Set(new.sla.resolution_due_at),
-            sla_alarm_at: Set(new.sla.alarm_at),
             ..decision_columns(d)
-        });
+        };
+        new.sla.set_on(&mut row);
+        ticket_rows.push(row);
         message_rows.push(messages::ActiveModel {
             ticket_id: Set(id),
             direction: Set("inbound".into()),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -49,17 +49,15 @@ impl SlaColumns {
         }
     }
 
-    pub(super) fn active(&self) -> tickets::ActiveModel {
-        tickets::ActiveModel {
-            sla: Set(self.state.clone()),
-            sla_policy: Set(self.policy.clone()),
-            sla_state: Set(self.summary.clone()),
-            sla_due_at: Set(self.due_at),
-            first_response_due_at: Set(self.first_response_due_at),
-            resolution_due_at: Set(self.resolution_due_at),
-            sla_alarm_at: Set(self.alarm_at),
-            ..Default::default()
-        }
+    /// Sets the SLA columns of a row being written.
+    pub(super) fn set_on(&self, row: &mut tickets::ActiveModel) {
+        row.sla = Set(self.state.clone());
+        row.sla_policy = Set(self.policy.clone());
+        row.sla_state = Set(self.summary.clone());
+        row.sla_due_at = Set(self.due_at);
+        row.first_response_due_at = Set(self.first_response_due_at);
+        row.resolution_due_at = Set(self.resolution_due_at);
+        row.sla_alarm_at = Set(self.alarm_at);
     }
 }
 
@@ -147,25 +145,9 @@ impl Store {
         update: TicketUpdate<'_>,
         now: DateTime<Utc>,
     ) -> Result<TicketRecord, StoreError> {
-        let mut cols = update
-            .sla
-            .as_ref()
-            .map(SlaColumns::active)
-            .unwrap_or_default();
-        if let Some(d) = update.decision {
-            let dc = decision_columns(d);
-            cols.language = dc.language;
-            cols.organisation = dc.organisation;
-            cols.segment = dc.segment;
-            cols.category = dc.category;
-            cols.priority = dc.priority;
-            cols.time_window = dc.time_window;
-            cols.within_window = dc.within_window;
-            cols.automation = dc.automation;
-            cols.queue = dc.queue;
-            cols.tags = dc.tags;
-            cols.rules_version = dc.rules_version;
-            cols.trace = dc.trace;
+        let mut cols = update.decision.map(decision_columns).unwrap_or_default();
+        if let Some(sla) = &update.sla {
+            sla.set_on(&mut cols);
         }
         if let Some(s) = &update.status {
             cols.status = Set(s.clone());
@@ -219,18 +201,11 @@ impl Store {
     ) -> Result<(usize, Vec<NotificationRecord>), StoreError> {
         let txn = self.db.begin().await?;
         claim_write_lock(&txn).await?;
-        let mut q = tickets::Entity::find()
+        let q = tickets::Entity::find()
             .filter(tickets::Column::SlaAlarmAt.lte(now))
             .order_by_asc(tickets::Column::SlaAlarmAt)
             .limit(limit);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // Another worker skips what this one holds instead of waiting for it.
-            q = q.lock_with_behavior(
-                sea_orm::sea_query::LockType::Update,
-                sea_orm::sea_query::LockBehavior::SkipLocked,
-            );
-        }
-        let due = q.all(&txn).await?;
+        let due = skip_locked(q, &txn).all(&txn).await?;
         let mut created = Vec::new();
         for ticket in &due {
             let p = plan(ticket);
@@ -317,7 +292,7 @@ impl Store {
     ) -> Result<Vec<NotificationRecord>, StoreError> {
         let txn = self.db.begin().await?;
         claim_write_lock(&txn).await?;
-        let mut q = notifications::Entity::find()
+        let q = notifications::Entity::find()
             .filter(notifications::Column::Status.eq("pending"))
             .filter(notifications::Column::NextAttemptAt.lte(now))
             .filter(
@@ -327,13 +302,7 @@ impl Store {
             )
             .order_by_asc(notifications::Column::NextAttemptAt)
             .limit(limit);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            q = q.lock_with_behavior(
-                sea_orm::sea_query::LockType::Update,
-                sea_orm::sea_query::LockBehavior::SkipLocked,
-            );
-        }
-        let mut rows = q.all(&txn).await?;
+        let mut rows = skip_locked(q, &txn).all(&txn).await?;
         if !rows.is_empty() {
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             notifications::Entity::update_many()
@@ -460,6 +429,18 @@ pub(super) async fn insert_events(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// PostgreSQL: lock the selected rows, and let another worker skip them instead of waiting.
+fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
+    } else {
+        q
+    }
 }
 
 /// SQLite: take the write lock first, so a transaction that reads and then writes never
