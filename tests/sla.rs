@@ -198,7 +198,9 @@ async fn reclassification_keeps_the_time_already_used() {
         let f = clock(&r, "first_response");
         assert_eq!(f["target_minutes"], 60);
         assert_eq!(f["business_minutes_used"], 30, "{f}");
-        assert_eq!(f["business_minutes_remaining"], 30, "{f}");
+        // Seconds pass between creation and reclassification: 29 or 30 whole minutes left.
+        let left = f["business_minutes_remaining"].as_i64().unwrap();
+        assert!((29..=30).contains(&left), "{f}");
         // Due 30 minutes after the reclassification, not 60 after it nor at creation + 60.
         let left = time(&f["due_at"]) - time(&r["updated_at"]);
         assert!(
