@@ -12,6 +12,7 @@ pub mod api;
 pub mod calendar;
 pub mod classify;
 pub mod eval;
+pub mod faq;
 pub mod intake;
 pub mod language;
 pub mod loadtest;

@@ -109,6 +109,9 @@ pub async fn run(
                 ticket: t,
                 external_id: None,
                 idempotency: None,
+                status: "open".into(),
+                faq: None,
+                answer: None,
             }
         })
         .collect();

@@ -83,6 +83,11 @@ enum Command {
         #[arg(long, env = "TRIAGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
+    /// FAQ articles: import Markdown files, evaluate the search on labelled questions.
+    Faq {
+        #[command(subcommand)]
+        command: FaqCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
@@ -113,6 +118,9 @@ struct ServeArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Directory for this process's working files (its copy of the FAQ index).
+    #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
     /// Do not run the background worker in this process (run `triage worker` elsewhere).
     #[arg(long, env = "TRIAGE_NO_WORKER")]
     no_worker: bool,
@@ -143,6 +151,29 @@ enum LogFormat {
 }
 
 #[derive(Subcommand)]
+enum FaqCommand {
+    /// Import (insert or replace by id) the Markdown articles of a directory into the
+    /// database; running services pick them up within seconds.
+    Import {
+        /// Directory of `*.md` articles.
+        dir: PathBuf,
+        /// Database URL.
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Evaluate the FAQ search on Bitext's labelled customer-support questions: top-1/top-3
+    /// accuracy, and precision and coverage per confidence threshold, beside plain BM25.
+    Eval {
+        /// The Bitext CSV (instruction, intent, category, response).
+        #[arg(
+            long,
+            default_value = "../shared/data/faq-bitext/bitext_customer_support_gpt35_6480.csv"
+        )]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum RulesCommand {
     /// Check a rules directory: exit 0 when valid (warnings printed), 1 with every error.
     Check {
@@ -160,6 +191,12 @@ fn main() -> ExitCode {
         } => rules_check(&dir),
         Command::Classify { rules } => classify_lines(&rules),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
+        Command::Faq {
+            command: FaqCommand::Eval { data },
+        } => faq_eval(&data),
+        Command::Faq {
+            command: FaqCommand::Import { dir, db },
+        } => runtime().and_then(|rt| rt.block_on(faq_import(&dir, &db))),
         Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
         Command::Worker {
             db,
@@ -259,14 +296,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let version = rules.version.clone();
-    let state = Arc::new(AppState::new(
-        store,
-        rules,
-        ApiConfig {
-            body_limit: args.body_limit,
-            request_timeout: Duration::from_secs(args.request_timeout),
-        },
-    ));
+    // Each process keeps its own copy of the index, rebuilt from the database at start.
+    let faq_dir = args
+        .data_dir
+        .join(format!("faq-index-{}", std::process::id()));
+    let state = Arc::new(
+        AppState::new(
+            store,
+            rules,
+            ApiConfig {
+                body_limit: args.body_limit,
+                request_timeout: Duration::from_secs(args.request_timeout),
+            },
+        )
+        .with_faq_dir(faq_dir.clone()),
+    );
+    state.init_faq(&args.rules).await?;
+    let st = state.clone();
+    tokio::spawn(async move {
+        // Articles changed by another process (or `triage faq import`) reach this one.
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = st.refresh_faq().await {
+                tracing::warn!("FAQ index not refreshed: {e}");
+            }
+        }
+    });
     println!(
         "triage listening on http://{addr} (database {}, rules {} {version})",
         args.db,
@@ -295,6 +351,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = std::fs::remove_dir_all(&faq_dir);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -367,6 +424,55 @@ async fn reload_on_sighup(dir: PathBuf, set: impl Fn(rules::CompiledRules)) {
     }
     #[cfg(not(unix))]
     let _ = (set, dir);
+}
+
+async fn faq_import(dir: &std::path::Path, db: &str) -> anyhow::Result<ExitCode> {
+    let articles = match triage::faq::load_dir(dir) {
+        Ok(a) => a,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let store = Store::open(db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    store.upsert_articles(&articles, Utc::now()).await?;
+    println!(
+        "{}: {} articles imported into {db}",
+        dir.display(),
+        articles.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn faq_eval(data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use triage::faq::{eval, Mode};
+    let split = eval::bitext_split(data).map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "{}: {} articles (answer + {} questions each), {} calibration and {} test questions",
+        data.display(),
+        split.articles.len(),
+        eval::QUESTIONS_PER_ARTICLE,
+        split.calibrate.len(),
+        split.test.len()
+    );
+    for (name, mode) in [("triage", Mode::Full), ("plain BM25", Mode::Plain)] {
+        let (report, calibration) =
+            eval::evaluate(name, &split.articles, &split, mode).map_err(|e| anyhow::anyhow!(e))?;
+        println!("\n{report}");
+        if mode == Mode::Full {
+            let pts: Vec<String> = calibration
+                .points
+                .iter()
+                .map(|(m, p)| format!("({m:.3}, {p:.3})"))
+                .collect();
+            println!("calibration (margin, precision): {}", pts.join(" "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {

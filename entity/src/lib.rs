@@ -2,6 +2,7 @@
 //! the main crate is the only user.
 
 pub mod events;
+pub mod faq_articles;
 pub mod idempotency_keys;
 pub mod messages;
 pub mod notifications;

@@ -50,6 +50,8 @@ pub struct Model {
     pub resolution_due_at: Option<DateTimeUtc>,
     /// When the worker should next look at this ticket's clocks.
     pub sla_alarm_at: Option<DateTimeUtc>,
+    /// What the FAQ did: answered automatically, suggested articles, or why not.
+    pub faq: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

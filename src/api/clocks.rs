@@ -20,7 +20,7 @@ use crate::sla::report::{report as build_report, to_csv, ReportRow};
 use crate::sla::ClockEvent;
 use crate::store::{self, NewMessage, NotificationFilter, NotificationRecord, TicketRecord};
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|r| match r {
         JsonRejection::JsonDataError(e) => ApiError::invalid_field("", e.body_text()),
         other => ApiError::new(other.status(), "bad-request", other.body_text()),
@@ -57,7 +57,11 @@ fn ensure_not_closed(record: &TicketRecord) -> Result<(), ApiError> {
 }
 
 /// The status change to the clocks, validated against the rules' statuses.
-fn status_change(state: &AppState, status: &str, actor: &str) -> Result<ClockChange, ApiError> {
+pub(super) fn status_change(
+    state: &AppState,
+    status: &str,
+    actor: &str,
+) -> Result<ClockChange, ApiError> {
     let rules = state.rules();
     let status = if status == "reopen" { "open" } else { status };
     if !rules.sla.is_known_status(status) {
@@ -194,8 +198,9 @@ pub async fn customer_message(
         .clone()
         .or_else(|| record.from_email.clone())
         .unwrap_or_else(|| "customer".into());
-    let mut changes = Vec::new();
-    if record.status != "open" {
+    // A reply to an automatic answer means it did not help.
+    let mut changes = super::faq::not_helped(&state, &record, &actor).await?;
+    if changes.is_empty() && record.status != "open" {
         changes.push(status_change(&state, "open", &actor)?);
     }
     changes.push(ClockChange {

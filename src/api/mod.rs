@@ -6,6 +6,7 @@
 
 pub mod clocks;
 pub mod error;
+pub mod faq;
 pub mod tickets;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+use crate::faq::FaqIndex;
 use crate::rules::CompiledRules;
 use crate::store::Store;
 use error::{ApiError, PROBLEM_JSON};
@@ -48,10 +50,25 @@ impl Default for ApiConfig {
     }
 }
 
-/// What every handler shares. Rules are swapped whole on reload, never mutated.
+/// Why the FAQ could not be set up at start.
+#[derive(Debug, thiserror::Error)]
+pub enum FaqInitError {
+    #[error("FAQ articles not imported:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Articles(Vec<crate::faq::FaqError>),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What every handler shares. Rules and the FAQ index are swapped whole on reload, never
+/// mutated.
 pub struct AppState {
     pub store: Store,
     rules: RwLock<Arc<CompiledRules>>,
+    faq: RwLock<Arc<FaqIndex>>,
+    /// Where this process keeps its copy of the FAQ index (in memory when `None`).
+    faq_dir: Option<std::path::PathBuf>,
+    /// The articles' change signature the index was built from.
+    faq_built_from: tokio::sync::Mutex<Option<(u64, Option<chrono::DateTime<chrono::Utc>>)>>,
     pub config: ApiConfig,
 }
 
@@ -60,8 +77,87 @@ impl AppState {
         AppState {
             store,
             rules: RwLock::new(Arc::new(rules)),
+            faq: RwLock::new(Arc::new(FaqIndex::empty())),
+            faq_dir: None,
+            faq_built_from: tokio::sync::Mutex::new(None),
             config,
         }
+    }
+
+    /// Keeps the FAQ index on disk in `dir` instead of in memory.
+    pub fn with_faq_dir(mut self, dir: std::path::PathBuf) -> AppState {
+        self.faq_dir = Some(dir);
+        self
+    }
+
+    /// The FAQ index in force now.
+    pub fn faq(&self) -> Arc<FaqIndex> {
+        match self.faq.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the FAQ index from the database if the articles changed since it was built
+    /// (here or in another process sharing the database). Returns whether it rebuilt.
+    pub async fn refresh_faq(&self) -> Result<bool, crate::store::StoreError> {
+        let mut built = self.faq_built_from.lock().await;
+        let now = self.store.faq_signature().await?;
+        if built.as_ref() == Some(&now) {
+            return Ok(false);
+        }
+        let articles: Vec<crate::faq::Article> = self
+            .store
+            .articles()
+            .await?
+            .iter()
+            .map(crate::store::article_of)
+            .collect();
+        let dir = self.faq_dir.clone();
+        let index = tokio::task::spawn_blocking(move || {
+            FaqIndex::build(
+                &articles,
+                dir.as_deref(),
+                crate::faq::Mode::Full,
+                crate::faq::default_calibration(),
+            )
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
+        match index {
+            Ok(index) => {
+                tracing::info!(articles = index.len(), "FAQ index built");
+                let index = Arc::new(index);
+                match self.faq.write() {
+                    Ok(mut f) => *f = index,
+                    Err(poisoned) => *poisoned.into_inner() = index,
+                }
+                *built = Some(now);
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::error!("FAQ index not rebuilt, the running one stays: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Imports the articles of the rules' FAQ directory when the database has none yet,
+    /// then builds the index.
+    pub async fn init_faq(&self, rules_dir: &std::path::Path) -> Result<(), FaqInitError> {
+        let rules = self.rules();
+        if self.store.faq_signature().await?.0 == 0 {
+            if let Some(sub) = &rules.faq.articles {
+                let dir = rules_dir.join(sub);
+                let articles = crate::faq::load_dir(&dir).map_err(FaqInitError::Articles)?;
+                self.store
+                    .upsert_articles(&articles, chrono::Utc::now())
+                    .await?;
+                tracing::info!(count = articles.len(), dir = %dir.display(), "FAQ articles imported");
+            }
+        }
+        self.refresh_faq().await?;
+        Ok(())
     }
 
     /// The rules in force now.
@@ -87,9 +183,11 @@ impl AppState {
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
+        faq::list, faq::get, faq::put, faq::delete, faq::feedback,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
+        (name = "faq", description = "FAQ articles, automatic answers and feedback"),
         (name = "operations", description = "Health and metrics")),
 )]
 pub struct ApiDoc;
@@ -132,6 +230,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tickets/{key}/status", post(clocks::set_status))
         .route("/api/v1/notifications", get(clocks::notifications))
         .route("/api/v1/sla/report", get(clocks::sla_report))
+        .route("/api/v1/faq", get(faq::list))
+        .route(
+            "/api/v1/faq/{id}",
+            get(faq::get).put(faq::put).delete(faq::delete),
+        )
+        .route("/api/v1/tickets/{key}/feedback", post(faq::feedback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

@@ -44,6 +44,10 @@ pub struct TicketView {
     pub decision: DecisionView,
     /// Service level: the policy and every clock, as of this response.
     pub sla: SlaView,
+    /// What the FAQ did: `mode` automated (answered, `article`, `confidence`), suggested (up
+    /// to three `suggestions` for an agent) or human, with the `reason`.
+    #[schema(value_type = Object)]
+    pub faq: Option<serde_json::Value>,
     /// Increases with every change; for optimistic concurrency.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -150,6 +154,7 @@ impl TicketView {
                 trace: r.trace,
             },
             sla,
+            faq: r.faq,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -266,7 +271,41 @@ pub async fn create(
     let rules = state.rules();
     let decision = classify(&rules, &ticket);
     let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
-    let (clocks, start) = sla::start(&rules, &ticket, &decision);
+    let (mut clocks, start) = sla::start(&rules, &ticket, &decision);
+    let faq = state.faq();
+    let faq_result = crate::faq::answer::decide(&faq, &rules.faq, &ticket, &decision);
+    let mut status = "open".to_owned();
+    let mut answer = None;
+    if let Some(article) = faq_result.article.as_deref().and_then(|id| faq.article(id)) {
+        // Answered from the FAQ: the answer is the first response.
+        status = "answered-automatically".into();
+        let reply = ClockEvent::AgentReply;
+        clocks.apply(&reply, now, &rules.calendars);
+        let text = crate::faq::answer::compose(
+            &decision.language,
+            &article.title,
+            &article.body,
+            store::TICKET_NUMBER,
+        );
+        answer = Some((
+            store::NewMessage {
+                direction: "outbound".into(),
+                author: Some("faq".into()),
+                body: text,
+            },
+            NewEvent {
+                kind: "faq.answered".into(),
+                actor: "faq".into(),
+                data: serde_json::json!({
+                    "article": article.id,
+                    "confidence": faq_result.confidence,
+                    "reason": faq_result.reason,
+                    "clock": reply,
+                    "clock_at": now,
+                }),
+            },
+        ));
+    }
     let created = state
         .store
         .create_ticket(
@@ -277,12 +316,23 @@ pub async fn create(
                 idempotency,
                 sla: sla_columns(&clocks, &rules, now),
                 clock_event: serde_json::to_value(&start).ok(),
+                status,
+                faq: serde_json::to_value(&faq_result).ok(),
+                answer,
             },
             now,
         )
         .await?;
     let (status, record) = match created {
         Created::New(r) => {
+            if let Some(article) = &faq_result.article {
+                state
+                    .store
+                    .count_faq_outcome(article, store::FaqOutcome::Sent)
+                    .await?;
+                metrics::counter!("triage_faq_answers_total", "article" => article.clone())
+                    .increment(1);
+            }
             metrics::counter!("triage_tickets_created_total",
                 "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
             .increment(1);

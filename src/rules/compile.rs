@@ -72,6 +72,28 @@ pub struct Category {
     pub queue: Option<Why<Arc<str>>>,
 }
 
+/// When FAQ articles answer tickets: confidences in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaqRules {
+    /// At or above: answered automatically (where the rules allow `automated`).
+    pub auto_threshold: f64,
+    /// At or above (and below the automatic threshold): suggested to the agent.
+    pub suggest_threshold: f64,
+    /// Per category, instead of `auto_threshold`.
+    pub category_thresholds: HashMap<Arc<str>, f64>,
+    /// Directory of the shipped articles, relative to the rules directory.
+    pub articles: Option<String>,
+}
+
+impl FaqRules {
+    pub fn auto_threshold(&self, category: &str) -> f64 {
+        self.category_thresholds
+            .get(category)
+            .copied()
+            .unwrap_or(self.auto_threshold)
+    }
+}
+
 /// A queue tickets can be routed to.
 #[derive(Debug, Clone)]
 pub struct Queue {
@@ -149,6 +171,7 @@ pub struct CompiledRules {
     pub sender_globs: GlobSet,
     pub language: LanguageDetector,
     pub sla: SlaRules,
+    pub faq: FaqRules,
 }
 
 impl CompiledRules {
@@ -340,12 +363,19 @@ fn build(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rule_docs = Vec::new();
     let mut sla_docs = super::sla::SlaDocs::default();
+    let mut faq_doc: Option<(usize, Spanned<super::source::FaqDoc>)> = None;
     for (file, doc) in docs {
         sla_docs.sla.extend(doc.sla.map(|d| (file, d)));
         sla_docs
             .policies
             .extend(doc.policy.into_iter().flatten().map(|p| (file, p)));
         sla_docs.webhooks.extend(doc.webhook.map(|w| (file, w)));
+        if let Some(f) = doc.faq {
+            if faq_doc.is_some() {
+                ctx.error(file, &f.span(), "[faq] is defined more than once");
+            }
+            faq_doc = Some((file, f));
+        }
         if let Some(d) = doc.defaults {
             defaults_docs.push((file, d));
         }
@@ -617,6 +647,45 @@ fn build(
         )
     };
 
+    // FAQ thresholds.
+    let threshold = |ctx: &mut Ctx, file: usize, v: &Spanned<f64>| -> Option<f64> {
+        let x = *v.get_ref();
+        if (0.0..=1.0).contains(&x) {
+            Some(x)
+        } else {
+            ctx.error(
+                file,
+                &v.span(),
+                format!("confidence threshold {x} must be between 0 and 1"),
+            );
+            None
+        }
+    };
+    let mut faq = FaqRules {
+        auto_threshold: 0.95,
+        suggest_threshold: 0.5,
+        category_thresholds: HashMap::new(),
+        articles: None,
+    };
+    if let Some((file, f)) = &faq_doc {
+        let f = f.get_ref();
+        if let Some(v) = f
+            .auto_threshold
+            .as_ref()
+            .and_then(|v| threshold(ctx, *file, v))
+        {
+            faq.auto_threshold = v;
+        }
+        if let Some(v) = f
+            .suggest_threshold
+            .as_ref()
+            .and_then(|v| threshold(ctx, *file, v))
+        {
+            faq.suggest_threshold = v;
+        }
+        faq.articles = f.articles.as_ref().map(|a| a.get_ref().clone());
+    }
+
     // Categories.
     let mut compiled_cats = HashMap::new();
     for (name, c) in &categories {
@@ -666,6 +735,14 @@ fn build(
             priority: priority.map(|p| (p, cat_reason(ctx, "priority"))),
             queue: queue.map(|q| (q, cat_reason(ctx, "queue"))),
         };
+        if let Some(v) = c
+            .item
+            .faq_threshold
+            .as_ref()
+            .and_then(|v| threshold(ctx, file, v))
+        {
+            faq.category_thresholds.insert(cat.name.clone(), v);
+        }
         compiled_cats.insert(cat.name.clone(), cat);
     }
     let category_ref = |ctx: &mut Ctx, file: usize, name: &Name| -> Option<Arc<str>> {
@@ -1012,6 +1089,7 @@ fn build(
             sender_globs,
             language,
             sla,
+            faq,
         },
         extra_files,
     ))

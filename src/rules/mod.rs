@@ -14,7 +14,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use compile::{compile, Category, CompiledRules, Cond, Defaults, Rule, SegmentDef, WindowDef};
+pub use compile::{
+    compile, Category, CompiledRules, Cond, Defaults, FaqRules, Rule, SegmentDef, WindowDef,
+};
 pub use customers::{Customer, CustomerIndex};
 
 /// One rules file's name (as shown in messages) and text.

@@ -29,6 +29,7 @@ pub struct FileDoc {
     pub sla: Option<Spanned<SlaDoc>>,
     pub policy: Option<Vec<Spanned<PolicyDoc>>>,
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
+    pub faq: Option<Spanned<FaqDoc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +133,16 @@ pub struct SegmentDoc {
     pub queue: Option<Name>,
 }
 
+/// `[faq]`: when an article answers a ticket by itself, and when it is only suggested.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FaqDoc {
+    pub auto_threshold: Option<Spanned<f64>>,
+    pub suggest_threshold: Option<Spanned<f64>>,
+    /// Directory of the shipped articles (Markdown), relative to the rules directory.
+    pub articles: Option<Name>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelDoc {
@@ -139,7 +150,7 @@ pub struct ChannelDoc {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CategoryDoc {
     pub description: Option<String>,
     #[serde(default)]
@@ -148,6 +159,8 @@ pub struct CategoryDoc {
     pub segment: Option<Name>,
     pub priority: Option<Name>,
     pub queue: Option<Name>,
+    /// Confidence an FAQ article needs to answer this category automatically.
+    pub faq_threshold: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

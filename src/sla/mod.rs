@@ -119,6 +119,9 @@ pub enum ClockEvent {
     CustomerMessage,
     /// The ticket's status changed; `pauses` says whether the new status stops the clocks.
     Status { status: String, pauses: bool },
+    /// The customer said the automatic answer did not help: it no longer counts as the first
+    /// response, whose clock runs on as if it had never stopped.
+    AnswerRejected,
 }
 
 /// All clocks of a ticket and what drives them.
@@ -339,6 +342,25 @@ impl SlaState {
                 for c in &mut self.clocks {
                     if matches!(c.metric, Metric::FirstResponse | Metric::NextReply) {
                         c.stop(at, cals);
+                    }
+                }
+            }
+            ClockEvent::AnswerRejected => {
+                self.responded = false;
+                if let Some(c) = self
+                    .clocks
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.metric == Metric::FirstResponse && c.stopped_at.is_some())
+                {
+                    let stopped = c.stopped_at.take().unwrap_or(at);
+                    c.met = None;
+                    if self.paused {
+                        c.used_secs += elapsed(cals, &c.calendar, stopped, at);
+                    } else {
+                        // Running since it stopped: the customer loses no time.
+                        c.running_since = Some(stopped);
+                        c.due_at = add(cals, &c.calendar, stopped, c.target_secs() - c.used_secs);
                     }
                 }
             }

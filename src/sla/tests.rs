@@ -249,3 +249,33 @@ fn replaying_the_events_gives_the_same_state() {
     let json = serde_json::to_string(&live).unwrap();
     assert_eq!(serde_json::from_str::<SlaState>(&json).unwrap(), live);
 }
+
+#[test]
+fn a_rejected_automatic_answer_leaves_the_first_response_clock_running_from_arrival() {
+    let c = cals();
+    let t0 = at("2026-11-23T09:00:00+01:00");
+    let mut s = SlaState::new(Some(policy("p", "always", 60, 60, 600)), t0, &c);
+    // Answered automatically a minute after arrival: first response met.
+    s.apply(&ClockEvent::AgentReply, at("2026-11-23T09:01:00+01:00"), &c);
+    assert_eq!(clock(&s, Metric::FirstResponse).met, Some(true));
+    // Two hours later the customer says it did not help.
+    s.apply(
+        &ClockEvent::AnswerRejected,
+        at("2026-11-23T11:01:00+01:00"),
+        &c,
+    );
+    let f = clock(&s, Metric::FirstResponse);
+    assert_eq!(f.met, None);
+    assert_eq!(f.due_at, Some(at("2026-11-23T10:00:00+01:00")));
+    assert_eq!(
+        f.state(at("2026-11-23T11:01:00+01:00")),
+        ClockState::Breached
+    );
+    // A customer message now starts no next-reply clock: nobody has answered yet.
+    s.apply(
+        &ClockEvent::CustomerMessage,
+        at("2026-11-23T11:02:00+01:00"),
+        &c,
+    );
+    assert!(!s.clocks.iter().any(|c| c.metric == Metric::NextReply));
+}

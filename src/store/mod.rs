@@ -23,10 +23,12 @@ use migration::{Migrator, MigratorTrait};
 use crate::model::{Decision, Sender, Ticket};
 use crate::rules::CustomerIndex;
 
+mod faq;
 mod sla;
 
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
+pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
 pub use sla::{
     clock_state, AlarmPlan, Delivery, NewEvent, NewMessage, NewNotification, NotificationFilter,
     NotificationRecord, SlaColumns, TicketUpdate,
@@ -46,6 +48,9 @@ pub enum StoreError {
     #[error("the database schema is newer than this binary (unknown migrations: {}); upgrade triage before starting it on this database", .0.join(", "))]
     SchemaTooNew(Vec<String>),
 }
+
+/// Stands for the ticket number in a message written before the ticket is stored.
+pub const TICKET_NUMBER: &str = "{ticket_number}";
 
 /// A ticket number as shown to people: `T-` and at least six digits.
 pub fn ticket_number(seq: i64) -> String {
@@ -76,6 +81,12 @@ pub struct NewTicket {
     pub sla: SlaColumns,
     /// The clock event that started them, kept in the `created` event for recomputation.
     pub clock_event: Option<serde_json::Value>,
+    /// The status it starts in (`open` unless answered automatically).
+    pub status: String,
+    /// What the FAQ did for it.
+    pub faq: Option<serde_json::Value>,
+    /// An automatic answer sent at intake, with its event.
+    pub answer: Option<(NewMessage, NewEvent)>,
 }
 
 /// The result of storing a ticket: a new one, or the one an earlier identical request made.
@@ -634,7 +645,7 @@ async fn insert_batch(
 ) -> Result<Vec<TicketRecord>, StoreError> {
     let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
     let mut ticket_rows = Vec::with_capacity(items.len());
-    let mut message_rows = Vec::with_capacity(items.len());
+    let mut message_rows: Vec<messages::ActiveModel> = Vec::with_capacity(items.len());
     let mut event_rows = Vec::with_capacity(items.len());
     let mut key_rows = Vec::new();
     for (&(new, now), &id) in items.iter().zip(&ids) {
@@ -648,7 +659,8 @@ async fn insert_batch(
             from_email: Set(t.from.email.clone()),
             from_name: Set(t.from.name.clone()),
             from_phone: Set(t.from.phone.clone()),
-            status: Set("open".into()),
+            status: Set(new.status.clone()),
+            faq: Set(new.faq.clone()),
             received_at: Set(t.received_at),
             created_at: Set(now),
             updated_at: Set(now),
@@ -686,6 +698,25 @@ async fn insert_batch(
             created_at: Set(now),
             ..Default::default()
         });
+        if let Some((m, e)) = &new.answer {
+            message_rows.push(messages::ActiveModel {
+                ticket_id: Set(id),
+                direction: Set(m.direction.clone()),
+                author: Set(m.author.clone()),
+                subject: Set(t.subject.clone()),
+                body: Set(m.body.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            });
+            event_rows.push(events::ActiveModel {
+                ticket_id: Set(id),
+                kind: Set(e.kind.clone()),
+                actor: Set(e.actor.clone()),
+                data: Set(e.data.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            });
+        }
         if let Some((key, hash)) = &new.idempotency {
             key_rows.push(idempotency_keys::ActiveModel {
                 key: Set(key.clone()),
@@ -703,6 +734,18 @@ async fn insert_batch(
         idempotency_keys::Entity::insert_many(key_rows)
             .exec_without_returning(&txn)
             .await?;
+    }
+    // Automatic answers name the ticket number, known only now.
+    for m in &mut message_rows {
+        if let (sea_orm::ActiveValue::Set(body), sea_orm::ActiveValue::Set(tid)) =
+            (&m.body, &m.ticket_id)
+        {
+            if body.contains(TICKET_NUMBER) {
+                if let Some(r) = records.iter().find(|r| r.id == *tid) {
+                    m.body = Set(body.replace(TICKET_NUMBER, &ticket_number(r.seq)));
+                }
+            }
+        }
     }
     messages::Entity::insert_many(message_rows)
         .exec_without_returning(&txn)

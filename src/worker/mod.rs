@@ -323,6 +323,7 @@ mod tests {
             first_response_due_at: None,
             resolution_due_at: None,
             sla_alarm_at: None,
+            faq: None,
         }
     }
 

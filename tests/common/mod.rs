@@ -137,6 +137,10 @@ impl TestServer {
     ) -> TestServer {
         let store = Store::open(&db.url).await.expect("store opens");
         let state = Arc::new(AppState::new(store, rules, config));
+        state
+            .init_faq(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+            .await
+            .expect("shipped FAQ articles load");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();

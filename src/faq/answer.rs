@@ -1,0 +1,122 @@
+//! What the FAQ does for a classified ticket: answer it, suggest articles to an agent, or
+//! leave it to people — and why. Pure.
+
+use serde::Serialize;
+
+use super::{FaqIndex, Hit};
+use crate::model::{Automation, Decision, Ticket};
+use crate::rules::FaqRules;
+
+/// How many suggestions an agent sees.
+pub const SUGGESTIONS: usize = 3;
+
+/// The FAQ outcome of a ticket, as stored with it and shown in the API.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct FaqResult {
+    /// `automated` (answered), `suggested` (for an agent) or `human`.
+    pub mode: String,
+    /// The article sent, for `automated`.
+    pub article: Option<String>,
+    pub confidence: Option<f64>,
+    /// Up to three articles with their confidence (only the first has one that is measured;
+    /// the others show 0).
+    pub suggestions: Vec<Suggestion>,
+    /// Why: which threshold, or why no automatic answer.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Suggestion {
+    pub article: String,
+    pub title: String,
+    pub confidence: f64,
+}
+
+/// Decides from the rules' automation level and the best article's confidence.
+pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision) -> FaqResult {
+    let hits: Vec<Hit> = if d.automation == Automation::Human || index.is_empty() {
+        Vec::new()
+    } else {
+        index.search(
+            &d.language,
+            &format!("{}\n{}", ticket.subject, ticket.body),
+            SUGGESTIONS,
+        )
+    };
+    let suggestions: Vec<Suggestion> = hits
+        .iter()
+        .map(|h| Suggestion {
+            article: h.article.clone(),
+            title: h.title.clone(),
+            confidence: h.confidence,
+        })
+        .collect();
+    let best = hits.first();
+    let confidence = best.map(|h| h.confidence);
+    let auto = rules.auto_threshold(&d.category);
+    let human = |reason: String| FaqResult {
+        mode: "human".into(),
+        article: None,
+        confidence,
+        suggestions: Vec::new(),
+        reason,
+    };
+    if d.automation == Automation::Human {
+        return human(format!("automation is human: {}", d.trace.automation.why));
+    }
+    let Some(best) = best else {
+        return human(format!("no FAQ article in {} matches", d.language));
+    };
+    let c = best.confidence;
+    if d.automation == Automation::Automated && c >= auto {
+        return FaqResult {
+            mode: "automated".into(),
+            article: Some(best.article.clone()),
+            confidence,
+            suggestions,
+            reason: format!(
+                "article {} with confidence {c:.2} ≥ {auto:.2}, the automatic threshold for {}",
+                best.article, d.category
+            ),
+        };
+    }
+    if c >= rules.suggest_threshold {
+        let why = if d.automation == Automation::Automated {
+            format!("confidence {c:.2} is below the automatic threshold {auto:.2}")
+        } else {
+            format!("automation is semi-automated: {}", d.trace.automation.why)
+        };
+        return FaqResult {
+            mode: "suggested".into(),
+            article: None,
+            confidence,
+            suggestions,
+            reason: format!("{why}; suggested to an agent"),
+        };
+    }
+    human(format!(
+        "best article {} has confidence {c:.2}, below the suggestion threshold {:.2}",
+        best.article, rules.suggest_threshold
+    ))
+}
+
+/// The automatic answer in the ticket's language: greeting, the article, the ticket number
+/// (as [`crate::store::TICKET_NUMBER`]) and how to say it did not help.
+pub fn compose(language: &str, title: &str, body: &str, ticket_number: &str) -> String {
+    if language == "de" {
+        format!(
+            "Guten Tag,\n\nvielen Dank für Ihre Anfrage {ticket_number}. Diese Antwort kommt \
+             automatisch aus unserer Wissensdatenbank:\n\n{title}\n\n{body}\n\nHat Ihnen das \
+             nicht geholfen? Antworten Sie einfach auf diese Nachricht: Ihre Anfrage geht dann \
+             sofort an unser Service-Team, und Sie verlieren keine Zeit.\n\nFreundliche Grüße\n\
+             Ihr Service Desk"
+        )
+    } else {
+        format!(
+            "Hello,\n\nthank you for your request {ticket_number}. This answer comes \
+             automatically from our knowledge base:\n\n{title}\n\n{body}\n\nDidn't this help? \
+             Just reply to this message: your request then goes straight to our service team, \
+             and you lose no time.\n\nKind regards\nYour Service Desk"
+        )
+    }
+}

@@ -1,0 +1,430 @@
+//! The tantivy index of FAQ articles and its search.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+use super::analyzers::{self, pairs, terms, GRAMS, PAIRS, PLAIN};
+use super::{Article, FaqError};
+
+/// Which search to run: ours, or the plain BM25 baseline (one field, lower-cased words, no
+/// stemming, no n-grams) that the evaluation reports beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Plain,
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub article: String,
+    pub category: String,
+    pub title: String,
+    pub score: f32,
+    /// How often an answer at this confidence was right on labelled data, in [0, 1]; only
+    /// the first hit has one (the others are the alternatives it was measured against).
+    pub confidence: f64,
+}
+
+/// Maps the score margin between the first and the second hit to the precision measured
+/// at that margin on labelled questions (isotonic: a larger margin is never less sure).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    /// (margin, precision), margins ascending, precisions non-decreasing.
+    pub points: Vec<(f32, f64)>,
+}
+
+impl Calibration {
+    /// Fits the map from (margin, whether the first hit was right) pairs: sorts by margin,
+    /// pools adjacent violators, and keeps one point per block.
+    pub fn fit(mut samples: Vec<(f32, bool)>) -> Calibration {
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Blocks of (sum of correct, count, last margin).
+        let mut blocks: Vec<(f64, f64, f32)> = Vec::new();
+        for (m, ok) in samples {
+            blocks.push((f64::from(u8::from(ok)), 1.0, m));
+            while blocks.len() > 1 {
+                let n = blocks.len();
+                let (a, b) = (blocks[n - 2], blocks[n - 1]);
+                if a.0 / a.1 <= b.0 / b.1 {
+                    break;
+                }
+                blocks.truncate(n - 2);
+                blocks.push((a.0 + b.0, a.1 + b.1, b.2));
+            }
+        }
+        let mut points: Vec<(f32, f64)> = Vec::new();
+        for (s, n, m) in blocks {
+            match points.last_mut() {
+                // Neighbours with the same precision are one step: keep its upper end.
+                Some(last) if (last.1 - s / n).abs() < 1e-9 => last.0 = m,
+                _ => points.push((m, s / n)),
+            }
+        }
+        Calibration { points }
+    }
+
+    /// The precision for a margin: the value of the first block reaching it.
+    pub fn confidence(&self, margin: f32) -> f64 {
+        match self.points.iter().find(|(m, _)| margin <= *m) {
+            Some((_, p)) => *p,
+            None => self.points.last().map_or(0.0, |(_, p)| *p),
+        }
+    }
+}
+
+struct Fields {
+    id: Field,
+    language: Field,
+    category: Field,
+    title: Field,
+    /// Per language (de, en): title, questions, keywords, body.
+    words: HashMap<&'static str, [Field; 4]>,
+    grams: Field,
+    /// Per language: neighbouring word pairs of title and questions.
+    pairs: HashMap<&'static str, Field>,
+    plain: Field,
+}
+
+/// Field weights (title, questions, keywords, body): the title and the questions say what an
+/// article answers, the body says it at length in words of its own. Word pairs ("cancel
+/// order" against "change order") separate articles that share their words; character
+/// n-grams catch compounds and typos. Chosen on the calibration half of the evaluation data.
+const WEIGHTS: [f32; 4] = [2.0, 2.0, 1.0, 0.1];
+const GRAM_WEIGHT: f32 = 0.25;
+const PAIR_WEIGHT: f32 = 1.0;
+
+/// The searchable FAQ: one tantivy index over all articles.
+pub struct FaqIndex {
+    reader: IndexReader,
+    fields: Fields,
+    analyzers: HashMap<&'static str, TextAnalyzer>,
+    calibration: Calibration,
+    mode: Mode,
+    articles: HashMap<String, Article>,
+}
+
+fn text_field(sb: &mut tantivy::schema::SchemaBuilder, name: &str, analyzer: &str) -> Field {
+    sb.add_text_field(
+        name,
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(analyzer)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        ),
+    )
+}
+
+fn index_err(e: impl std::fmt::Display) -> FaqError {
+    FaqError {
+        file: "faq index".into(),
+        line: 0,
+        message: e.to_string(),
+    }
+}
+
+impl FaqIndex {
+    /// Builds the index over `articles`, on disk in `dir` (replacing what is there) or in
+    /// memory.
+    pub fn build(
+        articles: &[Article],
+        dir: Option<&Path>,
+        mode: Mode,
+        calibration: Calibration,
+    ) -> Result<FaqIndex, FaqError> {
+        let mut sb = Schema::builder();
+        let id = sb.add_text_field("id", STRING | STORED);
+        let language = sb.add_text_field("language", STRING);
+        let category = sb.add_text_field("category", STRING | STORED);
+        let title = sb.add_text_field("title", STORED);
+        let mut words = HashMap::new();
+        let mut pair_fields = HashMap::new();
+        for (lang, analyzer) in [("de", analyzers::GERMAN), ("en", analyzers::ENGLISH)] {
+            let f = ["title", "questions", "keywords", "body"]
+                .map(|part| text_field(&mut sb, &format!("{part}_{lang}"), analyzer));
+            words.insert(lang, f);
+            pair_fields.insert(lang, text_field(&mut sb, &format!("pairs_{lang}"), PAIRS));
+        }
+        let grams = text_field(&mut sb, "grams", GRAMS);
+        let plain = text_field(&mut sb, "plain", PLAIN);
+        let schema = sb.build();
+        let index = match dir {
+            Some(d) => {
+                if d.exists() {
+                    std::fs::remove_dir_all(d).map_err(index_err)?;
+                }
+                std::fs::create_dir_all(d).map_err(index_err)?;
+                Index::create_in_dir(d, schema).map_err(index_err)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        let mut analyzer_map = HashMap::new();
+        for (name, a) in analyzers::analyzers() {
+            index.tokenizers().register(name, a.clone());
+            analyzer_map.insert(name, a);
+        }
+        let fields = Fields {
+            id,
+            language,
+            category,
+            title,
+            words,
+            grams,
+            pairs: pair_fields,
+            plain,
+        };
+        let mut writer: tantivy::IndexWriter<TantivyDocument> = index
+            .writer_with_num_threads(1, 50_000_000)
+            .map_err(index_err)?;
+        for a in articles {
+            let lang = if a.language == "de" { "de" } else { "en" };
+            let [ft, fq, fk, fb] = fields.words[lang];
+            let questions = a.questions.join("\n");
+            let keywords = a.keywords.join(" ");
+            let all = format!("{}\n{questions}\n{keywords}\n{}", a.title, a.body);
+            let mut analyzer = analyzer_map[analyzers::for_language(lang)].clone();
+            let pair_text = pairs(&mut analyzer, &format!("{}\n{questions}", a.title));
+            writer
+                .add_document(doc!(
+                    fields.id => a.id.as_str(),
+                    fields.language => a.language.as_str(),
+                    fields.category => a.category.as_str(),
+                    fields.title => a.title.as_str(),
+                    ft => a.title.as_str(),
+                    fq => questions.as_str(),
+                    fk => keywords.as_str(),
+                    fb => a.body.as_str(),
+                    fields.grams => format!("{}\n{questions}\n{keywords}", a.title),
+                    fields.pairs[lang] => pair_text,
+                    fields.plain => all,
+                ))
+                .map_err(index_err)?;
+        }
+        writer.commit().map_err(index_err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(index_err)?;
+        Ok(FaqIndex {
+            reader,
+            fields,
+            analyzers: analyzer_map,
+            calibration,
+            mode,
+            articles: articles.iter().map(|a| (a.id.clone(), a.clone())).collect(),
+        })
+    }
+
+    /// An empty index: no article matches anything.
+    pub fn empty() -> FaqIndex {
+        // Building over no articles cannot fail: there is nothing to write.
+        FaqIndex::build(&[], None, Mode::Full, Calibration { points: Vec::new() })
+            .expect("an empty in-memory index")
+    }
+
+    pub fn len(&self) -> usize {
+        self.articles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.articles.is_empty()
+    }
+
+    pub fn article(&self, id: &str) -> Option<&Article> {
+        self.articles.get(id)
+    }
+
+    /// The best `limit` articles in `language` for a text; the first carries the confidence.
+    pub fn search(&self, language: &str, text: &str, limit: usize) -> Vec<Hit> {
+        let lang = if language == "de" { "de" } else { "en" };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.language, lang),
+                    IndexRecordOption::Basic,
+                )),
+                0.0,
+            )),
+        )];
+        // (field, terms, weight) of every part of the query.
+        let mut parts: Vec<(Field, Vec<String>, f32)> = Vec::new();
+        let analyze = |name: &str, text: &str| {
+            let mut a = self.analyzers[name].clone();
+            terms(&mut a, text)
+        };
+        match self.mode {
+            Mode::Full => {
+                let analyzer = analyzers::for_language(lang);
+                let words = analyze(analyzer, text);
+                for (field, w) in self.fields.words[lang].iter().zip(WEIGHTS) {
+                    parts.push((*field, words.clone(), w));
+                }
+                parts.push((self.fields.grams, analyze(GRAMS, text), GRAM_WEIGHT));
+                let mut a = self.analyzers[analyzer].clone();
+                let query_pairs = pairs(&mut a, text);
+                parts.push((
+                    self.fields.pairs[lang],
+                    analyze(PAIRS, &query_pairs),
+                    PAIR_WEIGHT,
+                ));
+            }
+            Mode::Plain => parts.push((self.fields.plain, analyze(PLAIN, text), 1.0)),
+        }
+        for (field, list, weight) in parts {
+            let mut seen = HashSet::new();
+            for t in list {
+                if weight > 0.0 && seen.insert(t.clone()) {
+                    let q = TermQuery::new(
+                        Term::from_field_text(field, &t),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(q), weight)),
+                    ));
+                }
+            }
+        }
+        if clauses.len() == 1 {
+            return Vec::new();
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(2))) else {
+            return Vec::new();
+        };
+        let margin = match top.as_slice() {
+            [] => 0.0,
+            [_] => 1.0,
+            [(s1, _), (s2, _), ..] if *s1 > 0.0 => (s1 - s2) / s1,
+            _ => 0.0,
+        };
+        let mut hits = Vec::new();
+        for (i, (score, addr)) in top.into_iter().take(limit).enumerate() {
+            let Ok(d) = searcher.doc::<TantivyDocument>(addr) else {
+                continue;
+            };
+            let get = |f: Field| {
+                d.get_first(f)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            hits.push(Hit {
+                article: get(self.fields.id),
+                category: get(self.fields.category),
+                title: get(self.fields.title),
+                score,
+                confidence: if i == 0 {
+                    self.calibration.confidence(margin)
+                } else {
+                    0.0
+                },
+            });
+        }
+        hits
+    }
+
+    /// The score margin of the first hit, `(s1 - s2) / s1`, for calibration.
+    pub fn margin(hits: &[Hit]) -> f32 {
+        match hits {
+            [] => 0.0,
+            [_] => 1.0,
+            [a, b, ..] if a.score > 0.0 => (a.score - b.score) / a.score,
+            _ => 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str, lang: &str, title: &str, questions: &[&str], body: &str) -> Article {
+        Article {
+            id: id.into(),
+            language: lang.into(),
+            category: id.into(),
+            title: title.into(),
+            questions: questions.iter().map(|s| s.to_string()).collect(),
+            keywords: vec![],
+            body: body.into(),
+        }
+    }
+
+    fn index() -> FaqIndex {
+        FaqIndex::build(
+            &[
+                article(
+                    "pw",
+                    "de",
+                    "Passwort zurücksetzen",
+                    &["Ich habe mein Passwort vergessen"],
+                    "Öffnen Sie das Self-Service-Portal.",
+                ),
+                article(
+                    "vpn",
+                    "de",
+                    "VPN-Client herunterladen",
+                    &["Wo bekomme ich den VPN-Client?"],
+                    "Der Client liegt im Softwarecenter.",
+                ),
+                article(
+                    "pw-en",
+                    "en",
+                    "Reset your password",
+                    &["I forgot my password"],
+                    "Open the self-service portal.",
+                ),
+            ],
+            None,
+            Mode::Full,
+            Calibration {
+                points: vec![(0.1, 0.5), (1.0, 0.99)],
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn compounds_find_the_article_in_its_language() {
+        let idx = index();
+        let hits = idx.search("de", "Kennwort: Passwortzurücksetzung nötig", 3);
+        assert_eq!(hits[0].article, "pw");
+        assert!(hits.iter().all(|h| h.article != "pw-en"));
+        let en = idx.search("en", "forgot password", 3);
+        assert_eq!(en[0].article, "pw-en");
+        assert_eq!(en.len(), 1);
+        assert!(idx.search("de", "!!!", 3).is_empty());
+    }
+
+    #[test]
+    fn calibration_is_monotone_in_the_margin() {
+        let c = Calibration::fit(vec![
+            (0.05, false),
+            (0.1, true),
+            (0.12, false),
+            (0.3, true),
+            (0.4, false),
+            (0.6, true),
+            (0.8, true),
+        ]);
+        let mut last = 0.0;
+        for m in [0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.9, 1.0] {
+            let p = c.confidence(m);
+            assert!(p >= last, "{m}: {p} < {last}");
+            last = p;
+        }
+        assert_eq!(c.confidence(0.9), 1.0);
+    }
+}
