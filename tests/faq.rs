@@ -1,0 +1,289 @@
+//! Automatic answers from the FAQ through the real HTTP server and database (SQLite always,
+//! PostgreSQL when `TRIAGE_TEST_DATABASE_URL` is set), with the shipped rules and articles.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{backends, client, get_json, post_ticket, TestDb, TestServer};
+use serde_json::{json, Value};
+
+async fn each_backend(f: impl AsyncFn(&TestDb)) {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        f(&db).await;
+        db.drop_db().await;
+    }
+}
+
+async fn post(url: String, body: Value) -> (u16, Value) {
+    let resp = client().post(url).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
+    ticket["sla"]["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} clock: {ticket}"))
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A commercial customer (Alpen Logistik) asks how to reset a password.
+fn password(lang: &str, received: &str) -> Value {
+    let (subject, body) = if lang == "de" {
+        (
+            "Passwort vergessen",
+            "Guten Morgen, ich habe mein Passwort vergessen und kann mich nicht mehr anmelden. Wie kann ich es zurücksetzen?",
+        )
+    } else {
+        (
+            "Forgot my password",
+            "Hello, I forgot my password and cannot sign in any more. How can I reset it?",
+        )
+    };
+    json!({"channel": "email", "subject": subject, "body": body,
+           "from": {"email": "anna.berger@alpen-logistik.example"}, "received_at": received})
+}
+
+async fn messages_of(server: &TestServer, id: &str) -> Vec<(String, String)> {
+    let record = server.state.store.get(id).await.unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    entity::messages::Entity::find()
+        .filter(entity::messages::Column::TicketId.eq(record.id))
+        .order_by_asc(entity::messages::Column::Id)
+        .all(server.state.store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.direction, m.body))
+        .collect()
+}
+
+#[tokio::test]
+async fn password_questions_are_answered_automatically_in_german_and_english() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        for (lang, article, greeting) in [
+            ("de", "password-reset-de", "Guten Tag"),
+            ("en", "password-reset-en", "Hello"),
+        ] {
+            let now = Utc::now().to_rfc3339();
+            let (status, _, t) = post_ticket(&server.base, &password(lang, &now), None).await;
+            assert_eq!(status, 201, "{t}");
+            assert_eq!(t["status"], "answered-automatically", "{t}");
+            let faq = &t["faq"];
+            assert_eq!(
+                (faq["mode"].as_str(), faq["article"].as_str()),
+                (Some("automated"), Some(article)),
+                "{faq}"
+            );
+            assert!(faq["confidence"].as_f64().unwrap() >= 0.95, "{faq}");
+            assert!(
+                faq["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("automatic threshold"),
+                "{faq}"
+            );
+            // The answer went out as a message naming the ticket, and met the first response.
+            let number = t["number"].as_str().unwrap();
+            let msgs = messages_of(&server, number).await;
+            let (dir, text) = &msgs[1];
+            assert_eq!(dir, "outbound");
+            assert!(text.starts_with(greeting), "{text}");
+            assert!(text.contains(number), "{text}");
+            assert!(text.contains("passwort.servicedesk.example"), "{text}");
+            assert_eq!(clock(&t, "first_response")["state"], "met");
+            let (_, events) =
+                get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+            let answered = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["kind"] == "faq.answered")
+                .unwrap();
+            assert_eq!(answered["data"]["article"], article);
+        }
+        let (_, articles) = get_json(&server.url("/api/v1/faq")).await;
+        let sent: i64 = articles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["sent"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sent, 2);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn business_critical_tickets_get_suggestions_never_an_automatic_answer() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let mut t = password("de", &Utc::now().to_rfc3339());
+        t["from"] = json!({"email": "stationsleitung@lkh-nord.example"});
+        let (_, _, t) = post_ticket(&server.base, &t, None).await;
+        assert_eq!(t["decision"]["segment"], "business-critical");
+        assert_eq!(t["status"], "open");
+        let faq = &t["faq"];
+        assert_eq!(faq["mode"], "suggested", "{faq}");
+        assert!(faq["reason"].as_str().unwrap().contains("business-critical"), "{faq}");
+        assert_eq!(faq["suggestions"][0]["article"], "password-reset-de");
+        assert!(faq["suggestions"].as_array().unwrap().len() <= 3);
+        assert_eq!(clock(&t, "first_response")["state"], "running");
+        // Feedback is only for automatic answers.
+        let (status, body) = post(server.url(&format!("/api/v1/tickets/{}/feedback", t["id"].as_str().unwrap())), json!({"helped": true})).await;
+        assert_eq!(status, 409, "{body}");
+        // A question no article answers stays with people and says why.
+        let (_, _, other) = post_ticket(
+            &server.base,
+            &json!({"channel": "web", "subject": "Drucker", "body": "Der Drucker im 2. Stock zieht das Papier schief ein."}),
+            None,
+        )
+        .await;
+        assert_eq!(other["faq"]["mode"], "human", "{}", other["faq"]);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unhelpful_answer_goes_to_people_with_the_clock_from_the_original_arrival() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        // Arrived 3 hours ago (a mail the gateway delivered late); answered automatically.
+        let arrived = (Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+        let (_, _, t) = post_ticket(&server.base, &password("en", &arrived), None).await;
+        assert_eq!(t["status"], "answered-automatically");
+        let url = |what: &str| {
+            server.url(&format!(
+                "/api/v1/tickets/{}/{what}",
+                t["number"].as_str().unwrap()
+            ))
+        };
+        let (status, back) = post(url("feedback"), json!({"helped": false})).await;
+        assert_eq!(status, 200, "{back}");
+        assert_eq!(back["status"], "open");
+        assert_eq!(back["decision"]["queue"], t["decision"]["queue"]);
+        let first = clock(&back, "first_response");
+        assert_eq!(first["state"].as_str().unwrap() != "met", true, "{first}");
+        // The due time is the original one: counted from arrival, not from the feedback.
+        let original_due = clock(&t, "first_response")["due_at"].clone();
+        assert_eq!(first["due_at"], original_due, "{first}");
+        let (_, events) = get_json(&url("events")).await;
+        let kinds: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"faq.not_helped") && kinds.contains(&"status"),
+            "{kinds:?}"
+        );
+        // A second verdict is refused: the ticket is with people now.
+        let (status, _) = post(url("feedback"), json!({"helped": true})).await;
+        assert_eq!(status, 409);
+
+        // Helped: resolved, and counted for the article.
+        let (_, _, u) = post_ticket(&server.base, &password("de", &arrived), None).await;
+        let (_, done) = post(
+            server.url(&format!(
+                "/api/v1/tickets/{}/feedback",
+                u["id"].as_str().unwrap()
+            )),
+            json!({"helped": true}),
+        )
+        .await;
+        assert_eq!(done["status"], "resolved");
+        assert_eq!(clock(&done, "resolution")["state"], "met");
+
+        // A customer reply to an automatic answer counts as "did not help".
+        let (_, _, v) = post_ticket(&server.base, &password("de", &arrived), None).await;
+        let (_, replied) = post(
+            server.url(&format!(
+                "/api/v1/tickets/{}/messages",
+                v["id"].as_str().unwrap()
+            )),
+            json!({"body": "Das hat leider nicht funktioniert, ich bekomme keine SMS."}),
+        )
+        .await;
+        assert_eq!(replied["status"], "open", "{replied}");
+        assert_ne!(clock(&replied, "first_response")["state"], "met");
+
+        let (_, de) = get_json(&server.url("/api/v1/faq/password-reset-de")).await;
+        assert_eq!(
+            (
+                de["sent"].as_i64(),
+                de["helped"].as_i64(),
+                de["not_helped"].as_i64()
+            ),
+            (Some(2), Some(1), Some(1)),
+            "{de}"
+        );
+        assert_eq!(de["deflection_rate"], 0.5);
+        let (_, en) = get_json(&server.url("/api/v1/faq/password-reset-en")).await;
+        assert_eq!(en["not_helped"], 1);
+        assert!(time(&t["received_at"]) < Utc::now());
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn managers_edit_articles_and_the_index_follows() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let url = server.url("/api/v1/faq/excel-pivot-de");
+        let article = json!({
+            "language": "de", "category": "office-howto",
+            "title": "Excel: Pivot-Tabelle erstellen",
+            "questions": ["Wie erstelle ich eine Pivot-Tabelle?", "Pivot in Excel anlegen", "Daten mit einer Pivottabelle auswerten"],
+            "keywords": ["pivot", "pivottabelle", "auswertung"],
+            "body": "Markieren Sie die Daten, dann Einfügen → PivotTable → OK, und ziehen Sie die Felder in Zeilen, Spalten und Werte."
+        });
+        let resp = client().put(&url).json(&article).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let (_, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel": "email", "subject": "Frage zu Excel", "body": "Wie erstelle ich in Excel eine Pivottabelle aus meiner Umsatzliste?",
+                    "from": {"email": "b@alpen-logistik.example"}}),
+            None,
+        )
+        .await;
+        assert_eq!(t["faq"]["suggestions"][0]["article"], "excel-pivot-de", "{}", t["faq"]);
+        // Invalid input names the field; unknown articles are 404.
+        let mut bad = article.clone();
+        bad["language"] = json!("fr");
+        let resp = client().put(&url).json(&bad).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 422);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["field"], "language");
+        let mut bad = article.clone();
+        bad["category"] = json!("astrology");
+        assert_eq!(client().put(&url).json(&bad).send().await.unwrap().status().as_u16(), 422);
+        assert_eq!(client().delete(&url).send().await.unwrap().status().as_u16(), 204);
+        assert_eq!(client().delete(&url).send().await.unwrap().status().as_u16(), 404);
+        let (status, _) = get_json(&url).await;
+        assert_eq!(status, 404);
+        let (_, _, t2) = post_ticket(
+            &server.base,
+            &json!({"channel": "email", "subject": "Frage zu Excel", "body": "Wie erstelle ich in Excel eine Pivottabelle aus meiner Umsatzliste?"}),
+            None,
+        )
+        .await;
+        let first = t2["faq"]["suggestions"].get(0).map(|s| s["article"].clone());
+        assert_ne!(first, Some(json!("excel-pivot-de")));
+        server.stop().await;
+    })
+    .await;
+}
