@@ -6,7 +6,7 @@ use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
 };
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
@@ -84,8 +84,6 @@ impl Calibration {
 struct Fields {
     id: Field,
     language: Field,
-    category: Field,
-    title: Field,
     /// Per language (de, en): title, questions, keywords, body.
     words: HashMap<&'static str, [Field; 4]>,
     grams: Field,
@@ -109,7 +107,8 @@ pub struct FaqIndex {
     analyzers: HashMap<&'static str, TextAnalyzer>,
     calibration: Calibration,
     mode: Mode,
-    articles: HashMap<String, Article>,
+    articles: Vec<Article>,
+    by_id: HashMap<String, usize>,
 }
 
 fn text_field(sb: &mut tantivy::schema::SchemaBuilder, name: &str, analyzer: &str) -> Field {
@@ -141,10 +140,11 @@ impl FaqIndex {
         calibration: Calibration,
     ) -> Result<FaqIndex, FaqError> {
         let mut sb = Schema::builder();
-        let id = sb.add_text_field("id", STRING | STORED);
+        let id = sb.add_text_field("id", STRING);
+        // The article's position in `articles`: read from a fast field instead of the
+        // compressed document store, which would cost more than the search itself.
+        let ord_field = sb.add_u64_field("ord", FAST);
         let language = sb.add_text_field("language", STRING);
-        let category = sb.add_text_field("category", STRING | STORED);
-        let title = sb.add_text_field("title", STORED);
         let mut words = HashMap::new();
         let mut pair_fields = HashMap::new();
         for (lang, analyzer) in [("de", analyzers::GERMAN), ("en", analyzers::ENGLISH)] {
@@ -174,8 +174,6 @@ impl FaqIndex {
         let fields = Fields {
             id,
             language,
-            category,
-            title,
             words,
             grams,
             pairs: pair_fields,
@@ -184,7 +182,7 @@ impl FaqIndex {
         let mut writer: tantivy::IndexWriter<TantivyDocument> = index
             .writer_with_num_threads(1, 50_000_000)
             .map_err(index_err)?;
-        for a in articles {
+        for (ord, a) in articles.iter().enumerate() {
             let lang = if a.language == "de" { "de" } else { "en" };
             let [ft, fq, fk, fb] = fields.words[lang];
             let questions = a.questions.join("\n");
@@ -195,9 +193,8 @@ impl FaqIndex {
             writer
                 .add_document(doc!(
                     fields.id => a.id.as_str(),
+                    ord_field => ord as u64,
                     fields.language => a.language.as_str(),
-                    fields.category => a.category.as_str(),
-                    fields.title => a.title.as_str(),
                     ft => a.title.as_str(),
                     fq => questions.as_str(),
                     fk => keywords.as_str(),
@@ -220,7 +217,12 @@ impl FaqIndex {
             analyzers: analyzer_map,
             calibration,
             mode,
-            articles: articles.iter().map(|a| (a.id.clone(), a.clone())).collect(),
+            by_id: articles
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.id.clone(), i))
+                .collect(),
+            articles: articles.to_vec(),
         })
     }
 
@@ -240,7 +242,7 @@ impl FaqIndex {
     }
 
     pub fn article(&self, id: &str) -> Option<&Article> {
-        self.articles.get(id)
+        self.by_id.get(id).map(|&i| &self.articles[i])
     }
 
     /// The best `limit` articles in `language` for a text; the first carries the confidence.
@@ -256,6 +258,7 @@ impl FaqIndex {
                 0.0,
             )),
         )];
+        let searcher = self.reader.searcher();
         // (field, terms, weight) of every part of the query.
         let mut parts: Vec<(Field, Vec<String>, f32)> = Vec::new();
         let analyze = |name: &str, text: &str| {
@@ -269,7 +272,28 @@ impl FaqIndex {
                 for (field, w) in self.fields.words[lang].iter().zip(WEIGHTS) {
                     parts.push((*field, words.clone(), w));
                 }
-                parts.push((self.fields.grams, analyze(GRAMS, text), GRAM_WEIGHT));
+                // Character n-grams only for the words no article has as a word: compounds
+                // and misspellings. Known words are matched as words; their n-grams would
+                // only add cost (long posting lists) and noise.
+                let fields = self.fields.words[lang];
+                let known = |term: &str| {
+                    fields.iter().any(|f| {
+                        searcher
+                            .doc_freq(&Term::from_field_text(*f, term))
+                            .is_ok_and(|n| n > 0)
+                    })
+                };
+                let mut unknown = String::new();
+                for word in text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
+                    if analyze(analyzer, word).iter().all(|t| !known(t)) {
+                        unknown.push_str(word);
+                        unknown.push(' ');
+                    }
+                }
+                parts.push((self.fields.grams, analyze(GRAMS, &unknown), GRAM_WEIGHT));
                 let mut a = self.analyzers[analyzer].clone();
                 let query_pairs = pairs(&mut a, text);
                 parts.push((
@@ -299,7 +323,6 @@ impl FaqIndex {
             return Vec::new();
         }
         let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
         let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(2))) else {
             return Vec::new();
         };
@@ -311,19 +334,19 @@ impl FaqIndex {
         };
         let mut hits = Vec::new();
         for (i, (score, addr)) in top.into_iter().take(limit).enumerate() {
-            let Ok(d) = searcher.doc::<TantivyDocument>(addr) else {
+            let ord = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("ord")
+                .ok()
+                .and_then(|c| c.first(addr.doc_id));
+            let Some(a) = ord.and_then(|o| self.articles.get(o as usize)) else {
                 continue;
             };
-            let get = |f: Field| {
-                d.get_first(f)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_owned()
-            };
             hits.push(Hit {
-                article: get(self.fields.id),
-                category: get(self.fields.category),
-                title: get(self.fields.title),
+                article: a.id.clone(),
+                category: a.category.clone(),
+                title: a.title.clone(),
                 score,
                 confidence: if i == 0 {
                     self.calibration.confidence(margin)
