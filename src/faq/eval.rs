@@ -121,6 +121,20 @@ fn diverse(questions: &[String], n: usize) -> Vec<usize> {
     chosen
 }
 
+/// The split as JSON, for baselines outside Rust: `articles`, `calibrate`, `test`.
+pub fn split_json(split: &Split) -> serde_json::Value {
+    let labelled = |l: &[Labelled]| -> Vec<serde_json::Value> {
+        l.iter()
+            .map(|q| serde_json::json!({ "text": q.text, "article": q.article }))
+            .collect()
+    };
+    serde_json::json!({
+        "articles": split.articles,
+        "calibrate": labelled(&split.calibrate),
+        "test": labelled(&split.test),
+    })
+}
+
 /// One question's outcome.
 #[derive(Clone, Debug)]
 pub struct Outcome {
