@@ -3,17 +3,9 @@
 
 mod common;
 
-use common::{backends, client, get_json, post_ticket, TestDb, TestServer};
+use common::{client, each_backend, get_json, post_ticket, TestServer};
 use serde_json::{json, Value};
 use triage::api::ApiConfig;
-
-async fn each_backend(f: impl AsyncFn(&TestDb)) {
-    for backend in backends() {
-        let db = TestDb::new(backend).await;
-        f(&db).await;
-        db.drop_db().await;
-    }
-}
 
 fn password_mail() -> Value {
     json!({

@@ -3,38 +3,9 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use common::{backends, client, get_json, post_ticket, TestDb, TestServer};
+use chrono::Utc;
+use common::{client, clock, each_backend, get_json, post, post_ticket, time, TestServer};
 use serde_json::{json, Value};
-
-async fn each_backend(f: impl AsyncFn(&TestDb)) {
-    for backend in backends() {
-        let db = TestDb::new(backend).await;
-        f(&db).await;
-        db.drop_db().await;
-    }
-}
-
-async fn post(url: String, body: Value) -> (u16, Value) {
-    let resp = client().post(url).json(&body).send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
-    ticket["sla"]["clocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["metric"] == metric)
-        .unwrap_or_else(|| panic!("no {metric} clock: {ticket}"))
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 /// A commercial customer (Alpen Logistik) asks how to reset a password.
 fn password(lang: &str, received: &str) -> Value {

@@ -12,7 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing;
 use chrono::{DateTime, Utc};
-use common::{backends, client, get_json, post_ticket, rules_with_sla, TestDb, TestServer};
+use common::{
+    client, clock, each_backend, get_json, post, post_ticket, rules_with_sla, time, TestServer,
+};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -68,36 +70,6 @@ fn mail(received: DateTime<Utc>) -> Value {
 fn ago(minutes: i64) -> DateTime<Utc> {
     let t = Utc::now() - chrono::Duration::minutes(minutes);
     DateTime::from_timestamp(t.timestamp(), 0).unwrap()
-}
-
-fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
-    ticket["sla"]["clocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|c| c["metric"] == metric)
-        .unwrap_or_else(|| panic!("no {metric} clock in {ticket}"))
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-async fn post(url: String, body: Value) -> (u16, Value) {
-    let resp = client().post(url).json(&body).send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn each_backend(f: impl AsyncFn(&TestDb)) {
-    for backend in backends() {
-        let db = TestDb::new(backend).await;
-        f(&db).await;
-        db.drop_db().await;
-    }
 }
 
 #[tokio::test]

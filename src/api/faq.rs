@@ -117,37 +117,6 @@ pub async fn put(
     body: Result<Json<ArticleInput>, JsonRejection>,
 ) -> Result<Json<ArticleView>, ApiError> {
     let input = json_body(body)?;
-    if !matches!(input.language.as_str(), "de" | "en") {
-        return Err(ApiError::invalid_field(
-            "language",
-            format!(
-                "language \"{}\" is not supported (de or en)",
-                input.language
-            ),
-        ));
-    }
-    for (field, v) in [
-        ("title", &input.title),
-        ("body", &input.body),
-        ("category", &input.category),
-    ] {
-        if v.trim().is_empty() {
-            return Err(ApiError::invalid_field(
-                field,
-                format!("{field} must not be empty"),
-            ));
-        }
-    }
-    if !state
-        .rules()
-        .categories
-        .contains_key(input.category.as_str())
-    {
-        return Err(ApiError::invalid_field(
-            "category",
-            format!("unknown category \"{}\"", input.category),
-        ));
-    }
     let article = Article {
         id: id.clone(),
         language: input.language,
@@ -157,6 +126,19 @@ pub async fn put(
         keywords: input.keywords,
         body: input.body,
     };
+    if let Some((field, message)) = article.problem() {
+        return Err(ApiError::invalid_field(field, message));
+    }
+    if !state
+        .rules()
+        .categories
+        .contains_key(article.category.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "category",
+            format!("unknown category \"{}\"", article.category),
+        ));
+    }
     state.store.upsert_articles(&[article], Utc::now()).await?;
     state.refresh_faq().await?;
     Ok(Json(state.store.article(&id).await?.into()))

@@ -62,6 +62,30 @@ pub struct Article {
     pub body: String,
 }
 
+impl Article {
+    /// What is wrong with an article, as (field, message): an unsupported language or an
+    /// empty id, title, category or answer.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if !matches!(self.language.as_str(), "de" | "en") {
+            return Some((
+                "language",
+                format!("language \"{}\" is not supported (de or en)", self.language),
+            ));
+        }
+        for (field, v) in [
+            ("id", &self.id),
+            ("title", &self.title),
+            ("category", &self.category),
+            ("body", &self.body),
+        ] {
+            if v.trim().is_empty() {
+                return Some((field, format!("{field} must not be empty")));
+            }
+        }
+        None
+    }
+}
+
 /// An article file that cannot be read, with the line at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct FaqError {

@@ -194,3 +194,37 @@ pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// Runs `f` once per backend, each time on a fresh database.
+pub async fn each_backend(f: impl AsyncFn(&TestDb)) {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        f(&db).await;
+        db.drop_db().await;
+    }
+}
+
+/// POSTs JSON and returns status and body.
+pub async fn post(url: String, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = client().post(url).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The latest clock of a metric in a ticket's `sla`.
+pub fn clock<'a>(ticket: &'a serde_json::Value, metric: &str) -> &'a serde_json::Value {
+    ticket["sla"]["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|c| c["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} clock in {ticket}"))
+}
+
+/// An RFC 3339 time of a JSON body.
+pub fn time(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
