@@ -98,6 +98,13 @@ pub struct Clock {
     pub started_at: DateTime<Utc>,
     /// Business seconds counted before `running_since`.
     pub used_secs: i64,
+    /// Business seconds spent paused (waiting for the customer or a pausing status) before
+    /// `paused_since`; never part of `used_secs`.
+    #[serde(default)]
+    pub paused_secs: i64,
+    /// Set while a pausing status holds the clock.
+    #[serde(default)]
+    pub paused_since: Option<DateTime<Utc>>,
     /// Set while the clock runs.
     pub running_since: Option<DateTime<Utc>>,
     /// Due time while running; kept (frozen) once stopped.
@@ -216,6 +223,8 @@ pub struct ClockView {
     pub state: ClockState,
     pub business_minutes_used: i64,
     pub business_minutes_remaining: i64,
+    /// Business minutes the clock was held by pausing statuses (not counted as used).
+    pub business_minutes_paused: i64,
     pub stopped_at: Option<DateTime<Utc>>,
 }
 
@@ -258,7 +267,15 @@ impl Clock {
         }
     }
 
+    /// Ends a pause that a pausing status began, counting its business time.
+    fn end_pause(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        if let Some(since) = self.paused_since.take() {
+            self.paused_secs += elapsed(cals, &self.calendar, since, at);
+        }
+    }
+
     fn resume(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        self.end_pause(at, cals);
         if self.stopped_at.is_none() && self.running_since.is_none() {
             self.running_since = Some(at);
             self.due_at = add(
@@ -276,6 +293,7 @@ impl Clock {
         }
         let due = self.due_at;
         self.pause(at, cals);
+        self.end_pause(at, cals);
         self.due_at = due;
         self.stopped_at = Some(at);
         self.met = Some(self.used_secs <= self.target_secs());
@@ -394,7 +412,10 @@ impl SlaState {
                     _ if *pauses => {
                         self.paused = true;
                         for c in &mut self.clocks {
-                            c.pause(at, cals);
+                            if c.running_since.is_some() {
+                                c.pause(at, cals);
+                                c.paused_since = Some(at);
+                            }
                         }
                     }
                     _ => {
@@ -424,6 +445,8 @@ impl SlaState {
             calendar: p.calendar.clone(),
             started_at: at,
             used_secs: 0,
+            paused_secs: 0,
+            paused_since: None,
             running_since: None,
             due_at: None,
             stopped_at: None,
@@ -504,6 +527,11 @@ impl SlaState {
                     due_at: c.due_at,
                     state: c.state(now),
                     business_minutes_used: used / 60,
+                    business_minutes_paused: (c.paused_secs
+                        + c.paused_since.map_or(0, |since| {
+                            elapsed(cals, &c.calendar, since, c.stopped_at.unwrap_or(now))
+                        }))
+                        / 60,
                     business_minutes_remaining: (c.target_secs() - used) / 60,
                     stopped_at: c.stopped_at,
                 }

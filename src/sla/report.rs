@@ -149,6 +149,7 @@ mod tests {
             state,
             business_minutes_used: minutes,
             business_minutes_remaining: 60 - minutes,
+            business_minutes_paused: 0,
             stopped_at: stopped.then(chrono::Utc::now),
         }
     }

@@ -88,6 +88,8 @@ fn pending_customer_pauses_resolution_clock() {
     assert_eq!(paused.due_at, None);
     assert_eq!(paused.state(at("2026-11-30T00:00:00Z")), ClockState::Paused);
     s.apply(&open(), at("2026-11-24T10:00:00+01:00"), &c);
+    // The pause held 8 office hours (Monday 10–12, 13–17; Tuesday 8–10).
+    assert_eq!(clock(&s, Metric::Resolution).paused_secs, 8 * 3600);
     // 7 h left from Tuesday 10:00: 2 h until 12:00, 4 h afternoon, 1 h Wednesday.
     assert_eq!(
         clock(&s, Metric::Resolution).due_at,
