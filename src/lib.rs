@@ -5,8 +5,11 @@
 //! [`rules`] loads the service manager's rules files into [`rules::CompiledRules`];
 //! [`classify::classify`] turns ticket and rules into a [`model::Decision`] whose trace names
 //! the rule (file:line), customer entry or default behind every field. [`calendar`] answers
-//! whether a moment lies inside a service window. All of these are pure: they take plain
-//! data, including "now", and never touch the clock, a database or the network.
+//! whether a moment lies inside a service window and counts business time; [`sla`] picks
+//! the ticket's policy and runs its clocks; [`faq`] finds the article that may answer it.
+//! All of these are pure: they take plain data, including "now", and never touch the clock,
+//! a database or the network. [`store`] is the only module that talks SQL, [`api`] the HTTP
+//! surface, and [`worker`] fires SLA alarms and delivers webhooks in the background.
 
 pub mod api;
 pub mod calendar;
