@@ -258,3 +258,39 @@ async fn managers_edit_articles_and_the_index_follows() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn another_instance_picks_up_changed_articles() {
+    each_backend(async |db| {
+        let a = TestServer::start(db).await;
+        let b = TestServer::start(db).await;
+        let article = json!({
+            "language": "en", "category": "office-howto",
+            "title": "Teams: share your screen",
+            "questions": ["How do I share my screen in Teams?", "Present my screen in a Teams meeting"],
+            "keywords": ["teams", "share screen", "present"],
+            "body": "In the meeting, click Share (the arrow in the square) and pick the screen or window."
+        });
+        let resp = client()
+            .put(a.url("/api/v1/faq/teams-share-en"))
+            .json(&article)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        // B notices the changed articles (its periodic check does this every few seconds).
+        assert!(b.state.refresh_faq().await.unwrap());
+        assert!(!b.state.refresh_faq().await.unwrap(), "nothing changed since");
+        let (_, _, t) = post_ticket(
+            &b.base,
+            &json!({"channel": "web", "subject": "Teams", "body": "How do I share my screen in a Teams meeting?",
+                    "from": {"email": "j.smith@northwind.example"}}),
+            None,
+        )
+        .await;
+        assert_eq!(t["faq"]["suggestions"][0]["article"], "teams-share-en", "{}", t["faq"]);
+        a.stop().await;
+        b.stop().await;
+    })
+    .await;
+}
