@@ -26,6 +26,8 @@ pub struct BenchConfig {
     pub seconds: u64,
     pub concurrency: usize,
     pub rate: u64,
+    /// The rules directory, for its FAQ articles: intake answers from them as in service.
+    pub rules_dir: std::path::PathBuf,
 }
 
 /// The measured figures.
@@ -138,6 +140,7 @@ pub async fn run(
 
     // A real server on an ephemeral port.
     let state = Arc::new(AppState::new(store.clone(), rules, ApiConfig::default()));
+    state.init_faq(&config.rules_dir).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/api/v1/tickets", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -274,6 +274,7 @@ async fn bench(
         seconds,
         concurrency,
         rate,
+        rules_dir: rules_dir.to_path_buf(),
     };
     println!("database {db_url}, {seconds} s per phase, {concurrency} clients");
     let report = triage::loadtest::run(&config, rules, samples).await?;

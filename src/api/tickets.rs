@@ -326,10 +326,6 @@ pub async fn create(
     let (status, record) = match created {
         Created::New(r) => {
             if let Some(article) = &faq_result.article {
-                state
-                    .store
-                    .count_faq_outcome(article, store::FaqOutcome::Sent)
-                    .await?;
                 metrics::counter!("triage_faq_answers_total", "article" => article.clone())
                     .increment(1);
             }

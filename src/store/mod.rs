@@ -7,6 +7,7 @@
 //! checks and bumps the ticket's `version`.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -753,6 +754,24 @@ async fn insert_batch(
     events::Entity::insert_many(event_rows)
         .exec_without_returning(&txn)
         .await?;
+    // Automatic answers count for their article in the same transaction, so an answered
+    // ticket costs no write of its own.
+    let mut sent: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (new, _) in items {
+        if let Some(id) = new.faq.as_ref().and_then(|f| f["article"].as_str()) {
+            *sent.entry(id).or_default() += 1;
+        }
+    }
+    for (id, n) in sent {
+        entity::faq_articles::Entity::update_many()
+            .col_expr(
+                entity::faq_articles::Column::Sent,
+                Expr::col(entity::faq_articles::Column::Sent).add(n),
+            )
+            .filter(entity::faq_articles::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     records.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
     Ok(records)
