@@ -100,16 +100,18 @@ fn generated(n: usize, tickets: &[Ticket]) -> CompiledRules {
         ));
     }
     let read = |name: &str| std::fs::read_to_string(root().join("rules").join(name)).unwrap();
-    let (service, catalogue, customers) = (
+    let (service, catalogue, customers, closures) = (
         read("service.toml"),
         read("catalogue.toml"),
         read("customers.csv"),
+        read("closures.ics"),
     );
     compile_sources(&[
         ("service.toml", &service),
         ("catalogue.toml", &catalogue),
         ("generated.toml", &rules),
         ("customers.csv", &customers),
+        ("closures.ics", &closures),
     ])
     .unwrap()
     .rules
