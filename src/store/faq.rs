@@ -11,10 +11,10 @@ use crate::faq::Article;
 
 pub use entity::faq_articles::Model as FaqArticleRecord;
 
-/// What a customer said about an automatic answer, or that one was sent.
+/// What a customer said about an automatic answer. (Answers sent are counted when the
+/// ticket is stored, in the same transaction.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaqOutcome {
-    Sent,
     Helped,
     NotHelped,
 }
@@ -108,10 +108,9 @@ impl Store {
         Ok((n, latest))
     }
 
-    /// Counts an automatic answer or a customer's verdict on it.
+    /// Counts a customer's verdict on an automatic answer.
     pub async fn count_faq_outcome(&self, id: &str, outcome: FaqOutcome) -> Result<(), StoreError> {
         let col = match outcome {
-            FaqOutcome::Sent => faq_articles::Column::Sent,
             FaqOutcome::Helped => faq_articles::Column::Helped,
             FaqOutcome::NotHelped => faq_articles::Column::NotHelped,
         };

@@ -647,6 +647,8 @@ async fn insert_batch(
     let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
     let mut ticket_rows = Vec::with_capacity(items.len());
     let mut message_rows: Vec<messages::ActiveModel> = Vec::with_capacity(items.len());
+    // (ticket, answer, subject, time) of tickets answered at intake.
+    let mut answers = Vec::new();
     let mut event_rows = Vec::with_capacity(items.len());
     let mut key_rows = Vec::new();
     for (&(new, now), &id) in items.iter().zip(&ids) {
@@ -700,15 +702,7 @@ async fn insert_batch(
             ..Default::default()
         });
         if let Some((m, e)) = &new.answer {
-            message_rows.push(messages::ActiveModel {
-                ticket_id: Set(id),
-                direction: Set(m.direction.clone()),
-                author: Set(m.author.clone()),
-                subject: Set(t.subject.clone()),
-                body: Set(m.body.clone()),
-                created_at: Set(now),
-                ..Default::default()
-            });
+            answers.push((id, m, &t.subject, now));
             event_rows.push(events::ActiveModel {
                 ticket_id: Set(id),
                 kind: Set(e.kind.clone()),
@@ -737,17 +731,23 @@ async fn insert_batch(
             .await?;
     }
     // Automatic answers name the ticket number, known only now.
-    for m in &mut message_rows {
-        if let (sea_orm::ActiveValue::Set(body), sea_orm::ActiveValue::Set(tid)) =
-            (&m.body, &m.ticket_id)
-        {
-            if body.contains(TICKET_NUMBER) {
-                if let Some(r) = records.iter().find(|r| r.id == *tid) {
-                    m.body = Set(body.replace(TICKET_NUMBER, &ticket_number(r.seq)));
-                }
-            }
+    let seq_of: std::collections::HashMap<Uuid, i64> =
+        records.iter().map(|r| (r.id, r.seq)).collect();
+    message_rows.extend(answers.into_iter().map(|(id, m, subject, now)| {
+        let number = seq_of
+            .get(&id)
+            .map(|&seq| ticket_number(seq))
+            .unwrap_or_default();
+        messages::ActiveModel {
+            ticket_id: Set(id),
+            direction: Set(m.direction.clone()),
+            author: Set(m.author.clone()),
+            subject: Set(subject.clone()),
+            body: Set(m.body.replace(TICKET_NUMBER, &number)),
+            created_at: Set(now),
+            ..Default::default()
         }
-    }
+    }));
     messages::Entity::insert_many(message_rows)
         .exec_without_returning(&txn)
         .await?;
