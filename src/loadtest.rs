@@ -105,7 +105,7 @@ pub async fn run(
             let decision = classify(&rules, &t);
             let (clocks, event) = crate::sla::start(&rules, &t, &decision);
             NewTicket {
-                sla: SlaColumns::new(&clocks, clocks.index(&rules.calendars, now)),
+                sla: SlaColumns::new(&clocks, &rules.calendars, now),
                 clock_event: serde_json::to_value(&event).ok(),
                 decision,
                 ticket: t,

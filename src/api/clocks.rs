@@ -65,8 +65,7 @@ pub(super) fn status_change(
     let rules = state.rules();
     let status = if status == "reopen" { "open" } else { status };
     if !rules.sla.is_known_status(status) {
-        let mut known = vec!["open", "reopen", "pending-customer", "resolved", "closed"];
-        known.extend(rules.sla.pause_statuses.iter().map(|s| &**s));
+        let known: Vec<&str> = rules.sla.statuses().chain(["reopen"]).collect();
         return Err(ApiError::invalid_field(
             "status",
             format!("unknown status \"{status}\" (known: {})", known.join(", ")),

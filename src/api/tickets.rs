@@ -117,11 +117,6 @@ impl SlaView {
 
 pub(super) use crate::store::clock_state;
 
-/// The stored form of a ticket's clocks, with the columns the store indexes.
-pub(super) fn sla_columns(s: &SlaState, rules: &CompiledRules, now: DateTime<Utc>) -> SlaColumns {
-    SlaColumns::new(s, s.index(&rules.calendars, now))
-}
-
 impl TicketView {
     pub fn new(r: TicketRecord, rules: &CompiledRules, now: DateTime<Utc>) -> TicketView {
         let sla = SlaView::new(&r, rules, now);
@@ -314,7 +309,7 @@ pub async fn create(
                 decision,
                 external_id,
                 idempotency,
-                sla: sla_columns(&clocks, &rules, now),
+                sla: SlaColumns::new(&clocks, &rules.calendars, now),
                 clock_event: serde_json::to_value(&start).ok(),
                 status,
                 faq: serde_json::to_value(&faq_result).ok(),
@@ -572,7 +567,7 @@ pub async fn reclassify(
         clocks.apply(&e, now, &rules.calendars);
         event.data["clock"] = serde_json::to_value(&e).unwrap_or_default();
         event.data["clock_at"] = serde_json::json!(now);
-        update.sla = Some(sla_columns(&clocks, &rules, now));
+        update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, now));
     }
     update.events.push(event);
     let updated = state.store.update_ticket(&record, update, now).await?;
@@ -619,7 +614,7 @@ pub(super) async fn apply_clock_changes(
             update.message = c.message;
         }
     }
-    update.sla = Some(sla_columns(&clocks, &rules, now));
+    update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, now));
     let updated = state.store.update_ticket(record, update, now).await?;
     Ok(TicketView::new(updated, &rules, now))
 }

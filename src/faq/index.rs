@@ -267,8 +267,10 @@ impl FaqIndex {
         };
         match self.mode {
             Mode::Full => {
-                let analyzer = analyzers::for_language(lang);
-                let words = analyze(analyzer, text);
+                // One copy of the language analyzer serves words, the unknown-word check and
+                // the pairs.
+                let mut words_analyzer = self.analyzers[analyzers::for_language(lang)].clone();
+                let words = terms(&mut words_analyzer, text);
                 for (field, w) in self.fields.words[lang].iter().zip(WEIGHTS) {
                     parts.push((*field, words.clone(), w));
                 }
@@ -288,14 +290,13 @@ impl FaqIndex {
                     .split(|c: char| !c.is_alphanumeric())
                     .filter(|w| !w.is_empty())
                 {
-                    if analyze(analyzer, word).iter().all(|t| !known(t)) {
+                    if terms(&mut words_analyzer, word).iter().all(|t| !known(t)) {
                         unknown.push_str(word);
                         unknown.push(' ');
                     }
                 }
                 parts.push((self.fields.grams, analyze(GRAMS, &unknown), GRAM_WEIGHT));
-                let mut a = self.analyzers[analyzer].clone();
-                let query_pairs = pairs(&mut a, text);
+                let query_pairs = pairs(&mut words_analyzer, text);
                 parts.push((
                     self.fields.pairs[lang],
                     analyze(PAIRS, &query_pairs),
@@ -326,12 +327,7 @@ impl FaqIndex {
         let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(2))) else {
             return Vec::new();
         };
-        let margin = match top.as_slice() {
-            [] => 0.0,
-            [_] => 1.0,
-            [(s1, _), (s2, _), ..] if *s1 > 0.0 => (s1 - s2) / s1,
-            _ => 0.0,
-        };
+        let margin = score_margin(top.first().map(|t| t.0), top.get(1).map(|t| t.0));
         let mut hits = Vec::new();
         for (i, (score, addr)) in top.into_iter().take(limit).enumerate() {
             let ord = searcher
@@ -360,12 +356,16 @@ impl FaqIndex {
 
     /// The score margin of the first hit, `(s1 - s2) / s1`, for calibration.
     pub fn margin(hits: &[Hit]) -> f32 {
-        match hits {
-            [] => 0.0,
-            [_] => 1.0,
-            [a, b, ..] if a.score > 0.0 => (a.score - b.score) / a.score,
-            _ => 0.0,
-        }
+        score_margin(hits.first().map(|h| h.score), hits.get(1).map(|h| h.score))
+    }
+}
+
+/// `(s1 - s2) / s1` of the two best scores: 1 for a single hit, 0 for none.
+fn score_margin(first: Option<f32>, second: Option<f32>) -> f32 {
+    match (first, second) {
+        (Some(_), None) => 1.0,
+        (Some(s1), Some(s2)) if s1 > 0.0 => (s1 - s2) / s1,
+        _ => 0.0,
     }
 }
 

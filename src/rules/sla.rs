@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::compile::{collect, list, At, Category, Ctx, Queue, WindowDef};
+use super::compile::{collect, At, Category, Ctx, Queue, WindowDef};
 use super::source::{CalendarDoc, Name, PolicyDoc, SlaDoc, Strings, WebhookDoc};
 use super::SourceFile;
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
@@ -281,7 +281,7 @@ impl SlaCompiler<'_, '_, '_> {
                     &list.span(),
                     format!(
                         "unknown queue \"{q}\" in \"{t}\" (defined queues: {})",
-                        list_names(self.known.queues.keys())
+                        super::compile::list(self.known.queues.keys())
                     ),
                 ),
                 Notify::Webhook(w) if !self.webhooks.contains_key(w) => self.ctx.error(
@@ -289,7 +289,7 @@ impl SlaCompiler<'_, '_, '_> {
                     &list.span(),
                     format!(
                         "unknown webhook \"{w}\" in \"{t}\" (defined webhooks: {})",
-                        list_names(self.webhooks.keys())
+                        super::compile::list(self.webhooks.keys())
                     ),
                 ),
                 _ => out.push(n),
@@ -364,7 +364,7 @@ impl SlaCompiler<'_, '_, '_> {
                             &list.span(),
                             format!(
                                 "unknown category \"{name}\" (defined categories: {})",
-                                list_names(names.into_iter())
+                                super::compile::list(names.into_iter())
                             ),
                         );
                     }
@@ -426,7 +426,7 @@ impl SlaCompiler<'_, '_, '_> {
                         format!(
                             "unknown calendar \"{}\" (defined calendars: {})",
                             name.get_ref(),
-                            list_names(self.known.calendars.keys())
+                            super::compile::list(self.known.calendars.keys())
                         ),
                     );
                     None
@@ -496,8 +496,4 @@ impl SlaCompiler<'_, '_, '_> {
             escalations,
         })
     }
-}
-
-fn list_names<'a>(names: impl Iterator<Item = &'a Arc<str>>) -> String {
-    list(names)
 }

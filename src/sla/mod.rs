@@ -203,11 +203,7 @@ pub fn start(
     let event = ClockEvent::Policy {
         policy: policy_for(rules, ticket, d),
     };
-    let mut s = SlaState {
-        status: "open".into(),
-        ..SlaState::default()
-    };
-    s.apply(&event, ticket.received_at, &rules.calendars);
+    let s = SlaState::replay([(&event, ticket.received_at)], &rules.calendars);
     (s, event)
 }
 
@@ -328,12 +324,7 @@ impl SlaState {
         at: DateTime<Utc>,
         cals: &dyn Calendars,
     ) -> SlaState {
-        let mut s = SlaState {
-            status: "open".into(),
-            ..SlaState::default()
-        };
-        s.apply(&ClockEvent::Policy { policy }, at, cals);
-        s
+        SlaState::replay([(&ClockEvent::Policy { policy }, at)], cals)
     }
 
     /// Recomputes the state from a ticket's clock events, oldest first.

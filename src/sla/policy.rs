@@ -128,7 +128,14 @@ pub struct PolicyFacts<'a> {
 impl SlaRules {
     /// The statuses a ticket may have: the fixed ones and the configured pausing ones.
     pub fn is_known_status(&self, status: &str) -> bool {
-        matches!(status, "open" | "resolved" | "closed") || self.pauses(status)
+        self.statuses().any(|s| s == status)
+    }
+
+    /// Every status a ticket may be set to.
+    pub fn statuses(&self) -> impl Iterator<Item = &str> {
+        ["open", "pending-customer", "resolved", "closed"]
+            .into_iter()
+            .chain(self.pause_statuses.iter().map(|s| &**s))
     }
 
     pub fn pauses(&self, status: &str) -> bool {

@@ -19,7 +19,7 @@ use entity::{events, messages, notifications, tickets};
 
 use super::{decision_columns, Store, StoreError, TicketRecord};
 use crate::model::Decision;
-use crate::sla::{SlaIndex, SlaState};
+use crate::sla::{Calendars, SlaState};
 
 pub use entity::notifications::Model as NotificationRecord;
 
@@ -36,8 +36,9 @@ pub struct SlaColumns {
 }
 
 impl SlaColumns {
-    /// The columns for clocks `state`, indexed as `index` says.
-    pub fn new(state: &SlaState, index: SlaIndex) -> SlaColumns {
+    /// The columns for clocks `state`, with its due times and next alarm as of `now`.
+    pub fn new(state: &SlaState, cals: &dyn Calendars, now: DateTime<Utc>) -> SlaColumns {
+        let index = state.index(cals, now);
         SlaColumns {
             state: serde_json::to_value(state).ok(),
             policy: state.policy.as_ref().map(|p| p.id.clone()),
