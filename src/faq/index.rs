@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
 };
@@ -83,13 +83,14 @@ impl Calibration {
 
 struct Fields {
     id: Field,
-    language: Field,
     /// Per language (de, en): title, questions, keywords, body.
     words: HashMap<&'static str, [Field; 4]>,
-    grams: Field,
+    /// Per language: character n-grams of title, questions and keywords.
+    grams: HashMap<&'static str, Field>,
     /// Per language: neighbouring word pairs of title and questions.
     pairs: HashMap<&'static str, Field>,
-    plain: Field,
+    /// Per language: everything as lower-cased words, for the plain BM25 baseline.
+    plain: HashMap<&'static str, Field>,
 }
 
 /// Field weights (title, questions, keywords, body): the title and the questions say what an
@@ -144,17 +145,18 @@ impl FaqIndex {
         // The article's position in `articles`: read from a fast field instead of the
         // compressed document store, which would cost more than the search itself.
         let ord_field = sb.add_u64_field("ord", FAST);
-        let language = sb.add_text_field("language", STRING);
         let mut words = HashMap::new();
         let mut pair_fields = HashMap::new();
+        let mut gram_fields = HashMap::new();
+        let mut plain_fields = HashMap::new();
         for (lang, analyzer) in [("de", analyzers::GERMAN), ("en", analyzers::ENGLISH)] {
             let f = ["title", "questions", "keywords", "body"]
                 .map(|part| text_field(&mut sb, &format!("{part}_{lang}"), analyzer));
             words.insert(lang, f);
             pair_fields.insert(lang, text_field(&mut sb, &format!("pairs_{lang}"), PAIRS));
+            gram_fields.insert(lang, text_field(&mut sb, &format!("grams_{lang}"), GRAMS));
+            plain_fields.insert(lang, text_field(&mut sb, &format!("plain_{lang}"), PLAIN));
         }
-        let grams = text_field(&mut sb, "grams", GRAMS);
-        let plain = text_field(&mut sb, "plain", PLAIN);
         let schema = sb.build();
         let index = match dir {
             Some(d) => {
@@ -173,11 +175,10 @@ impl FaqIndex {
         }
         let fields = Fields {
             id,
-            language,
             words,
-            grams,
+            grams: gram_fields,
             pairs: pair_fields,
-            plain,
+            plain: plain_fields,
         };
         let mut writer: tantivy::IndexWriter<TantivyDocument> = index
             .writer_with_num_threads(1, 50_000_000)
@@ -194,14 +195,13 @@ impl FaqIndex {
                 .add_document(doc!(
                     fields.id => a.id.as_str(),
                     ord_field => ord as u64,
-                    fields.language => a.language.as_str(),
                     ft => a.title.as_str(),
                     fq => questions.as_str(),
                     fk => keywords.as_str(),
                     fb => a.body.as_str(),
-                    fields.grams => format!("{}\n{questions}\n{keywords}", a.title),
+                    fields.grams[lang] => format!("{}\n{questions}\n{keywords}", a.title),
                     fields.pairs[lang] => pair_text,
-                    fields.plain => all,
+                    fields.plain[lang] => all,
                 ))
                 .map_err(index_err)?;
         }
@@ -248,16 +248,10 @@ impl FaqIndex {
     /// The best `limit` articles in `language` for a text; the first carries the confidence.
     pub fn search(&self, language: &str, text: &str, limit: usize) -> Vec<Hit> {
         let lang = if language == "de" { "de" } else { "en" };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(ConstScoreQuery::new(
-                Box::new(TermQuery::new(
-                    Term::from_field_text(self.fields.language, lang),
-                    IndexRecordOption::Basic,
-                )),
-                0.0,
-            )),
-        )];
+        // Only term queries on the language's own fields, all optional: the language needs
+        // no filter clause, and tantivy can skip whole blocks of documents that cannot reach
+        // the top (block-max WAND), which any other clause would prevent.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let searcher = self.reader.searcher();
         // (field, terms, weight) of every part of the query.
         let mut parts: Vec<(Field, Vec<String>, f32)> = Vec::new();
@@ -295,7 +289,11 @@ impl FaqIndex {
                         unknown.push(' ');
                     }
                 }
-                parts.push((self.fields.grams, analyze(GRAMS, &unknown), GRAM_WEIGHT));
+                parts.push((
+                    self.fields.grams[lang],
+                    analyze(GRAMS, &unknown),
+                    GRAM_WEIGHT,
+                ));
                 let query_pairs = pairs(&mut words_analyzer, text);
                 parts.push((
                     self.fields.pairs[lang],
@@ -303,7 +301,7 @@ impl FaqIndex {
                     PAIR_WEIGHT,
                 ));
             }
-            Mode::Plain => parts.push((self.fields.plain, analyze(PLAIN, text), 1.0)),
+            Mode::Plain => parts.push((self.fields.plain[lang], analyze(PLAIN, text), 1.0)),
         }
         for (field, list, weight) in parts {
             let mut seen = HashSet::new();
@@ -320,7 +318,7 @@ impl FaqIndex {
                 }
             }
         }
-        if clauses.len() == 1 {
+        if clauses.is_empty() {
             return Vec::new();
         }
         let query = BooleanQuery::new(clauses);
