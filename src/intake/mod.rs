@@ -3,3 +3,4 @@
 //! Parsing only; no decisions and no storage.
 
 pub mod jsonl;
+pub mod mail;

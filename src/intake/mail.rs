@@ -1,0 +1,518 @@
+//! Raw RFC 5322 messages, as an MTA delivers them, into plain data: who, what, which
+//! conversation, what came attached, and whether a machine sent it.
+//!
+//! Parsing is mail-parser's (encoded words, charsets, transfer encodings, the part tree,
+//! HTML to text); this module decides what a helpdesk needs from the result. It never
+//! fails on a message that has headers: whatever it could not read stays in the raw bytes,
+//! which are stored beside the ticket.
+
+use chrono::{DateTime, Utc};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+
+/// Size limits for stored attachments; larger ones are kept as a note, never the whole
+/// mail refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest single attachment stored, in bytes.
+    pub attachment: usize,
+    /// Most attachment bytes stored per message.
+    pub message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            attachment: 10 << 20,
+            message: 25 << 20,
+        }
+    }
+}
+
+/// A name and address from a header.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mailbox {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// One attachment or inline image. `content` is `None` when it was over a size limit; then
+/// `note` says which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+    pub inline: bool,
+    pub content: Option<Vec<u8>>,
+    pub note: Option<String>,
+}
+
+/// What a message says about being sent by a machine, as far as it matters for answering.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Automatic {
+    /// The header (or sender) that shows it, e.g. `Auto-Submitted: auto-replied`.
+    pub reason: String,
+    /// A delivery status notification (a bounce).
+    pub bounce: bool,
+}
+
+/// A parsed message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mail {
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub date: Option<DateTime<Utc>>,
+    /// Message-IDs this one answers: In-Reply-To, then References (newest first).
+    pub refers_to: Vec<String>,
+    /// Message-IDs of the original message(s) a bounce reports on.
+    pub bounced: Vec<String>,
+    pub automatic: Option<Automatic>,
+    /// `X-Spam-Flag: YES` or `X-Spam-Status: Yes…`.
+    pub spam_flag: bool,
+    /// `X-Spam-Score` (or `score=` in `X-Spam-Status`).
+    pub spam_score: Option<f64>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Mail {
+    /// Where answers go: Reply-To, else From.
+    pub fn reply_address(&self) -> Option<&str> {
+        self.reply_to
+            .as_ref()
+            .or(self.from.as_ref())
+            .map(|m| m.address.as_str())
+    }
+}
+
+/// A message with nothing to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MailError(pub String);
+
+/// Senders that are machines by their local part.
+const ROBOT_SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "postmaster",
+    "noreply",
+    "no-reply",
+    "no_reply",
+    "donotreply",
+    "do-not-reply",
+    "do_not_reply",
+    "bounce",
+    "bounces",
+];
+
+/// Parses one message. Fails only when the bytes have no header at all.
+pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(MailError("the message is empty".into()));
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| MailError("not an RFC 5322 message: no header could be read".into()))?;
+    if msg.headers().is_empty() {
+        return Err(MailError(
+            "not an RFC 5322 message: no header could be read".into(),
+        ));
+    }
+    let from = first(msg.from())
+        .or_else(|| first(msg.sender()))
+        .or_else(|| {
+            msg.return_address().map(|a| Mailbox {
+                name: None,
+                address: a.trim().to_lowercase(),
+            })
+        });
+    let subject = msg
+        .subject()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(no subject)".to_owned());
+    let mut refers_to = ids(msg.in_reply_to());
+    let mut references = ids(msg.references());
+    references.reverse();
+    for r in references {
+        if !refers_to.contains(&r) {
+            refers_to.push(r);
+        }
+    }
+    let (spam_flag, spam_score) = spam(&msg);
+    let automatic = automatic(&msg, from.as_ref());
+    let bounced = if automatic.as_ref().is_some_and(|a| a.bounce) {
+        bounced_ids(&msg)
+    } else {
+        Vec::new()
+    };
+    Ok(Mail {
+        message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
+        subject,
+        body: body(&msg),
+        reply_to: first(msg.reply_to()),
+        from,
+        to: all(msg.to()),
+        cc: all(msg.cc()),
+        date: msg
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
+        refers_to,
+        bounced,
+        automatic,
+        spam_flag,
+        spam_score,
+        attachments: attachments(&msg, limits),
+    })
+}
+
+fn mailbox(a: &mail_parser::Addr) -> Option<Mailbox> {
+    let address = a.address()?.trim().to_lowercase();
+    if address.is_empty() {
+        return None;
+    }
+    Some(Mailbox {
+        name: a
+            .name()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+        address,
+    })
+}
+
+fn first(a: Option<&Address>) -> Option<Mailbox> {
+    a?.iter().find_map(mailbox)
+}
+
+fn all(a: Option<&Address>) -> Vec<Mailbox> {
+    a.map(|a| a.iter().filter_map(mailbox).collect())
+        .unwrap_or_default()
+}
+
+fn clean_id(s: &str) -> String {
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned()
+}
+
+fn ids(v: &HeaderValue) -> Vec<String> {
+    let list: Vec<&str> = match v {
+        HeaderValue::Text(t) => vec![t.as_ref()],
+        HeaderValue::TextList(l) => l.iter().map(|s| s.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    list.into_iter()
+        .map(clean_id)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn text_header<'a>(msg: &'a Message<'a>, name: &'a str) -> Option<&'a str> {
+    msg.header_raw(name).map(str::trim)
+}
+
+/// Why a message must not get an automatic answer (RFC 3834 and common practice).
+fn automatic(msg: &Message, from: Option<&Mailbox>) -> Option<Automatic> {
+    let bounce = msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
+    let reason = |r: String| Some(Automatic { reason: r, bounce });
+    if bounce {
+        return reason("Content-Type: multipart/report (delivery status notification)".into());
+    }
+    if let Some(v) = text_header(msg, "Auto-Submitted") {
+        if !v.eq_ignore_ascii_case("no") && !v.is_empty() {
+            return reason(format!("Auto-Submitted: {v}"));
+        }
+    }
+    if let Some(v) = text_header(msg, "Precedence") {
+        let l = v.to_ascii_lowercase();
+        if ["bulk", "junk", "list"].contains(&l.as_str()) {
+            return reason(format!("Precedence: {v}"));
+        }
+    }
+    for h in [
+        "List-Id",
+        "List-Unsubscribe",
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Autoresponder",
+    ] {
+        if msg.header_raw(h).is_some() {
+            return reason(format!("{h} header"));
+        }
+    }
+    if let Some(f) = from {
+        let local = f.address.split('@').next().unwrap_or("");
+        if ROBOT_SENDERS.contains(&local) {
+            return reason(format!("sender {}", f.address));
+        }
+    }
+    None
+}
+
+fn spam(msg: &Message) -> (bool, Option<f64>) {
+    let flag = text_header(msg, "X-Spam-Flag").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let status = text_header(msg, "X-Spam-Status").unwrap_or("");
+    let status_yes = status
+        .get(..3)
+        .is_some_and(|s| s.eq_ignore_ascii_case("yes"));
+    let score = text_header(msg, "X-Spam-Score")
+        .and_then(|v| v.parse::<f64>().ok())
+        .or_else(|| {
+            let rest = &status[status.find("score=")? + 6..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .unwrap_or(rest.len());
+            rest[..end].parse().ok()
+        });
+    (flag || status_yes, score)
+}
+
+/// The Message-IDs of the original message inside a delivery status notification: from
+/// an attached `message/rfc822` or `text/rfc822-headers` part.
+fn bounced_ids(msg: &Message) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in &msg.parts {
+        let original = match &part.body {
+            PartType::Message(m) => m.message_id().map(clean_id),
+            PartType::Text(t)
+                if part.content_type().is_some_and(|ct| {
+                    ct.subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
+                }) =>
+            {
+                MessageParser::default()
+                    .parse(t.as_bytes())
+                    .and_then(|m| m.message_id().map(clean_id))
+            }
+            _ => None,
+        };
+        if let Some(id) = original.filter(|s| !s.is_empty()) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// The readable text: every text body part (HTML ones converted), in order.
+fn body(msg: &Message) -> String {
+    let mut parts = Vec::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i) {
+            let t = t.trim();
+            if !t.is_empty() {
+                parts.push(t.replace("\r\n", "\n"));
+            }
+        }
+    }
+    parts.join("\n\n")
+}
+
+fn attachments(msg: &Message, limits: &Limits) -> Vec<Attachment> {
+    let mut out = Vec::new();
+    let mut stored = 0usize;
+    for (n, part) in msg.attachments().enumerate() {
+        let (content, inline): (Vec<u8>, bool) = match &part.body {
+            PartType::Binary(b) => (b.to_vec(), false),
+            PartType::InlineBinary(b) => (b.to_vec(), true),
+            PartType::Text(t) | PartType::Html(t) => (t.as_bytes().to_vec(), false),
+            PartType::Message(m) => (m.raw_message().to_vec(), false),
+            PartType::Multipart(_) => continue,
+        };
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(s) => format!("{}/{}", ct.ctype(), s).to_lowercase(),
+                None => ct.ctype().to_lowercase(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let name = part
+            .attachment_name()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("attachment-{}", n + 1));
+        let size = content.len();
+        let note = if size > limits.attachment {
+            Some(format!(
+                "not stored: {size} bytes is over the limit of {} bytes per attachment",
+                limits.attachment
+            ))
+        } else if stored + size > limits.message {
+            Some(format!(
+                "not stored: the message's attachments would exceed {} bytes",
+                limits.message
+            ))
+        } else {
+            None
+        };
+        if note.is_none() {
+            stored += size;
+        }
+        out.push(Attachment {
+            name,
+            content_type,
+            size,
+            inline,
+            content: if note.is_none() { Some(content) } else { None },
+            note,
+        });
+    }
+    out
+}
+
+/// The ticket number tag in a subject, `[T-000123]`, as its sequence number.
+pub fn subject_tag(subject: &str) -> Option<i64> {
+    let start = subject.find("[T-")?;
+    let rest = &subject[start + 1..];
+    let end = rest.find(']')?;
+    crate::store::parse_ticket_number(&rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Mail {
+        parse(s.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn encoded_words_and_legacy_charsets_are_decoded() {
+        let m = p(
+            "From: =?ISO-8859-1?Q?J=FCrgen_M=FCller?= <J.Mueller@Example.AT>\r\n\
+             Subject: =?iso-8859-15?Q?Passwort_f=FCr_=A4-Konto?=\r\n\
+             Message-ID: <abc@mx.example.at>\r\n\
+             Content-Type: text/plain; charset=windows-1252\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+             Gr=FC=DFe =80 und =84Anf=FChrung=93\r\n",
+        );
+        assert_eq!(m.subject, "Passwort für €-Konto");
+        let from = m.from.unwrap();
+        assert_eq!(from.name.as_deref(), Some("Jürgen Müller"));
+        assert_eq!(from.address, "j.mueller@example.at");
+        assert_eq!(m.body, "Grüße € und „Anführung“");
+        assert_eq!(m.message_id.as_deref(), Some("abc@mx.example.at"));
+        assert!(m.automatic.is_none());
+    }
+
+    #[test]
+    fn html_only_mail_becomes_readable_text_and_base64_is_decoded() {
+        let m = p(
+            "From: a@b.example\nSubject: x\nContent-Type: text/html; charset=utf-8\n\
+             Content-Transfer-Encoding: base64\n\n\
+             PHA+SGFsbG8gPGI+V2VsdDwvYj48L3A+PHA+WmVpbGUgMjwvcD4=\n",
+        );
+        assert!(m.body.contains("Hallo"), "{:?}", m.body);
+        assert!(m.body.contains("Welt"));
+        assert!(!m.body.contains('<'));
+    }
+
+    #[test]
+    fn threading_headers_newest_first() {
+        let m = p("From: a@b.example\nSubject: Re: x\nIn-Reply-To: <c@x>\n\
+             References: <a@x> <b@x> <c@x>\n\nok\n");
+        assert_eq!(m.refers_to, ["c@x", "b@x", "a@x"]);
+        assert_eq!(subject_tag("Re: [T-000123] Drucker"), Some(123));
+        assert_eq!(subject_tag("AW: Drucker [T-]"), None);
+    }
+
+    #[test]
+    fn each_loop_signal_is_recognised() {
+        for (header, needle) in [
+            ("Auto-Submitted: auto-replied", "Auto-Submitted"),
+            ("Precedence: bulk", "Precedence"),
+            ("Precedence: list", "Precedence"),
+            ("List-Id: <x.lists.example>", "List-Id"),
+            ("List-Unsubscribe: <mailto:u@x>", "List-Unsubscribe"),
+            ("X-Autoreply: yes", "X-Autoreply"),
+            ("X-Autorespond: yes", "X-Autorespond"),
+        ] {
+            let m = p(&format!(
+                "From: a@b.example\n{header}\nSubject: x\n\nbody\n"
+            ));
+            let a = m.automatic.expect(header);
+            assert!(a.reason.contains(needle), "{header}: {}", a.reason);
+        }
+        assert!(
+            p("From: a@b.example\nAuto-Submitted: no\nSubject: x\n\nb\n")
+                .automatic
+                .is_none()
+        );
+        let m = p("From: MAILER-DAEMON@mx.example\nSubject: x\n\nb\n");
+        assert!(m.automatic.unwrap().reason.contains("mailer-daemon"));
+        let m = p("From: noreply@shop.example\nSubject: x\n\nb\n");
+        assert!(m.automatic.is_some());
+    }
+
+    #[test]
+    fn a_bounce_names_the_original_message() {
+        let m = p("From: MAILER-DAEMON@mx.example\nSubject: Undelivered\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+             --b\nContent-Type: text/plain\n\nCould not deliver.\n\
+             --b\nContent-Type: message/delivery-status\n\nStatus: 5.1.1\n\
+             --b\nContent-Type: text/rfc822-headers\n\n\
+             Message-ID: <t-42.1@helpdesk.example>\nSubject: [T-000042] x\n\n--b--\n");
+        let a = m.automatic.unwrap();
+        assert!(a.bounce);
+        assert_eq!(m.bounced, ["t-42.1@helpdesk.example"]);
+    }
+
+    #[test]
+    fn attachments_over_a_limit_are_kept_as_a_note() {
+        let big = "A".repeat(3000);
+        let raw = format!(
+            "From: a@b.example\nSubject: x\nContent-Type: multipart/mixed; boundary=\"b\"\n\n\
+             --b\nContent-Type: text/plain\n\nsee attached\n\
+             --b\nContent-Type: application/pdf; name=\"Rechnung März.pdf\"\n\
+             Content-Disposition: attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf\n\n{big}\n\
+             --b\nContent-Type: image/png\nContent-Disposition: inline; filename=\"s.png\"\n\
+             Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b--\n"
+        );
+        let m = parse(
+            raw.as_bytes(),
+            &Limits {
+                attachment: 1000,
+                message: 5000,
+            },
+        )
+        .unwrap();
+        assert_eq!(m.body, "see attached");
+        assert_eq!(m.attachments.len(), 2);
+        let pdf = &m.attachments[0];
+        assert_eq!(pdf.name, "Rechnung März.pdf");
+        assert_eq!(pdf.content_type, "application/pdf");
+        assert!(pdf.content.is_none());
+        assert!(pdf.note.as_deref().unwrap().contains("1000 bytes"));
+        let png = &m.attachments[1];
+        assert_eq!(png.content.as_deref(), Some(&b"\x89PNG\r\n\x1a\n"[..]));
+        assert_eq!(png.size, 8);
+    }
+
+    #[test]
+    fn spam_headers() {
+        let m = p("From: a@b.example\nX-Spam-Flag: YES\nSubject: x\n\nb\n");
+        assert!(m.spam_flag);
+        let m =
+            p("From: a@b.example\nX-Spam-Status: No, score=7.3 required=5.0\nSubject: x\n\nb\n");
+        assert!(!m.spam_flag);
+        assert_eq!(m.spam_score, Some(7.3));
+    }
+
+    #[test]
+    fn bytes_without_headers_are_an_error() {
+        assert!(parse(b"", &Limits::default()).is_err());
+        assert!(parse(b"   \r\n", &Limits::default()).is_err());
+    }
+}
