@@ -114,6 +114,8 @@ pub async fn run(
                 status: "open".into(),
                 faq: None,
                 answer: None,
+                mail: None,
+                events: Vec::new(),
             }
         })
         .collect();

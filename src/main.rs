@@ -115,6 +115,9 @@ struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "TRIAGE_BODY_LIMIT", default_value_t = 1 << 20)]
     body_limit: usize,
+    /// Largest accepted raw e-mail (`POST /api/v1/intake/mail`) in bytes.
+    #[arg(long, env = "TRIAGE_MAIL_BODY_LIMIT", default_value_t = 50 << 20)]
+    mail_body_limit: usize,
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -315,6 +318,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rules,
             ApiConfig {
                 body_limit: args.body_limit,
+                mail_body_limit: args.mail_body_limit,
                 request_timeout: Duration::from_secs(args.request_timeout),
             },
         )

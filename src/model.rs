@@ -165,6 +165,8 @@ pub enum ReasonKind {
     Default,
     /// An SLA `[[policy]]`.
     Policy,
+    /// The `[mail]` rules (spam to the review queue).
+    Mail,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.

@@ -1,9 +1,12 @@
 //! sea-orm entities of the triage store. The shapes follow `migration/`; the store module of
 //! the main crate is the only user.
 
+pub mod attachments;
 pub mod events;
 pub mod faq_articles;
 pub mod idempotency_keys;
+pub mod mail_outbox;
+pub mod mail_raw;
 pub mod messages;
 pub mod notifications;
 pub mod organisations;

@@ -16,6 +16,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub body: String,
     pub created_at: DateTimeUtc,
+    /// The e-mail's Message-ID (without angle brackets), unique: received ones as sent,
+    /// ours as generated; a mail without one gets one made up at intake.
+    pub message_id: Option<String>,
+    /// E-mail headers that matter: from, reply-to, to, cc, date, refers-to, automatic, spam.
+    pub mail: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

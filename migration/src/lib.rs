@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_sla;
 mod m20261124_000003_faq;
+mod m20261124_000004_mail;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_sla::Migration),
             Box::new(m20261124_000003_faq::Migration),
+            Box::new(m20261124_000004_mail::Migration),
         ]
     }
 }

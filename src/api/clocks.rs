@@ -135,11 +135,33 @@ pub async fn reply(
     let record = open_ticket_for(&state, &key, &input.body).await?;
     let actor = input.author.clone().unwrap_or_else(|| "agent".into());
     let mut changes = Vec::new();
-    let message = NewMessage {
+    let mut message = NewMessage {
         direction: if input.internal { "note" } else { "outbound" }.into(),
         author: input.author.clone(),
         body: input.body,
+        ..Default::default()
     };
+    if !input.internal && record.channel == "email" {
+        // E-mail tickets are answered by e-mail, threaded into the customer's conversation.
+        if let Some(to) = state.store.reply_address(&record).await? {
+            let rules = state.rules();
+            let references = state.store.message_ids(record.id).await?;
+            let footer = rules
+                .mail
+                .template(&record.language)
+                .footer
+                .replace("{ticket}", crate::store::TICKET_NUMBER);
+            message.body = format!("{}\n\n-- \n{footer}", message.body);
+            message.outbound = Some(super::mail::outbound(
+                &rules,
+                &record.language,
+                &record.subject,
+                to,
+                &references,
+                false,
+            ));
+        }
+    }
     if input.internal {
         // A note moves no clock.
         if let Some(s) = &input.status {
@@ -197,24 +219,38 @@ pub async fn customer_message(
         .clone()
         .or_else(|| record.from_email.clone())
         .unwrap_or_else(|| "customer".into());
-    // A reply to an automatic answer means it did not help.
-    let mut changes = super::faq::not_helped(&state, &record, &actor).await?;
+    let message = NewMessage {
+        direction: "inbound".into(),
+        author: Some(actor.clone()),
+        body: input.body,
+        ..Default::default()
+    };
+    let changes = customer_changes(&state, &record, &actor, message).await?;
+    Ok(Json(apply_clock_changes(&state, &record, changes).await?))
+}
+
+/// What a customer's message changes: a reply to an automatic answer means it did not
+/// help; a ticket that waited for the customer (or was resolved) opens again; a next-reply
+/// clock starts.
+pub(super) async fn customer_changes(
+    state: &AppState,
+    record: &TicketRecord,
+    actor: &str,
+    message: NewMessage,
+) -> Result<Vec<ClockChange>, ApiError> {
+    let mut changes = super::faq::not_helped(state, record, actor).await?;
     if changes.is_empty() && record.status != "open" {
-        changes.push(status_change(&state, "open", &actor)?);
+        changes.push(status_change(state, "open", actor)?);
     }
     changes.push(ClockChange {
         event: ClockEvent::CustomerMessage,
         kind: "customer_message",
-        actor: actor.clone(),
+        actor: actor.to_owned(),
         data: serde_json::json!({}),
         status: None,
-        message: Some(NewMessage {
-            direction: "inbound".into(),
-            author: Some(actor),
-            body: input.body,
-        }),
+        message: Some(message),
     });
-    Ok(Json(apply_clock_changes(&state, &record, changes).await?))
+    Ok(changes)
 }
 
 /// Changes the status: a pausing status stops the clocks, `resolved` stops resolution,

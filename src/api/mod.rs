@@ -7,6 +7,7 @@
 pub mod clocks;
 pub mod error;
 pub mod faq;
+pub mod mail;
 pub mod tickets;
 
 use std::future::Future;
@@ -37,6 +38,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct ApiConfig {
     /// Largest accepted request body in bytes (413 above).
     pub body_limit: usize,
+    /// Largest accepted raw e-mail in bytes (413 above, which an MTA bounces).
+    pub mail_body_limit: usize,
     /// Longest a request may take before it is answered with 408.
     pub request_timeout: Duration,
 }
@@ -45,6 +48,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             body_limit: 1 << 20,
+            mail_body_limit: 50 << 20,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -184,10 +188,12 @@ impl AppState {
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
+        mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
         (name = "faq", description = "FAQ articles, automatic answers and feedback"),
+        (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
         (name = "operations", description = "Health and metrics")),
 )]
 pub struct ApiDoc;
@@ -236,6 +242,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(faq::get).put(faq::put).delete(faq::delete),
         )
         .route("/api/v1/tickets/{key}/feedback", post(faq::feedback))
+        .route(
+            "/api/v1/intake/mail",
+            post(mail::intake_mail).layer(DefaultBodyLimit::max(state.config.mail_body_limit)),
+        )
+        .route("/api/v1/tickets/{key}/attachments", get(mail::attachments))
+        .route(
+            "/api/v1/tickets/{key}/attachments/{id}",
+            get(mail::attachment),
+        )
+        .route(
+            "/api/v1/tickets/{key}/mail/{message_id}",
+            get(mail::raw_mail),
+        )
+        .route("/api/v1/mail/outbox", get(mail::outbox))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

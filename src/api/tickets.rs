@@ -263,12 +263,98 @@ pub async fn create(
     let ticket = input
         .into_ticket(now)
         .map_err(|e| ApiError::invalid_field("subject", e.to_string()))?;
-    let rules = state.rules();
-    let decision = classify(&rules, &ticket);
     let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
-    let (mut clocks, start) = sla::start(&rules, &ticket, &decision);
+    let rules = state.rules();
+    let created = intake(
+        &state,
+        &rules,
+        ticket,
+        Intake {
+            external_id,
+            idempotency,
+            ..Intake::default()
+        },
+        now,
+    )
+    .await?;
+    let (status, record) = match created {
+        Created::New(r) => (StatusCode::CREATED, r),
+        Created::Existing(r) => (StatusCode::OK, r),
+    };
+    let location = format!("/api/v1/tickets/{}", record.id);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(TicketView::new(record, &rules, now)),
+    )
+        .into_response())
+}
+
+/// What intake knows about a ticket besides its content.
+#[derive(Debug, Default)]
+pub(super) struct Intake {
+    pub external_id: Option<String>,
+    /// `Idempotency-Key` and the hash of its request.
+    pub idempotency: Option<(String, String)>,
+    pub mail: Option<MailIntake>,
+}
+
+/// A ticket that arrived as an e-mail.
+#[derive(Debug)]
+pub(super) struct MailIntake {
+    pub inbound: store::InboundMail,
+    /// Why no automatic answer may go out (loop protection, the per-sender limit).
+    pub withhold: Option<String>,
+    pub spam: Option<crate::rules::SpamVerdict>,
+    /// Where an answer goes.
+    pub reply_to: Option<String>,
+    /// The conversation's Message-IDs, oldest first, ending with this mail's.
+    pub references: Vec<String>,
+    /// Events for the new ticket (a link to the ticket it refers to).
+    pub events: Vec<NewEvent>,
+}
+
+/// Classifies a new ticket, starts its clocks, lets the FAQ answer it where it may, and
+/// stores it durably; the path of every channel.
+pub(super) async fn intake(
+    state: &AppState,
+    rules: &CompiledRules,
+    ticket: crate::model::Ticket,
+    extra: Intake,
+    now: DateTime<Utc>,
+) -> Result<Created, ApiError> {
+    let mut decision = classify(rules, &ticket);
+    let mail = extra.mail;
+    if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
+        review(rules, &mut decision, verdict);
+    }
+    let (mut clocks, start) = sla::start(rules, &ticket, &decision);
     let faq = state.faq();
-    let faq_result = crate::faq::answer::decide(&faq, &rules.faq, &ticket, &decision);
+    let mut faq_result = crate::faq::answer::decide(&faq, &rules.faq, &ticket, &decision);
+    let mut withhold = mail.as_ref().and_then(|m| m.withhold.clone());
+    if let Some(m) = &mail {
+        if m.reply_to.is_none() {
+            withhold.get_or_insert_with(|| "the mail has no sender address".into());
+        }
+        if let Some(v) = &m.spam {
+            withhold.get_or_insert_with(|| format!("spam: {}", v.why));
+        }
+        if let (None, Some(to), true) = (&withhold, &m.reply_to, faq_result.article.is_some()) {
+            let sent = state
+                .store
+                .automatic_mail_since(to, now - chrono::Duration::hours(1))
+                .await?;
+            if sent >= rules.mail.auto_replies_per_hour {
+                withhold = Some(format!(
+                    "{sent} automatic answers went to {to} in the last hour (limit {})",
+                    rules.mail.auto_replies_per_hour
+                ));
+            }
+        }
+    }
+    if let Some(why) = &withhold {
+        faq_result = faq_result.withhold(why);
+    }
     let mut status = "open".to_owned();
     let mut answer = None;
     if let Some(article) = faq_result.article.as_deref().and_then(|id| faq.article(id)) {
@@ -282,11 +368,23 @@ pub async fn create(
             &article.body,
             store::TICKET_NUMBER,
         );
+        let outbound = mail.as_ref().and_then(|m| {
+            Some(super::mail::outbound(
+                rules,
+                &decision.language,
+                &ticket.subject,
+                m.reply_to.clone()?,
+                &m.references,
+                true,
+            ))
+        });
         answer = Some((
             store::NewMessage {
                 direction: "outbound".into(),
                 author: Some("faq".into()),
                 body: text,
+                outbound,
+                ..Default::default()
             },
             NewEvent {
                 kind: "faq.answered".into(),
@@ -301,43 +399,60 @@ pub async fn create(
             },
         ));
     }
+    let (inbound, events) = match mail {
+        Some(m) => (Some(m.inbound), m.events),
+        None => (None, Vec::new()),
+    };
     let created = state
         .store
         .create_ticket(
             NewTicket {
                 ticket,
                 decision,
-                external_id,
-                idempotency,
+                external_id: extra.external_id,
+                idempotency: extra.idempotency,
                 sla: SlaColumns::new(&clocks, &rules.calendars, now),
                 clock_event: serde_json::to_value(&start).ok(),
                 status,
                 faq: serde_json::to_value(&faq_result).ok(),
                 answer,
+                mail: inbound,
+                events,
             },
             now,
         )
         .await?;
-    let (status, record) = match created {
-        Created::New(r) => {
-            if let Some(article) = &faq_result.article {
-                metrics::counter!("triage_faq_answers_total", "article" => article.clone())
-                    .increment(1);
-            }
-            metrics::counter!("triage_tickets_created_total",
-                "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
-            .increment(1);
-            (StatusCode::CREATED, r)
+    if let Created::New(r) = &created {
+        if let Some(article) = &faq_result.article {
+            metrics::counter!("triage_faq_answers_total", "article" => article.clone())
+                .increment(1);
         }
-        Created::Existing(r) => (StatusCode::OK, r),
+        metrics::counter!("triage_tickets_created_total",
+            "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
+        .increment(1);
+    }
+    Ok(created)
+}
+
+/// Spam goes to the review queue, for people only.
+fn review(
+    rules: &CompiledRules,
+    d: &mut crate::model::Decision,
+    verdict: &crate::rules::SpamVerdict,
+) {
+    let Some(queue) = &rules.mail.review_queue else {
+        return;
     };
-    let location = format!("/api/v1/tickets/{}", record.id);
-    Ok((
-        status,
-        [(header::LOCATION, location)],
-        Json(TicketView::new(record, &rules, now)),
-    )
-        .into_response())
+    let reason = Arc::new(crate::model::Reason {
+        by: crate::model::ReasonKind::Mail,
+        rule: Some("mail.review-queue".into()),
+        at: rules.mail.at.clone(),
+        why: format!("spam: {}", verdict.why).into(),
+    });
+    d.queue = queue.clone();
+    d.trace.queue = reason.clone();
+    d.automation = crate::model::Automation::Human;
+    d.trace.automation = reason;
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -32,6 +32,22 @@ pub struct Suggestion {
     pub confidence: f64,
 }
 
+impl FaqResult {
+    /// No automatic answer may go out (a machine sent the request, it is spam, or its
+    /// sender had enough of them): an answer that would have gone out is only suggested.
+    pub fn withhold(self, why: &str) -> FaqResult {
+        if self.mode != "automated" {
+            return self;
+        }
+        FaqResult {
+            mode: "suggested".into(),
+            article: None,
+            reason: format!("{}; not sent automatically: {why}", self.reason),
+            ..self
+        }
+    }
+}
+
 /// Decides from the rules' automation level and the best article's confidence.
 pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision) -> FaqResult {
     let hits: Vec<Hit> = if d.automation == Automation::Human || index.is_empty() {

@@ -172,6 +172,7 @@ pub struct CompiledRules {
     pub language: LanguageDetector,
     pub sla: SlaRules,
     pub faq: FaqRules,
+    pub mail: super::MailRules,
 }
 
 impl CompiledRules {
@@ -364,7 +365,9 @@ fn build(
     let mut rule_docs = Vec::new();
     let mut sla_docs = super::sla::SlaDocs::default();
     let mut faq_doc: Option<(usize, Spanned<super::source::FaqDoc>)> = None;
+    let mut mail_docs = Vec::new();
     for (file, doc) in docs {
+        mail_docs.extend(doc.mail.map(|m| (file, m)));
         sla_docs.sla.extend(doc.sla.map(|d| (file, d)));
         sla_docs
             .policies
@@ -1037,6 +1040,7 @@ fn build(
             categories: &compiled_cats,
         },
     );
+    let mail = super::mail::compile_mail(ctx, mail_docs, &queues);
     if ctx.has_errors() {
         return None;
     }
@@ -1090,6 +1094,7 @@ fn build(
             language,
             sla,
             faq,
+            mail,
         },
         extra_files,
     ))

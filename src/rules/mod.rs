@@ -7,6 +7,7 @@
 
 mod compile;
 pub mod customers;
+mod mail;
 mod sla;
 mod source;
 
@@ -18,6 +19,7 @@ pub use compile::{
     compile, Category, CompiledRules, Cond, Defaults, FaqRules, Rule, SegmentDef, WindowDef,
 };
 pub use customers::{Customer, CustomerIndex};
+pub use mail::{MailRules, MailTemplate, SpamVerdict};
 
 /// One rules file's name (as shown in messages) and text.
 #[derive(Debug, Clone)]

@@ -30,6 +30,46 @@ pub struct FileDoc {
     pub policy: Option<Vec<Spanned<PolicyDoc>>>,
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
     pub faq: Option<Spanned<FaqDoc>>,
+    pub mail: Option<Spanned<MailDoc>>,
+}
+
+/// `[mail]`: the e-mail gateway's address, limits, spam rules and answer templates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MailDoc {
+    /// Our address: From of every mail we send.
+    pub address: Option<Name>,
+    /// The display name beside it.
+    pub name: Option<Name>,
+    /// Where mail judged spam goes (a defined queue); never an agent's queue.
+    pub review_queue: Option<Name>,
+    /// `X-Spam-Score` at or above this is spam.
+    pub spam_score: Option<Spanned<f64>>,
+    /// Sender patterns (`*@domain`, `name@*`) whose mail is spam.
+    pub blocked_senders: Option<Spanned<Strings>>,
+    /// Sender patterns never judged spam, whatever the headers say.
+    pub allowed_senders: Option<Spanned<Strings>>,
+    /// Regular expressions over subject and body that make a mail spam.
+    pub spam_patterns: Option<Spanned<Strings>>,
+    /// Most automatic answers to one address per hour.
+    pub auto_replies_per_hour: Option<Spanned<i64>>,
+    /// Largest attachment stored, in KiB.
+    pub max_attachment_kib: Option<Spanned<i64>>,
+    /// Most attachment bytes stored per message, in KiB.
+    pub max_attachments_kib: Option<Spanned<i64>>,
+    /// Per language (`de`, `en`): the texts of our mail.
+    pub template: Option<BTreeMap<Name, Spanned<MailTemplateDoc>>>,
+}
+
+/// The texts of our mail in one language. `{ticket}` is the ticket number, `{subject}` the
+/// ticket's subject.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MailTemplateDoc {
+    /// Subject of our answers.
+    pub subject: Option<Name>,
+    /// Appended to agents' replies.
+    pub footer: Option<Name>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,11 +25,13 @@ use crate::model::{Decision, Sender, Ticket};
 use crate::rules::CustomerIndex;
 
 mod faq;
+mod mail;
 mod sla;
 
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
+pub use mail::{AttachmentRecord, InboundMail, OutboundMail, OutboxRecord, Sent};
 pub use sla::{
     clock_state, AlarmPlan, Delivery, NewEvent, NewMessage, NewNotification, NotificationFilter,
     NotificationRecord, SlaColumns, TicketUpdate,
@@ -88,6 +90,10 @@ pub struct NewTicket {
     pub faq: Option<serde_json::Value>,
     /// An automatic answer sent at intake, with its event.
     pub answer: Option<(NewMessage, NewEvent)>,
+    /// The e-mail the ticket arrived as.
+    pub mail: Option<InboundMail>,
+    /// More events for its trail (a link to a related ticket).
+    pub events: Vec<NewEvent>,
 }
 
 /// The result of storing a ticket: a new one, or the one an earlier identical request made.
@@ -495,6 +501,15 @@ async fn find_repeat(
             return by_id(db, k.ticket_id).await.map(Some);
         }
     }
+    if let Some(mail) = &new.mail {
+        if let Some(m) = messages::Entity::find()
+            .filter(messages::Column::MessageId.eq(mail.message_id.as_str()))
+            .one(db)
+            .await?
+        {
+            return by_id(db, m.ticket_id).await.map(Some);
+        }
+    }
     if let Some(ext) = &new.external_id {
         return Ok(tickets::Entity::find()
             .filter(tickets::Column::ExternalId.eq(ext.as_str()))
@@ -679,6 +694,8 @@ async fn insert_batch(
             subject: Set(t.subject.clone()),
             body: Set(t.body.clone()),
             created_at: Set(t.received_at),
+            message_id: Set(new.mail.as_ref().map(|m| m.message_id.clone())),
+            mail: Set(new.mail.as_ref().map(|m| m.meta.clone())),
             ..Default::default()
         });
         event_rows.push(events::ActiveModel {
@@ -701,6 +718,14 @@ async fn insert_batch(
             created_at: Set(now),
             ..Default::default()
         });
+        event_rows.extend(new.events.iter().map(|e| events::ActiveModel {
+            ticket_id: Set(id),
+            kind: Set(e.kind.clone()),
+            actor: Set(e.actor.clone()),
+            data: Set(e.data.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        }));
         if let Some((m, e)) = &new.answer {
             answers.push((id, m, &t.subject, now));
             event_rows.push(events::ActiveModel {
@@ -733,24 +758,21 @@ async fn insert_batch(
     // Automatic answers name the ticket number, known only now.
     let seq_of: std::collections::HashMap<Uuid, i64> =
         records.iter().map(|r| (r.id, r.seq)).collect();
-    message_rows.extend(answers.into_iter().map(|(id, m, subject, now)| {
+    messages::Entity::insert_many(message_rows)
+        .exec_without_returning(&txn)
+        .await?;
+    for (&(new, now), &id) in items.iter().zip(&ids) {
+        if let Some(mail) = &new.mail {
+            mail::insert_inbound(&txn, id, mail, now).await?;
+        }
+    }
+    for (id, m, subject, now) in answers {
         let number = seq_of
             .get(&id)
             .map(|&seq| ticket_number(seq))
             .unwrap_or_default();
-        messages::ActiveModel {
-            ticket_id: Set(id),
-            direction: Set(m.direction.clone()),
-            author: Set(m.author.clone()),
-            subject: Set(subject.clone()),
-            body: Set(m.body.replace(TICKET_NUMBER, &number)),
-            created_at: Set(now),
-            ..Default::default()
-        }
-    }));
-    messages::Entity::insert_many(message_rows)
-        .exec_without_returning(&txn)
-        .await?;
+        insert_message(&txn, id, subject, m, &number, now).await?;
+    }
     events::Entity::insert_many(event_rows)
         .exec_without_returning(&txn)
         .await?;
@@ -775,6 +797,56 @@ async fn insert_batch(
     txn.commit().await?;
     records.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
     Ok(records)
+}
+
+/// Adds a message to a ticket, with the mail it came as or is to be sent as; `number`
+/// replaces the ticket-number placeholder in what we write (never in a customer's text).
+async fn insert_message(
+    txn: &sea_orm::DatabaseTransaction,
+    ticket: Uuid,
+    subject: &str,
+    m: &NewMessage,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let ours = m.direction == "outbound";
+    let fill = |s: &str| {
+        if ours {
+            s.replace(TICKET_NUMBER, number)
+        } else {
+            s.to_owned()
+        }
+    };
+    let body = fill(&m.body);
+    let message_id = m
+        .mail
+        .as_ref()
+        .map(|i| i.message_id.clone())
+        .or_else(|| m.outbound.as_ref().map(|o| o.message_id.clone()));
+    messages::ActiveModel {
+        ticket_id: Set(ticket),
+        direction: Set(m.direction.clone()),
+        author: Set(m.author.clone()),
+        subject: Set(subject.to_owned()),
+        body: Set(body.clone()),
+        created_at: Set(now),
+        message_id: Set(message_id),
+        mail: Set(m.mail.as_ref().map(|i| i.meta.clone())),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    if let Some(i) = &m.mail {
+        mail::insert_inbound(txn, ticket, i, now).await?;
+    }
+    if let Some(o) = &m.outbound {
+        let o = OutboundMail {
+            subject: fill(&o.subject),
+            ..o.clone()
+        };
+        mail::insert_outbound(txn, ticket, &o, &body, now).await?;
+    }
+    Ok(())
 }
 
 /// The ticket as the engine sees it, rebuilt from a stored record (for reclassification).

@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use entity::{events, messages, notifications, tickets};
+use entity::{events, notifications, tickets};
 
 use super::{decision_columns, Store, StoreError, TicketRecord};
 use crate::model::Decision;
@@ -76,12 +76,16 @@ pub struct NewEvent {
 }
 
 /// A message to add to a ticket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     /// `inbound` (from the customer) or `outbound` (a reply).
     pub direction: String,
     pub author: Option<String>,
     pub body: String,
+    /// The e-mail it arrived as.
+    pub mail: Option<super::mail::InboundMail>,
+    /// The e-mail to send it as.
+    pub outbound: Option<super::mail::OutboundMail>,
 }
 
 /// A change to a stored ticket; `None` leaves a field as it is.
@@ -173,17 +177,8 @@ impl Store {
             });
         }
         if let Some(m) = update.message {
-            messages::ActiveModel {
-                ticket_id: Set(record.id),
-                direction: Set(m.direction),
-                author: Set(m.author),
-                subject: Set(record.subject.clone()),
-                body: Set(m.body),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            let number = super::ticket_number(record.seq);
+            super::insert_message(&txn, record.id, &record.subject, &m, &number, now).await?;
         }
         insert_events(&txn, record.id, update.events, now).await?;
         txn.commit().await?;
@@ -433,7 +428,7 @@ pub(super) async fn insert_events(
 }
 
 /// PostgreSQL: lock the selected rows, and let another worker skip them instead of waiting.
-fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
+pub(super) fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
     if txn.get_database_backend() == DbBackend::Postgres {
         q.lock_with_behavior(
             sea_orm::sea_query::LockType::Update,
@@ -447,7 +442,7 @@ fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Selec
 /// SQLite: take the write lock first, so a transaction that reads and then writes never
 /// finds that another connection wrote in between (which SQLite reports as busy at once,
 /// without waiting). PostgreSQL locks rows instead.
-async fn claim_write_lock(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+pub(super) async fn claim_write_lock(txn: &DatabaseTransaction) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Sqlite {
         txn.execute_unprepared("UPDATE notifications SET id = id WHERE 0 = 1")
             .await?;

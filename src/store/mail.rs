@@ -1,0 +1,395 @@
+//! E-mail in the store: received messages (raw bytes, attachments), the conversation
+//! lookups threading needs, and the outbound mail queue the worker sends from.
+//!
+//! A Message-ID is unique over all messages, so a redelivered mail is stored once even when
+//! two processes take it at the same moment; the outbox is leased like the notification
+//! outbox (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so each mail is sent by one worker.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use entity::{attachments, mail_outbox, mail_raw, messages, tickets};
+
+use super::sla::{claim_write_lock, insert_events, skip_locked};
+use super::{NewEvent, Store, StoreError, TicketRecord};
+use crate::intake::mail::Attachment;
+
+pub use entity::attachments::Model as AttachmentRecord;
+pub use entity::mail_outbox::Model as OutboxRecord;
+
+/// A received e-mail as stored with its message.
+#[derive(Debug, Clone)]
+pub struct InboundMail {
+    /// As received, or made up when the mail had none.
+    pub message_id: String,
+    /// From, reply-to, to, cc, date, refers-to, automatic, spam.
+    pub meta: Value,
+    pub raw: Vec<u8>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// An e-mail to send for a message.
+#[derive(Debug, Clone)]
+pub struct OutboundMail {
+    pub message_id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// An automatic answer: marked `Auto-Submitted: auto-replied`, and counted against the
+    /// per-sender limit.
+    pub automatic: bool,
+}
+
+/// The outcome of one sending attempt.
+#[derive(Debug, Clone)]
+pub enum Sent {
+    Sent,
+    /// Failed; try again at the given time, or give up (`None`: dead letter).
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Writes a received mail's raw bytes and attachments (its message row is written by the
+/// caller, with the Message-ID).
+pub(super) async fn insert_inbound(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    mail: &InboundMail,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    mail_raw::ActiveModel {
+        message_id: Set(mail.message_id.clone()),
+        ticket_id: Set(ticket),
+        raw: Set(mail.raw.clone()),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    if !mail.attachments.is_empty() {
+        attachments::Entity::insert_many(mail.attachments.iter().map(|a| {
+            attachments::ActiveModel {
+                ticket_id: Set(ticket),
+                message_id: Set(mail.message_id.clone()),
+                name: Set(a.name.clone()),
+                content_type: Set(a.content_type.clone()),
+                size: Set(a.size as i64),
+                inline: Set(a.inline),
+                content: Set(a.content.clone()),
+                note: Set(a.note.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues an outbound mail; `number` replaces the ticket-number placeholder.
+pub(super) async fn insert_outbound(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    mail: &OutboundMail,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    mail_outbox::ActiveModel {
+        ticket_id: Set(ticket),
+        message_id: Set(mail.message_id.clone()),
+        recipient: Set(mail.recipient.clone()),
+        subject: Set(mail.subject.clone()),
+        body: Set(body.to_owned()),
+        in_reply_to: Set(mail.in_reply_to.clone()),
+        references: Set(Some(mail.references.join(" ")).filter(|s| !s.is_empty())),
+        automatic: Set(mail.automatic),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The ticket holding a message with one of these Message-IDs (the first id that has
+    /// one wins), with the id that matched.
+    pub async fn ticket_of_message(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(TicketRecord, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let rows = messages::Entity::find()
+            .filter(messages::Column::MessageId.is_in(ids.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        for id in ids {
+            if let Some(m) = rows.iter().find(|m| m.message_id.as_deref() == Some(id)) {
+                return Ok(Some((self.by_id(m.ticket_id).await?, id.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every address on a ticket: its requester, the authors of its messages, and whoever
+    /// was copied on its mail.
+    pub async fn participants(&self, ticket: &TicketRecord) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = ticket.from_email.iter().cloned().collect();
+        let rows = messages::Entity::find()
+            .filter(messages::Column::TicketId.eq(ticket.id))
+            .all(&self.db)
+            .await?;
+        for m in rows {
+            if m.direction == "inbound" {
+                out.extend(m.author.clone());
+            }
+            if let Some(meta) = &m.mail {
+                for key in ["to", "cc"] {
+                    for a in meta[key].as_array().into_iter().flatten() {
+                        out.extend(a["address"].as_str().map(str::to_owned));
+                    }
+                }
+            }
+        }
+        for a in &mut out {
+            *a = a.to_lowercase();
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Where e-mail answers to a ticket go: the Reply-To (else From) of the mail that
+    /// opened it, else the requester's address.
+    pub async fn reply_address(&self, ticket: &TicketRecord) -> Result<Option<String>, StoreError> {
+        let first = messages::Entity::find()
+            .filter(messages::Column::TicketId.eq(ticket.id))
+            .filter(messages::Column::Direction.eq("inbound"))
+            .order_by_asc(messages::Column::Id)
+            .one(&self.db)
+            .await?;
+        let from_mail = first.and_then(|m| m.mail).and_then(|meta| {
+            ["reply_to", "from"]
+                .iter()
+                .find_map(|k| meta[*k]["address"].as_str().map(str::to_owned))
+        });
+        Ok(from_mail.or_else(|| ticket.from_email.clone()))
+    }
+
+    /// The Message-IDs of a ticket's mail, oldest first, for an answer's `References`.
+    pub async fn message_ids(&self, ticket: Uuid) -> Result<Vec<String>, StoreError> {
+        Ok(messages::Entity::find()
+            .filter(messages::Column::TicketId.eq(ticket))
+            .filter(messages::Column::MessageId.is_not_null())
+            .order_by_asc(messages::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect())
+    }
+
+    /// A ticket's attachments, without their content.
+    pub async fn attachments(&self, ticket: Uuid) -> Result<Vec<AttachmentRecord>, StoreError> {
+        let mut rows = attachments::Entity::find()
+            .filter(attachments::Column::TicketId.eq(ticket))
+            .order_by_asc(attachments::Column::Id)
+            .all(&self.db)
+            .await?;
+        for r in &mut rows {
+            r.content = None;
+        }
+        Ok(rows)
+    }
+
+    /// One attachment of a ticket, with its content.
+    pub async fn attachment(&self, ticket: Uuid, id: i64) -> Result<AttachmentRecord, StoreError> {
+        attachments::Entity::find_by_id(id)
+            .filter(attachments::Column::TicketId.eq(ticket))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))
+    }
+
+    /// A received mail exactly as it arrived.
+    pub async fn raw_mail(&self, ticket: Uuid, message_id: &str) -> Result<Vec<u8>, StoreError> {
+        mail_raw::Entity::find_by_id(message_id.to_owned())
+            .filter(mail_raw::Column::TicketId.eq(ticket))
+            .one(&self.db)
+            .await?
+            .map(|r| r.raw)
+            .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))
+    }
+
+    /// Automatic answers queued for an address since a moment (the per-sender limit).
+    pub async fn automatic_mail_since(
+        &self,
+        recipient: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::Recipient.eq(recipient))
+            .filter(mail_outbox::Column::Automatic.eq(true))
+            .filter(mail_outbox::Column::CreatedAt.gte(since))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Outbound mail, newest first; of one ticket if given.
+    pub async fn outbox(
+        &self,
+        ticket: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
+        let mut q = mail_outbox::Entity::find();
+        if let Some(t) = ticket {
+            q = q.filter(mail_outbox::Column::TicketId.eq(t));
+        }
+        Ok(q.order_by_desc(mail_outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Leases up to `limit` mails that are due for a sending attempt.
+    pub async fn lease_mail(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
+        let txn = self.db.begin().await?;
+        claim_write_lock(&txn).await?;
+        let q = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::Status.eq("pending"))
+            .filter(mail_outbox::Column::NextAttemptAt.lte(now))
+            .filter(
+                mail_outbox::Column::LeaseUntil
+                    .is_null()
+                    .or(mail_outbox::Column::LeaseUntil.lt(now)),
+            )
+            .order_by_asc(mail_outbox::Column::NextAttemptAt)
+            .limit(limit);
+        let mut rows = skip_locked(q, &txn).all(&txn).await?;
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            mail_outbox::Entity::update_many()
+                .col_expr(mail_outbox::Column::LeaseUntil, Expr::value(now + lease))
+                .col_expr(
+                    mail_outbox::Column::Attempts,
+                    Expr::col(mail_outbox::Column::Attempts).add(1),
+                )
+                .filter(mail_outbox::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
+            for r in &mut rows {
+                r.attempts += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// Records the outcome of a sending attempt; sent and dead mail are events on the
+    /// ticket.
+    pub async fn finish_mail(
+        &self,
+        m: &OutboxRecord,
+        outcome: Sent,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let mut row = mail_outbox::ActiveModel {
+            id: Set(m.id),
+            lease_until: Set(None),
+            ..Default::default()
+        };
+        let event = match outcome {
+            Sent::Sent => {
+                row.status = Set("sent".into());
+                row.sent_at = Set(Some(now));
+                row.last_error = Set(None);
+                NewEvent {
+                    kind: "mail.sent".into(),
+                    actor: "worker".into(),
+                    data: serde_json::json!({
+                        "message_id": m.message_id, "to": m.recipient, "attempts": m.attempts,
+                    }),
+                }
+            }
+            Sent::Failed { error, retry_at } => {
+                row.last_error = Set(Some(error.clone()));
+                match retry_at {
+                    Some(at) => {
+                        row.next_attempt_at = Set(at);
+                        row.update(&txn).await?;
+                        txn.commit().await?;
+                        return Ok(());
+                    }
+                    None => {
+                        row.status = Set("dead".into());
+                        NewEvent {
+                            kind: "mail.dead".into(),
+                            actor: "worker".into(),
+                            data: serde_json::json!({
+                                "message_id": m.message_id, "to": m.recipient,
+                                "attempts": m.attempts, "error": error,
+                            }),
+                        }
+                    }
+                }
+            }
+        };
+        row.update(&txn).await?;
+        insert_events(&txn, m.ticket_id, vec![event], now).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Marks our mail with one of these Message-IDs as bounced; returns the ticket it
+    /// belongs to and the ids that matched.
+    pub async fn mark_bounced(
+        &self,
+        ids: &[String],
+        reason: &str,
+    ) -> Result<Option<(TicketRecord, Vec<String>)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let rows = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::MessageId.is_in(ids.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let ticket = first.ticket_id;
+        let matched: Vec<String> = rows.iter().map(|r| r.message_id.clone()).collect();
+        mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::Status, Expr::value("bounced"))
+            .col_expr(mail_outbox::Column::LastError, Expr::value(reason))
+            .filter(mail_outbox::Column::MessageId.is_in(matched.clone()))
+            .exec(&self.db)
+            .await?;
+        let record = tickets::Entity::find()
+            .filter(tickets::Column::Id.eq(ticket))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(ticket.to_string()))?;
+        Ok(Some((record, matched)))
+    }
+}

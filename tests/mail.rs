@@ -1,0 +1,429 @@
+//! E-mail intake through the real HTTP server and database (SQLite always, PostgreSQL when
+//! `TRIAGE_TEST_DATABASE_URL` is set), with the shipped rules and FAQ articles.
+
+mod common;
+
+use common::{client, each_backend, get_json, post, TestServer};
+use serde_json::{json, Value};
+
+/// POSTs a raw message; returns status and body.
+async fn deliver(server: &TestServer, raw: &str) -> (u16, Value) {
+    let resp = client()
+        .post(server.url("/api/v1/intake/mail"))
+        .header("Content-Type", "message/rfc822")
+        .body(raw.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: helpdesk@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <{id}>\r\nDate: Tue, 24 Nov 2026 09:15:00 +0100\r\n{extra}\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+const PASSWORD_DE: &str = "Guten Morgen, ich habe mein Passwort vergessen und kann mich nicht mehr anmelden. Wie kann ich es zurücksetzen?";
+
+async fn outbox(server: &TestServer, ticket: &str) -> Vec<Value> {
+    let (s, v) = get_json(&server.url(&format!("/api/v1/mail/outbox?ticket={ticket}"))).await;
+    assert_eq!(s, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_password_mail_is_answered_by_mail_and_the_reply_threads_into_its_ticket() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let raw = mail(
+            "Anna Berger <Anna.Berger@alpen-logistik.example>",
+            "m1@alpen-logistik.example",
+            "Passwort vergessen",
+            "",
+            PASSWORD_DE,
+        );
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["outcome"], "created");
+        let t = &v["ticket"];
+        assert_eq!(t["channel"], "email");
+        assert_eq!(t["from"]["email"], "anna.berger@alpen-logistik.example");
+        assert_eq!(t["from"]["name"], "Anna Berger");
+        assert_eq!(t["decision"]["segment"], "commercial", "{t}");
+        assert_eq!(t["status"], "answered-automatically", "{t}");
+        let number = t["number"].as_str().unwrap().to_owned();
+
+        // The answer is queued as a mail: tagged subject, threaded, marked automatic.
+        let out = outbox(&server, &number).await;
+        assert_eq!(out.len(), 1, "{out:?}");
+        let o = &out[0];
+        assert_eq!(o["recipient"], "anna.berger@alpen-logistik.example");
+        assert_eq!(o["subject"], format!("[{number}] Re: Passwort vergessen"));
+        assert_eq!(o["automatic"], true);
+        assert_eq!(o["status"], "pending");
+        let ours = o["message_id"].as_str().unwrap().to_owned();
+        assert!(ours.ends_with("@example.com"), "{ours}");
+
+        // Redelivery of the same message: one message, 200.
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("duplicate")), "{v}");
+        assert_eq!(v["ticket"]["number"], number.as_str());
+
+        // The customer answers our mail: it lands on the ticket, and says the answer did
+        // not help, so the ticket goes to people.
+        let reply = mail(
+            "anna.berger@alpen-logistik.example",
+            "m2@alpen-logistik.example",
+            &format!("Re: [{number}] Re: Passwort vergessen"),
+            &format!(
+                "In-Reply-To: <{ours}>\r\nReferences: <m1@alpen-logistik.example> <{ours}>\r\n"
+            ),
+            "Das hat leider nicht funktioniert.",
+        );
+        let (s, v) = deliver(&server, &reply).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("appended")), "{v}");
+        assert_eq!(v["ticket"]["number"], number.as_str());
+        assert_eq!(v["ticket"]["status"], "open", "{v}");
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+        let kinds: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"faq.not_helped"), "{kinds:?}");
+        assert!(kinds.contains(&"customer_message"), "{kinds:?}");
+
+        // An agent's reply goes out by mail too, with the ticket tag, threaded on the
+        // customer's last mail, and not marked automatic.
+        let (s, v) = post(
+            server.url(&format!("/api/v1/tickets/{number}/replies")),
+            json!({"body": "Ich habe Ihr Konto entsperrt.", "author": "eva"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let out = outbox(&server, &number).await;
+        assert_eq!(out.len(), 2);
+        let agent = &out[0];
+        assert_eq!(agent["automatic"], false);
+        assert_eq!(
+            agent["subject"],
+            format!("[{number}] Re: Passwort vergessen")
+        );
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_ticket_tag_threads_only_for_people_on_the_ticket() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let (_, v) = deliver(
+            &server,
+            &mail(
+                "max@alpen-logistik.example",
+                "a1@x",
+                "Drucker druckt nicht",
+                "Cc: Eva <eva@alpen-logistik.example>\r\n",
+                "Der Drucker im 2. Stock druckt nicht.",
+            ),
+        )
+        .await;
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        // The requester and someone copied on the first mail thread by the tag alone.
+        for (from, id) in [
+            ("max@alpen-logistik.example", "a2@x"),
+            ("eva@alpen-logistik.example", "a3@x"),
+        ] {
+            let (s, v) = deliver(
+                &server,
+                &mail(
+                    from,
+                    id,
+                    &format!("AW: [{number}] Drucker"),
+                    "",
+                    "Noch immer nicht.",
+                ),
+            )
+            .await;
+            assert_eq!(
+                (s, v["outcome"].as_str()),
+                (200, Some("appended")),
+                "{from}: {v}"
+            );
+            assert_eq!(v["ticket"]["number"], number.as_str());
+        }
+        // A stranger naming the ticket gets a new ticket that links to it.
+        let (s, v) = deliver(
+            &server,
+            &mail(
+                "someone@elsewhere.example",
+                "a4@x",
+                &format!("[{number}] Drucker"),
+                "",
+                "Ich habe das gleiche Problem.",
+            ),
+        )
+        .await;
+        assert_eq!((s, v["outcome"].as_str()), (201, Some("created")), "{v}");
+        let other = v["ticket"]["number"].as_str().unwrap().to_owned();
+        assert_ne!(other, number);
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{other}/events"))).await;
+        let link = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "linked")
+            .expect("linked event");
+        assert_eq!(link["data"]["ticket"], number.as_str());
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn machines_and_spam_never_get_an_automatic_answer() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let robots = [
+            (
+                "anna.berger@alpen-logistik.example",
+                "Auto-Submitted: auto-replied\r\n",
+            ),
+            ("anna.berger@alpen-logistik.example", "Precedence: bulk\r\n"),
+            (
+                "anna.berger@alpen-logistik.example",
+                "List-Id: <it.lists.alpen-logistik.example>\r\n",
+            ),
+            (
+                "anna.berger@alpen-logistik.example",
+                "List-Unsubscribe: <mailto:leave@lists.example>\r\n",
+            ),
+            ("anna.berger@alpen-logistik.example", "X-Autoreply: yes\r\n"),
+            (
+                "anna.berger@alpen-logistik.example",
+                "X-Autorespond: yes\r\n",
+            ),
+            ("noreply@alpen-logistik.example", ""),
+            ("MAILER-DAEMON@alpen-logistik.example", ""),
+        ];
+        for (i, (from, header)) in robots.iter().enumerate() {
+            let (s, v) = deliver(
+                &server,
+                &mail(
+                    from,
+                    &format!("r{i}@x"),
+                    "Passwort vergessen",
+                    header,
+                    PASSWORD_DE,
+                ),
+            )
+            .await;
+            assert_eq!(s, 201, "{header}: {v}");
+            let t = &v["ticket"];
+            assert_eq!(t["status"], "open", "{header}{from}: {t}");
+            assert_ne!(t["faq"]["mode"], "automated", "{header}");
+            assert!(
+                t["faq"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not sent automatically"),
+                "{header}{from}: {}",
+                t["faq"]
+            );
+            let number = t["number"].as_str().unwrap();
+            assert!(outbox(&server, number).await.is_empty(), "{header}");
+        }
+        // Spam: kept, in the review queue, for people only, with the reason.
+        for (i, (from, header, body)) in [
+            (
+                "anna.berger@alpen-logistik.example",
+                "X-Spam-Flag: YES\r\n",
+                PASSWORD_DE,
+            ),
+            (
+                "anna.berger@alpen-logistik.example",
+                "X-Spam-Score: 7.5\r\n",
+                PASSWORD_DE,
+            ),
+            ("seo@mailinator.com", "", PASSWORD_DE),
+            (
+                "offers@agency.example",
+                "",
+                "We sell cheap backlinks for your shop.",
+            ),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (s, v) = deliver(
+                &server,
+                &mail(from, &format!("s{i}@x"), "Passwort vergessen", header, body),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            let d = &v["ticket"]["decision"];
+            assert_eq!(d["queue"], "review", "{from}{header}: {d}");
+            assert_eq!(d["automation"], "human");
+            assert_eq!(d["trace"]["queue"]["by"], "mail");
+            assert!(
+                d["trace"]["queue"]["at"]
+                    .as_str()
+                    .unwrap()
+                    .contains("mail.toml:"),
+                "{d}"
+            );
+            assert_ne!(v["ticket"]["status"], "answered-automatically");
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn automatic_answers_per_sender_are_limited() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let limit = server.state.rules().mail.auto_replies_per_hour as usize;
+        let mut answered = 0;
+        for i in 0..limit + 2 {
+            let (s, v) = deliver(
+                &server,
+                &mail(
+                    "anna.berger@alpen-logistik.example",
+                    &format!("l{i}@x"),
+                    "Passwort vergessen",
+                    "",
+                    PASSWORD_DE,
+                ),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            if v["ticket"]["status"] == "answered-automatically" {
+                answered += 1;
+            } else {
+                assert!(
+                    v["ticket"]["faq"]["reason"]
+                        .as_str()
+                        .unwrap()
+                        .contains("in the last hour"),
+                    "{}",
+                    v["ticket"]["faq"]
+                );
+            }
+        }
+        assert_eq!(answered, limit);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bounce_of_our_mail_lands_on_its_ticket_and_marks_the_mail() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let (_, v) = deliver(&server, &mail("anna.berger@alpen-logistik.example", "b1@x", "Passwort vergessen", "", PASSWORD_DE)).await;
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        let ours = outbox(&server, &number).await[0]["message_id"].as_str().unwrap().to_owned();
+        let bounce = format!(
+            "From: MAILER-DAEMON@mx.alpen-logistik.example\r\nTo: helpdesk@example.com\r\n\
+             Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce1@mx>\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: text/plain\r\n\r\nThe mail system: user unknown.\r\n\
+             --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; anna.berger@alpen-logistik.example\r\nStatus: 5.1.1\r\n\
+             --B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ours}>\r\nSubject: [{number}] Re: Passwort vergessen\r\n\r\n--B--\r\n"
+        );
+        let (s, v) = deliver(&server, &bounce).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("bounce")), "{v}");
+        assert_eq!(v["ticket"]["number"], number.as_str());
+        let out = outbox(&server, &number).await;
+        assert_eq!(out[0]["status"], "bounced", "{out:?}");
+        // A bounce nobody asked for (not of our mail) is a ticket, never answered.
+        let stray = bounce.replace(&ours, "unknown@elsewhere").replace("bounce1@mx", "bounce2@mx");
+        let (s, v) = deliver(&server, &stray).await;
+        assert_eq!(s, 201, "{v}");
+        assert_ne!(v["ticket"]["status"], "answered-automatically");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn attachments_are_stored_within_limits_and_the_raw_mail_is_kept() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let big = "QUJD".repeat(4 * 1024 * 1024); // 12 MiB decoded: over the 10 MiB limit
+        let raw = format!(
+            "From: =?ISO-8859-1?Q?J=FCrgen?= <juergen@alpen-logistik.example>\r\n\
+             Subject: =?ISO-8859-1?Q?Rechnung_f=FCr_M=E4rz?=\r\nMessage-ID: <att1@x>\r\n\
+             Content-Type: multipart/mixed; boundary=\"X\"\r\n\r\n\
+             --X\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+             Anbei die Rechnung f=FCr M=E4rz.\r\n\
+             --X\r\nContent-Type: application/pdf; name=\"rechnung.pdf\"\r\nContent-Disposition: attachment; filename=\"rechnung.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n\
+             --X\r\nContent-Type: application/zip; name=\"scan.zip\"\r\nContent-Disposition: attachment; filename=\"scan.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}\r\n--X--\r\n"
+        );
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!(s, 201, "{v}");
+        let t = &v["ticket"];
+        assert_eq!(t["subject"], "Rechnung für März");
+        assert!(t["body"].as_str().unwrap().starts_with("Anbei die Rechnung für März."), "{t}");
+        assert!(t["body"].as_str().unwrap().contains("scan.zip"), "the note names the missing attachment");
+        let number = t["number"].as_str().unwrap();
+        let (_, list) = get_json(&server.url(&format!("/api/v1/tickets/{number}/attachments"))).await;
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!((list[0]["name"].as_str(), list[0]["stored"].as_bool()), (Some("rechnung.pdf"), Some(true)));
+        assert_eq!((list[1]["name"].as_str(), list[1]["stored"].as_bool()), (Some("scan.zip"), Some(false)));
+        let pdf = client()
+            .get(server.url(&format!("/api/v1/tickets/{number}/attachments/{}", list[0]["id"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        assert_eq!(pdf.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n");
+        let gone = client()
+            .get(server.url(&format!("/api/v1/tickets/{number}/attachments/{}", list[1]["id"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status().as_u16(), 410);
+        let stored = client()
+            .get(server.url(&format!("/api/v1/tickets/{number}/mail/att1@x")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.bytes().await.unwrap().as_ref(), raw.as_bytes());
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn what_is_not_a_mail_is_refused_with_a_problem() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let (s, v) = deliver(&server, "").await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(
+            v["type"].as_str().map(|t| t.ends_with("unparseable-mail")),
+            Some(true),
+            "{v}"
+        );
+        let resp = client()
+            .post(server.url("/api/v1/intake/mail"))
+            .header("Content-Type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 415);
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        server.stop().await;
+    })
+    .await;
+}
