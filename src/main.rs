@@ -136,12 +136,18 @@ struct WorkerArgs {
     /// Milliseconds between worker rounds.
     #[arg(long, env = "TRIAGE_WORKER_INTERVAL_MS", default_value_t = 5000)]
     worker_interval_ms: u64,
+    /// SMTP relay for outbound mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465` (implicit TLS). Without it, mail waits in
+    /// the queue.
+    #[arg(long, env = "TRIAGE_SMTP_URL")]
+    smtp_url: Option<String>,
 }
 
 impl WorkerArgs {
     fn config(&self) -> triage::worker::WorkerConfig {
         triage::worker::WorkerConfig {
             interval: Duration::from_millis(self.worker_interval_ms.max(10)),
+            smtp_url: self.smtp_url.clone(),
             ..Default::default()
         }
     }

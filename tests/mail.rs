@@ -427,3 +427,243 @@ async fn what_is_not_a_mail_is_refused_with_a_problem() {
     })
     .await;
 }
+
+/// The SMTP sink of `tests/support/smtp_sink.py`, stopped when dropped.
+struct Sink {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sink {
+    /// Starts it; `None` when Python's smtpd is not there (outside CI only: CI must run it).
+    fn start(args: &[&str]) -> Option<Sink> {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "CI needs python3 for the SMTP test: {e}"
+                );
+                eprintln!("skipped: no python3 ({e})");
+                return None;
+            }
+        };
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Ok(port) = line.trim().parse() else {
+            let _ = child.kill();
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI needs Python's smtpd for the SMTP test"
+            );
+            eprintln!("skipped: the SMTP sink did not start");
+            return None;
+        };
+        Some(Sink { child, port, dir })
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    fn received(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn worker_round(
+    server: &TestServer,
+    sink: &Sink,
+    at: chrono::DateTime<chrono::Utc>,
+) -> triage::worker::Round {
+    let config = triage::worker::WorkerConfig::default();
+    let mailer =
+        triage::worker::mail::Mailer::from_url(&sink.url(), std::time::Duration::from_secs(10))
+            .unwrap();
+    let http = triage::worker::http_client(&config);
+    triage::worker::round(
+        &server.state.store,
+        &server.state.rules(),
+        &config,
+        &http,
+        Some(&mailer),
+        at,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn answers_go_out_over_smtp_once_and_the_customers_reply_threads_back() {
+    each_backend(async |db| {
+        let Some(sink) = Sink::start(&[]) else { return };
+        let server = TestServer::start(db).await;
+        let mut numbers = Vec::new();
+        for i in 0..5 {
+            let (s, v) = deliver(
+                &server,
+                &mail(
+                    &format!("user{i}@alpen-logistik.example"),
+                    &format!("q{i}@alpen"),
+                    "Passwort vergessen",
+                    "",
+                    PASSWORD_DE,
+                ),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            assert_eq!(v["ticket"]["status"], "answered-automatically");
+            numbers.push(v["ticket"]["number"].as_str().unwrap().to_owned());
+        }
+        // Two workers at once: every mail is sent exactly once.
+        let now = chrono::Utc::now();
+        let (a, b) = tokio::join!(
+            worker_round(&server, &sink, now),
+            worker_round(&server, &sink, now)
+        );
+        assert_eq!(a.mail_sent + b.mail_sent, 5, "{a:?} {b:?}");
+        let received = sink.received();
+        assert_eq!(received.len(), 5);
+        let again = worker_round(&server, &sink, now + chrono::Duration::hours(1)).await;
+        assert_eq!(again.mail_sent, 0);
+
+        // The first ticket's mail, as the customer's mail client gets it.
+        let first = received
+            .iter()
+            .map(|raw| triage::intake::mail::parse(raw, &Default::default()).unwrap())
+            .find(|m| m.subject.contains(&numbers[0]))
+            .expect("the first ticket's answer was received");
+        assert_eq!(
+            first.subject,
+            format!("[{}] Re: Passwort vergessen", numbers[0])
+        );
+        assert_eq!(first.refers_to, ["q0@alpen"]);
+        assert!(
+            first.body.contains(&numbers[0]),
+            "the ticket number is in the text"
+        );
+        assert!(first.body.contains("Passwort"), "{}", first.body);
+        assert!(first
+            .automatic
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("Auto-Submitted"));
+        let sent = outbox(&server, &numbers[0]).await;
+        assert_eq!(sent[0]["status"], "sent");
+        assert_eq!(sent[0]["message_id"].as_str(), first.message_id.as_deref());
+
+        // The customer's client answers it (threading headers only, no tag needed).
+        let ours = first.message_id.unwrap();
+        let reply = mail(
+            "user0@alpen-logistik.example",
+            "q0-reply@alpen",
+            "Re: Ihre Anfrage",
+            &format!("In-Reply-To: <{ours}>\r\nReferences: <q0@alpen> <{ours}>\r\n"),
+            "Danke, hat geklappt!",
+        );
+        let (s, v) = deliver(&server, &reply).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("appended")), "{v}");
+        assert_eq!(v["ticket"]["number"], numbers[0].as_str());
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn smtp_failures_are_retried_with_backoff_and_permanent_ones_give_up() {
+    each_backend(async |db| {
+        let Some(flaky) = Sink::start(&["--fail-first", "1"]) else {
+            return;
+        };
+        let server = TestServer::start(db).await;
+        let (_, v) = deliver(
+            &server,
+            &mail(
+                "anna.berger@alpen-logistik.example",
+                "f1@alpen",
+                "Passwort vergessen",
+                "",
+                PASSWORD_DE,
+            ),
+        )
+        .await;
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        let now = chrono::Utc::now();
+        let r = worker_round(&server, &flaky, now).await;
+        assert_eq!((r.mail_sent, r.mail_failed), (0, 1));
+        // Not due again before the backoff.
+        let r = worker_round(&server, &flaky, now + chrono::Duration::seconds(10)).await;
+        assert_eq!((r.mail_sent, r.mail_failed), (0, 0));
+        let r = worker_round(&server, &flaky, now + chrono::Duration::seconds(31)).await;
+        assert_eq!(r.mail_sent, 1);
+        let o = &outbox(&server, &number).await[0];
+        assert_eq!(
+            (o["status"].as_str(), o["attempts"].as_i64()),
+            (Some("sent"), Some(2)),
+            "{o}"
+        );
+        assert_eq!(flaky.received().len(), 1);
+
+        let Some(reject) = Sink::start(&["--reject"]) else {
+            return;
+        };
+        let (_, v) = deliver(
+            &server,
+            &mail(
+                "bernd@alpen-logistik.example",
+                "f2@alpen",
+                "Passwort vergessen",
+                "",
+                PASSWORD_DE,
+            ),
+        )
+        .await;
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        let r = worker_round(&server, &reject, chrono::Utc::now()).await;
+        assert_eq!(r.mail_failed, 1);
+        let o = &outbox(&server, &number).await[0];
+        assert_eq!(o["status"], "dead", "{o}");
+        assert!(o["last_error"].as_str().unwrap().contains("550"), "{o}");
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+        assert!(
+            events
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "mail.dead"),
+            "{events}"
+        );
+        server.stop().await;
+    })
+    .await;
+}

@@ -564,7 +564,7 @@ async fn webhooks_are_retried_with_backoff_and_kept_as_dead_letters() {
         // Ticket 1: rounds until both webhook notifications are delivered.
         let mut rows = Vec::new();
         for _ in 0..200 {
-            triage::worker::round(store, &flaky, &config, &http, Utc::now())
+            triage::worker::round(store, &flaky, &config, &http, None, Utc::now())
                 .await
                 .unwrap();
             rows = notifications(&server, "&target=webhook:hook").await;
@@ -595,7 +595,7 @@ async fn webhooks_are_retried_with_backoff_and_kept_as_dead_letters() {
         let (_, _, t2) = post_ticket(&server.base, &mail(ago(24 * 60)), None).await;
         let ticket2 = format!("&ticket={}", t2["id"].as_str().unwrap());
         for _ in 0..200 {
-            triage::worker::round(store, &down, &config, &http, Utc::now())
+            triage::worker::round(store, &down, &config, &http, None, Utc::now())
                 .await
                 .unwrap();
             rows = notifications(&server, &format!("&target=webhook:hook{ticket2}")).await;

@@ -1,10 +1,13 @@
 //! Background work of `triage serve` and `triage worker`: fires SLA warnings, breaches and
-//! escalations into the notification outbox, and delivers webhook notifications.
+//! escalations into the notification outbox, delivers webhook notifications, and sends the
+//! outbound mail queue over SMTP.
 //!
 //! Any number of workers may run against one PostgreSQL database; what keeps them from
 //! doing the same work twice lives in the store (`FOR UPDATE SKIP LOCKED`, a unique
 //! constraint per notification, delivery leases), so a worker holds no state of its own and
 //! catches up after downtime by looking at what is due.
+
+pub mod mail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +32,10 @@ pub struct WorkerConfig {
     pub batch: u64,
     /// How long a leased delivery is left alone by other workers.
     pub lease: Duration,
-    /// Timeout of one webhook request.
+    /// Timeout of one webhook request or SMTP exchange.
     pub http_timeout: Duration,
+    /// SMTP relay URL for outbound mail; without one, mail waits in the queue.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +45,7 @@ impl Default for WorkerConfig {
             batch: 200,
             lease: Duration::from_secs(60),
             http_timeout: Duration::from_secs(10),
+            smtp_url: None,
         }
     }
 }
@@ -50,6 +56,8 @@ pub struct Round {
     pub notifications: usize,
     pub delivered: usize,
     pub failed: usize,
+    pub mail_sent: usize,
+    pub mail_failed: usize,
 }
 
 /// Runs rounds until `shutdown` completes; `rules` gives the current rules (they may be
@@ -61,6 +69,21 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let http = http_client(&config);
+    let mailer = match config
+        .smtp_url
+        .as_deref()
+        .map(|u| mail::Mailer::from_url(u, config.http_timeout))
+    {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            tracing::error!("outbound mail stays queued: {e}");
+            None
+        }
+        None => {
+            tracing::info!("no SMTP relay configured (--smtp-url): outbound mail stays queued");
+            None
+        }
+    };
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -68,9 +91,10 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                match round(&store, &rules(), &config, &http, Utc::now()).await {
+                match round(&store, &rules(), &config, &http, mailer.as_ref(), Utc::now()).await {
                     Ok(r) if r != Round::default() => tracing::info!(
-                        notifications = r.notifications, delivered = r.delivered, failed = r.failed, "worker round"),
+                        notifications = r.notifications, delivered = r.delivered, failed = r.failed,
+                        mail_sent = r.mail_sent, mail_failed = r.mail_failed, "worker round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("worker round failed, retrying next round: {e}"),
                 }
@@ -86,12 +110,13 @@ pub fn http_client(config: &WorkerConfig) -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// One round: sweep due alarms (until none are left), then deliver due webhooks.
+/// One round: sweep due alarms (until none are left), deliver due webhooks, send due mail.
 pub async fn round(
     store: &Store,
     rules: &CompiledRules,
     config: &WorkerConfig,
     http: &reqwest::Client,
+    mailer: Option<&mail::Mailer>,
     now: DateTime<Utc>,
 ) -> Result<Round, StoreError> {
     let mut out = Round::default();
@@ -131,6 +156,27 @@ pub async fn round(
         };
         metrics::counter!("triage_webhook_deliveries_total", "result" => result).increment(1);
         store.finish_delivery(&n, outcome, Utc::now()).await?;
+    }
+    if let Some(mailer) = mailer {
+        for m in store.lease_mail(now, config.batch, lease).await? {
+            let outcome = mailer.send(rules, &m, Utc::now()).await;
+            let result = match &outcome {
+                crate::store::Sent::Sent => {
+                    out.mail_sent += 1;
+                    "sent"
+                }
+                crate::store::Sent::Failed { retry_at, .. } => {
+                    out.mail_failed += 1;
+                    if retry_at.is_some() {
+                        "retry"
+                    } else {
+                        "dead"
+                    }
+                }
+            };
+            metrics::counter!("triage_mail_sent_total", "result" => result).increment(1);
+            store.finish_mail(&m, outcome, Utc::now()).await?;
+        }
     }
     Ok(out)
 }
