@@ -30,6 +30,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// E-mail from a mail server.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Validate or inspect rules files.
     Rules {
         #[command(subcommand)]
@@ -187,6 +192,25 @@ enum FaqCommand {
 }
 
 #[derive(Subcommand)]
+enum MailCommand {
+    /// Deliver one raw message read on stdin (an MTA pipe: Postfix pipe(8) or aliases,
+    /// procmail, fetchmail). Exit codes follow sysexits: 0 delivered, 75 the service is
+    /// unreachable or failing (the MTA retries later), 65 the message cannot be read (the
+    /// MTA bounces it), 77 the token is refused, 78 the URL is wrong.
+    Ingest {
+        /// The service's base URL or its intake endpoint.
+        #[arg(long, env = "TRIAGE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Bearer token of the gateway.
+        #[arg(long, env = "TRIAGE_TOKEN")]
+        token: Option<String>,
+        /// Seconds to wait for the service.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
 enum RulesCommand {
     /// Check a rules directory: exit 0 when valid (warnings printed), 1 with every error.
     Check {
@@ -196,6 +220,41 @@ enum RulesCommand {
     },
 }
 
+/// `triage mail ingest`: never an error of its own, only an exit code the MTA acts on.
+fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
+    use std::io::Read;
+    use triage::intake::pipe;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+        eprintln!("triage mail ingest: cannot read the message on stdin: {e}");
+        return ExitCode::from(pipe::sysexits::TEMPFAIL);
+    }
+    let endpoint = if url.trim_end_matches('/').ends_with("/api/v1/intake/mail") {
+        url.to_owned()
+    } else {
+        format!("{}/api/v1/intake/mail", url.trim_end_matches('/'))
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage mail ingest: {e:#}");
+            return ExitCode::from(pipe::sysexits::TEMPFAIL);
+        }
+    };
+    let (code, line) = rt.block_on(pipe::deliver(
+        &endpoint,
+        token,
+        raw,
+        Duration::from_secs(timeout),
+    ));
+    if code == pipe::sysexits::OK {
+        println!("{line}");
+    } else {
+        eprintln!("triage mail ingest: {line}");
+    }
+    ExitCode::from(code)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -203,6 +262,14 @@ fn main() -> ExitCode {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
         Command::Classify { rules } => classify_lines(&rules),
+        Command::Mail {
+            command:
+                MailCommand::Ingest {
+                    url,
+                    token,
+                    timeout,
+                },
+        } => return mail_ingest(&url, token.as_deref(), timeout),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Faq {
             command:

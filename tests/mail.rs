@@ -667,3 +667,77 @@ async fn smtp_failures_are_retried_with_backoff_and_permanent_ones_give_up() {
     })
     .await;
 }
+
+/// `triage mail ingest` as an MTA pipe runs it: the message on stdin, the exit code back.
+async fn ingest(url: &str, raw: &[u8]) -> (i32, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "mail",
+            "ingest",
+            "--url",
+            url,
+            "--token",
+            "gateway-token",
+            "--timeout",
+            "5",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(raw).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let raw = mail("anna.berger@alpen-logistik.example", "pipe1@alpen", "Drucker", "", "Der Drucker druckt nicht.");
+        let (code, out) = ingest(&server.base, raw.as_bytes()).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("created T-"), "{out}");
+        // Redelivered by the MTA: still delivered, one message.
+        let (code, out) = ingest(&server.base, raw.as_bytes()).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("duplicate T-"), "{out}");
+        // Not a message: 65, the MTA bounces it.
+        let (code, out) = ingest(&server.base, b"").await;
+        assert_eq!(code, 65, "{out}");
+        assert!(out.contains("422"), "{out}");
+        // Nobody listening: 75, the MTA keeps it and retries.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let (code, out) = ingest(&dead, raw.as_bytes()).await;
+        assert_eq!(code, 75, "{out}");
+        // A service in trouble (503): 75 too.
+        let failing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let failing_url = format!("http://{}", failing.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = failing.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: 39\r\nconnection: close\r\n\r\n{\"title\":\"down\",\"detail\":\"maintenance\"}")
+                    .await;
+            }
+        });
+        let (code, out) = ingest(&failing_url, raw.as_bytes()).await;
+        assert_eq!(code, 75, "{out}");
+        assert!(out.contains("maintenance"), "{out}");
+        server.stop().await;
+    })
+    .await;
+}

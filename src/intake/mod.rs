@@ -4,3 +4,4 @@
 
 pub mod jsonl;
 pub mod mail;
+pub mod pipe;
