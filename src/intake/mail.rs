@@ -310,8 +310,9 @@ fn bounced_ids(msg: &Message) -> Vec<String> {
 /// The readable text: every text body part (HTML ones converted), in order.
 fn body(msg: &Message) -> String {
     let mut parts = Vec::new();
-    for i in 0..msg.text_body_count() {
-        if let Some(t) = msg.body_text(i) {
+    for (i, part) in msg.text_bodies().enumerate() {
+        let text = mislabelled(msg, part).or_else(|| msg.body_text(i).map(|t| t.into_owned()));
+        if let Some(t) = text {
             let t = t.trim();
             if !t.is_empty() {
                 parts.push(t.replace("\r\n", "\n"));
@@ -319,6 +320,56 @@ fn body(msg: &Message) -> String {
         }
     }
     parts.join("\n\n")
+}
+
+/// A text part whose bytes do not fit its declared charset — Latin-1 text labelled UTF-8,
+/// 8-bit text labelled 7-bit (US-ASCII, UTF-7) or not labelled at all, as old mailers
+/// send — read again as Windows-1252, which is what such mail almost always is.
+fn mislabelled(msg: &Message, part: &mail_parser::MessagePart) -> Option<String> {
+    let (PartType::Text(decoded) | PartType::Html(decoded)) = &part.body else {
+        return None;
+    };
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .unwrap_or("us-ascii")
+        .to_ascii_lowercase();
+    let seven_bit = matches!(charset.as_str(), "us-ascii" | "ascii" | "utf-7");
+    let unicode = seven_bit || charset == "utf-8" || charset == "utf8";
+    if !unicode {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    let encoding = part
+        .content_transfer_encoding()
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    let bytes = match encoding.as_str() {
+        "quoted-printable" => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
+        }
+        "base64" => mail_parser::decoders::base64::base64_decode(raw)?,
+        _ => raw.to_vec(),
+    };
+    let wrong = if seven_bit {
+        bytes.iter().any(|b| *b >= 0x80)
+    } else {
+        decoded.contains('\u{FFFD}') && std::str::from_utf8(&bytes).is_err()
+    };
+    if !wrong {
+        return None;
+    }
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t.to_owned(),
+        Err(_) => (mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")?)(&bytes),
+    };
+    Some(if matches!(part.body, PartType::Html(_)) {
+        mail_parser::decoders::html::html_to_text(&text)
+    } else {
+        text
+    })
 }
 
 fn attachments(msg: &Message, limits: &Limits) -> Vec<Attachment> {
@@ -405,6 +456,30 @@ mod tests {
         assert_eq!(m.body, "Grüße € und „Anführung“");
         assert_eq!(m.message_id.as_deref(), Some("abc@mx.example.at"));
         assert!(m.automatic.is_none());
+    }
+
+    #[test]
+    fn latin1_text_labelled_utf8_or_unlabelled_is_read_as_windows_1252() {
+        let labelled = parse(
+            b"From: a@b.example\nSubject: x\nContent-Type: text/plain; charset=UTF-8\n\
+              Content-Transfer-Encoding: quoted-printable\n\nDie Fr=F6sche =80\n",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(labelled.body, "Die Frösche €");
+        let bare = parse(
+            b"From: a@b.example\nSubject: x\n\nGr\xfc\xdfe\n",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(bare.body, "Grüße");
+        let utf8 = parse(
+            "From: a@b.example\nSubject: x\nContent-Type: text/plain; charset=utf-8\n\nGrüße\n"
+                .as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(utf8.body, "Grüße");
     }
 
     #[test]
