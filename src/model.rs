@@ -107,6 +107,12 @@ vocabulary! {
     }
 }
 
+/// Text as stored: without NUL characters, which carry no meaning in a request and which
+/// PostgreSQL's text columns refuse.
+pub fn clean_text(s: &str) -> String {
+    s.replace('\0', "")
+}
+
 /// Who sent a request, as far as the channel tells.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

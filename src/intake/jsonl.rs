@@ -52,11 +52,16 @@ impl TicketInput {
         if self.subject.trim().is_empty() && self.body.trim().is_empty() {
             return Err(InputError::Empty);
         }
+        let clean = |o: Option<String>| o.map(|s| crate::model::clean_text(&s));
         Ok(Ticket {
             channel: self.channel,
-            subject: self.subject,
-            body: self.body,
-            from: self.from,
+            subject: crate::model::clean_text(&self.subject),
+            body: crate::model::clean_text(&self.body),
+            from: crate::model::Sender {
+                email: clean(self.from.email),
+                name: clean(self.from.name),
+                phone: clean(self.from.phone),
+            },
             received_at: self.received_at.map_or(now, |t| t.with_timezone(&Utc)),
         })
     }

@@ -9,6 +9,8 @@
 use chrono::{DateTime, Utc};
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+use crate::model::clean_text;
+
 /// Size limits for stored attachments; larger ones are kept as a note, never the whole
 /// mail refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +130,7 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
         .or_else(|| {
             msg.return_address().map(|a| Mailbox {
                 name: None,
-                address: a.trim().to_lowercase(),
+                address: clean_text(a.trim()).to_lowercase(),
             })
         });
     let subject = msg
@@ -153,8 +155,8 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
     };
     Ok(Mail {
         message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
-        subject,
-        body: body(&msg),
+        subject: clean_text(&subject),
+        body: clean_text(&body(&msg)),
         reply_to: first(msg.reply_to()),
         from,
         to: all(msg.to()),
@@ -173,14 +175,14 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
 }
 
 fn mailbox(a: &mail_parser::Addr) -> Option<Mailbox> {
-    let address = a.address()?.trim().to_lowercase();
+    let address = clean_text(a.address()?.trim()).to_lowercase();
     if address.is_empty() {
         return None;
     }
     Some(Mailbox {
         name: a
             .name()
-            .map(|n| n.trim().to_owned())
+            .map(|n| clean_text(n.trim()))
             .filter(|n| !n.is_empty()),
         address,
     })
@@ -226,7 +228,12 @@ fn automatic(msg: &Message, from: Option<&Mailbox>) -> Option<Automatic> {
                 .subtype()
                 .is_some_and(|s| s.eq_ignore_ascii_case("report"))
     });
-    let reason = |r: String| Some(Automatic { reason: r, bounce });
+    let reason = |r: String| {
+        Some(Automatic {
+            reason: clean_text(&r),
+            bounce,
+        })
+    };
     if bounce {
         return reason("Content-Type: multipart/report (delivery status notification)".into());
     }
@@ -386,13 +393,13 @@ fn attachments(msg: &Message, limits: &Limits) -> Vec<Attachment> {
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
-                Some(s) => format!("{}/{}", ct.ctype(), s).to_lowercase(),
-                None => ct.ctype().to_lowercase(),
+                Some(s) => clean_text(&format!("{}/{}", ct.ctype(), s).to_lowercase()),
+                None => clean_text(&ct.ctype().to_lowercase()),
             })
             .unwrap_or_else(|| "application/octet-stream".into());
         let name = part
             .attachment_name()
-            .map(str::to_owned)
+            .map(clean_text)
             .unwrap_or_else(|| format!("attachment-{}", n + 1));
         let size = content.len();
         let note = if size > limits.attachment {
