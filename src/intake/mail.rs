@@ -135,7 +135,7 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
         });
     let subject = msg
         .subject()
-        .map(|s| s.trim().to_owned())
+        .map(|s| clean_text(s).trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "(no subject)".to_owned());
     let mut refers_to = ids(msg.in_reply_to());
@@ -155,7 +155,7 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
     };
     Ok(Mail {
         message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
-        subject: clean_text(&subject),
+        subject,
         body: clean_text(&body(&msg)),
         reply_to: first(msg.reply_to()),
         from,
@@ -590,6 +590,51 @@ mod tests {
             p("From: a@b.example\nX-Spam-Status: No, score=7.3 required=5.0\nSubject: x\n\nb\n");
         assert!(!m.spam_flag);
         assert_eq!(m.spam_score, Some(7.3));
+    }
+
+    const SEEDS: &[&str] = &[
+        "From: =?ISO-8859-1?Q?J=FCrgen?= <j@x.example>\r\nSubject: =?utf-8?B?UGFzc3dvcnQ=?=\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; \
+         charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n\
+         --b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         JVBERi0xLjQK\r\n--b--\r\n",
+        "From: MAILER-DAEMON@x\nContent-Type: multipart/report; boundary=\"r\"\n\n--r\n\
+         Content-Type: message/rfc822\n\nMessage-ID: <a@b>\nSubject: x\n\nbody\n--r--\n",
+        "Subject: x\nContent-Type: text/html; charset=utf-7\n\n<p>+AOQ-<b>x</p>\n",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Mutated and truncated messages: a mail or an error, never a panic, and never
+        /// more stored than the limits allow.
+        #[test]
+        fn any_mutation_parses_or_fails_cleanly(
+            seed in 0..SEEDS.len(),
+            edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..12),
+            cut in 0usize..500,
+        ) {
+            let mut raw = SEEDS[seed].as_bytes().to_vec();
+            for (at, byte) in edits {
+                if !raw.is_empty() {
+                    let i = at % raw.len();
+                    raw[i] = byte;
+                }
+            }
+            raw.truncate(cut.max(1));
+            let limits = Limits { attachment: 8, message: 16 };
+            if let Ok(m) = parse(&raw, &limits) {
+                proptest::prop_assert!(!m.subject.is_empty());
+                proptest::prop_assert!(!m.body.contains('\0'));
+                let stored: usize = m.attachments.iter().filter_map(|a| a.content.as_ref().map(Vec::len)).sum();
+                proptest::prop_assert!(stored <= limits.message);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse(&raw, &Limits::default());
+        }
     }
 
     #[test]
