@@ -5,7 +5,9 @@
 //! classification; (2) HTTP saturation — the same number of clients posting to a real server
 //! as fast as answers come; (3) fixed rate — requests started on a fixed schedule, latency
 //! measured from the scheduled start, so a stalled server is charged for the requests it
-//! delayed (no coordinated omission).
+//! delayed (no coordinated omission); (4) mail — the same tickets as realistic 20 KB
+//! e-mails (text and HTML alternative, a PDF attachment) through `POST /api/v1/intake/mail`
+//! by the same number of clients, each to a committed ticket.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +43,8 @@ pub struct BenchReport {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub errors: usize,
+    pub mail_per_s: f64,
+    pub mail_bytes: usize,
 }
 
 impl std::fmt::Display for BenchReport {
@@ -60,8 +64,54 @@ impl std::fmt::Display for BenchReport {
             f,
             "fixed rate {:>5}/s:       {:>8.0} done/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors",
             self.fixed_rate, self.fixed_achieved_per_s, self.p50_ms, self.p99_ms, self.max_ms, self.errors
+        )?;
+        writeln!(
+            f,
+            "HTTP POST /intake/mail:   {:>8.0} mails/s of {} KB ({:.0}% of POST /tickets, {:.0}% of raw)",
+            self.mail_per_s,
+            self.mail_bytes / 1024,
+            100.0 * self.mail_per_s / self.http_per_s,
+            100.0 * self.mail_per_s / self.raw_per_s
         )
     }
+}
+
+/// A realistic e-mail for a sample ticket: Received trail, text and HTML alternatives, and
+/// a 12 KB PDF attachment (base64), about 20 KB in all; `n` makes its Message-ID unique.
+pub fn sample_mail(v: &serde_json::Value, n: usize) -> String {
+    let from = v["from"]["email"]
+        .as_str()
+        .unwrap_or("customer@example.net");
+    let subject = v["subject"].as_str().unwrap_or("Anfrage");
+    let body = v["body"].as_str().unwrap_or("");
+    let pdf: Vec<u8> = (0..12 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(pdf)
+    };
+    let b64: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    let html = format!(
+        "<html><body><p>{}</p><p>Mit freundlichen Gr&uuml;&szlig;en</p></body></html>",
+        body.replace('\n', "<br>")
+    );
+    format!(
+        "Received: from mx1.example.net (mx1.example.net [192.0.2.10]) by mx.helpdesk.example with ESMTPS id 4Xb{n}; Tue, 24 Nov 2026 09:15:00 +0100\r\n\
+         Received: from client.example.net (unknown [198.51.100.7]) by mx1.example.net; Tue, 24 Nov 2026 09:14:59 +0100\r\n\
+         From: {from}\r\nTo: helpdesk@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <bench-{n}-{}@example.net>\r\nDate: Tue, 24 Nov 2026 09:14:58 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+         --alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n\r\nMit freundlichen Grüßen\r\n\
+         --alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--alt--\r\n\
+         --outer\r\nContent-Type: application/pdf; name=\"Screenshot.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"Screenshot.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--outer--\r\n",
+        std::process::id(),
+        b64.join("\r\n")
+    )
 }
 
 /// Realistic tickets to send: the shipped examples, cycled.
@@ -211,7 +261,44 @@ pub async fn run(
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1000.0
     };
+    // 4. Mail: realistic messages through the mail endpoint, as many clients.
+    let mail_url = url.replace("/api/v1/tickets", "/api/v1/intake/mail");
+    let mail_bytes = sample_mail(&samples[0], 0).len();
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..config.concurrency {
+        let (client, url, samples, counter) = (
+            client.clone(),
+            mail_url.clone(),
+            samples.clone(),
+            counter.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while start.elapsed() < duration {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let raw = sample_mail(&samples[i % samples.len()], i);
+                let resp = client
+                    .post(&url)
+                    .header("Content-Type", "message/rfc822")
+                    .body(raw)
+                    .send()
+                    .await?;
+                anyhow::ensure!(resp.status().as_u16() == 201, "status {}", resp.status());
+                n += 1;
+            }
+            Ok(n)
+        }));
+    }
+    let mut mails = 0;
+    for t in tasks {
+        mails += t.await??;
+    }
+    let mail_per_s = mails as f64 / start.elapsed().as_secs_f64();
     let report = BenchReport {
+        mail_per_s,
+        mail_bytes,
         raw_per_s,
         http_per_s,
         fixed_rate: config.rate,
