@@ -1100,6 +1100,23 @@ fn build(
     ))
 }
 
+/// A sender pattern as matched: a bare domain means everyone at it.
+pub(super) fn full_sender_pattern(g: &str) -> String {
+    if g.contains('@') {
+        g.to_owned()
+    } else {
+        format!("*@{g}")
+    }
+}
+
+/// A sender pattern compiled: case-insensitive, `*` across dots and `@`.
+pub(super) fn sender_glob(full: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(full)
+        .case_insensitive(true)
+        .literal_separator(false)
+        .build()
+}
+
 pub(super) fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
     let v: Vec<&str> = names.map(|s| s.as_ref()).collect();
     if v.is_empty() {
@@ -1392,19 +1409,11 @@ impl RuleCx<'_, '_> {
                 let mut canon = BTreeSet::new();
                 for g in items {
                     let g = g.trim().to_lowercase();
-                    let full = if g.contains('@') {
-                        g.clone()
-                    } else {
-                        format!("*@{g}")
-                    };
+                    let full = full_sender_pattern(&g);
                     if let Some(&i) = self.compiler.glob_index.get(&full) {
                         idx.push(i);
                     } else {
-                        match GlobBuilder::new(&full)
-                            .case_insensitive(true)
-                            .literal_separator(false)
-                            .build()
-                        {
+                        match sender_glob(&full) {
                             Ok(glob) => {
                                 self.compiler.globs.add(glob);
                                 self.compiler
@@ -1606,6 +1615,25 @@ mod tests {
 
     fn has(list: &[String], needle: &str) -> bool {
         list.iter().any(|m| m.contains(needle))
+    }
+
+    #[test]
+    fn mail_rules_errors_name_their_line() {
+        let errs = errors(
+            "[mail]\naddress = \"no address\"\nreview-queue = \"nowhere\"\nspam-patterns = [\"(open\"]\nblocked-senders = [\"*@[bad\"]\nmax-attachment-kib = 0\n",
+        );
+        for (line, needle) in [
+            (2, "invalid mail address \"no address\""),
+            (3, "unknown queue \"nowhere\""),
+            (4, "invalid regular expression in spam-patterns"),
+            (5, "invalid sender pattern \"*@[bad\""),
+            (6, "a size limit must be a positive number of KiB"),
+        ] {
+            assert!(
+                has(&errs, &format!("rules.toml:{line}: {needle}")),
+                "{errs:?}"
+            );
+        }
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use toml::Spanned;
 
-use super::compile::{Ctx, Queue};
+use super::compile::{full_sender_pattern, sender_glob, Ctx, Queue};
 use super::source::{MailDoc, Strings};
 use crate::intake::mail::Limits;
 
@@ -109,16 +109,7 @@ fn globs(ctx: &mut Ctx, file: usize, list: &Option<Spanned<Strings>>) -> GlobSet
     if let Some(l) = list {
         for g in &l.get_ref().0 {
             let g = g.trim().to_lowercase();
-            let full = if g.contains('@') {
-                g.clone()
-            } else {
-                format!("*@{g}")
-            };
-            match GlobBuilder::new(&full)
-                .case_insensitive(true)
-                .literal_separator(false)
-                .build()
-            {
+            match sender_glob(&full_sender_pattern(&g)) {
                 Ok(glob) => {
                     b.add(glob);
                 }
