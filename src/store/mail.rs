@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use entity::{attachments, mail_outbox, mail_raw, messages, tickets};
 
-use super::sla::{claim_write_lock, insert_events, skip_locked};
+use super::sla::{insert_events, lease_due, LeaseColumns};
 use super::{NewEvent, Store, StoreError, TicketRecord};
 use crate::intake::mail::Attachment;
 
@@ -272,35 +272,19 @@ impl Store {
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<OutboxRecord>, StoreError> {
-        let txn = self.db.begin().await?;
-        claim_write_lock(&txn).await?;
-        let q = mail_outbox::Entity::find()
-            .filter(mail_outbox::Column::Status.eq("pending"))
-            .filter(mail_outbox::Column::NextAttemptAt.lte(now))
-            .filter(
-                mail_outbox::Column::LeaseUntil
-                    .is_null()
-                    .or(mail_outbox::Column::LeaseUntil.lt(now)),
-            )
-            .order_by_asc(mail_outbox::Column::NextAttemptAt)
-            .limit(limit);
-        let mut rows = skip_locked(q, &txn).all(&txn).await?;
-        if !rows.is_empty() {
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            mail_outbox::Entity::update_many()
-                .col_expr(mail_outbox::Column::LeaseUntil, Expr::value(now + lease))
-                .col_expr(
-                    mail_outbox::Column::Attempts,
-                    Expr::col(mail_outbox::Column::Attempts).add(1),
-                )
-                .filter(mail_outbox::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await?;
-            for r in &mut rows {
-                r.attempts += 1;
-            }
+        use mail_outbox::Column as C;
+        let cols = LeaseColumns {
+            id: C::Id,
+            status: C::Status,
+            next_attempt_at: C::NextAttemptAt,
+            lease_until: C::LeaseUntil,
+            attempts: C::Attempts,
+        };
+        let mut rows =
+            lease_due::<mail_outbox::Entity>(&self.db, cols, now, limit, lease, |r| r.id).await?;
+        for r in &mut rows {
+            r.attempts += 1;
         }
-        txn.commit().await?;
         Ok(rows)
     }
 

@@ -718,24 +718,22 @@ async fn insert_batch(
             created_at: Set(now),
             ..Default::default()
         });
-        event_rows.extend(new.events.iter().map(|e| events::ActiveModel {
-            ticket_id: Set(id),
-            kind: Set(e.kind.clone()),
-            actor: Set(e.actor.clone()),
-            data: Set(e.data.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        }));
-        if let Some((m, e)) = &new.answer {
+        let answer_event = new.answer.as_ref().map(|(_, e)| e);
+        event_rows.extend(
+            new.events
+                .iter()
+                .chain(answer_event)
+                .map(|e| events::ActiveModel {
+                    ticket_id: Set(id),
+                    kind: Set(e.kind.clone()),
+                    actor: Set(e.actor.clone()),
+                    data: Set(e.data.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                }),
+        );
+        if let Some((m, _)) = &new.answer {
             answers.push((id, m, &t.subject, now));
-            event_rows.push(events::ActiveModel {
-                ticket_id: Set(id),
-                kind: Set(e.kind.clone()),
-                actor: Set(e.actor.clone()),
-                data: Set(e.data.clone()),
-                created_at: Set(now),
-                ..Default::default()
-            });
         }
         if let Some((key, hash)) = &new.idempotency {
             key_rows.push(idempotency_keys::ActiveModel {

@@ -286,35 +286,19 @@ impl Store {
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
-        let txn = self.db.begin().await?;
-        claim_write_lock(&txn).await?;
-        let q = notifications::Entity::find()
-            .filter(notifications::Column::Status.eq("pending"))
-            .filter(notifications::Column::NextAttemptAt.lte(now))
-            .filter(
-                notifications::Column::LeaseUntil
-                    .is_null()
-                    .or(notifications::Column::LeaseUntil.lt(now)),
-            )
-            .order_by_asc(notifications::Column::NextAttemptAt)
-            .limit(limit);
-        let mut rows = skip_locked(q, &txn).all(&txn).await?;
-        if !rows.is_empty() {
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            notifications::Entity::update_many()
-                .col_expr(notifications::Column::LeaseUntil, Expr::value(now + lease))
-                .col_expr(
-                    notifications::Column::Attempts,
-                    Expr::col(notifications::Column::Attempts).add(1),
-                )
-                .filter(notifications::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await?;
-            for r in &mut rows {
-                r.attempts += 1;
-            }
+        use notifications::Column as C;
+        let cols = LeaseColumns {
+            id: C::Id,
+            status: C::Status,
+            next_attempt_at: C::NextAttemptAt,
+            lease_until: C::LeaseUntil,
+            attempts: C::Attempts,
+        };
+        let mut rows =
+            lease_due::<notifications::Entity>(&self.db, cols, now, limit, lease, |r| r.id).await?;
+        for r in &mut rows {
+            r.attempts += 1;
         }
-        txn.commit().await?;
         Ok(rows)
     }
 
@@ -425,6 +409,52 @@ pub(super) async fn insert_events(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// The columns of an outbox table whose pending rows workers lease.
+pub(super) struct LeaseColumns<C> {
+    pub id: C,
+    pub status: C,
+    pub next_attempt_at: C,
+    pub lease_until: C,
+    pub attempts: C,
+}
+
+/// Leases up to `limit` pending rows due at `now` and not leased by another worker: marks
+/// them leased until `now + lease` and counts the attempt, in one transaction that skips
+/// rows another worker holds (PostgreSQL) or holds the write lock (SQLite). The returned
+/// rows are as read, before the attempt was counted.
+pub(super) async fn lease_due<E>(
+    db: &sea_orm::DatabaseConnection,
+    c: LeaseColumns<E::Column>,
+    now: DateTime<Utc>,
+    limit: u64,
+    lease: Duration,
+    id_of: fn(&E::Model) -> i64,
+) -> Result<Vec<E::Model>, StoreError>
+where
+    E: EntityTrait,
+{
+    let txn = db.begin().await?;
+    claim_write_lock(&txn).await?;
+    let q = E::find()
+        .filter(c.status.eq("pending"))
+        .filter(c.next_attempt_at.lte(now))
+        .filter(c.lease_until.is_null().or(c.lease_until.lt(now)))
+        .order_by_asc(c.next_attempt_at)
+        .limit(limit);
+    let rows = skip_locked(q, &txn).all(&txn).await?;
+    if !rows.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(id_of).collect();
+        E::update_many()
+            .col_expr(c.lease_until, Expr::value(now + lease))
+            .col_expr(c.attempts, Expr::col(c.attempts).add(1))
+            .filter(c.id.is_in(ids))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(rows)
 }
 
 /// PostgreSQL: lock the selected rows, and let another worker skip them instead of waiting.
