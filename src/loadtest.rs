@@ -199,8 +199,20 @@ pub async fn run(
     let server = tokio::spawn(api::serve(listener, state, async move {
         let _ = stop_rx.await;
     }));
+    // Intake as a mail gateway or web form does it: with a gateway token.
+    let token = crate::store::new_token();
+    let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    store
+        .add_token(&name, crate::model::Role::Gateway, &token, Utc::now())
+        .await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(config.concurrency.max(64))
+        .default_headers(headers)
         .build()?;
     let samples = Arc::new(samples);
 

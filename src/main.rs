@@ -30,6 +30,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// API tokens: create (shown once), revoke, list.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// E-mail from a mail server.
     Mail {
         #[command(subcommand)]
@@ -129,6 +134,12 @@ struct ServeArgs {
     /// Directory for this process's working files (its copy of the FAQ index).
     #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Demo mode: no authentication at all. Only on a loopback address, and loud about it.
+    #[arg(long, env = "TRIAGE_DEMO")]
+    demo: bool,
+    /// Require a manager or admin token for /metrics too.
+    #[arg(long, env = "TRIAGE_PRIVATE_METRICS")]
+    private_metrics: bool,
     /// Do not run the background worker in this process (run `triage worker` elsewhere).
     #[arg(long, env = "TRIAGE_NO_WORKER")]
     no_worker: bool,
@@ -192,6 +203,33 @@ enum FaqCommand {
 }
 
 #[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        /// gateway (intake only), agent (tickets), manager (plus FAQ, reports, mail queue),
+        /// admin (everything).
+        #[arg(long)]
+        role: triage::model::Role,
+        /// A unique name, e.g. the gateway's host or the person's login.
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Revoke a token by name; running services stop accepting it within seconds.
+    Revoke {
+        name: String,
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// List tokens: name, role, created, revoked (never the token).
+    List {
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum MailCommand {
     /// Deliver one raw message read on stdin (an MTA pipe: Postfix pipe(8) or aliases,
     /// procmail, fetchmail). Exit codes follow sysexits: 0 delivered, 75 the service is
@@ -218,6 +256,47 @@ enum RulesCommand {
         #[arg(default_value = "rules", env = "TRIAGE_RULES")]
         dir: PathBuf,
     },
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let db = match &command {
+        TokenCommand::Create { db, .. }
+        | TokenCommand::Revoke { db, .. }
+        | TokenCommand::List { db } => db.clone(),
+    };
+    let store = Store::open(&db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    match command {
+        TokenCommand::Create { role, name, .. } => {
+            let token = triage::store::new_token();
+            store.add_token(&name, role, &token, Utc::now()).await?;
+            eprintln!("token {name:?} with role {role} (shown once, stored only as a hash):");
+            println!("{token}");
+        }
+        TokenCommand::Revoke { name, .. } => {
+            if !store.revoke_token(&name, Utc::now()).await? {
+                eprintln!("no active token named {name:?}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("revoked {name:?}");
+        }
+        TokenCommand::List { .. } => {
+            for t in store.tokens().await? {
+                println!(
+                    "{}\t{}\tcreated {}\t{}",
+                    t.name,
+                    t.role,
+                    t.created_at.to_rfc3339(),
+                    t.revoked_at.map_or("active".to_owned(), |r| format!(
+                        "revoked {}",
+                        r.to_rfc3339()
+                    ))
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `triage mail ingest`: never an error of its own, only an exit code the MTA acts on.
@@ -262,6 +341,7 @@ fn main() -> ExitCode {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
         Command::Classify { rules } => classify_lines(&rules),
+        Command::Token { command } => runtime().and_then(|rt| rt.block_on(token_command(command))),
         Command::Mail {
             command:
                 MailCommand::Ingest {
@@ -380,6 +460,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    if args.demo && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--demo turns off authentication and is only allowed on a loopback address, not {addr}"
+        );
+    }
     let version = rules.version.clone();
     // Each process keeps its own copy of the index, rebuilt from the database at start.
     let faq_dir = args
@@ -393,6 +478,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 body_limit: args.body_limit,
                 mail_body_limit: args.mail_body_limit,
                 request_timeout: Duration::from_secs(args.request_timeout),
+                auth: !args.demo,
+                public_metrics: !args.private_metrics,
+                ..ApiConfig::default()
             },
         )
         .with_faq_dir(faq_dir.clone()),
@@ -409,6 +497,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
+    if args.demo {
+        let warning = format!(
+            "WARNING: demo mode: NO AUTHENTICATION, anyone on this machine can use the API at http://{addr}"
+        );
+        eprintln!("{warning}");
+        tracing::warn!("{warning}");
+    } else if state.store.tokens().await?.is_empty() {
+        // A fresh database: one admin token to start with, shown this once.
+        let token = triage::store::new_token();
+        state
+            .store
+            .add_token(
+                "initial-admin",
+                triage::model::Role::Admin,
+                &token,
+                Utc::now(),
+            )
+            .await?;
+        println!(
+            "first start: admin token (shown once, stored only as a hash): {token}\n\
+             export TRIAGE_TOKEN={token}   # then: curl -H \"Authorization: Bearer $TRIAGE_TOKEN\" …"
+        );
+    }
     println!(
         "triage listening on http://{addr} (database {}, rules {} {version})",
         args.db,

@@ -107,6 +107,12 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What an API token may do: `gateway` hands in tickets and mail, `agent` works tickets,
+    /// `manager` also runs FAQ, reports and the mail queue, `admin` everything.
+    Role { Gateway = "gateway", Agent = "agent", Manager = "manager", Admin = "admin" }
+}
+
 /// Text as stored: without NUL characters, which carry no meaning in a request and which
 /// PostgreSQL's text columns refuse.
 pub fn clean_text(s: &str) -> String {

@@ -669,7 +669,7 @@ async fn smtp_failures_are_retried_with_backoff_and_permanent_ones_give_up() {
 }
 
 /// `triage mail ingest` as an MTA pipe runs it: the message on stdin, the exit code back.
-async fn ingest(url: &str, raw: &[u8]) -> (i32, String) {
+async fn ingest(url: &str, token: &str, raw: &[u8]) -> (i32, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_triage"))
         .args([
@@ -678,7 +678,7 @@ async fn ingest(url: &str, raw: &[u8]) -> (i32, String) {
             "--url",
             url,
             "--token",
-            "gateway-token",
+            token,
             "--timeout",
             "5",
         ])
@@ -704,22 +704,25 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let raw = mail("anna.berger@alpen-logistik.example", "pipe1@alpen", "Drucker", "", "Der Drucker druckt nicht.");
-        let (code, out) = ingest(&server.base, raw.as_bytes()).await;
+        let (code, out) = ingest(&server.base, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with("created T-"), "{out}");
         // Redelivered by the MTA: still delivered, one message.
-        let (code, out) = ingest(&server.base, raw.as_bytes()).await;
+        let (code, out) = ingest(&server.base, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with("duplicate T-"), "{out}");
+        // A wrong token: 77, the mail server holds or bounces it by its own policy.
+        let (code, out) = ingest(&server.base, "not-a-token", raw.as_bytes()).await;
+        assert_eq!(code, 77, "{out}");
         // Not a message: 65, the MTA bounces it.
-        let (code, out) = ingest(&server.base, b"").await;
+        let (code, out) = ingest(&server.base, "test-gateway-token", b"").await;
         assert_eq!(code, 65, "{out}");
         assert!(out.contains("422"), "{out}");
         // Nobody listening: 75, the MTA keeps it and retries.
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dead = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let (code, out) = ingest(&dead, raw.as_bytes()).await;
+        let (code, out) = ingest(&dead, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         // A service in trouble (503): 75 too.
         let failing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -734,7 +737,7 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
                     .await;
             }
         });
-        let (code, out) = ingest(&failing_url, raw.as_bytes()).await;
+        let (code, out) = ingest(&failing_url, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("maintenance"), "{out}");
         server.stop().await;

@@ -6,6 +6,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_sla;
 mod m20261124_000003_faq;
 mod m20261124_000004_mail;
+mod m20261124_000005_tokens;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_sla::Migration),
             Box::new(m20261124_000003_faq::Migration),
             Box::new(m20261124_000004_mail::Migration),
+            Box::new(m20261124_000005_tokens::Migration),
         ]
     }
 }

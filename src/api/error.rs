@@ -93,7 +93,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound(key) => ApiError::not_found(format!("no ticket {key}")),
-            StoreError::Conflict { .. } => {
+            StoreError::Conflict { .. } | StoreError::Duplicate(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             StoreError::IdempotencyMismatch(_) => {

@@ -4,6 +4,7 @@
 //! `application/problem+json` — also the ones produced outside handlers (unknown route,
 //! wrong method, timeout), which a middleware rewrites.
 
+pub mod auth;
 pub mod clocks;
 pub mod error;
 pub mod faq;
@@ -42,6 +43,13 @@ pub struct ApiConfig {
     pub mail_body_limit: usize,
     /// Longest a request may take before it is answered with 408.
     pub request_timeout: Duration,
+    /// Bearer tokens required (off only in the loopback demo mode).
+    pub auth: bool,
+    /// `/metrics` without a token.
+    pub public_metrics: bool,
+    /// How long a checked token is trusted before it is looked up again (a revoked token
+    /// stops working within this time).
+    pub token_cache: Duration,
 }
 
 impl Default for ApiConfig {
@@ -50,6 +58,9 @@ impl Default for ApiConfig {
             body_limit: 1 << 20,
             mail_body_limit: 50 << 20,
             request_timeout: Duration::from_secs(30),
+            auth: true,
+            public_metrics: true,
+            token_cache: Duration::from_secs(5),
         }
     }
 }
@@ -74,6 +85,7 @@ pub struct AppState {
     /// The articles' change signature the index was built from.
     faq_built_from: tokio::sync::Mutex<Option<(u64, Option<chrono::DateTime<chrono::Utc>>)>>,
     pub config: ApiConfig,
+    tokens: auth::TokenCache,
 }
 
 impl AppState {
@@ -85,6 +97,7 @@ impl AppState {
             faq_dir: None,
             faq_built_from: tokio::sync::Mutex::new(None),
             config,
+            tokens: auth::TokenCache::default(),
         }
     }
 
@@ -260,6 +273,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state.clone());

@@ -27,6 +27,7 @@ use crate::rules::CustomerIndex;
 mod faq;
 mod mail;
 mod sla;
+mod tokens;
 
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
@@ -36,6 +37,7 @@ pub use sla::{
     clock_state, AlarmPlan, Delivery, NewEvent, NewMessage, NewNotification, NotificationFilter,
     NotificationRecord, SlaColumns, TicketUpdate,
 };
+pub use tokens::{new_token, token_hash, TokenRecord};
 
 /// What can go wrong in the store, in terms the API can map to statuses.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,8 @@ pub enum StoreError {
     Conflict { id: Uuid, expected: i32 },
     #[error("Idempotency-Key \"{0}\" was already used for a different request")]
     IdempotencyMismatch(String),
+    #[error("{0}")]
+    Duplicate(String),
     #[error("the database schema is newer than this binary (unknown migrations: {}); upgrade triage before starting it on this database", .0.join(", "))]
     SchemaTooNew(Vec<String>),
 }
@@ -521,7 +525,7 @@ async fn find_repeat(
 
 /// Whether an insert failed on a unique constraint: the sign that a concurrent repeat (or
 /// another process) wrote the same row first.
-fn is_unique_violation(e: &DbErr) -> bool {
+pub(super) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 

@@ -136,6 +136,16 @@ impl TestServer {
         rules: triage::rules::CompiledRules,
     ) -> TestServer {
         let store = Store::open(&db.url).await.expect("store opens");
+        for (role, token) in TOKENS {
+            // A second server on the same database finds them there.
+            match store
+                .add_token(role.as_str(), *role, token, chrono::Utc::now())
+                .await
+            {
+                Ok(_) | Err(triage::store::StoreError::Duplicate(_)) => {}
+                Err(e) => panic!("test token not stored: {e}"),
+            }
+        }
         let state = Arc::new(AppState::new(store, rules, config));
         state
             .init_faq(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
@@ -168,8 +178,30 @@ impl TestServer {
     }
 }
 
+/// One token per role in every test server's database.
+pub const TOKENS: &[(triage::model::Role, &str)] = &[
+    (triage::model::Role::Gateway, "test-gateway-token"),
+    (triage::model::Role::Agent, "test-agent-token"),
+    (triage::model::Role::Manager, "test-manager-token"),
+    (triage::model::Role::Admin, "test-admin-token"),
+];
+
+/// A client that sends `token` with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client with the admin token: tests about what a feature does, not who may use it.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    client_with("test-admin-token")
 }
 
 /// POSTs a ticket and returns status, headers and body.

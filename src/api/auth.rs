@@ -1,0 +1,178 @@
+//! Bearer tokens and roles: who may call which endpoint. Checked before any handler runs,
+//! so a caller without the right role learns nothing about what exists (403 for a ticket
+//! that exists and for one that does not).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::model::Role;
+
+/// Who is calling, for handlers that record it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+/// Recently checked tokens (by hash), so a request costs no database read; a revoked token
+/// stops working within the cache's lifetime.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Instant, Option<Caller>)>>,
+}
+
+/// The roles allowed on a route; `None`: no token needed.
+pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'static [Role]> {
+    use Role::*;
+    const ALL: &[Role] = &[Gateway, Agent, Manager, Admin];
+    const PEOPLE: &[Role] = &[Agent, Manager, Admin];
+    const MANAGERS: &[Role] = &[Manager, Admin];
+    match (method.as_str(), route) {
+        (_, "/healthz" | "/readyz" | "/openapi.json") => None,
+        (_, "/metrics") if public_metrics => None,
+        (_, "/metrics") => Some(MANAGERS),
+        // Intake: mail gateways, CTI, web forms — and agents logging a call.
+        ("POST", "/api/v1/tickets" | "/api/v1/intake/mail") => Some(ALL),
+        // The FAQ and the mail queue are managed; agents read articles.
+        ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
+        (_, "/api/v1/faq/{id}") => Some(MANAGERS),
+        (_, "/api/v1/sla/report" | "/api/v1/mail/outbox") => Some(MANAGERS),
+        // Everything else is ticket work.
+        (_, r) if r.starts_with("/api/") => Some(PEOPLE),
+        _ => Some(&[Admin]),
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"triage\""),
+    );
+    resp
+}
+
+/// The middleware: 401 without a valid token, 403 with one of the wrong role.
+pub async fn require_token(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !state.config.auth {
+        return next.run(req).await;
+    }
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    // Unknown routes answer 404 as they are (they reveal nothing).
+    let Some(route) = route else {
+        return next.run(req).await;
+    };
+    let Some(roles) = allowed(req.method(), &route, state.config.public_metrics) else {
+        return next.run(req).await;
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return unauthorized("send a token: Authorization: Bearer <token>");
+    };
+    let caller = match caller(&state, &token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return unauthorized("the token is unknown or revoked"),
+        Err(e) => return e.into_response(),
+    };
+    if !roles.contains(&caller.role) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "role {} may not {} {route} (allowed: {})",
+                caller.role,
+                req.method(),
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    let hash = crate::store::token_hash(token);
+    let ttl: Duration = state.config.token_cache;
+    if let Some((at, c)) = state
+        .tokens
+        .entries
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&hash).cloned())
+    {
+        if at.elapsed() < ttl {
+            return Ok(c);
+        }
+    }
+    let found = state
+        .store
+        .token_role(token)
+        .await?
+        .map(|(name, role)| Caller { name, role });
+    if let Ok(mut m) = state.tokens.entries.lock() {
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(hash, (Instant::now(), found.clone()));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_per_route() {
+        let post = Method::POST;
+        let get = Method::GET;
+        assert_eq!(allowed(&get, "/healthz", false), None);
+        assert_eq!(allowed(&get, "/metrics", true), None);
+        assert_eq!(
+            allowed(&get, "/metrics", false),
+            Some(&[Role::Manager, Role::Admin][..])
+        );
+        assert!(allowed(&post, "/api/v1/intake/mail", true)
+            .unwrap()
+            .contains(&Role::Gateway));
+        assert!(!allowed(&get, "/api/v1/tickets/{key}", true)
+            .unwrap()
+            .contains(&Role::Gateway));
+        assert!(!allowed(&Method::PUT, "/api/v1/faq/{id}", true)
+            .unwrap()
+            .contains(&Role::Agent));
+        assert!(allowed(&get, "/api/v1/faq/{id}", true)
+            .unwrap()
+            .contains(&Role::Agent));
+    }
+}
