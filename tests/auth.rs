@@ -26,6 +26,12 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
             ALL,
         ),
         (Method::POST, "/api/v1/intake/mail".into(), None, ALL),
+        (
+            Method::POST,
+            "/api/v1/intake/call".into(),
+            Some(json!({"caller":"+43 662 8080 12","called":"hotline"})),
+            ALL,
+        ),
         (Method::GET, "/api/v1/tickets".into(), None, PEOPLE),
         (Method::GET, t(""), None, PEOPLE),
         (Method::GET, t("/events"), None, PEOPLE),

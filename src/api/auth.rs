@@ -40,7 +40,7 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         (_, "/metrics") if public_metrics => None,
         (_, "/metrics") => Some(MANAGERS),
         // Intake: mail gateways, CTI, web forms — and agents logging a call.
-        ("POST", "/api/v1/tickets" | "/api/v1/intake/mail") => Some(ALL),
+        ("POST", "/api/v1/tickets" | "/api/v1/intake/mail" | "/api/v1/intake/call") => Some(ALL),
         // The FAQ and the mail queue are managed; agents read articles.
         ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
         (_, "/api/v1/faq/{id}") => Some(MANAGERS),

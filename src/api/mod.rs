@@ -5,6 +5,7 @@
 //! wrong method, timeout), which a middleware rewrites.
 
 pub mod auth;
+pub mod calls;
 pub mod clocks;
 pub mod error;
 pub mod faq;
@@ -201,7 +202,7 @@ impl AppState {
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
-        mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
+        calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
@@ -259,6 +260,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/intake/mail",
             post(mail::intake_mail).layer(DefaultBodyLimit::max(state.config.mail_body_limit)),
         )
+        .route("/api/v1/intake/call", post(calls::intake_call))
         .route("/api/v1/tickets/{key}/attachments", get(mail::attachments))
         .route(
             "/api/v1/tickets/{key}/attachments/{id}",

@@ -299,6 +299,15 @@ impl Store {
         by_id(&self.db, id).await
     }
 
+    /// A ticket by the caller's own id (`external_id`).
+    pub async fn get_by_external_id(&self, external_id: &str) -> Result<TicketRecord, StoreError> {
+        tickets::Entity::find()
+            .filter(tickets::Column::ExternalId.eq(external_id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(external_id.to_owned()))
+    }
+
     /// A ticket by UUID or number (`T-000123`).
     pub async fn get(&self, key: &str) -> Result<TicketRecord, StoreError> {
         if let Ok(id) = Uuid::parse_str(key) {
