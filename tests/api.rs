@@ -491,3 +491,87 @@ async fn nul_characters_are_dropped_not_refused_by_the_database() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stale_views_are_refused_with_412_and_only_one_of_two_agents_wins() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let (_, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel":"web","subject":"Drucker","body":"kaputt"}),
+            None,
+        )
+        .await;
+        let url = server.url(&format!(
+            "/api/v1/tickets/{}",
+            t["number"].as_str().unwrap()
+        ));
+        let resp = client().get(&url).send().await.unwrap();
+        let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(etag, "\"1\"");
+        let change = |tag: String, body: Value, path: &'static str| {
+            let url = format!("{url}{path}");
+            async move {
+                let r = client()
+                    .post(url)
+                    .header("If-Match", tag)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let etag = r
+                    .headers()
+                    .get("etag")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (status, etag, r.json::<Value>().await.unwrap())
+            }
+        };
+        // A view that is not current: 412, nothing changed.
+        let (s, _, v) = change(
+            "\"7\"".into(),
+            json!({"status":"pending-customer"}),
+            "/status",
+        )
+        .await;
+        assert_eq!(s, 412, "{v}");
+        assert_eq!(v["type"], "/problems/precondition-failed");
+        // The current view: accepted, with the next version as its ETag.
+        let (s, next, v) = change(
+            etag.clone(),
+            json!({"status":"pending-customer"}),
+            "/status",
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(next.as_deref(), Some("\"2\""));
+        // Two agents answer on the same view at once: exactly one wins, the other gets 412.
+        let tag = next.unwrap();
+        let reply = json!({"body":"Ich kümmere mich darum.","author":"eva"});
+        let (a, b) = tokio::join!(
+            change(tag.clone(), reply.clone(), "/replies"),
+            change(
+                tag.clone(),
+                json!({"body":"Ich übernehme.","author":"max"}),
+                "/replies"
+            )
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort();
+        assert_eq!(statuses, [200, 412], "{a:?} {b:?}");
+        let (_, events) = get_json(&server.url(&format!(
+            "/api/v1/tickets/{}/events",
+            t["number"].as_str().unwrap()
+        )))
+        .await;
+        let replies = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "reply")
+            .count();
+        assert_eq!(replies, 1);
+        server.stop().await;
+    })
+    .await;
+}

@@ -14,7 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::tickets::{apply_clock_changes, clock_state, ClockChange, TicketView};
+use super::tickets::{
+    apply_clock_changes, clock_state, ClockChange, IfMatch, TicketResponse, TicketView,
+};
 use super::AppState;
 use crate::sla::report::{report as build_report, to_csv, ReportRow};
 use crate::sla::ClockEvent;
@@ -129,10 +131,12 @@ pub struct StatusInput {
 pub async fn reply(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    if_match: IfMatch,
     body: Result<Json<ReplyInput>, JsonRejection>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<TicketResponse, ApiError> {
     let input = json_body(body)?;
     let record = open_ticket_for(&state, &key, &input.body).await?;
+    if_match.check(&record)?;
     let actor = input.author.clone().unwrap_or_else(|| "agent".into());
     let mut changes = Vec::new();
     let mut message = NewMessage {
@@ -167,7 +171,9 @@ pub async fn reply(
         if let Some(s) = &input.status {
             let mut c = status_change(&state, s, &actor)?;
             c.message = Some(message);
-            return Ok(Json(apply_clock_changes(&state, &record, vec![c]).await?));
+            return Ok(TicketResponse(
+                apply_clock_changes(&state, &record, vec![c]).await?,
+            ));
         }
         let now = Utc::now();
         let update = store::TicketUpdate {
@@ -180,7 +186,11 @@ pub async fn reply(
             ..Default::default()
         };
         let updated = state.store.update_ticket(&record, update, now).await?;
-        return Ok(Json(TicketView::new(updated, &state.rules(), now)));
+        return Ok(TicketResponse(TicketView::new(
+            updated,
+            &state.rules(),
+            now,
+        )));
     }
     changes.push(ClockChange {
         event: ClockEvent::AgentReply,
@@ -193,7 +203,9 @@ pub async fn reply(
     if let Some(s) = &input.status {
         changes.push(status_change(&state, s, &actor)?);
     }
-    Ok(Json(apply_clock_changes(&state, &record, changes).await?))
+    Ok(TicketResponse(
+        apply_clock_changes(&state, &record, changes).await?,
+    ))
 }
 
 /// A message from the customer: starts a next-reply clock, and brings a ticket that waited
@@ -210,10 +222,12 @@ pub async fn reply(
 pub async fn customer_message(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    if_match: IfMatch,
     body: Result<Json<MessageInput>, JsonRejection>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<TicketResponse, ApiError> {
     let input = json_body(body)?;
     let record = open_ticket_for(&state, &key, &input.body).await?;
+    if_match.check(&record)?;
     let actor = input
         .from
         .clone()
@@ -226,7 +240,9 @@ pub async fn customer_message(
         ..Default::default()
     };
     let changes = customer_changes(&state, &record, &actor, message).await?;
-    Ok(Json(apply_clock_changes(&state, &record, changes).await?))
+    Ok(TicketResponse(
+        apply_clock_changes(&state, &record, changes).await?,
+    ))
 }
 
 /// What a customer's message changes: a reply to an automatic answer means it did not
@@ -267,10 +283,12 @@ pub(super) async fn customer_changes(
 pub async fn set_status(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    if_match: IfMatch,
     body: Result<Json<StatusInput>, JsonRejection>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<TicketResponse, ApiError> {
     let input = json_body(body)?;
     let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
     ensure_not_closed(&record)?;
     let change = status_change(
         &state,
@@ -278,9 +296,13 @@ pub async fn set_status(
         input.actor.as_deref().unwrap_or("agent"),
     )?;
     if change.status.as_deref() == Some(record.status.as_str()) {
-        return Ok(Json(TicketView::new(record, &state.rules(), Utc::now())));
+        return Ok(TicketResponse(TicketView::new(
+            record,
+            &state.rules(),
+            Utc::now(),
+        )));
     }
-    Ok(Json(
+    Ok(TicketResponse(
         apply_clock_changes(&state, &record, vec![change]).await?,
     ))
 }

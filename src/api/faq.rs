@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::clocks::{json_body, status_change};
 use super::error::{ApiError, Problem};
-use super::tickets::{apply_clock_changes, ClockChange, TicketView};
+use super::tickets::{apply_clock_changes, ClockChange, IfMatch, TicketResponse, TicketView};
 use super::AppState;
 use crate::faq::Article;
 use crate::sla::ClockEvent;
@@ -216,10 +216,12 @@ pub(super) async fn not_helped(
 pub async fn feedback(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    if_match: IfMatch,
     body: Result<Json<FeedbackInput>, JsonRejection>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<TicketResponse, ApiError> {
     let input = json_body(body)?;
     let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
     let Some(article) = answered_with(&record) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -248,5 +250,7 @@ pub async fn feedback(
     } else {
         not_helped(&state, &record, &actor).await?
     };
-    Ok(Json(apply_clock_changes(&state, &record, changes).await?))
+    Ok(TicketResponse(
+        apply_clock_changes(&state, &record, changes).await?,
+    ))
 }

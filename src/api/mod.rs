@@ -376,8 +376,9 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let path = req.uri().path().to_owned();
+    let if_match = req.headers().contains_key(header::IF_MATCH);
     let resp = next.run(req).await;
-    let status = resp.status();
+    let mut status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
@@ -400,6 +401,14 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         };
         serde_json::to_value(ApiError::new(status, "http", detail).problem()).unwrap_or_default()
     };
+    // A change made on a stale view: the version checked at the start of the request moved
+    // on before the write (another request won the race). With If-Match that is 412.
+    if if_match && status == StatusCode::CONFLICT && problem["type"] == "/problems/conflict" {
+        status = StatusCode::PRECONDITION_FAILED;
+        problem["type"] = "/problems/precondition-failed".into();
+        problem["status"] = 412.into();
+        problem["title"] = "Precondition Failed".into();
+    }
     if let (Some(obj), Some(id)) = (problem.as_object_mut(), request_id) {
         obj.insert("request_id".into(), id.into());
     }

@@ -157,6 +157,72 @@ impl TicketView {
     }
 }
 
+/// A ticket as a response, with its version as the `ETag`, for `If-Match` on changes.
+pub struct TicketResponse(pub TicketView);
+
+impl IntoResponse for TicketResponse {
+    fn into_response(self) -> Response {
+        let etag = format!("\"{}\"", self.0.version);
+        ([(header::ETAG, etag)], Json(self.0)).into_response()
+    }
+}
+
+/// `If-Match` of a change: the ticket version (`ETag`) the caller saw. A change to a ticket
+/// that has moved on since is refused with 412, so two agents cannot both claim or answer
+/// on the same view.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(Option<Vec<String>>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::bad_request("If-Match must be ASCII"))?;
+        Ok(IfMatch(Some(
+            v.split(',')
+                .map(|t| {
+                    t.trim()
+                        .trim_start_matches("W/")
+                        .trim_matches('"')
+                        .to_owned()
+                })
+                .collect(),
+        )))
+    }
+}
+
+impl IfMatch {
+    pub fn check(&self, record: &TicketRecord) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(tags)
+                if !tags
+                    .iter()
+                    .any(|t| t == "*" || *t == record.version.to_string()) =>
+            {
+                Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition-failed",
+                    format!(
+                        "ticket {} is at version {} now, not {}: reload it and try again",
+                        store::ticket_number(record.seq),
+                        record.version,
+                        tags.join(", ")
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 const MAX_KEY_LEN: usize = 255;
 
 /// Reads the JSON body: 413 when too large, 415 without a JSON content type, 400 when it is
@@ -469,9 +535,13 @@ fn hex(bytes: &[u8]) -> String {
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<TicketResponse, ApiError> {
     let record = state.store.get(&key).await?;
-    Ok(Json(TicketView::new(record, &state.rules(), Utc::now())))
+    Ok(TicketResponse(TicketView::new(
+        record,
+        &state.rules(),
+        Utc::now(),
+    )))
 }
 
 /// Filters and paging of `GET /api/v1/tickets`.
@@ -637,8 +707,10 @@ pub async fn events(
 pub async fn reclassify(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-) -> Result<Json<TicketView>, ApiError> {
+    if_match: IfMatch,
+) -> Result<TicketResponse, ApiError> {
     let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
     let ticket = store::ticket_of(&record).ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -686,7 +758,7 @@ pub async fn reclassify(
     }
     update.events.push(event);
     let updated = state.store.update_ticket(&record, update, now).await?;
-    Ok(Json(TicketView::new(updated, &rules, now)))
+    Ok(TicketResponse(TicketView::new(updated, &rules, now)))
 }
 
 /// A change an agent or customer makes to a ticket that moves its clocks.
