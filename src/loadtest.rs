@@ -77,14 +77,14 @@ impl std::fmt::Display for BenchReport {
 }
 
 /// A realistic e-mail for a sample ticket: Received trail, text and HTML alternatives, and
-/// a 12 KB PDF attachment (base64), about 20 KB in all; `n` makes its Message-ID unique.
+/// a 14 KB PDF attachment (base64), about 20 KB in all; `n` makes its Message-ID unique.
 pub fn sample_mail(v: &serde_json::Value, n: usize) -> String {
     let from = v["from"]["email"]
         .as_str()
         .unwrap_or("customer@example.net");
     let subject = v["subject"].as_str().unwrap_or("Anfrage");
     let body = v["body"].as_str().unwrap_or("");
-    let pdf: Vec<u8> = (0..12 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let pdf: Vec<u8> = (0..14 * 1024).map(|i| (i * 7 % 251) as u8).collect();
     let b64 = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(pdf)
