@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use entity::{attachments, mail_outbox, mail_raw, messages, tickets};
 
-use super::sla::{insert_events, lease_due, LeaseColumns};
+use super::sla::{insert_events, lease_columns, lease_due};
 use super::{NewEvent, Store, StoreError, TicketRecord};
 use crate::intake::mail::Attachment;
 
@@ -272,20 +272,11 @@ impl Store {
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<OutboxRecord>, StoreError> {
-        use mail_outbox::Column as C;
-        let cols = LeaseColumns {
-            id: C::Id,
-            status: C::Status,
-            next_attempt_at: C::NextAttemptAt,
-            lease_until: C::LeaseUntil,
-            attempts: C::Attempts,
-        };
-        let mut rows =
-            lease_due::<mail_outbox::Entity>(&self.db, cols, now, limit, lease, |r| r.id).await?;
-        for r in &mut rows {
-            r.attempts += 1;
-        }
-        Ok(rows)
+        let cols = lease_columns!(mail_outbox);
+        lease_due::<mail_outbox::Entity>(&self.db, cols, now, limit, lease, |r| {
+            (r.id, &mut r.attempts)
+        })
+        .await
     }
 
     /// Records the outcome of a sending attempt; sent and dead mail are events on the

@@ -286,20 +286,11 @@ impl Store {
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
-        use notifications::Column as C;
-        let cols = LeaseColumns {
-            id: C::Id,
-            status: C::Status,
-            next_attempt_at: C::NextAttemptAt,
-            lease_until: C::LeaseUntil,
-            attempts: C::Attempts,
-        };
-        let mut rows =
-            lease_due::<notifications::Entity>(&self.db, cols, now, limit, lease, |r| r.id).await?;
-        for r in &mut rows {
-            r.attempts += 1;
-        }
-        Ok(rows)
+        let cols = lease_columns!(notifications);
+        lease_due::<notifications::Entity>(&self.db, cols, now, limit, lease, |r| {
+            (r.id, &mut r.attempts)
+        })
+        .await
     }
 
     /// Records the outcome of a delivery attempt; a dead letter is also an event on the
@@ -411,6 +402,20 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
+/// The lease columns of an outbox entity (all outboxes name them alike).
+macro_rules! lease_columns {
+    ($entity:ident) => {
+        $crate::store::sla::LeaseColumns {
+            id: $entity::Column::Id,
+            status: $entity::Column::Status,
+            next_attempt_at: $entity::Column::NextAttemptAt,
+            lease_until: $entity::Column::LeaseUntil,
+            attempts: $entity::Column::Attempts,
+        }
+    };
+}
+pub(super) use lease_columns;
+
 /// The columns of an outbox table whose pending rows workers lease.
 pub(super) struct LeaseColumns<C> {
     pub id: C,
@@ -422,15 +427,15 @@ pub(super) struct LeaseColumns<C> {
 
 /// Leases up to `limit` pending rows due at `now` and not leased by another worker: marks
 /// them leased until `now + lease` and counts the attempt, in one transaction that skips
-/// rows another worker holds (PostgreSQL) or holds the write lock (SQLite). The returned
-/// rows are as read, before the attempt was counted.
+/// rows another worker holds (PostgreSQL) or holds the write lock (SQLite). `row` gives a
+/// row's id and its attempt counter, which is counted in the returned rows too.
 pub(super) async fn lease_due<E>(
     db: &sea_orm::DatabaseConnection,
     c: LeaseColumns<E::Column>,
     now: DateTime<Utc>,
     limit: u64,
     lease: Duration,
-    id_of: fn(&E::Model) -> i64,
+    row: fn(&mut E::Model) -> (i64, &mut i32),
 ) -> Result<Vec<E::Model>, StoreError>
 where
     E: EntityTrait,
@@ -443,9 +448,14 @@ where
         .filter(c.lease_until.is_null().or(c.lease_until.lt(now)))
         .order_by_asc(c.next_attempt_at)
         .limit(limit);
-    let rows = skip_locked(q, &txn).all(&txn).await?;
+    let mut rows = skip_locked(q, &txn).all(&txn).await?;
     if !rows.is_empty() {
-        let ids: Vec<i64> = rows.iter().map(id_of).collect();
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &mut rows {
+            let (id, attempts) = row(r);
+            ids.push(id);
+            *attempts += 1;
+        }
         E::update_many()
             .col_expr(c.lease_until, Expr::value(now + lease))
             .col_expr(c.attempts, Expr::col(c.attempts).add(1))
