@@ -445,6 +445,11 @@ async fn health_readiness_openapi_and_metrics() {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        for path in ["/api/v1/intake/mail", "/api/v1/intake/call", "/api/v1/mail/outbox"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(doc["security"], json!([{"bearer": []}]));
         // The documented request is the one the parser reads, with the fixed vocabulary.
         assert_eq!(doc["components"]["schemas"]["Channel"]["enum"], json!(["email", "web", "phone"]));
         assert_eq!(doc["components"]["schemas"]["TicketInput"]["required"], json!(["channel"]));

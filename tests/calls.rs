@@ -56,6 +56,15 @@ async fn a_call_finds_its_customer_by_number_and_call_backs_join_its_ticket() {
         assert_eq!(s, 201, "{t}");
         assert_eq!(t["organisation"], "LKH Nord", "{t}");
         assert_eq!(t["decision"]["segment"], "business-critical");
+        assert_eq!(t["from"]["phone"], "+43316385100");
+        // The telephone system reports that caller's call-back: it joins the agent's ticket.
+        let (s, v) = post(
+            server.url("/api/v1/intake/call"),
+            json!({"caller": "+43 316 385100", "called": "Hotline 2"}),
+        )
+        .await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("appended")), "{v}");
+        assert_eq!(v["ticket"]["number"], t["number"]);
         server.stop().await;
     })
     .await;

@@ -209,8 +209,31 @@ impl AppState {
         (name = "faq", description = "FAQ articles, automatic answers and feedback"),
         (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
         (name = "operations", description = "Health and metrics")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
 )]
 pub struct ApiDoc;
+
+/// Documents the bearer tokens every `/api/v1` endpoint needs.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `triage token create` (roles gateway, agent, manager, admin)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The process-wide Prometheus recorder (metrics macros need a global one).
 pub fn metrics_handle() -> PrometheusHandle {

@@ -326,11 +326,18 @@ pub async fn create(
     }
     let external_id = input.external_id.clone();
     let now = Utc::now();
-    let ticket = input
+    let mut ticket = input
         .into_ticket(now)
         .map_err(|e| ApiError::invalid_field("subject", e.to_string()))?;
     let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
     let rules = state.rules();
+    // Numbers are kept in E.164, so a call-back from the telephone system finds the ticket
+    // an agent logged with the caller's local number.
+    if let Some(p) = &ticket.from.phone {
+        if let Some(n) = crate::rules::customers::e164(p, &rules.defaults.country_code) {
+            ticket.from.phone = Some(n);
+        }
+    }
     let created = intake(
         &state,
         &rules,
