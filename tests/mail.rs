@@ -860,3 +860,71 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn two_worker_processes_send_each_mail_once() {
+    each_backend(async |db| {
+        let Some(sink) = Sink::start(&[]) else { return };
+        let server = TestServer::start(db).await;
+        let mut numbers = Vec::new();
+        for i in 0..8 {
+            let (s, v) = deliver(
+                &server,
+                &mail(
+                    &format!("p{i}@alpen-logistik.example"),
+                    &format!("proc{i}@alpen"),
+                    "Passwort vergessen",
+                    "",
+                    PASSWORD_DE,
+                ),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            numbers.push(v["ticket"]["number"].as_str().unwrap().to_owned());
+        }
+        let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+                .args(["worker", "--db", &db.url, "--rules"])
+                .arg(&rules)
+                .args(["--worker-interval-ms", "20", "--smtp-url", &sink.url()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut workers = [spawn(), spawn()];
+        for _ in 0..300 {
+            if sink.received().len() >= numbers.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Both run on for a while: nothing is sent again.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        for w in &mut workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let received: Vec<String> = sink
+            .received()
+            .iter()
+            .map(|raw| {
+                triage::intake::mail::parse(raw, &Default::default())
+                    .unwrap()
+                    .subject
+            })
+            .collect();
+        assert_eq!(received.len(), numbers.len(), "{received:?}");
+        for n in &numbers {
+            assert_eq!(
+                received.iter().filter(|s| s.contains(n.as_str())).count(),
+                1,
+                "{n}: {received:?}"
+            );
+            assert_eq!(outbox(&server, n).await[0]["status"], "sent");
+        }
+        server.stop().await;
+    })
+    .await;
+}
