@@ -262,6 +262,52 @@ async fn tokens_from_the_cli_work_are_hashed_at_rest_and_revocable() {
         assert_eq!(s, 200);
         let (s, _, _) = call(&eva, &server, &Method::GET, "/api/v1/sla/report", &None).await;
         assert_eq!(s, 403);
+        // What she does is recorded under her token's name.
+        let (_, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel":"web","subject":"Drucker","body":"kaputt"}),
+            None,
+        )
+        .await;
+        let number = t["number"].as_str().unwrap();
+        let (s, _, v) = call(
+            &eva,
+            &server,
+            &Method::POST,
+            &format!("/api/v1/tickets/{number}/replies"),
+            &Some(json!({"body":"Ich sehe nach."})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, _, v) = call(
+            &eva,
+            &server,
+            &Method::POST,
+            &format!("/api/v1/tickets/{number}/status"),
+            &Some(json!({"status":"pending-customer"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (_, _, events) = call(
+            &eva,
+            &server,
+            &Method::GET,
+            &format!("/api/v1/tickets/{number}/events"),
+            &None,
+        )
+        .await;
+        let by: Vec<(&str, &str)> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["kind"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+            .collect();
+        assert!(by.contains(&("reply", "eva")), "{by:?}");
+        assert!(
+            by.iter()
+                .any(|(k, a)| k.starts_with("status") && *a == "eva"),
+            "{by:?}"
+        );
 
         // At rest: the hash, never the token.
         use sea_orm::EntityTrait;

@@ -7,12 +7,13 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::tickets::{
     apply_clock_changes, clock_state, ClockChange, IfMatch, TicketResponse, TicketView,
@@ -131,17 +132,23 @@ pub struct StatusInput {
 pub async fn reply(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    caller: Option<Extension<Caller>>,
     if_match: IfMatch,
     body: Result<Json<ReplyInput>, JsonRejection>,
 ) -> Result<TicketResponse, ApiError> {
     let input = json_body(body)?;
     let record = open_ticket_for(&state, &key, &input.body).await?;
     if_match.check(&record)?;
-    let actor = input.author.clone().unwrap_or_else(|| "agent".into());
+    // Who did it: the name given, else the token's, else "agent" (demo mode).
+    let actor = input
+        .author
+        .clone()
+        .or_else(|| caller.map(|Extension(c)| c.name))
+        .unwrap_or_else(|| "agent".into());
     let mut changes = Vec::new();
     let mut message = NewMessage {
         direction: if input.internal { "note" } else { "outbound" }.into(),
-        author: input.author.clone(),
+        author: Some(actor.clone()),
         body: input.body,
         ..Default::default()
     };
@@ -283,6 +290,7 @@ pub(super) async fn customer_changes(
 pub async fn set_status(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    caller: Option<Extension<Caller>>,
     if_match: IfMatch,
     body: Result<Json<StatusInput>, JsonRejection>,
 ) -> Result<TicketResponse, ApiError> {
@@ -293,7 +301,11 @@ pub async fn set_status(
     let change = status_change(
         &state,
         &input.status,
-        input.actor.as_deref().unwrap_or("agent"),
+        &input
+            .actor
+            .clone()
+            .or_else(|| caller.map(|Extension(c)| c.name))
+            .unwrap_or_else(|| "agent".into()),
     )?;
     if change.status.as_deref() == Some(record.status.as_str()) {
         return Ok(TicketResponse(TicketView::new(

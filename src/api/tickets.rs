@@ -714,6 +714,7 @@ pub async fn events(
 pub async fn reclassify(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    caller: Option<axum::Extension<super::auth::Caller>>,
     if_match: IfMatch,
 ) -> Result<TicketResponse, ApiError> {
     let record = state.store.get(&key).await?;
@@ -749,7 +750,8 @@ pub async fn reclassify(
     change("queue", &record.queue, &decision.queue);
     let now = Utc::now();
     // The clocks follow a changed policy, keeping the time already used.
-    let mut event = store::reclassified_event(&record, &decision, changes, "api");
+    let actor = caller.map_or_else(|| "api".to_owned(), |axum::Extension(c)| c.name);
+    let mut event = store::reclassified_event(&record, &decision, changes, &actor);
     let mut clocks = clock_state(&record).unwrap_or_default();
     let policy = sla::policy_for(&rules, &ticket, &decision);
     let mut update = TicketUpdate {
