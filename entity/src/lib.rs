@@ -1,6 +1,7 @@
 //! sea-orm entities of the triage store. The shapes follow `migration/`; the store module of
 //! the main crate is the only user.
 
+pub mod agents;
 pub mod api_tokens;
 pub mod attachments;
 pub mod events;

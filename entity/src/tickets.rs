@@ -52,6 +52,8 @@ pub struct Model {
     pub sla_alarm_at: Option<DateTimeUtc>,
     /// What the FAQ did: answered automatically, suggested articles, or why not.
     pub faq: Option<Json>,
+    /// The agent (id) working it.
+    pub assignee: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

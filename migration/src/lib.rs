@@ -7,6 +7,7 @@ mod m20261124_000002_sla;
 mod m20261124_000003_faq;
 mod m20261124_000004_mail;
 mod m20261124_000005_tokens;
+mod m20261124_000006_agents;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_faq::Migration),
             Box::new(m20261124_000004_mail::Migration),
             Box::new(m20261124_000005_tokens::Migration),
+            Box::new(m20261124_000006_agents::Migration),
         ]
     }
 }

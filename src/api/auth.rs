@@ -45,6 +45,7 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
         (_, "/api/v1/faq/{id}") => Some(MANAGERS),
         (_, "/api/v1/sla/report" | "/api/v1/mail/outbox") => Some(MANAGERS),
+        ("PUT", "/api/v1/agents/{id}") => Some(MANAGERS),
         // Everything else is ticket work.
         (_, r) if r.starts_with("/api/") => Some(PEOPLE),
         _ => Some(&[Admin]),

@@ -4,6 +4,7 @@
 //! `application/problem+json` — also the ones produced outside handlers (unknown route,
 //! wrong method, timeout), which a middleware rewrites.
 
+pub mod agents;
 pub mod auth;
 pub mod calls;
 pub mod clocks;
@@ -20,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -202,12 +203,15 @@ impl AppState {
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
+        agents::put, agents::list, agents::set_presence, agents::queue_tickets, agents::my_tickets,
+        agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
         (name = "faq", description = "FAQ articles, automatic answers and feedback"),
         (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
+        (name = "agents", description = "Agents, presence, work lists, claim, assign, transfer"),
         (name = "operations", description = "Health and metrics")),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -284,6 +288,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(mail::intake_mail).layer(DefaultBodyLimit::max(state.config.mail_body_limit)),
         )
         .route("/api/v1/intake/call", post(calls::intake_call))
+        .route("/api/v1/agents", get(agents::list))
+        .route("/api/v1/agents/me/tickets", get(agents::my_tickets))
+        .route("/api/v1/agents/{id}", put(agents::put))
+        .route("/api/v1/agents/{id}/presence", post(agents::set_presence))
+        .route("/api/v1/queues/{id}/tickets", get(agents::queue_tickets))
+        .route("/api/v1/tickets/{key}/claim", post(agents::claim))
+        .route("/api/v1/tickets/{key}/assign", post(agents::assign))
+        .route("/api/v1/tickets/{key}/transfer", post(agents::transfer))
         .route("/api/v1/tickets/{key}/attachments", get(mail::attachments))
         .route(
             "/api/v1/tickets/{key}/attachments/{id}",

@@ -48,7 +48,9 @@ pub struct TicketView {
     /// to three `suggestions` for an agent) or human, with the `reason`.
     #[schema(value_type = Object)]
     pub faq: Option<serde_json::Value>,
-    /// Increases with every change; for optimistic concurrency.
+    /// The agent working it.
+    pub assignee: Option<String>,
+    /// Increases with every change; for optimistic concurrency (also the `ETag`).
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -150,6 +152,7 @@ impl TicketView {
             },
             sla,
             faq: r.faq,
+            assignee: r.assignee,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,

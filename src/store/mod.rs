@@ -24,11 +24,13 @@ use migration::{Migrator, MigratorTrait};
 use crate::model::{Decision, Sender, Ticket};
 use crate::rules::CustomerIndex;
 
+mod agents;
 mod faq;
 mod mail;
 mod sla;
 mod tokens;
 
+pub use agents::AgentRecord;
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};

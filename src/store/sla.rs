@@ -96,6 +96,10 @@ pub struct TicketUpdate<'a> {
     pub sla: Option<SlaColumns>,
     pub message: Option<NewMessage>,
     pub events: Vec<NewEvent>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<String>>,
+    /// Another queue (a transfer).
+    pub queue: Option<String>,
 }
 
 /// What the worker decided for one ticket whose alarm time has come.
@@ -156,6 +160,12 @@ impl Store {
         }
         if let Some(s) = &update.status {
             cols.status = Set(s.clone());
+        }
+        if let Some(a) = &update.assignee {
+            cols.assignee = Set(a.clone());
+        }
+        if let Some(q) = &update.queue {
+            cols.queue = Set(q.clone());
         }
         let txn = self.db.begin().await?;
         let result = tickets::Entity::update_many()

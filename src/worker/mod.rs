@@ -370,6 +370,7 @@ mod tests {
             resolution_due_at: None,
             sla_alarm_at: None,
             faq: None,
+            assignee: None,
         }
     }
 

@@ -1,0 +1,397 @@
+//! Agents and their work: registering agents and their presence, a queue's work list, "my
+//! tickets", and claiming, assigning and transferring tickets — each recorded with who did
+//! it, and refused with 412 on a stale `If-Match`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use super::tickets::{IfMatch, TicketResponse, TicketView};
+use super::AppState;
+use crate::model::Role;
+use crate::store::{self, AgentRecord, NewEvent, TicketRecord, TicketUpdate};
+
+const PRESENCE: [&str; 3] = ["available", "away", "offline"];
+
+/// An agent as managers register them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentInput {
+    pub name: String,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// Languages the agent answers in (`de`, `en`).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Most open tickets at once.
+    pub capacity: i32,
+    /// `available`, `away` or `offline` (default `offline`).
+    pub presence: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    /// Also the name of the agent's API token.
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    pub capacity: i32,
+    pub presence: String,
+    /// Open tickets assigned now.
+    pub load: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn view(state: &AppState, a: AgentRecord) -> Result<AgentView, ApiError> {
+    let load = state.store.open_load(&a.id).await?;
+    Ok(AgentView {
+        load,
+        skills: serde_json::from_value(a.skills).unwrap_or_default(),
+        languages: serde_json::from_value(a.languages).unwrap_or_default(),
+        id: a.id,
+        name: a.name,
+        email: a.email,
+        capacity: a.capacity,
+        presence: a.presence,
+        updated_at: a.updated_at,
+    })
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))
+}
+
+fn presence(p: &str) -> Result<String, ApiError> {
+    if PRESENCE.contains(&p) {
+        Ok(p.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            "presence",
+            format!(
+                "unknown presence \"{p}\" (expected one of: {})",
+                PRESENCE.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Register or replace an agent (managers).
+#[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "agents",
+    params(("id" = String, Path, description = "The agent's id, also the name of their token")),
+    request_body = AgentInput,
+    responses((status = 200, body = AgentView),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    input: Result<Json<AgentInput>, JsonRejection>,
+) -> Result<Json<AgentView>, ApiError> {
+    let input = body(input)?;
+    if input.name.trim().is_empty() {
+        return Err(ApiError::invalid_field("name", "name must not be empty"));
+    }
+    if input.capacity < 0 {
+        return Err(ApiError::invalid_field(
+            "capacity",
+            "capacity must not be negative",
+        ));
+    }
+    let record = AgentRecord {
+        id,
+        name: input.name,
+        email: input.email,
+        skills: serde_json::json!(input.skills),
+        languages: serde_json::json!(input.languages),
+        capacity: input.capacity,
+        presence: presence(input.presence.as_deref().unwrap_or("offline"))?,
+        updated_at: Utc::now(),
+    };
+    let a = state.store.put_agent(record).await?;
+    Ok(Json(view(&state, a).await?))
+}
+
+/// All agents with their load.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses((status = 200, body = Vec<AgentView>)))]
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<AgentView>>, ApiError> {
+    let mut out = Vec::new();
+    for a in state.store.agents().await? {
+        out.push(view(&state, a).await?);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceInput {
+    /// `available`, `away` or `offline`.
+    pub presence: String,
+}
+
+/// Set presence: agents their own, managers anyone's.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/presence", tag = "agents",
+    params(("id" = String, Path)),
+    request_body = PresenceInput,
+    responses((status = 200, body = AgentView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn set_presence(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    caller: Option<Extension<Caller>>,
+    input: Result<Json<PresenceInput>, JsonRejection>,
+) -> Result<Json<AgentView>, ApiError> {
+    let input = body(input)?;
+    if let Some(Extension(c)) = &caller {
+        if c.role == Role::Agent && c.name != id {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "agents set only their own presence",
+            ));
+        }
+    }
+    let p = presence(&input.presence)?;
+    let a = state.store.set_presence(&id, &p, Utc::now()).await?;
+    Ok(Json(view(&state, a).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WorkParams {
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<u64>,
+}
+
+/// A queue's tickets that still need work: soonest SLA due first, then priority.
+#[utoipa::path(get, path = "/api/v1/queues/{id}/tickets", tag = "agents",
+    params(("id" = String, Path), WorkParams),
+    responses((status = 200, body = Vec<TicketView>),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn queue_tickets(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(p): Query<WorkParams>,
+) -> Result<Json<Vec<TicketView>>, ApiError> {
+    let rules = state.rules();
+    if !rules.queues.contains_key(id.as_str()) {
+        return Err(ApiError::not_found(format!("no queue {id}")));
+    }
+    let rows = state
+        .store
+        .queue_tickets(&id, p.limit.unwrap_or(50).min(500))
+        .await?;
+    let now = Utc::now();
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| TicketView::new(r, &rules, now))
+            .collect(),
+    ))
+}
+
+/// The caller's own tickets that still need work, soonest due first.
+#[utoipa::path(get, path = "/api/v1/agents/me/tickets", tag = "agents",
+    params(WorkParams),
+    responses((status = 200, body = Vec<TicketView>)))]
+pub async fn my_tickets(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    Query(p): Query<WorkParams>,
+) -> Result<Json<Vec<TicketView>>, ApiError> {
+    let Some(Extension(c)) = caller else {
+        return Err(ApiError::bad_request("no caller: demo mode has no \"me\""));
+    };
+    let rows = state
+        .store
+        .assigned_tickets(&c.name, p.limit.unwrap_or(50).min(500))
+        .await?;
+    let rules = state.rules();
+    let now = Utc::now();
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| TicketView::new(r, &rules, now))
+            .collect(),
+    ))
+}
+
+fn actor(caller: &Option<Extension<Caller>>) -> String {
+    caller
+        .as_ref()
+        .map_or_else(|| "agent".to_owned(), |Extension(c)| c.name.clone())
+}
+
+/// Whether `agent` may take `record`: registered, not offline, under capacity.
+async fn check_agent(state: &AppState, agent: &str, record: &TicketRecord) -> Result<(), ApiError> {
+    let a = match state.store.agent(agent).await {
+        Ok(a) => a,
+        Err(store::StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid_field(
+                "agent",
+                format!("no agent {agent}"),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let busy = |why: String| ApiError::new(StatusCode::CONFLICT, "agent-unavailable", why);
+    if a.presence == "offline" {
+        return Err(busy(format!("agent {agent} is offline")));
+    }
+    let load = state.store.open_load(agent).await?;
+    let already = record.assignee.as_deref() == Some(agent);
+    if !already && load >= a.capacity.max(0) as u64 {
+        return Err(busy(format!(
+            "agent {agent} holds {load} open tickets, their capacity is {}",
+            a.capacity
+        )));
+    }
+    Ok(())
+}
+
+async fn assign_to(
+    state: &AppState,
+    record: &TicketRecord,
+    agent: &str,
+    kind: &str,
+    actor: String,
+) -> Result<TicketResponse, ApiError> {
+    check_agent(state, agent, record).await?;
+    let update = TicketUpdate {
+        assignee: Some(Some(agent.to_owned())),
+        events: vec![NewEvent {
+            kind: kind.into(),
+            actor,
+            data: serde_json::json!({ "agent": agent, "previous": record.assignee }),
+        }],
+        ..Default::default()
+    };
+    let now = Utc::now();
+    let updated = state.store.update_ticket(record, update, now).await?;
+    Ok(TicketResponse(TicketView::new(
+        updated,
+        &state.rules(),
+        now,
+    )))
+}
+
+/// Take a ticket: it becomes the caller's. Refused when another agent has it (409), on a
+/// stale `If-Match` (412), or when the caller is offline or at capacity (409).
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/claim", tag = "agents",
+    params(("key" = String, Path)),
+    responses((status = 200, body = TicketView),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+pub async fn claim(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    caller: Option<Extension<Caller>>,
+    if_match: IfMatch,
+) -> Result<TicketResponse, ApiError> {
+    let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
+    let me = actor(&caller);
+    if let Some(other) = record.assignee.as_deref().filter(|a| *a != me) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already-assigned",
+            format!(
+                "ticket {} is assigned to {other}",
+                store::ticket_number(record.seq)
+            ),
+        ));
+    }
+    assign_to(&state, &record, &me.clone(), "claimed", me).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignInput {
+    pub agent: String,
+}
+
+/// Give a ticket to an agent (registered, not offline, under capacity).
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/assign", tag = "agents",
+    params(("key" = String, Path)),
+    request_body = AssignInput,
+    responses((status = 200, body = TicketView),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+pub async fn assign(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    caller: Option<Extension<Caller>>,
+    if_match: IfMatch,
+    input: Result<Json<AssignInput>, JsonRejection>,
+) -> Result<TicketResponse, ApiError> {
+    let input = body(input)?;
+    let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
+    assign_to(&state, &record, &input.agent, "assigned", actor(&caller)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferInput {
+    pub queue: String,
+    pub reason: String,
+}
+
+/// Move a ticket to another queue, with the reason; it leaves its agent.
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/transfer", tag = "agents",
+    params(("key" = String, Path)),
+    request_body = TransferInput,
+    responses((status = 200, body = TicketView),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn transfer(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    caller: Option<Extension<Caller>>,
+    if_match: IfMatch,
+    input: Result<Json<TransferInput>, JsonRejection>,
+) -> Result<TicketResponse, ApiError> {
+    let input = body(input)?;
+    let record = state.store.get(&key).await?;
+    if_match.check(&record)?;
+    let rules = state.rules();
+    if !rules.queues.contains_key(input.queue.as_str()) {
+        return Err(ApiError::invalid_field(
+            "queue",
+            format!("unknown queue \"{}\"", input.queue),
+        ));
+    }
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "say why the ticket moves",
+        ));
+    }
+    let update = TicketUpdate {
+        queue: Some(input.queue.clone()),
+        assignee: Some(None),
+        events: vec![NewEvent {
+            kind: "transferred".into(),
+            actor: actor(&caller),
+            data: serde_json::json!({
+                "from": record.queue, "to": input.queue, "reason": input.reason,
+                "previous_agent": record.assignee,
+            }),
+        }],
+        ..Default::default()
+    };
+    let now = Utc::now();
+    let updated = state.store.update_ticket(&record, update, now).await?;
+    Ok(TicketResponse(TicketView::new(updated, &rules, now)))
+}
