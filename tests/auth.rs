@@ -83,14 +83,44 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
         ),
         (Method::GET, "/api/v1/sla/report".into(), None, MANAGERS),
         (Method::GET, "/api/v1/mail/outbox".into(), None, MANAGERS),
-        (Method::PUT, "/api/v1/agents/eva".into(), Some(json!({"name":"Eva","capacity":3,"presence":"available"})), MANAGERS),
+        (
+            Method::PUT,
+            "/api/v1/agents/eva".into(),
+            Some(json!({"name":"Eva","capacity":3,"presence":"available"})),
+            MANAGERS,
+        ),
         (Method::GET, "/api/v1/agents".into(), None, PEOPLE),
-        (Method::POST, "/api/v1/agents/agent/presence".into(), Some(json!({"presence":"away"})), PEOPLE),
-        (Method::GET, "/api/v1/queues/service-desk/tickets".into(), None, PEOPLE),
-        (Method::GET, "/api/v1/agents/me/tickets".into(), None, PEOPLE),
+        (
+            Method::POST,
+            "/api/v1/agents/agent/presence".into(),
+            Some(json!({"presence":"away"})),
+            PEOPLE,
+        ),
+        (
+            Method::GET,
+            "/api/v1/queues/service-desk/tickets".into(),
+            None,
+            PEOPLE,
+        ),
+        (
+            Method::GET,
+            "/api/v1/agents/me/tickets".into(),
+            None,
+            PEOPLE,
+        ),
         (Method::POST, t("/claim"), None, PEOPLE),
-        (Method::POST, t("/assign"), Some(json!({"agent":"eva"})), PEOPLE),
-        (Method::POST, t("/transfer"), Some(json!({"queue":"security","reason":"Phishing"})), PEOPLE),
+        (
+            Method::POST,
+            t("/assign"),
+            Some(json!({"agent":"eva"})),
+            PEOPLE,
+        ),
+        (
+            Method::POST,
+            t("/transfer"),
+            Some(json!({"queue":"security","reason":"Phishing"})),
+            PEOPLE,
+        ),
     ]
 }
 
