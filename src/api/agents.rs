@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::clocks::json_body;
 use super::error::{ApiError, Problem};
 use super::tickets::{IfMatch, TicketResponse, TicketView};
 use super::AppState;
@@ -68,11 +69,6 @@ async fn view(state: &AppState, a: AgentRecord) -> Result<AgentView, ApiError> {
     })
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v)
-        .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))
-}
-
 fn presence(p: &str) -> Result<String, ApiError> {
     if PRESENCE.contains(&p) {
         Ok(p.to_owned())
@@ -98,7 +94,7 @@ pub async fn put(
     Path(id): Path<String>,
     input: Result<Json<AgentInput>, JsonRejection>,
 ) -> Result<Json<AgentView>, ApiError> {
-    let input = body(input)?;
+    let input = json_body(input)?;
     if input.name.trim().is_empty() {
         return Err(ApiError::invalid_field("name", "name must not be empty"));
     }
@@ -153,7 +149,7 @@ pub async fn set_presence(
     caller: Option<Extension<Caller>>,
     input: Result<Json<PresenceInput>, JsonRejection>,
 ) -> Result<Json<AgentView>, ApiError> {
-    let input = body(input)?;
+    let input = json_body(input)?;
     if let Some(Extension(c)) = &caller {
         if c.role == Role::Agent && c.name != id {
             return Err(ApiError::new(
@@ -335,7 +331,7 @@ pub async fn assign(
     if_match: IfMatch,
     input: Result<Json<AssignInput>, JsonRejection>,
 ) -> Result<TicketResponse, ApiError> {
-    let input = body(input)?;
+    let input = json_body(input)?;
     let record = state.store.get(&key).await?;
     if_match.check(&record)?;
     assign_to(&state, &record, &input.agent, "assigned", actor(&caller)).await
@@ -362,7 +358,7 @@ pub async fn transfer(
     if_match: IfMatch,
     input: Result<Json<TransferInput>, JsonRejection>,
 ) -> Result<TicketResponse, ApiError> {
-    let input = body(input)?;
+    let input = json_body(input)?;
     let record = state.store.get(&key).await?;
     if_match.check(&record)?;
     let rules = state.rules();

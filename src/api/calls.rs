@@ -57,7 +57,7 @@ pub async fn intake_call(
     State(state): State<Arc<AppState>>,
     body: Result<Json<CallInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+    let input = super::clocks::json_body(body)?;
     let rules = state.rules();
     let caller = e164(&input.caller, &rules.defaults.country_code).ok_or_else(|| {
         ApiError::invalid_field(
