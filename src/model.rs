@@ -113,6 +113,11 @@ vocabulary! {
     Role { Gateway = "gateway", Agent = "agent", Manager = "manager", Admin = "admin" }
 }
 
+/// Lower-case hex of bytes, as hashes and signatures are shown and stored.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Text as stored: without NUL characters, which carry no meaning in a request and which
 /// PostgreSQL's text columns refuse.
 pub fn clean_text(s: &str) -> String {

@@ -165,11 +165,7 @@ pub async fn intake_mail(
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.
     let message_id = parsed.message_id.clone().unwrap_or_else(|| {
-        let hash: String = Sha256::digest(&raw)
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = crate::model::hex(&Sha256::digest(&raw)[..16]);
         format!("{hash}@no-message-id.invalid")
     });
     let inbound = InboundMail {

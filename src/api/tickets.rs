@@ -332,7 +332,7 @@ pub async fn create(
     let mut ticket = input
         .into_ticket(now)
         .map_err(|e| ApiError::invalid_field("subject", e.to_string()))?;
-    let idempotency = key.map(|k| (k, hex(&Sha256::digest(&raw))));
+    let idempotency = key.map(|k| (k, crate::model::hex(&Sha256::digest(&raw))));
     let rules = state.rules();
     // Numbers are kept in E.164, so a call-back from the telephone system finds the ticket
     // an agent logged with the caller's local number.
@@ -529,10 +529,6 @@ fn review(
     d.trace.queue = reason.clone();
     d.automation = crate::model::Automation::Human;
     d.trace.automation = reason;
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One ticket by UUID or number (`T-000123`).

@@ -336,10 +336,7 @@ pub fn compile(
                 hasher.update(f.text.as_bytes());
                 hasher.update([0]);
             }
-            let hex: String = hasher.finalize()[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex = crate::model::hex(&hasher.finalize()[..8]);
             rules.0.version = format!("sha256:{hex}").into();
             Ok(Loaded {
                 rules: rules.0,

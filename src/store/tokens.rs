@@ -14,10 +14,7 @@ pub use entity::api_tokens::Model as TokenRecord;
 
 /// Hex SHA-256 of a token, as stored and looked up.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::model::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// A new token: `trg_` and 64 hex digits (244 random bits).
