@@ -133,12 +133,18 @@ impl TokenStream for GramStream {
     }
 }
 
-/// Neighbouring word pairs of each line of a text, as analyzed by `analyzer`, joined by `_`
-/// and separated by spaces: what the pairs field indexes and a query looks up.
+/// Neighbouring content-word pairs of each line of a text, as analyzed by `analyzer`,
+/// joined by `_` and separated by spaces: what the pairs field indexes and a query looks up.
+/// Function words are left out first, so that "check my invoice" and "check the invoice"
+/// both make `check_invoic` — the pair that tells it from "get an invoice".
 pub fn pairs(analyzer: &mut TextAnalyzer, text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
-        let words = terms(analyzer, line);
+        let content: Vec<&str> = line
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty() && !is_function_word(w))
+            .collect();
+        let words = terms(analyzer, &content.join(" "));
         for w in words.windows(2) {
             out.push_str(&w[0]);
             out.push('_');
@@ -147,6 +153,24 @@ pub fn pairs(analyzer: &mut TextAnalyzer, text: &str) -> String {
         }
     }
     out
+}
+
+/// Articles, pronouns, prepositions, auxiliaries and question words of English and German:
+/// they join any two requests alike, so a pair with one of them separates nothing.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "my", "your", "our", "me", "i", "you", "we", "it", "this", "that", "these",
+    "those", "to", "of", "for", "from", "in", "on", "at", "with", "by", "and", "or", "is", "are",
+    "be", "am", "do", "does", "can", "could", "would", "should", "will", "how", "what", "where",
+    "when", "please", "some", "ich", "du", "sie", "wir", "es", "mein", "meine", "meinen", "meinem",
+    "meiner", "mir", "mich", "ihr", "ihre", "der", "die", "das", "den", "dem", "des", "ein",
+    "eine", "einen", "einem", "einer", "ist", "sind", "bin", "zu", "und", "oder", "wie", "was",
+    "wo", "wann", "bitte", "kann", "können", "könnte", "mit", "von", "für", "auf", "im", "in",
+    "am", "an", "bei",
+];
+
+fn is_function_word(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    FUNCTION_WORDS.contains(&lower.as_str())
 }
 
 /// The terms an analyzer makes of a text.

@@ -8,7 +8,7 @@
 //! split alternately into a calibration half (which fits the confidence) and a test half
 //! (which every figure is measured on). No question is in more than one of the three.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use super::index::{Calibration, FaqIndex, Hit, Mode};
@@ -61,59 +61,91 @@ pub fn bitext_split(csv_path: &Path) -> Result<Split, String> {
         e.1.push(row[qi].trim().to_owned());
         *e.2.entry(row[ri].to_owned()).or_default() += 1;
     }
+    // The test half is set aside first (every second question of an intent, in the file's
+    // order), so nothing about it — not even its words — shapes the articles or the
+    // calibration. The articles' questions are chosen from the other half, which then
+    // calibrates the confidence.
+    let mut pools: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut split = Split {
         articles: Vec::new(),
         calibrate: Vec::new(),
         test: Vec::new(),
     };
-    for (intent, (category, questions, responses)) in by_intent {
+    for (intent, (_, questions, _)) in &by_intent {
+        let (pool, test): (Vec<usize>, Vec<usize>) = (0..questions.len()).partition(|i| i % 2 == 0);
+        split.test.extend(test.into_iter().map(|i| Labelled {
+            text: questions[i].clone(),
+            article: intent.clone(),
+        }));
+        pools.insert(intent.clone(), pool);
+    }
+    // How many pool questions of each intent hold a word.
+    let mut counts: HashMap<String, HashMap<&str, usize>> = HashMap::new();
+    for (intent, (_, questions, _)) in &by_intent {
+        for &i in &pools[intent] {
+            for w in words(&questions[i]) {
+                *counts.entry(w).or_default().entry(intent).or_default() += 1;
+            }
+        }
+    }
+    for (intent, (category, questions, responses)) in &by_intent {
         let answer = responses
-            .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map(|(r, _)| r)
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(r, _)| r.clone())
             .unwrap_or_default();
-        let chosen = diverse(&questions, QUESTIONS_PER_ARTICLE);
+        let pool: Vec<String> = pools[intent]
+            .iter()
+            .map(|&i| questions[i].clone())
+            .collect();
+        let weight = |w: &str| {
+            let by = &counts[w];
+            let here = by.get(intent.as_str()).copied().unwrap_or(0) as f64;
+            here * here / by.values().sum::<usize>() as f64
+        };
+        let chosen = representative(&pool, QUESTIONS_PER_ARTICLE, weight);
         split.articles.push(Article {
             id: intent.clone(),
             language: "en".into(),
-            category,
+            category: category.clone(),
             title: intent.replace('_', " "),
-            questions: chosen.iter().map(|&i| questions[i].clone()).collect(),
+            questions: chosen.iter().map(|&i| pool[i].clone()).collect(),
             keywords: Vec::new(),
             body: answer,
         });
-        let rest = (0..questions.len()).filter(|i| !chosen.contains(i));
-        for (k, i) in rest.enumerate() {
-            let l = Labelled {
-                text: questions[i].clone(),
-                article: intent.clone(),
-            };
-            if k % 2 == 0 {
-                split.calibrate.push(l);
-            } else {
-                split.test.push(l);
-            }
-        }
+        split.calibrate.extend(
+            (0..pool.len())
+                .filter(|i| !chosen.contains(i))
+                .map(|i| Labelled {
+                    text: pool[i].clone(),
+                    article: intent.clone(),
+                }),
+        );
     }
     Ok(split)
 }
 
-fn words(s: &str) -> HashSet<String> {
+/// Ordered, so that sums over a question's words come out the same in every run.
+fn words(s: &str) -> BTreeSet<String> {
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 1 && !w.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_lowercase)
         .collect()
 }
 
-/// Greedy: each next question is the one adding the most words not yet covered.
-fn diverse(questions: &[String], n: usize) -> Vec<usize> {
-    let sets: Vec<HashSet<String>> = questions.iter().map(|q| words(q)).collect();
-    let mut covered: HashSet<String> = HashSet::new();
+/// Greedy: each next question is the one adding the most weight of words not yet covered.
+/// A word weighs by how typical it is of the intent: how many of its questions use it,
+/// times the share of all its uses that are in this intent — what a person writing the
+/// article would pick: the usual phrasings, in the words that set this request apart.
+fn representative(questions: &[String], n: usize, weight: impl Fn(&str) -> f64) -> Vec<usize> {
+    let sets: Vec<BTreeSet<String>> = questions.iter().map(|q| words(q)).collect();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
     let mut chosen = Vec::new();
     while chosen.len() < n.min(questions.len()) {
+        let gain = |i: usize| -> f64 { sets[i].difference(&covered).map(|w| weight(w)).sum() };
         let best = (0..questions.len())
             .filter(|i| !chosen.contains(i))
-            .max_by_key(|&i| (sets[i].difference(&covered).count(), usize::MAX - i));
+            .max_by(|&a, &b| gain(a).total_cmp(&gain(b)).then(b.cmp(&a)));
         let Some(best) = best else { break };
         covered.extend(sets[best].iter().cloned());
         chosen.push(best);
@@ -293,7 +325,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn diverse_questions_cover_different_words() {
+    fn representative_questions_cover_the_weighty_words() {
         let qs: Vec<String> = [
             "cancel order 1",
             "cancel order 2",
@@ -303,7 +335,14 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let chosen = diverse(&qs, 2);
-        assert_eq!(chosen, vec![2, 0]);
+        // "cancel" and "order" weigh most: the first question with them comes first, then
+        // the one adding the most of what is left.
+        let weight = |w: &str| match w {
+            "cancel" | "order" => 3.0,
+            _ => 0.5,
+        };
+        assert_eq!(representative(&qs, 2, weight), vec![0, 2]);
+        // Nothing left to add still fills the article up to n.
+        assert_eq!(representative(&qs, 4, |_| 0.0).len(), 4);
     }
 }
