@@ -210,6 +210,8 @@ pub struct Report {
     pub questions: usize,
     pub top1: f64,
     pub top3: f64,
+    /// Top-1 on the calibration half, which weights and settings are chosen by.
+    pub calibration_top1: f64,
     pub rows: Vec<Row>,
     /// The largest coverage at which precision is still ≥ 98 % on the test questions (an
     /// upper bound: the threshold is picked with hindsight).
@@ -279,6 +281,8 @@ pub fn evaluate(
             name: name.to_owned(),
             questions: test.len(),
             top1: test.iter().filter(|o| o.top1).count() as f64 / n,
+            calibration_top1: cal_outcomes.iter().filter(|o| o.top1).count() as f64
+                / cal_outcomes.len().max(1) as f64,
             top3: test.iter().filter(|o| o.top3).count() as f64 / n,
             rows,
             best_coverage_at_98: best as f64 / n,
@@ -291,12 +295,13 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{}: {} test questions, top-1 {:.3}, top-3 {:.3}, best coverage at ≥98% precision {:.1}%",
+            "{}: {} test questions, top-1 {:.3}, top-3 {:.3}, best coverage at ≥98% precision {:.1}% (calibration half: top-1 {:.3})",
             self.name,
             self.questions,
             self.top1,
             self.top3,
-            self.best_coverage_at_98 * 100.0
+            self.best_coverage_at_98 * 100.0,
+            self.calibration_top1
         )?;
         writeln!(
             f,
