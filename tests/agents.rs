@@ -39,7 +39,7 @@ async fn agents_claim_assign_and_transfer_with_their_names_on_it() {
                 .await
                 .unwrap();
             let (s, v) = send(&client(), reqwest::Method::PUT, server.url(&format!("/api/v1/agents/{id}")),
-                Some(json!({"name": id.to_uppercase(), "skills": ["level-1"], "languages": ["de", "en"], "capacity": cap, "presence": "available"})), None).await;
+                Some(json!({"name": id.to_uppercase(), "skills": ["level-1"], "languages": ["de", "en"], "capacity": cap, "presence": "away"})), None).await;
             assert_eq!(s, 200, "{v}");
             assert_eq!(v["load"], 0);
         }
@@ -127,6 +127,232 @@ async fn agents_claim_assign_and_transfer_with_their_names_on_it() {
         let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
         assert_eq!(agents.as_array().unwrap().len(), 2);
         server.stop().await;
+    })
+    .await;
+}
+
+/// Registers an agent (their shifts round the clock, so the test holds at any hour).
+async fn register(
+    server: &TestServer,
+    id: &str,
+    skills: &[&str],
+    langs: &[&str],
+    cap: i32,
+    presence: &str,
+) -> Value {
+    let (s, v) = send(&client(), reqwest::Method::PUT, server.url(&format!("/api/v1/agents/{id}")),
+        Some(json!({"name": id, "skills": skills, "languages": langs, "capacity": cap, "presence": presence, "calendar": "always"})), None).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+async fn ticket(server: &TestServer, subject: &str, body: &str, from: &str) -> String {
+    let (s, _, t) = post_ticket(
+        &server.base,
+        &json!({"channel":"web","subject":subject,"body":body,"from":{"email":from}}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    assert_eq!(t["decision"]["queue"], "service-desk", "{t}");
+    t["number"].as_str().unwrap().to_owned()
+}
+
+/// The ticket's assignee once the assigner has run (it runs off the request's path), or
+/// `None` if nobody got it within two seconds.
+async fn assignee(server: &TestServer, number: &str) -> Option<String> {
+    for _ in 0..40 {
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{number}"))).await;
+        if let Some(a) = t["assignee"].as_str() {
+            return Some(a.to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn tickets_go_to_a_free_agent_with_the_skills_language_and_capacity() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        register(&server, "anna", &["level-1"], &["de"], 1, "available").await;
+        register(&server, "ben", &["level-1"], &["en"], 2, "available").await;
+        register(&server, "carl", &["sales"], &["de", "en"], 5, "available").await;
+        register(&server, "dora", &["level-1", "level-2"], &["de"], 3, "away").await;
+
+        // German: anna is the only German speaker with level-1 who is available.
+        let de1 = ticket(
+            &server,
+            "Drucker druckt nicht",
+            "Der Drucker im 2. Stock druckt seit heute nicht mehr.",
+            "max@stadt.example",
+        )
+        .await;
+        assert_eq!(assignee(&server, &de1).await.as_deref(), Some("anna"));
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{de1}/events"))).await;
+        let assigned = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "assigned")
+            .expect("an assigned event");
+        assert_eq!(assigned["actor"], "triage");
+        let reason = assigned["data"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("skills-least-loaded in queue service-desk: anna (0 of 1 open)"),
+            "{reason}"
+        );
+
+        // English goes to ben.
+        let en = ticket(
+            &server,
+            "Printer not working",
+            "The printer on the second floor does not print anything since this morning.",
+            "jane@stadt.example",
+        )
+        .await;
+        assert_eq!(assignee(&server, &en).await.as_deref(), Some("ben"));
+
+        // Anna is full and dora away: the next German ticket waits in the queue …
+        let de2 = ticket(
+            &server,
+            "Bildschirm flackert",
+            "Mein Bildschirm flackert ständig, bitte um Hilfe.",
+            "max@stadt.example",
+        )
+        .await;
+        assert_eq!(assignee(&server, &de2).await, None);
+        // … until dora becomes available: she has it when her presence call returns.
+        let (s, v) = send(
+            &client(),
+            reqwest::Method::POST,
+            server.url("/api/v1/agents/dora/presence"),
+            Some(json!({"presence":"available"})),
+            None,
+        )
+        .await;
+        assert_eq!((s, v["load"].as_u64()), (200, Some(1)), "{v}");
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{de2}"))).await;
+        assert_eq!(t["assignee"], "dora");
+
+        // Business-critical tickets need level-2 as well: dora, not anna (who is free again).
+        let (s, _) = send(
+            &client(),
+            reqwest::Method::POST,
+            server.url(&format!("/api/v1/tickets/{de1}/status")),
+            Some(json!({"status":"resolved"})),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let crit = ticket(
+            &server,
+            "Drucker druckt nicht",
+            "Der Drucker auf Station 3 druckt keine Befunde mehr.",
+            "pflege@lkh-nord.example",
+        )
+        .await;
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{crit}"))).await;
+        assert_eq!(t["decision"]["segment"], "business-critical", "{t}");
+        assert_eq!(assignee(&server, &crit).await.as_deref(), Some("dora"));
+        // Anna, free again, takes the next ordinary one.
+        let de3 = ticket(
+            &server,
+            "Maus defekt",
+            "Meine Maus reagiert nicht mehr.",
+            "max@stadt.example",
+        )
+        .await;
+        assert_eq!(assignee(&server, &de3).await.as_deref(), Some("anna"));
+
+        // Nobody ever exceeds their capacity, and carl (no level-1) got nothing.
+        let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
+        for a in agents.as_array().unwrap() {
+            assert!(a["load"].as_u64() <= a["capacity"].as_u64(), "{a}");
+            if a["id"] == "carl" {
+                assert_eq!(a["load"], 0);
+            }
+        }
+        // A shift calendar the rules do not know is refused.
+        let (s, v) = send(
+            &client(),
+            reqwest::Method::PUT,
+            server.url("/api/v1/agents/eve"),
+            Some(json!({"name": "eve", "capacity": 1, "calendar": "nights"})),
+            None,
+        )
+        .await;
+        assert_eq!((s, v["field"].as_str()), (422, Some("calendar")), "{v}");
+        server.stop().await;
+    })
+    .await;
+}
+
+/// Two servers on one database assign the same queue at once: no ticket goes to two agents,
+/// no agent gets more than their capacity.
+#[tokio::test]
+async fn two_servers_assigning_at_once_never_double_assign_or_overfill() {
+    each_backend(async |db| {
+        let (a, b) = (TestServer::start(db).await, TestServer::start(db).await);
+        for id in ["p1", "p2", "p3", "p4"] {
+            register(&a, id, &["level-1"], &["de"], 3, "away").await;
+        }
+        // 20 tickets through both servers at once, while nobody is available.
+        let subjects: Vec<String> = (0..20)
+            .map(|i| format!("Drucker {i} druckt nicht"))
+            .collect();
+        let mut posts = Vec::new();
+        for (i, subject) in subjects.iter().enumerate() {
+            let server = if i % 2 == 0 { &a } else { &b };
+            posts.push(ticket(
+                server,
+                subject,
+                "Der Drucker druckt seit heute nicht mehr.",
+                "max@stadt.example",
+            ));
+        }
+        let numbers = futures::future::join_all(posts).await;
+        // All four become available at once, half through each server: both assign.
+        let admin = client();
+        let mut calls = Vec::new();
+        for (i, id) in ["p1", "p2", "p3", "p4"].iter().enumerate() {
+            let server = if i % 2 == 0 { &a } else { &b };
+            calls.push(send(
+                &admin,
+                reqwest::Method::POST,
+                server.url(&format!("/api/v1/agents/{id}/presence")),
+                Some(json!({"presence":"available"})),
+                None,
+            ));
+        }
+        for (s, v) in futures::future::join_all(calls).await {
+            assert_eq!(s, 200, "{v}");
+        }
+        let mut per_agent = std::collections::HashMap::<String, u32>::new();
+        let mut assigned = 0;
+        for n in &numbers {
+            let (_, events) = get_json(&a.url(&format!("/api/v1/tickets/{n}/events"))).await;
+            let given: Vec<&Value> = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "assigned")
+                .collect();
+            assert!(given.len() <= 1, "{n} assigned twice: {given:?}");
+            if let Some(e) = given.first() {
+                assigned += 1;
+                *per_agent
+                    .entry(e["data"]["agent"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        assert_eq!(
+            assigned, 12,
+            "four agents with room for three each: {per_agent:?}"
+        );
+        assert!(per_agent.values().all(|&n| n == 3), "{per_agent:?}");
+        a.stop().await;
+        b.stop().await;
     })
     .await;
 }

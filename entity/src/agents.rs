@@ -17,6 +17,10 @@ pub struct Model {
     /// `available`, `away` or `offline`.
     pub presence: String,
     pub updated_at: DateTimeUtc,
+    /// The rules calendar of the agent's shifts; none: the queue's hours.
+    pub calendar: Option<String>,
+    /// When the agent was last given a ticket: who has waited longest goes first.
+    pub last_assigned_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261124_000003_faq;
 mod m20261124_000004_mail;
 mod m20261124_000005_tokens;
 mod m20261124_000006_agents;
+mod m20261128_000007_shifts;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_mail::Migration),
             Box::new(m20261124_000005_tokens::Migration),
             Box::new(m20261124_000006_agents::Migration),
+            Box::new(m20261128_000007_shifts::Migration),
         ]
     }
 }

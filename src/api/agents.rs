@@ -37,6 +37,9 @@ pub struct AgentInput {
     pub capacity: i32,
     /// `available`, `away` or `offline` (default `offline`).
     pub presence: Option<String>,
+    /// The rules calendar of the agent's shifts (default: the hours of the queues they
+    /// work in).
+    pub calendar: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,8 +52,11 @@ pub struct AgentView {
     pub languages: Vec<String>,
     pub capacity: i32,
     pub presence: String,
+    pub calendar: Option<String>,
     /// Open tickets assigned now.
     pub load: u64,
+    /// When the agent was last given a ticket.
+    pub last_assigned_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -65,6 +71,8 @@ async fn view(state: &AppState, a: AgentRecord) -> Result<AgentView, ApiError> {
         email: a.email,
         capacity: a.capacity,
         presence: a.presence,
+        calendar: a.calendar,
+        last_assigned_at: a.last_assigned_at,
         updated_at: a.updated_at,
     })
 }
@@ -104,6 +112,19 @@ pub async fn put(
             "capacity must not be negative",
         ));
     }
+    if let Some(c) = input
+        .calendar
+        .as_deref()
+        .filter(|c| !state.rules().calendars.contains_key(*c))
+    {
+        return Err(ApiError::invalid_field(
+            "calendar",
+            format!(
+                "unknown calendar \"{c}\" (defined calendars: {})",
+                crate::rules::list(state.rules().calendars.keys())
+            ),
+        ));
+    }
     let record = AgentRecord {
         id,
         name: input.name,
@@ -113,8 +134,11 @@ pub async fn put(
         capacity: input.capacity,
         presence: presence(input.presence.as_deref().unwrap_or("offline"))?,
         updated_at: Utc::now(),
+        calendar: input.calendar,
+        last_assigned_at: None,
     };
     let a = state.store.put_agent(record).await?;
+    let a = picked_up(&state, a).await?;
     Ok(Json(view(&state, a).await?))
 }
 
@@ -161,7 +185,18 @@ pub async fn set_presence(
     }
     let p = presence(&input.presence)?;
     let a = state.store.set_presence(&id, &p, Utc::now()).await?;
+    let a = picked_up(&state, a).await?;
     Ok(Json(view(&state, a).await?))
+}
+
+/// An agent who is available takes waiting tickets at once, before the answer is sent: the
+/// caller sees their new load, and nobody waits for the next worker round.
+async fn picked_up(state: &AppState, a: AgentRecord) -> Result<AgentRecord, ApiError> {
+    if a.presence != "available" {
+        return Ok(a);
+    }
+    crate::worker::assign::round(&state.store, &state.rules(), Utc::now()).await?;
+    Ok(state.store.agent(&a.id).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -229,33 +264,6 @@ fn actor(caller: &Option<Extension<Caller>>) -> String {
         .map_or_else(|| "agent".to_owned(), |Extension(c)| c.name.clone())
 }
 
-/// Whether `agent` may take `record`: registered, not offline, under capacity.
-async fn check_agent(state: &AppState, agent: &str, record: &TicketRecord) -> Result<(), ApiError> {
-    let a = match state.store.agent(agent).await {
-        Ok(a) => a,
-        Err(store::StoreError::NotFound(_)) => {
-            return Err(ApiError::invalid_field(
-                "agent",
-                format!("no agent {agent}"),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let busy = |why: String| ApiError::new(StatusCode::CONFLICT, "agent-unavailable", why);
-    if a.presence == "offline" {
-        return Err(busy(format!("agent {agent} is offline")));
-    }
-    let load = state.store.open_load(agent).await?;
-    let already = record.assignee.as_deref() == Some(agent);
-    if !already && load >= a.capacity.max(0) as u64 {
-        return Err(busy(format!(
-            "agent {agent} holds {load} open tickets, their capacity is {}",
-            a.capacity
-        )));
-    }
-    Ok(())
-}
-
 async fn assign_to(
     state: &AppState,
     record: &TicketRecord,
@@ -263,18 +271,21 @@ async fn assign_to(
     kind: &str,
     actor: String,
 ) -> Result<TicketResponse, ApiError> {
-    check_agent(state, agent, record).await?;
-    let update = TicketUpdate {
-        assignee: Some(Some(agent.to_owned())),
-        events: vec![NewEvent {
-            kind: kind.into(),
-            actor,
-            data: serde_json::json!({ "agent": agent, "previous": record.assignee }),
-        }],
-        ..Default::default()
+    let event = NewEvent {
+        kind: kind.into(),
+        actor,
+        data: serde_json::json!({ "agent": agent, "previous": record.assignee }),
     };
     let now = Utc::now();
-    let updated = state.store.update_ticket(record, update, now).await?;
+    let updated = match state.store.assign_ticket(record, agent, event, now).await {
+        Err(store::StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid_field(
+                "agent",
+                format!("no agent {agent}"),
+            ))
+        }
+        r => r?,
+    };
     Ok(TicketResponse(TicketView::new(
         updated,
         &state.rules(),
@@ -389,5 +400,6 @@ pub async fn transfer(
     };
     let now = Utc::now();
     let updated = state.store.update_ticket(&record, update, now).await?;
+    state.wake_assigner();
     Ok(TicketResponse(TicketView::new(updated, &rules, now)))
 }

@@ -193,6 +193,7 @@ pub async fn reply(
             ..Default::default()
         };
         let updated = state.store.update_ticket(&record, update, now).await?;
+        state.wake_assigner();
         return Ok(TicketResponse(TicketView::new(
             updated,
             &state.rules(),

@@ -96,6 +96,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { .. } | StoreError::Duplicate(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
+            StoreError::Unavailable(why) => {
+                ApiError::new(StatusCode::CONFLICT, "agent-unavailable", why)
+            }
             StoreError::IdempotencyMismatch(_) => {
                 let mut err = ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

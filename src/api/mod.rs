@@ -88,6 +88,8 @@ pub struct AppState {
     faq_built_from: tokio::sync::Mutex<Option<(u64, Option<chrono::DateTime<chrono::Utc>>)>>,
     pub config: ApiConfig,
     tokens: auth::TokenCache,
+    /// Wakes this process's assigner (see [`AppState::wake_assigner`]).
+    assigner: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -100,6 +102,27 @@ impl AppState {
             faq_built_from: tokio::sync::Mutex::new(None),
             config,
             tokens: auth::TokenCache::default(),
+            assigner: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Something happened that may let a waiting ticket find its agent (a ticket arrived,
+    /// came back, moved, or was done): the assigner runs a round soon, off the request's
+    /// path. Wakes coalesce, so a burst of tickets costs one round.
+    pub fn wake_assigner(&self) {
+        self.assigner.notify_one();
+    }
+
+    /// Runs assignment rounds whenever woken, until the process ends.
+    async fn assign_on_wake(self: Arc<Self>) {
+        loop {
+            self.assigner.notified().await;
+            let rules = self.rules();
+            if let Err(e) =
+                crate::worker::assign::round(&self.store, &rules, chrono::Utc::now()).await
+            {
+                tracing::warn!("assignment round failed, the worker retries: {e}");
+            }
         }
     }
 
@@ -342,9 +365,12 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let assigner = tokio::spawn(state.clone().assign_on_wake());
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    assigner.abort();
+    served
 }
 
 /// Process is up.

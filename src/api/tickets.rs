@@ -506,6 +506,7 @@ pub(super) async fn intake(
         metrics::counter!("triage_tickets_created_total",
             "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
         .increment(1);
+        state.wake_assigner();
     }
     Ok(created)
 }
@@ -766,6 +767,7 @@ pub async fn reclassify(
     }
     update.events.push(event);
     let updated = state.store.update_ticket(&record, update, now).await?;
+    state.wake_assigner();
     Ok(TicketResponse(TicketView::new(updated, &rules, now)))
 }
 
@@ -811,5 +813,6 @@ pub(super) async fn apply_clock_changes(
     }
     update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, now));
     let updated = state.store.update_ticket(record, update, now).await?;
+    state.wake_assigner();
     Ok(TicketView::new(updated, &rules, now))
 }

@@ -99,6 +99,8 @@ impl FaqRules {
 pub struct Queue {
     pub id: Arc<str>,
     pub name: String,
+    /// Who gets its tickets (manual until the calendars are compiled).
+    pub policy: crate::routing::QueuePolicy,
 }
 
 /// One condition of a rule; all of a rule's conditions must hold.
@@ -406,6 +408,7 @@ fn build(
             Queue {
                 name: q.item.name.clone().unwrap_or_else(|| id.to_string()),
                 id,
+                policy: Default::default(),
             },
         );
     }
@@ -496,6 +499,47 @@ fn build(
             }
             Err(e) => ctx.error(file, &c.item.hours.span(), e.0),
         }
+    }
+
+    // Queues' staffing: strategy, skills, languages, calendar.
+    let mut policies = Vec::new();
+    for (id, q) in &queue_docs {
+        let d = &q.item;
+        let mut policy = crate::routing::QueuePolicy {
+            skills: d.skills.clone(),
+            languages: d.languages.clone(),
+            critical_skill: d.critical_skill.clone(),
+            ..Default::default()
+        };
+        if let Some(a) = &d.assignment {
+            match crate::routing::Strategy::parse(a.get_ref()) {
+                Some(s) => policy.strategy = s,
+                None => ctx.error(
+                    q.file,
+                    &a.span(),
+                    format!(
+                        "unknown assignment \"{}\" (expected one of: {})",
+                        a.get_ref(),
+                        crate::routing::Strategy::NAMES.join(", ")
+                    ),
+                ),
+            }
+        }
+        if let Some(c) = &d.calendar {
+            match compiled_cals.get(c.get_ref().as_str()) {
+                Some(cal) => policy.calendar = Some(cal.clone()),
+                None => ctx.error(
+                    q.file,
+                    &c.span(),
+                    format!(
+                        "unknown calendar \"{}\" (defined calendars: {})",
+                        c.get_ref(),
+                        list(calendars.keys())
+                    ),
+                ),
+            }
+        }
+        policies.push((id.clone(), policy));
     }
 
     // Time windows → calendars.
@@ -1038,6 +1082,11 @@ fn build(
         },
     );
     let mail = super::mail::compile_mail(ctx, mail_docs, &queues);
+    for (id, policy) in policies {
+        if let Some(queue) = queues.get_mut(id.as_str()) {
+            queue.policy = policy;
+        }
+    }
     if ctx.has_errors() {
         return None;
     }
@@ -1114,7 +1163,8 @@ pub(super) fn sender_glob(full: &str) -> Result<globset::Glob, globset::Error> {
         .build()
 }
 
-pub(super) fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
+/// Names for an error message: "a, b, c", or "none".
+pub fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
     let v: Vec<&str> = names.map(|s| s.as_ref()).collect();
     if v.is_empty() {
         "none".into()
@@ -1625,6 +1675,29 @@ mod tests {
             (4, "invalid regular expression in spam-patterns"),
             (5, "invalid sender pattern \"*@[bad\""),
             (6, "a size limit must be a positive number of KiB"),
+        ] {
+            assert!(
+                has(&errs, &format!("rules.toml:{line}: {needle}")),
+                "{errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_staffing_compiles_and_its_errors_name_their_line() {
+        let loaded = with_rules(
+            "[queue.first]\nassignment = \"round-robin\"\nskills = [\"level-1\"]\ncalendar = \"office\"\ncritical-skill = \"level-2\"\n",
+        )
+        .unwrap();
+        let q = &loaded.rules.queues["first"].policy;
+        assert_eq!(q.strategy, crate::routing::Strategy::RoundRobin);
+        assert_eq!(q.calendar.as_ref().map(|c| c.name()), Some("office"));
+        assert_eq!(q.critical_skill.as_deref(), Some("level-2"));
+        assert!(!loaded.rules.queues["desk"].policy.automatic());
+        let errs = errors("[queue.first]\nassignment = \"random\"\ncalendar = \"nights\"\n");
+        for (line, needle) in [
+            (2, "unknown assignment \"random\" (expected one of: skills-least-loaded, round-robin, manual)"),
+            (3, "unknown calendar \"nights\""),
         ] {
             assert!(
                 has(&errs, &format!("rules.toml:{line}: {needle}")),

@@ -204,11 +204,21 @@ pub struct CategoryDoc {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct QueueDoc {
     pub name: Option<String>,
     #[allow(dead_code)]
     pub description: Option<String>,
+    /// `skills-least-loaded`, `round-robin` or `manual` (default).
+    pub assignment: Option<Name>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// The calendar the queue is staffed in.
+    pub calendar: Option<Name>,
+    /// The skill a business-critical ticket needs in addition.
+    pub critical_skill: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

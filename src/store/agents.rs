@@ -1,19 +1,109 @@
 //! Agents and the work lists: a queue's open tickets soonest due first, an agent's own.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{NullOrdering, OnConflict};
+use sea_orm::sea_query::{Expr, LockType, NullOrdering, OnConflict};
 use sea_orm::{
-    ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
+use uuid::Uuid;
 
 use entity::{agents, tickets};
 
+use super::sla::{claim_write_lock, insert_events, NewEvent};
 use super::{Store, StoreError, TicketRecord};
 
 pub use entity::agents::Model as AgentRecord;
 
 /// Statuses in which a ticket still needs work.
 const DONE: [&str; 2] = ["resolved", "closed"];
+
+/// Statuses in which a ticket needs no agent (yet): done, or answered by the FAQ.
+const NO_AGENT: [&str; 3] = ["resolved", "closed", "answered-automatically"];
+
+/// An agent with the open tickets they hold now.
+#[derive(Clone, Debug)]
+pub struct AgentLoad {
+    pub agent: AgentRecord,
+    pub load: u32,
+}
+
+/// One automatic assignment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assigned {
+    pub ticket: Uuid,
+    pub seq: i64,
+    pub agent: String,
+}
+
+/// PostgreSQL: locks the selected rows until the transaction ends (SQLite holds its write
+/// lock already, see `claim_write_lock`).
+fn for_update<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q.lock(LockType::Update)
+    } else {
+        q
+    }
+}
+
+#[derive(FromQueryResult)]
+struct Load {
+    assignee: Option<String>,
+    n: i64,
+}
+
+/// Open tickets per agent, counted inside `txn`.
+async fn loads(
+    txn: &DatabaseTransaction,
+    ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+    let rows = tickets::Entity::find()
+        .select_only()
+        .column(tickets::Column::Assignee)
+        .column_as(Expr::col(tickets::Column::Id).count(), "n")
+        .filter(tickets::Column::Assignee.is_in(ids))
+        .filter(tickets::Column::Status.is_not_in(DONE))
+        .group_by(tickets::Column::Assignee)
+        .into_model::<Load>()
+        .all(txn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|l| Some((l.assignee?, u32::try_from(l.n).unwrap_or(u32::MAX))))
+        .collect())
+}
+
+/// Gives `ticket` to `agent` inside `txn` if it is unchanged since read, with its event;
+/// false if another assigner (or any other change) was first.
+async fn give(
+    txn: &DatabaseTransaction,
+    ticket: &TicketRecord,
+    agent: &str,
+    event: NewEvent,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let r = tickets::Entity::update_many()
+        .col_expr(tickets::Column::Assignee, Expr::value(agent))
+        .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            tickets::Column::Version,
+            Expr::col(tickets::Column::Version).add(1),
+        )
+        .filter(tickets::Column::Id.eq(ticket.id))
+        .filter(tickets::Column::Version.eq(ticket.version))
+        .exec(txn)
+        .await?;
+    if r.rows_affected == 0 {
+        return Ok(false);
+    }
+    insert_events(txn, ticket.id, vec![event], now).await?;
+    agents::Entity::update_many()
+        .col_expr(agents::Column::LastAssignedAt, Expr::value(now))
+        .filter(agents::Column::Id.eq(agent))
+        .exec(txn)
+        .await?;
+    Ok(true)
+}
 
 impl Store {
     /// Creates or replaces an agent.
@@ -27,6 +117,8 @@ impl Store {
             capacity: Set(a.capacity),
             presence: Set(a.presence.clone()),
             updated_at: Set(a.updated_at),
+            calendar: Set(a.calendar.clone()),
+            last_assigned_at: Set(a.last_assigned_at),
         };
         agents::Entity::insert(row)
             .on_conflict(
@@ -39,6 +131,7 @@ impl Store {
                         agents::Column::Capacity,
                         agents::Column::Presence,
                         agents::Column::UpdatedAt,
+                        agents::Column::Calendar,
                     ])
                     .to_owned(),
             )
@@ -126,5 +219,121 @@ impl Store {
             .filter(tickets::Column::Status.is_not_in(DONE))
             .count(&self.db)
             .await?)
+    }
+
+    /// Gives up to `limit` unassigned tickets of `queues`, soonest due first, to the agents
+    /// `decide` picks (an index into the available agents, with the reason for the trail;
+    /// `Err` leaves the ticket in its queue).
+    ///
+    /// Safe with several processes: the available agents stay locked (in id order) until
+    /// the assignments are committed, so no two assigners count the same free capacity, and
+    /// a ticket is given only if nobody changed it since it was read. Tickets are not locked
+    /// while deciding: a round that had to wait for another one reads them afresh and finds
+    /// what the other left, so an agent who became available meanwhile is not passed over.
+    pub async fn assign_pending(
+        &self,
+        queues: &[String],
+        now: DateTime<Utc>,
+        limit: u64,
+        decide: impl Fn(&TicketRecord, &[AgentLoad]) -> Result<(usize, String), String>,
+    ) -> Result<Vec<Assigned>, StoreError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin().await?;
+        claim_write_lock(&txn).await?;
+        let q = agents::Entity::find()
+            .filter(agents::Column::Presence.eq("available"))
+            .order_by_asc(agents::Column::Id);
+        let available = for_update(q, &txn).all(&txn).await?;
+        if available.is_empty() {
+            txn.commit().await?;
+            return Ok(Vec::new());
+        }
+        let waiting = tickets::Entity::find()
+            .filter(tickets::Column::Queue.is_in(queues.iter().map(String::as_str)))
+            .filter(tickets::Column::Assignee.is_null())
+            .filter(tickets::Column::Status.is_not_in(NO_AGENT))
+            .order_by_with_nulls(tickets::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
+            .order_by_asc(tickets::Column::Priority)
+            .order_by_asc(tickets::Column::Seq)
+            .limit(limit)
+            .all(&txn)
+            .await?;
+        let held = loads(&txn, available.iter().map(|a| a.id.clone()).collect()).await?;
+        let mut pool: Vec<AgentLoad> = available
+            .into_iter()
+            .map(|agent| AgentLoad {
+                load: held.get(&agent.id).copied().unwrap_or(0),
+                agent,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for ticket in &waiting {
+            let Ok((i, reason)) = decide(ticket, &pool) else {
+                continue;
+            };
+            let Some(slot) = pool.get_mut(i) else {
+                continue;
+            };
+            let event = NewEvent {
+                kind: "assigned".into(),
+                actor: "triage".into(),
+                data: serde_json::json!({ "agent": slot.agent.id, "reason": reason }),
+            };
+            if give(&txn, ticket, &slot.agent.id, event, now).await? {
+                slot.load += 1;
+                slot.agent.last_assigned_at = Some(now);
+                out.push(Assigned {
+                    ticket: ticket.id,
+                    seq: ticket.seq,
+                    agent: slot.agent.id.clone(),
+                });
+            }
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// Gives a ticket to an agent on request (claim, assign): refused when the ticket
+    /// changed since `record` was read, or the agent is offline or at capacity — checked
+    /// with the agent locked, so concurrent assignments cannot push them over it.
+    pub async fn assign_ticket(
+        &self,
+        record: &TicketRecord,
+        agent: &str,
+        event: NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        claim_write_lock(&txn).await?;
+        // The agent before the ticket, as automatic assignment does: no lock cycles.
+        let q = agents::Entity::find_by_id(agent.to_owned());
+        let Some(a) = for_update(q, &txn).one(&txn).await? else {
+            return Err(StoreError::NotFound(format!("agent {agent}")));
+        };
+        if a.presence == "offline" {
+            return Err(StoreError::Unavailable(format!("agent {agent} is offline")));
+        }
+        let load = loads(&txn, vec![agent.to_owned()])
+            .await?
+            .get(agent)
+            .copied()
+            .unwrap_or(0);
+        let already = record.assignee.as_deref() == Some(agent);
+        if !already && i64::from(load) >= i64::from(a.capacity) {
+            return Err(StoreError::Unavailable(format!(
+                "agent {agent} holds {load} open tickets, their capacity is {}",
+                a.capacity
+            )));
+        }
+        if !give(&txn, record, agent, event, now).await? {
+            return Err(StoreError::Conflict {
+                id: record.id,
+                expected: record.version,
+            });
+        }
+        txn.commit().await?;
+        self.by_id(record.id).await
     }
 }

@@ -30,7 +30,7 @@ mod mail;
 mod sla;
 mod tokens;
 
-pub use agents::AgentRecord;
+pub use agents::{AgentLoad, AgentRecord, Assigned};
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
@@ -54,6 +54,9 @@ pub enum StoreError {
     IdempotencyMismatch(String),
     #[error("{0}")]
     Duplicate(String),
+    /// An agent who cannot take a ticket now (offline, at capacity).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the database schema is newer than this binary (unknown migrations: {}); upgrade triage before starting it on this database", .0.join(", "))]
     SchemaTooNew(Vec<String>),
 }

@@ -1,12 +1,13 @@
 //! Background work of `triage serve` and `triage worker`: fires SLA warnings, breaches and
-//! escalations into the notification outbox, delivers webhook notifications, and sends the
-//! outbound mail queue over SMTP.
+//! escalations into the notification outbox, delivers webhook notifications, sends the
+//! outbound mail queue over SMTP, and assigns waiting tickets to agents.
 //!
 //! Any number of workers may run against one PostgreSQL database; what keeps them from
 //! doing the same work twice lives in the store (`FOR UPDATE SKIP LOCKED`, a unique
 //! constraint per notification, delivery leases), so a worker holds no state of its own and
 //! catches up after downtime by looking at what is due.
 
+pub mod assign;
 pub mod mail;
 
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct Round {
     pub delivered: usize,
     pub failed: usize,
     pub mail_sent: usize,
+    /// Tickets given to agents automatically.
+    pub assigned: usize,
     pub mail_failed: usize,
 }
 
@@ -94,7 +97,8 @@ pub async fn run(
                 match round(&store, &rules(), &config, &http, mailer.as_ref(), Utc::now()).await {
                     Ok(r) if r != Round::default() => tracing::info!(
                         notifications = r.notifications, delivered = r.delivered, failed = r.failed,
-                        mail_sent = r.mail_sent, mail_failed = r.mail_failed, "worker round"),
+                        mail_sent = r.mail_sent, mail_failed = r.mail_failed,
+                        assigned = r.assigned, "worker round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("worker round failed, retrying next round: {e}"),
                 }
@@ -134,6 +138,8 @@ pub async fn round(
             break;
         }
     }
+    // Catches what no request woke the assigner for: a shift starting, a rules reload.
+    out.assigned = assign::round(store, rules, now).await?.len();
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let leased = store.lease_deliveries(now, config.batch, lease).await?;
     for n in leased {
