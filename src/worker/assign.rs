@@ -23,8 +23,13 @@ pub async fn round(
     for queue in rules.queues.values().filter(|q| q.policy.automatic()) {
         let queues = [queue.id.to_string()];
         loop {
+            // The agents are converted once per batch; each ticket only updates their loads.
+            let cache = std::sync::Mutex::new(Vec::new());
             let got = store
-                .assign_pending(&queues, now, BATCH, |t, pool| decide(rules, t, pool, now))
+                .assign_pending(&queues, now, BATCH, |t, pool| {
+                    let mut agents = cache.lock().unwrap_or_else(|p| p.into_inner());
+                    decide(rules, t, pool, &mut agents, now)
+                })
                 .await?;
             let n = got.len();
             for a in &got {
@@ -68,16 +73,24 @@ fn decide(
     rules: &CompiledRules,
     ticket: &TicketRecord,
     pool: &[AgentLoad],
+    agents: &mut Vec<Candidate>,
     now: DateTime<Utc>,
 ) -> Result<(usize, String), String> {
     let queue = rules
         .queues
         .get(ticket.queue.as_str())
         .ok_or_else(|| format!("queue {} is not in the rules", ticket.queue))?;
+    if agents.len() != pool.len() {
+        *agents = candidates(rules, pool);
+    }
+    for (c, l) in agents.iter_mut().zip(pool) {
+        c.load = l.load;
+        c.last_assigned_at = l.agent.last_assigned_at;
+    }
     let need = Need {
         queue: &ticket.queue,
         language: &ticket.language,
         business_critical: ticket.segment == "business-critical",
     };
-    routing::choose(&queue.policy, need, &candidates(rules, pool), now).map(|c| (c.agent, c.reason))
+    routing::choose(&queue.policy, need, agents, now).map(|c| (c.agent, c.reason))
 }
