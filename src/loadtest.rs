@@ -135,25 +135,19 @@ fn to_ticket(v: &serde_json::Value) -> Option<Ticket> {
         .ok()
 }
 
-/// Runs all three phases.
-pub async fn run(
-    config: &BenchConfig,
-    rules: CompiledRules,
-    samples: Vec<serde_json::Value>,
-) -> anyhow::Result<BenchReport> {
-    anyhow::ensure!(!samples.is_empty(), "no sample tickets");
-    let store = Store::open(&config.db_url).await?;
-    let duration = Duration::from_secs(config.seconds);
-
-    // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
-    // compute (they are computed once here).
-    let now = Utc::now();
-    let decided: Vec<NewTicket> = samples
+/// The sample tickets classified, with their clocks started at `now`: rows ready for the
+/// store.
+pub fn decided_tickets(
+    rules: &CompiledRules,
+    samples: &[serde_json::Value],
+    now: chrono::DateTime<Utc>,
+) -> Vec<NewTicket> {
+    samples
         .iter()
         .filter_map(to_ticket)
         .map(|t| {
-            let decision = classify(&rules, &t);
-            let (clocks, event) = crate::sla::start(&rules, &t, &decision);
+            let decision = classify(rules, &t);
+            let (clocks, event) = crate::sla::start(rules, &t, &decision);
             NewTicket {
                 sla: SlaColumns::new(&clocks, &rules.calendars, now),
                 clock_event: serde_json::to_value(&event).ok(),
@@ -168,7 +162,23 @@ pub async fn run(
                 events: Vec::new(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Runs all three phases.
+pub async fn run(
+    config: &BenchConfig,
+    rules: CompiledRules,
+    samples: Vec<serde_json::Value>,
+) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(!samples.is_empty(), "no sample tickets");
+    let store = Store::open(&config.db_url).await?;
+    let duration = Duration::from_secs(config.seconds);
+
+    // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
+    // compute (they are computed once here).
+    let now = Utc::now();
+    let decided = decided_tickets(&rules, &samples, now);
     let decided = Arc::new(decided);
     let start = Instant::now();
     let mut tasks = Vec::new();

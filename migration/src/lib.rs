@@ -9,6 +9,7 @@ mod m20261124_000004_mail;
 mod m20261124_000005_tokens;
 mod m20261124_000006_agents;
 mod m20261128_000007_shifts;
+mod m20261128_000008_work_lists;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_tokens::Migration),
             Box::new(m20261124_000006_agents::Migration),
             Box::new(m20261128_000007_shifts::Migration),
+            Box::new(m20261128_000008_work_lists::Migration),
         ]
     }
 }
