@@ -16,7 +16,9 @@
 
 use std::sync::Arc;
 
-use crate::model::{Automation, Decision, Reason, ReasonKind, Segment, Ticket, Trace};
+use crate::model::{
+    Automation, Channel, Decision, Reason, ReasonKind, Segment, Steer, Ticket, Trace,
+};
 use crate::rules::customers::e164;
 use crate::rules::{CompiledRules, Cond, Customer};
 
@@ -170,16 +172,53 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         &category,
     );
 
-    let (time_window, window_reason) = seg.channel_windows[ticket.channel.index()]
-        .clone()
-        .or_else(|| rules.channel_windows[ticket.channel.index()].clone())
-        .unwrap_or_else(|| seg.window.clone());
+    // A channel's window for this segment: its own override, the channel's, the segment's.
+    let window_of = |channel: Channel| {
+        seg.channel_windows[channel.index()]
+            .clone()
+            .or_else(|| rules.channel_windows[channel.index()].clone())
+            .unwrap_or_else(|| seg.window.clone())
+    };
+    let (time_window, window_reason) = window_of(ticket.channel);
     let within_window = arrived_in(time_window);
     let window = &rules.windows[time_window.index()];
     let within_reason = if within_window {
         window.inside.clone()
     } else {
         window.outside.clone()
+    };
+    let not_served = seg.not_served[ticket.channel.index()].clone();
+    let steer = if within_window && not_served.is_none() {
+        None
+    } else {
+        let open: Vec<Channel> = Channel::ALL
+            .iter()
+            .copied()
+            .filter(|c| *c != ticket.channel && seg.not_served[c.index()].is_none())
+            // Mail and the web form take a request at any hour (the window says when it is
+            // worked on), so a caller is pointed to them; a writer only to the phone, and
+            // only while it is staffed — one written channel is no better than another.
+            .filter(|c| match c {
+                Channel::Phone => arrived_in(window_of(*c).0),
+                _ => ticket.channel == Channel::Phone,
+            })
+            .collect();
+        let closed = not_served.as_ref().unwrap_or(&within_reason);
+        (!open.is_empty()).then(|| Steer {
+            reason: Arc::new(Reason {
+                why: format!(
+                    "{}; open now: {}",
+                    closed.why,
+                    open.iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+                .into(),
+                ..(**closed).clone()
+            }),
+            open,
+        })
     };
 
     let organisation = customer.map(|(c, found_by)| (c.name.clone(), found_by.clone()));
@@ -207,6 +246,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
             language: language_reason,
             organisation: organisation.map(|(_, r)| r),
             matched_rules: matched,
+            steer,
         },
     }
 }
@@ -568,6 +608,55 @@ set = { category = "billing", automation = "automated" }
         let d = decide("", &t);
         assert_eq!(d.time_window, TimeWindow::TwentyFourSeven);
         assert!(d.within_window);
+    }
+
+    #[test]
+    fn a_closed_or_unserved_channel_points_to_the_open_ones() {
+        // A hospital's hotline (on-call, here office hours) is closed on Saturday; mail and
+        // web serve it round the clock.
+        let mut t = ticket(Channel::Phone, "Anruf", "", Some("a@lkh.example"));
+        t.received_at = saturday();
+        let steer = decide("", &t).trace.steer.expect("steered");
+        assert_eq!(steer.open, vec![Channel::Email, Channel::Web]);
+        assert_eq!(steer.reason.by, ReasonKind::Calendar);
+        assert!(
+            steer.reason.why.ends_with("; open now: email, web"),
+            "{:?}",
+            steer.reason
+        );
+        // Inside its hours nothing is said.
+        t.received_at = monday_morning();
+        assert_eq!(decide("", &t).trace.steer, None);
+        t.from.email = None;
+
+        // A segment the phone does not serve: told so even in office hours, with the line.
+        let service = crate::rules::fixture::SERVICE.replace(
+            "[segment.administrative]\nwindow = \"business-hours\"",
+            "[segment.administrative]\nwindow = \"business-hours\"\nchannel.phone = \"none\"",
+        );
+        let loaded = crate::rules::compile_sources(&[
+            ("service.toml", &service),
+            ("customers.csv", crate::rules::fixture::CUSTOMERS),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let d = classify(&loaded.rules, &t);
+        let steer = d.trace.steer.expect("steered");
+        assert_eq!(steer.open, vec![Channel::Email, Channel::Web]);
+        assert_eq!(steer.reason.by, ReasonKind::Segment);
+        assert!(steer
+            .reason
+            .why
+            .starts_with("administrative is not served by phone"));
+        assert!(steer
+            .reason
+            .at
+            .as_deref()
+            .unwrap()
+            .starts_with("service.toml:"));
+        // Mail in its window is not steered anywhere.
+        let mut m = ticket(Channel::Email, "Mail", "", None);
+        m.received_at = saturday();
+        assert_eq!(classify(&loaded.rules, &m).trace.steer, None);
     }
 
     #[test]

@@ -201,6 +201,19 @@ pub struct Trace {
     pub organisation: Option<Arc<Reason>>,
     /// Ids of all rules whose conditions held, in rules order (they may have set nothing new).
     pub matched_rules: Vec<Arc<str>>,
+    /// Where to point the customer instead: set when the ticket's channel is closed at
+    /// arrival or does not serve its segment, and another channel is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steer: Option<Steer>,
+}
+
+/// Channels that serve the ticket's segment and take requests at its arrival, for a
+/// customer who came by one that does not (now): a caller is pointed to mail and the web
+/// form, a writer to the phone while it is staffed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Steer {
+    pub open: Vec<Channel>,
+    pub reason: Arc<Reason>,
 }
 
 /// What the engine decided about a ticket, with the reason for every field.

@@ -356,3 +356,46 @@ async fn two_servers_assigning_at_once_never_double_assign_or_overfill() {
     })
     .await;
 }
+
+/// Channel steering: a routine caller is pointed to mail and the web form, and the ticket
+/// says why (the line of the rules that takes routine requests off the phone).
+#[tokio::test]
+async fn a_phone_ticket_of_a_segment_the_phone_does_not_serve_names_the_open_channels() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let (s, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel":"phone","subject":"Anruf: Drucker","body":"Drucker druckt nicht.",
+            "from":{"email":"max@stadt.example","phone":"+43 316 555 0101"}}),
+            None,
+        )
+        .await;
+        assert_eq!(s, 201, "{t}");
+        assert_eq!(t["decision"]["segment"], "administrative", "{t}");
+        let steer = &t["decision"]["trace"]["steer"];
+        assert_eq!(steer["open"], json!(["email", "web"]), "{t}");
+        let why = steer["reason"]["why"].as_str().unwrap();
+        assert!(
+            why.starts_with("administrative is not served by phone; open now: email, web"),
+            "{why}"
+        );
+        assert!(
+            steer["reason"]["at"]
+                .as_str()
+                .unwrap()
+                .contains("service.toml:"),
+            "{steer}"
+        );
+        // A business-critical customer's mail is served where it came: nothing to point to.
+        let (_, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel":"email","subject":"Drucker","body":"Drucker druckt nicht.",
+            "from":{"email":"pflege@lkh-nord.example"}}),
+            None,
+        )
+        .await;
+        assert!(t["decision"]["trace"].get("steer").is_none(), "{t}");
+        server.stop().await;
+    })
+    .await;
+}

@@ -58,6 +58,9 @@ pub struct SegmentDef {
     pub channel_windows: [Option<Why<TimeWindow>>; 3],
     pub priority: Option<Why<Priority>>,
     pub queue: Option<Why<Arc<str>>>,
+    /// Channels that do not serve the segment (`channel.phone = "none"`), with the line
+    /// that says so. Indexed by `Channel::index`.
+    pub not_served: [Option<Arc<Reason>>; 3],
 }
 
 /// A category and the defaults it brings.
@@ -847,7 +850,16 @@ fn build(
             continue;
         };
         let mut chan_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
+        let mut not_served: [Option<Arc<Reason>>; 3] = Default::default();
         for (ch, w) in s.item.channel.iter().flatten() {
+            if w.get_ref() == "none" {
+                if let Some(channel) = ctx.vocab::<Channel>(file, ch) {
+                    let why = format!("{segment} is not served by {channel}");
+                    not_served[channel.index()] =
+                        Some(ctx.reason(ReasonKind::Segment, file, &ch.span(), why));
+                }
+                continue;
+            }
             let (Some(channel), Some(w)) = (
                 ctx.vocab::<Channel>(file, ch),
                 ctx.vocab::<TimeWindow>(file, w),
@@ -883,6 +895,7 @@ fn build(
                 ),
             ),
             channel_windows: chan_windows,
+            not_served,
             priority: priority.map(|p| (p, seg_reason(ctx, "priority"))),
             queue: queue.map(|q| (q, seg_reason(ctx, "queue"))),
         });
