@@ -18,7 +18,7 @@ use super::tickets::{intake, Intake, TicketView};
 use super::AppState;
 use crate::model::{Channel, Sender, Ticket};
 use crate::rules::customers::e164;
-use crate::store::{Created, NewMessage, TicketFilter};
+use crate::store::{Created, NewMessage};
 
 /// A call as the telephone system reports it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -98,16 +98,8 @@ pub async fn intake_call(
         }
     }
     // The caller's open phone ticket of the last 24 hours takes a call-back.
-    let filter = TicketFilter {
-        channel: Some("phone".into()),
-        created_from: Some(now - chrono::Duration::hours(24)),
-        ..TicketFilter::default()
-    };
-    let (recent, _) = state.store.list(&filter, None, 200).await?;
-    if let Some(open) = recent.into_iter().find(|t| {
-        t.from_phone.as_deref() == Some(caller.as_str())
-            && !matches!(t.status.as_str(), "resolved" | "closed")
-    }) {
+    let since = now - chrono::Duration::hours(24);
+    if let Some(open) = state.store.open_phone_ticket(&caller, since).await? {
         let message = NewMessage {
             direction: "inbound".into(),
             author: Some(caller.clone()),

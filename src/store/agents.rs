@@ -212,6 +212,23 @@ impl Store {
             .await?)
     }
 
+    /// The caller's newest phone ticket since `since` that still needs work: where a
+    /// call-back lands.
+    pub async fn open_phone_ticket(
+        &self,
+        caller: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<TicketRecord>, StoreError> {
+        Ok(tickets::Entity::find()
+            .filter(tickets::Column::Channel.eq("phone"))
+            .filter(tickets::Column::FromPhone.eq(caller))
+            .filter(tickets::Column::CreatedAt.gte(since))
+            .filter(tickets::Column::Status.is_not_in(DONE))
+            .order_by_desc(tickets::Column::Seq)
+            .one(&self.db)
+            .await?)
+    }
+
     /// How many open tickets an agent holds (against their capacity).
     pub async fn open_load(&self, agent: &str) -> Result<u64, StoreError> {
         Ok(tickets::Entity::find()
