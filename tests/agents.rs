@@ -399,3 +399,89 @@ async fn a_phone_ticket_of_a_segment_the_phone_does_not_serve_names_the_open_cha
     })
     .await;
 }
+
+/// Two `triage worker` processes assign the same waiting tickets at once: each ticket goes
+/// to one agent, nobody over capacity, and nothing changes when they run on.
+#[tokio::test]
+async fn two_worker_processes_assign_each_ticket_once() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        for id in ["w1", "w2", "w3"] {
+            register(&server, id, &["level-1"], &["de"], 4, "away").await;
+        }
+        let mut numbers = Vec::new();
+        for i in 0..16 {
+            numbers.push(
+                ticket(
+                    &server,
+                    &format!("Drucker {i} druckt nicht"),
+                    "Der Drucker druckt seit heute nicht mehr.",
+                    "max@stadt.example",
+                )
+                .await,
+            );
+        }
+        // Available in the database only, so that no request wakes this server's assigner:
+        // the two workers do all the assigning.
+        for id in ["w1", "w2", "w3"] {
+            server
+                .state
+                .store
+                .set_presence(id, "available", chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+                .args(["worker", "--db", &db.url, "--rules"])
+                .arg(&rules)
+                .args(["--worker-interval-ms", "20"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut workers = [spawn(), spawn()];
+        let load = async || -> u64 {
+            let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
+            agents
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["load"].as_u64().unwrap())
+                .sum()
+        };
+        for _ in 0..200 {
+            if load().await >= 12 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Both run on for a while: nothing more is given out.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        for w in &mut workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
+        for a in agents.as_array().unwrap() {
+            assert_eq!(a["load"], 4, "each at capacity, none over: {agents}");
+        }
+        let mut assigned = 0;
+        for n in &numbers {
+            let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{n}/events"))).await;
+            let given = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "assigned")
+                .count();
+            assert!(given <= 1, "{n} assigned {given} times");
+            assigned += given;
+        }
+        assert_eq!(assigned, 12);
+        server.stop().await;
+    })
+    .await;
+}
