@@ -273,6 +273,40 @@ async fn tickets_go_to_a_free_agent_with_the_skills_language_and_capacity() {
                 assert_eq!(a["load"], 0);
             }
         }
+        // The queues as the rules define them, with what feeds them.
+        let (s, queues) = get_json(&server.url("/api/v1/queues")).await;
+        assert_eq!(s, 200);
+        let desk = queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == "service-desk")
+            .unwrap();
+        assert_eq!(desk["assignment"], "skills-least-loaded");
+        assert_eq!(desk["skills"], json!(["level-1"]));
+        assert_eq!(desk["critical_skill"], "level-2");
+        assert_eq!(desk["calendar"], "extended");
+        assert!(
+            desk["fed_by"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("category incident")),
+            "{desk}"
+        );
+        let sales = queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == "sales")
+            .unwrap();
+        assert_eq!(sales["assignment"], "manual");
+        assert!(
+            sales["fed_by"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("segment commercial")),
+            "{sales}"
+        );
         // A shift calendar the rules do not know is refused.
         let (s, v) = send(
             &client(),

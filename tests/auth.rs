@@ -96,6 +96,7 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
             Some(json!({"presence":"away"})),
             PEOPLE,
         ),
+        (Method::GET, "/api/v1/queues".into(), None, PEOPLE),
         (
             Method::GET,
             "/api/v1/queues/service-desk/tickets".into(),

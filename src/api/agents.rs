@@ -233,6 +233,72 @@ pub async fn queue_tickets(
     ))
 }
 
+/// A queue as the rules define it: who works it, how tickets find them, and what feeds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    pub id: String,
+    pub name: String,
+    /// `skills-least-loaded`, `round-robin` or `manual`.
+    pub assignment: String,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    /// The calendar the queue is staffed in.
+    pub calendar: Option<String>,
+    /// The skill business-critical tickets need in addition.
+    pub critical_skill: Option<String>,
+    /// What sends tickets here: `category X`, `segment X`, `rule X`, `defaults`.
+    pub fed_by: Vec<String>,
+}
+
+/// The queues of the rules in force, with their staffing and what feeds them.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "agents",
+    responses((status = 200, body = Vec<QueueView>)))]
+pub async fn queues(State(state): State<Arc<AppState>>) -> Json<Vec<QueueView>> {
+    let rules = state.rules();
+    let mut out = Vec::new();
+    for (id, q) in &rules.queues {
+        let mut fed_by: Vec<String> = Vec::new();
+        if rules.defaults.queue.0 == *id {
+            fed_by.push("defaults".into());
+        }
+        let mut categories: Vec<&str> = rules
+            .categories
+            .values()
+            .filter(|c| c.queue.as_ref().is_some_and(|(cq, _)| cq == id))
+            .map(|c| &*c.name)
+            .collect();
+        categories.sort_unstable();
+        fed_by.extend(categories.iter().map(|c| format!("category {c}")));
+        for seg in crate::model::Segment::ALL {
+            if rules.segments[seg.index()]
+                .queue
+                .as_ref()
+                .is_some_and(|(sq, _)| sq == id)
+            {
+                fed_by.push(format!("segment {seg}"));
+            }
+        }
+        fed_by.extend(
+            rules
+                .rules
+                .iter()
+                .filter(|r| r.set.queue.as_ref() == Some(id))
+                .map(|r| format!("rule {}", r.id)),
+        );
+        out.push(QueueView {
+            id: id.to_string(),
+            name: q.name.clone(),
+            assignment: q.policy.strategy.as_str().into(),
+            skills: q.policy.skills.clone(),
+            languages: q.policy.languages.clone(),
+            calendar: q.policy.calendar.as_ref().map(|c| c.name().to_owned()),
+            critical_skill: q.policy.critical_skill.clone(),
+            fed_by,
+        });
+    }
+    Json(out)
+}
+
 /// The caller's own tickets that still need work, soonest due first.
 #[utoipa::path(get, path = "/api/v1/agents/me/tickets", tag = "agents",
     params(WorkParams),

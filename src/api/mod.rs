@@ -226,7 +226,7 @@ impl AppState {
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
-        agents::put, agents::list, agents::set_presence, agents::queue_tickets, agents::my_tickets,
+        agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
         healthz, readyz),
@@ -315,6 +315,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/agents/me/tickets", get(agents::my_tickets))
         .route("/api/v1/agents/{id}", put(agents::put))
         .route("/api/v1/agents/{id}/presence", post(agents::set_presence))
+        .route("/api/v1/queues", get(agents::queues))
         .route("/api/v1/queues/{id}/tickets", get(agents::queue_tickets))
         .route("/api/v1/tickets/{key}/claim", post(agents::claim))
         .route("/api/v1/tickets/{key}/assign", post(agents::assign))
