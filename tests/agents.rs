@@ -519,3 +519,29 @@ async fn two_worker_processes_assign_each_ticket_once() {
     })
     .await;
 }
+
+/// An agent whose shift is over gets nothing; when their shift calendar says they work, the
+/// waiting ticket is theirs at once.
+#[tokio::test]
+async fn agents_off_shift_get_nothing() {
+    // A calendar with no hours at all: never in shift, whatever time the test runs.
+    let sla = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/sla.toml"),
+    )
+    .unwrap()
+        + "\n[calendar.never]\ntimezone = \"Europe/Vienna\"\nhours = {}\n";
+    let (_dir, rules) = common::rules_with_sla(&sla);
+    each_backend(async |db| {
+        let server = TestServer::start_with_rules(db, Default::default(), rules.clone()).await;
+        let (s, v) = send(&client(), reqwest::Method::PUT, server.url("/api/v1/agents/nora"),
+            Some(json!({"name": "Nora", "skills": ["level-1"], "languages": ["de"], "capacity": 2, "presence": "available", "calendar": "never"})), None).await;
+        assert_eq!(s, 200, "{v}");
+        let n = ticket(&server, "Drucker druckt nicht", "Der Drucker druckt seit heute nicht mehr.", "max@stadt.example").await;
+        assert_eq!(assignee(&server, &n).await, None, "off shift");
+        let (s, v) = send(&client(), reqwest::Method::PUT, server.url("/api/v1/agents/nora"),
+            Some(json!({"name": "Nora", "skills": ["level-1"], "languages": ["de"], "capacity": 2, "presence": "available", "calendar": "always"})), None).await;
+        assert_eq!((s, v["load"].as_u64()), (200, Some(1)), "{v}");
+        server.stop().await;
+    })
+    .await;
+}
