@@ -466,17 +466,7 @@ async fn two_worker_processes_assign_each_ticket_once() {
                 .unwrap();
         }
         let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
-                .args(["worker", "--db", &db.url, "--rules"])
-                .arg(&rules)
-                .args(["--worker-interval-ms", "20"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        };
-        let mut workers = [spawn(), spawn()];
+        let workers = common::Workers::start(&db.url, &rules, &[]);
         let load = async || -> u64 {
             let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
             agents
@@ -494,10 +484,7 @@ async fn two_worker_processes_assign_each_ticket_once() {
         }
         // Both run on for a while: nothing more is given out.
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-        for w in &mut workers {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        drop(workers);
         let (_, agents) = get_json(&server.url("/api/v1/agents")).await;
         for a in agents.as_array().unwrap() {
             assert_eq!(a["load"], 4, "each at capacity, none over: {agents}");

@@ -883,17 +883,7 @@ async fn two_worker_processes_send_each_mail_once() {
             numbers.push(v["ticket"]["number"].as_str().unwrap().to_owned());
         }
         let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
-                .args(["worker", "--db", &db.url, "--rules"])
-                .arg(&rules)
-                .args(["--worker-interval-ms", "20", "--smtp-url", &sink.url()])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        };
-        let mut workers = [spawn(), spawn()];
+        let workers = common::Workers::start(&db.url, &rules, &["--smtp-url", &sink.url()]);
         for _ in 0..300 {
             if sink.received().len() >= numbers.len() {
                 break;
@@ -902,10 +892,7 @@ async fn two_worker_processes_send_each_mail_once() {
         }
         // Both run on for a while: nothing is sent again.
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-        for w in &mut workers {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        drop(workers);
         let received: Vec<String> = sink
             .received()
             .iter()

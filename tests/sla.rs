@@ -469,17 +469,7 @@ async fn alarms_fire_exactly_once_with_two_worker_processes() {
             let (status, _, _) = post_ticket(&server.base, &mail(ago(24 * 60)), None).await;
             assert_eq!(status, 201);
         }
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
-                .args(["worker", "--db", &db.url, "--rules"])
-                .arg(dir.path())
-                .args(["--worker-interval-ms", "20"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        };
-        let mut workers = [spawn(), spawn()];
+        let workers = common::Workers::start(&db.url, dir.path(), &[]);
         // Per ticket and metric (first response, resolution): breach to the queue and the
         // webhook, escalation to the duty manager; the 50% warning is left out because the
         // clock has breached as well.
@@ -494,10 +484,7 @@ async fn alarms_fire_exactly_once_with_two_worker_processes() {
         }
         // Let both workers run on for a while: nothing more may appear.
         tokio::time::sleep(Duration::from_millis(600)).await;
-        for w in &mut workers {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        drop(workers);
         let rows = notifications(&server, "").await;
         assert_eq!(rows.len(), expected, "{rows:#?}");
         let mut keys: Vec<String> = rows

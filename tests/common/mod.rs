@@ -260,3 +260,33 @@ pub fn time(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
         .unwrap()
         .with_timezone(&chrono::Utc)
 }
+
+/// Two `triage worker` processes on one database, polling every 20 ms: background work that
+/// must be done once however many workers run. Killed when dropped.
+pub struct Workers(Vec<std::process::Child>);
+
+impl Workers {
+    pub fn start(db_url: &str, rules: &Path, extra: &[&str]) -> Workers {
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+                .args(["worker", "--db", db_url, "--rules"])
+                .arg(rules)
+                .args(["--worker-interval-ms", "20"])
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("triage worker starts")
+        };
+        Workers(vec![spawn(), spawn()])
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &mut self.0 {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
