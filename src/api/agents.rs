@@ -325,9 +325,7 @@ pub async fn my_tickets(
 }
 
 fn actor(caller: &Option<Extension<Caller>>) -> String {
-    caller
-        .as_ref()
-        .map_or_else(|| "agent".to_owned(), |Extension(c)| c.name.clone())
+    super::auth::actor(None, caller.as_ref(), "agent")
 }
 
 async fn assign_to(

@@ -139,12 +139,7 @@ pub async fn reply(
     let input = json_body(body)?;
     let record = open_ticket_for(&state, &key, &input.body).await?;
     if_match.check(&record)?;
-    // Who did it: the name given, else the token's, else "agent" (demo mode).
-    let actor = input
-        .author
-        .clone()
-        .or_else(|| caller.map(|Extension(c)| c.name))
-        .unwrap_or_else(|| "agent".into());
+    let actor = super::auth::actor(input.author.clone(), caller.as_ref(), "agent");
     let mut changes = Vec::new();
     let mut message = NewMessage {
         direction: if input.internal { "note" } else { "outbound" }.into(),
@@ -302,11 +297,7 @@ pub async fn set_status(
     let change = status_change(
         &state,
         &input.status,
-        &input
-            .actor
-            .clone()
-            .or_else(|| caller.map(|Extension(c)| c.name))
-            .unwrap_or_else(|| "agent".into()),
+        &super::auth::actor(input.actor.clone(), caller.as_ref(), "agent"),
     )?;
     if change.status.as_deref() == Some(record.status.as_str()) {
         return Ok(TicketResponse(TicketView::new(

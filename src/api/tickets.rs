@@ -750,7 +750,7 @@ pub async fn reclassify(
     change("queue", &record.queue, &decision.queue);
     let now = Utc::now();
     // The clocks follow a changed policy, keeping the time already used.
-    let actor = caller.map_or_else(|| "api".to_owned(), |axum::Extension(c)| c.name);
+    let actor = super::auth::actor(None, caller.as_ref(), "api");
     let mut event = store::reclassified_event(&record, &decision, changes, &actor);
     let mut clocks = clock_state(&record).unwrap_or_default();
     let policy = sla::policy_for(&rules, &ticket, &decision);
