@@ -653,6 +653,25 @@ set = { category = "billing", automation = "automated" }
             .as_deref()
             .unwrap()
             .starts_with("service.toml:"));
+        // A writer whose mail is not worked now while the phone is staffed: to the phone.
+        let service = crate::rules::fixture::SERVICE
+            .replace("extended-hours = \"office\"", "extended-hours = \"never\"")
+            + "\n[calendar.never]\ntimezone = \"UTC\"\nhours = {}\n";
+        let never = crate::rules::compile_sources(&[
+            ("service.toml", &service),
+            ("customers.csv", crate::rules::fixture::CUSTOMERS),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let w = ticket(Channel::Email, "Rechnung", "", Some("x@shop.example"));
+        let d = classify(&never.rules, &w);
+        assert!(!d.within_window);
+        let steer = d.trace.steer.expect("steered to the phone");
+        assert_eq!(steer.open, vec![Channel::Phone]);
+        assert!(
+            steer.reason.why.ends_with("; open now: phone"),
+            "{:?}",
+            steer.reason
+        );
         // Mail in its window is not steered anywhere.
         let mut m = ticket(Channel::Email, "Mail", "", None);
         m.received_at = saturday();

@@ -443,6 +443,7 @@ pub(super) async fn intake(
             &article.title,
             &article.body,
             store::TICKET_NUMBER,
+            decision.trace.steer.as_ref(),
         );
         let outbound = mail.as_ref().and_then(|m| {
             Some(super::mail::outbound(

@@ -117,22 +117,72 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
 }
 
 /// The automatic answer in the ticket's language: greeting, the article, the ticket number
-/// (as [`crate::store::TICKET_NUMBER`]) and how to say it did not help.
-pub fn compose(language: &str, title: &str, body: &str, ticket_number: &str) -> String {
+/// (as [`crate::store::TICKET_NUMBER`]) and how to say it did not help — and, where the
+/// ticket was steered to the phone (its written channel is not worked now, the phone is
+/// staffed), that the phone is open now.
+pub fn compose(
+    language: &str,
+    title: &str,
+    body: &str,
+    ticket_number: &str,
+    steer: Option<&crate::model::Steer>,
+) -> String {
+    let phone = steer.is_some_and(|s| s.open.contains(&crate::model::Channel::Phone));
     if language == "de" {
+        let call = if phone {
+            " Dringend? Telefonisch sind wir jetzt erreichbar."
+        } else {
+            ""
+        };
         format!(
             "Guten Tag,\n\nvielen Dank für Ihre Anfrage {ticket_number}. Diese Antwort kommt \
              automatisch aus unserer Wissensdatenbank:\n\n{title}\n\n{body}\n\nHat Ihnen das \
              nicht geholfen? Antworten Sie einfach auf diese Nachricht: Ihre Anfrage geht dann \
-             sofort an unser Service-Team, und Sie verlieren keine Zeit.\n\nFreundliche Grüße\n\
-             Ihr Service Desk"
+             sofort an unser Service-Team, und Sie verlieren keine Zeit.{call}\n\n\
+             Freundliche Grüße\nIhr Service Desk"
         )
     } else {
+        let call = if phone {
+            " Urgent? Our phone line is staffed now."
+        } else {
+            ""
+        };
         format!(
             "Hello,\n\nthank you for your request {ticket_number}. This answer comes \
              automatically from our knowledge base:\n\n{title}\n\n{body}\n\nDidn't this help? \
              Just reply to this message: your request then goes straight to our service team, \
-             and you lose no time.\n\nKind regards\nYour Service Desk"
+             and you lose no time.{call}\n\nKind regards\nYour Service Desk"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Channel, Reason, ReasonKind, Steer};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_answer_says_the_phone_is_open_only_when_the_ticket_was_steered_there() {
+        let steer = |open: Vec<Channel>| Steer {
+            open,
+            reason: Arc::new(Reason {
+                by: ReasonKind::Calendar,
+                rule: None,
+                at: None,
+                why: "x".into(),
+            }),
+        };
+        let phone = steer(vec![Channel::Phone]);
+        let de = compose("de", "Passwort", "So geht's.", "T-000001", Some(&phone));
+        assert!(de.contains("Telefonisch sind wir jetzt erreichbar"), "{de}");
+        assert!(de.contains("T-000001") && de.ends_with("Ihr Service Desk"));
+        let en = compose("en", "Password", "Like this.", "T-000001", Some(&phone));
+        assert!(en.contains("Our phone line is staffed now"), "{en}");
+        let written = steer(vec![Channel::Email, Channel::Web]);
+        for s in [None, Some(&written)] {
+            let de = compose("de", "Passwort", "So geht's.", "T-000001", s);
+            assert!(!de.contains("Telefonisch"), "{de}");
+        }
     }
 }
