@@ -139,18 +139,10 @@ pub async fn intake_mail(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let raw = body.map_err(|r| {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "payload-too-large",
-                "the message is larger than the configured mail body limit",
-            )
-        } else {
-            ApiError::new(status, "bad-request", r.body_text())
-        }
-    })?;
+    let raw = super::tickets::body_bytes(
+        body,
+        "the message is larger than the configured mail body limit",
+    )?;
     if !is_rfc822(&headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -228,24 +228,28 @@ impl IfMatch {
 
 const MAX_KEY_LEN: usize = 255;
 
+/// The request body, or 413 (saying `too_large`) over the route's limit, else 400.
+pub(super) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    too_large: &str,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "payload-too-large", too_large)
+        } else {
+            ApiError::new(status, "bad-request", r.body_text())
+        }
+    })
+}
+
 /// Reads the JSON body: 413 when too large, 415 without a JSON content type, 400 when it is
 /// not JSON, 422 naming the field when a value is wrong.
 fn parse_input(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(TicketInput, Bytes), ApiError> {
-    let body = body.map_err(|r| {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "payload-too-large",
-                "the request body is larger than the configured limit",
-            )
-        } else {
-            ApiError::new(status, "bad-request", r.body_text())
-        }
-    })?;
+    let body = body_bytes(body, "the request body is larger than the configured limit")?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
