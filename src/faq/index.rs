@@ -273,12 +273,20 @@ impl FaqIndex {
                         .doc_freq(&Term::from_field_text(field, term))
                         .is_ok_and(|n| n > 0)
                 };
+                // The words no title, question or keyword has are looked up in the answer
+                // text; those it lacks as well no article has at all.
+                let rest: Vec<String> = words
+                    .iter()
+                    .filter(|t| !has(asked, t) && !has(keywords, t))
+                    .cloned()
+                    .collect();
+                let nowhere: HashSet<&str> = rest
+                    .iter()
+                    .filter(|t| !has(body, t))
+                    .map(String::as_str)
+                    .collect();
                 parts.push((asked, words.clone(), WEIGHTS[0]));
-                parts.push((keywords, words.clone(), WEIGHTS[1]));
-                let (in_questions, rest): (Vec<String>, Vec<String>) = words
-                    .into_iter()
-                    .partition(|t| has(asked, t) || has(keywords, t));
-                drop(in_questions);
+                parts.push((keywords, words, WEIGHTS[1]));
                 parts.push((body, rest.clone(), WEIGHTS[2]));
                 // Character n-grams only for the words no article has as a word: compounds
                 // and misspellings. Known words are matched as words; their n-grams would
@@ -289,7 +297,7 @@ impl FaqIndex {
                     .filter(|w| !w.is_empty())
                 {
                     let t = terms(&mut words_analyzer, word);
-                    if t.iter().all(|t| rest.contains(t) && !has(body, t)) {
+                    if t.iter().all(|t| nowhere.contains(t.as_str())) {
                         unknown.push_str(word);
                         unknown.push(' ');
                     }
