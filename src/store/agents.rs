@@ -1,16 +1,16 @@
 //! Agents and the work lists: a queue's open tickets soonest due first, an agent's own.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockType, NullOrdering, OnConflict};
+use sea_orm::sea_query::{Expr, NullOrdering, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use entity::{agents, tickets};
 
-use super::sla::{claim_write_lock, insert_events, NewEvent};
+use super::sla::{claim_write_lock, for_update, insert_events, NewEvent};
 use super::{Store, StoreError, TicketRecord};
 
 pub use entity::agents::Model as AgentRecord;
@@ -34,16 +34,6 @@ pub struct Assigned {
     pub ticket: Uuid,
     pub seq: i64,
     pub agent: String,
-}
-
-/// PostgreSQL: locks the selected rows until the transaction ends (SQLite holds its write
-/// lock already, see `claim_write_lock`).
-fn for_update<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        q.lock(LockType::Update)
-    } else {
-        q
-    }
 }
 
 #[derive(FromQueryResult)]
@@ -252,7 +242,7 @@ impl Store {
         queues: &[String],
         now: DateTime<Utc>,
         limit: u64,
-        decide: impl Fn(&TicketRecord, &[AgentLoad]) -> Result<(usize, String), String>,
+        mut decide: impl FnMut(&TicketRecord, &[AgentLoad]) -> Result<(usize, String), String>,
     ) -> Result<Vec<Assigned>, StoreError> {
         if queues.is_empty() {
             return Ok(Vec::new());

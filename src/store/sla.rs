@@ -489,6 +489,16 @@ pub(super) fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransactio
     }
 }
 
+/// PostgreSQL: locks the selected rows until the transaction ends, waiting for another
+/// holder (SQLite holds its write lock already, see `claim_write_lock`).
+pub(super) fn for_update<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q.lock(sea_orm::sea_query::LockType::Update)
+    } else {
+        q
+    }
+}
+
 /// SQLite: take the write lock first, so a transaction that reads and then writes never
 /// finds that another connection wrote in between (which SQLite reports as busy at once,
 /// without waiting). PostgreSQL locks rows instead.

@@ -24,10 +24,9 @@ pub async fn round(
         let queues = [queue.id.to_string()];
         loop {
             // The agents are converted once per batch; each ticket only updates their loads.
-            let cache = std::sync::Mutex::new(Vec::new());
+            let mut agents = Vec::new();
             let got = store
                 .assign_pending(&queues, now, BATCH, |t, pool| {
-                    let mut agents = cache.lock().unwrap_or_else(|p| p.into_inner());
                     decide(rules, t, pool, &mut agents, now)
                 })
                 .await?;
@@ -47,7 +46,7 @@ pub async fn round(
 }
 
 /// The agents as the routing core sees them.
-pub fn candidates(rules: &CompiledRules, pool: &[AgentLoad]) -> Vec<Candidate> {
+fn candidates(rules: &CompiledRules, pool: &[AgentLoad]) -> Vec<Candidate> {
     let list = |v: &serde_json::Value| -> Vec<String> {
         serde_json::from_value(v.clone()).unwrap_or_default()
     };
