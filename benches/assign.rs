@@ -5,6 +5,10 @@
 //!
 //! `cargo bench --bench assign`
 
+mod common;
+
+use common::percentile;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,11 +87,6 @@ fn setup(now: DateTime<Utc>) -> (Vec<QueuePolicy>, Vec<Candidate>) {
         })
         .collect();
     (queues, agents)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 /// Runs `f` for each of the decisions; returns per-decision times sorted and the total.

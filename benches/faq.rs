@@ -5,6 +5,10 @@
 //!
 //! `cargo bench --bench faq`
 
+mod common;
+
+use common::percentile;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,11 +43,6 @@ fn articles(split: &eval::Split) -> Vec<Article> {
             }
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 fn measure(

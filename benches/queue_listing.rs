@@ -7,6 +7,10 @@
 //! (default `postgres://postgres@127.0.0.1:5432/test`); the bench makes a database of its
 //! own there and drops it afterwards.
 
+mod common;
+
+use common::percentile;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +23,6 @@ const TICKETS: u64 = 1_000_000;
 const QUEUES: u64 = 100;
 const LIMIT: u64 = 50;
 const BUDGET: Duration = Duration::from_secs(5);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
 
 /// Runs `query(n)` from `clients` tasks for the budget; returns sorted latencies and rate.
 async fn measure<F, Fut>(clients: usize, query: F) -> (Vec<Duration>, f64)
