@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, NullOrdering, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Order,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
@@ -42,9 +42,9 @@ struct Load {
     n: i64,
 }
 
-/// Open tickets per agent, counted inside `txn`.
+/// Open tickets per agent (inside a transaction where capacity is checked).
 async fn loads(
-    txn: &DatabaseTransaction,
+    db: &impl ConnectionTrait,
     ids: Vec<String>,
 ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
     let rows = tickets::Entity::find()
@@ -55,7 +55,7 @@ async fn loads(
         .filter(tickets::Column::Status.is_not_in(DONE))
         .group_by(tickets::Column::Assignee)
         .into_model::<Load>()
-        .all(txn)
+        .all(db)
         .await?;
     Ok(rows
         .into_iter()
@@ -221,11 +221,8 @@ impl Store {
 
     /// How many open tickets an agent holds (against their capacity).
     pub async fn open_load(&self, agent: &str) -> Result<u64, StoreError> {
-        Ok(tickets::Entity::find()
-            .filter(tickets::Column::Assignee.eq(agent))
-            .filter(tickets::Column::Status.is_not_in(DONE))
-            .count(&self.db)
-            .await?)
+        let held = loads(&self.db, vec![agent.to_owned()]).await?;
+        Ok(held.get(agent).copied().map_or(0, u64::from))
     }
 
     /// Gives up to `limit` unassigned tickets of `queues`, soonest due first, to the agents
