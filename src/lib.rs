@@ -15,6 +15,8 @@
 pub mod api;
 pub mod calendar;
 pub mod classify;
+pub mod clock;
+pub mod desk;
 pub mod eval;
 pub mod faq;
 pub mod intake;
@@ -23,6 +25,7 @@ pub mod loadtest;
 pub mod model;
 pub mod routing;
 pub mod rules;
+pub mod server;
 pub mod sla;
 pub mod store;
 pub mod worker;

@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::api::{self, ApiConfig, AppState};
-use crate::classify::classify;
 use crate::intake::jsonl::TicketInput;
 use crate::model::Ticket;
 use crate::rules::CompiledRules;
-use crate::store::{NewTicket, SlaColumns, Store};
+use crate::store::{NewTicket, Store};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -136,7 +135,7 @@ fn to_ticket(v: &serde_json::Value) -> Option<Ticket> {
 }
 
 /// The sample tickets classified, with their clocks started at `now`: rows ready for the
-/// store.
+/// store, decided as intake decides them.
 pub fn decided_tickets(
     rules: &CompiledRules,
     samples: &[serde_json::Value],
@@ -145,23 +144,7 @@ pub fn decided_tickets(
     samples
         .iter()
         .filter_map(to_ticket)
-        .map(|t| {
-            let decision = classify(rules, &t);
-            let (clocks, event) = crate::sla::start(rules, &t, &decision);
-            NewTicket {
-                sla: SlaColumns::new(&clocks, &rules.calendars, now),
-                clock_event: serde_json::to_value(&event).ok(),
-                decision,
-                ticket: t,
-                external_id: None,
-                idempotency: None,
-                status: "open".into(),
-                faq: None,
-                answer: None,
-                mail: None,
-                events: Vec::new(),
-            }
-        })
+        .map(|t| crate::desk::intake::decide(rules, t, now))
         .collect()
 }
 

@@ -8,10 +8,9 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use triage::api::{self, ApiConfig, AppState};
+use triage::api::ApiConfig;
 use triage::classify::classify;
 use triage::intake::jsonl::TicketInput;
 use triage::rules;
@@ -40,7 +39,7 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
-    /// Validate or inspect rules files.
+    /// Check rules files before they go live.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
@@ -308,6 +307,13 @@ fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
         eprintln!("triage mail ingest: cannot read the message on stdin: {e}");
         return ExitCode::from(pipe::sysexits::TEMPFAIL);
     }
+    // A URL the gateway cannot use is a configuration error, not a delivery to retry.
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        eprintln!(
+            "triage mail ingest: --url {url:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
+        );
+        return ExitCode::from(pipe::sysexits::CONFIG);
+    }
     let endpoint = if url.trim_end_matches('/').ends_with("/api/v1/intake/mail") {
         url.to_owned()
     } else {
@@ -446,183 +452,6 @@ async fn migrate(db: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging(args.log_format);
-    let rules = load(&args.rules)?.rules;
-    let store = Store::open(&args.db)
-        .await
-        .with_context(|| format!("opening the database {}", args.db))?;
-    let source = args.rules.display().to_string();
-    store
-        .import_organisations(&rules.customers, &source, Utc::now())
-        .await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    if args.demo && !addr.ip().is_loopback() {
-        anyhow::bail!(
-            "--demo turns off authentication and is only allowed on a loopback address, not {addr}"
-        );
-    }
-    let version = rules.version.clone();
-    // Each process keeps its own copy of the index, rebuilt from the database at start.
-    let faq_dir = args
-        .data_dir
-        .join(format!("faq-index-{}", std::process::id()));
-    let state = Arc::new(
-        AppState::new(
-            store,
-            rules,
-            ApiConfig {
-                body_limit: args.body_limit,
-                mail_body_limit: args.mail_body_limit,
-                request_timeout: Duration::from_secs(args.request_timeout),
-                auth: !args.demo,
-                public_metrics: !args.private_metrics,
-                ..ApiConfig::default()
-            },
-        )
-        .with_faq_dir(faq_dir.clone()),
-    );
-    state.init_faq(&args.rules).await?;
-    let st = state.clone();
-    tokio::spawn(async move {
-        // Articles changed by another process (or `triage faq import`) reach this one.
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            if let Err(e) = st.refresh_faq().await {
-                tracing::warn!("FAQ index not refreshed: {e}");
-            }
-        }
-    });
-    if args.demo {
-        let warning = format!(
-            "WARNING: demo mode: NO AUTHENTICATION, anyone on this machine can use the API at http://{addr}"
-        );
-        eprintln!("{warning}");
-        tracing::warn!("{warning}");
-    } else if state.store.tokens().await?.is_empty() {
-        // A fresh database: one admin token to start with, shown this once.
-        let token = triage::store::new_token();
-        state
-            .store
-            .add_token(
-                "initial-admin",
-                triage::model::Role::Admin,
-                &token,
-                Utc::now(),
-            )
-            .await?;
-        println!(
-            "first start: admin token (shown once, stored only as a hash): {token}\n\
-             export TRIAGE_TOKEN={token}   # then: curl -H \"Authorization: Bearer $TRIAGE_TOKEN\" …"
-        );
-    }
-    println!(
-        "triage listening on http://{addr} (database {}, rules {} {version})",
-        args.db,
-        args.rules.display()
-    );
-    tracing::info!(%addr, db = %args.db, rules = %source, %version, "listening");
-    let st = state.clone();
-    tokio::spawn(reload_on_sighup(args.rules.clone(), move |r| {
-        st.set_rules(r)
-    }));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = (!args.no_worker).then(|| {
-        let st = state.clone();
-        let mut stopped = stopped.clone();
-        tokio::spawn(triage::worker::run(
-            state.store.clone(),
-            move || st.rules(),
-            args.worker.config(),
-            async move {
-                let _ = stopped.changed().await;
-            },
-        ))
-    });
-    api::serve(listener, state, shutdown_signal()).await?;
-    let _ = stop.send(true);
-    if let Some(w) = worker {
-        let _ = w.await;
-    }
-    let _ = std::fs::remove_dir_all(&faq_dir);
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn run_worker(
-    db: String,
-    rules_dir: PathBuf,
-    args: WorkerArgs,
-    log_format: LogFormat,
-) -> anyhow::Result<ExitCode> {
-    init_logging(log_format);
-    let rules = Arc::new(std::sync::RwLock::new(Arc::new(load(&rules_dir)?.rules)));
-    let store = Store::open(&db)
-        .await
-        .with_context(|| format!("opening the database {db}"))?;
-    println!(
-        "triage worker running (database {db}, rules {})",
-        rules_dir.display()
-    );
-    let shared = rules.clone();
-    tokio::spawn(reload_on_sighup(rules_dir.clone(), move |r| {
-        *shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
-    }));
-    let current = move || rules.read().unwrap_or_else(|e| e.into_inner()).clone();
-    triage::worker::run(store, current, args.config(), shutdown_signal()).await;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
-}
-
-/// Reloads the rules on SIGHUP; an invalid directory is logged and the running rules stay.
-async fn reload_on_sighup(dir: PathBuf, set: impl Fn(rules::CompiledRules)) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            match rules::load_dir(&dir) {
-                Ok(loaded) => {
-                    for w in &loaded.warnings {
-                        tracing::warn!("{w}");
-                    }
-                    tracing::info!(version = %loaded.rules.version, "rules reloaded");
-                    set(loaded.rules);
-                }
-                Err(e) => tracing::error!("rules not reloaded, the running rules stay: {e}"),
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (set, dir);
-}
-
 async fn faq_import(dir: &std::path::Path, db: &str) -> anyhow::Result<ExitCode> {
     let articles = match triage::faq::load_dir(dir) {
         Ok(a) => a,
@@ -686,11 +515,40 @@ fn faq_eval(data: &std::path::Path, embedding_baseline: bool) -> anyhow::Result<
 }
 
 fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {
-    let loaded = rules::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    for w in &loaded.warnings {
-        eprintln!("{w}");
-    }
-    Ok(loaded)
+    Ok(triage::server::load_rules(dir)?)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let config = triage::server::ServeConfig {
+        db: args.db,
+        rules_dir: args.rules,
+        listen: args.listen,
+        data_dir: args.data_dir,
+        demo: args.demo,
+        api: ApiConfig {
+            body_limit: args.body_limit,
+            mail_body_limit: args.mail_body_limit,
+            request_timeout: Duration::from_secs(args.request_timeout),
+            auth: !args.demo,
+            public_metrics: !args.private_metrics,
+            ..ApiConfig::default()
+        },
+        worker: (!args.no_worker).then(|| args.worker.config()),
+    };
+    triage::server::serve(config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_worker(
+    db: String,
+    rules_dir: PathBuf,
+    args: WorkerArgs,
+    log_format: LogFormat,
+) -> anyhow::Result<ExitCode> {
+    init_logging(log_format);
+    triage::server::work(&db, rules_dir, args.config()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rules_check(dir: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -148,7 +148,7 @@ pub struct Ticket {
 
 /// Why one field of a decision has its value: which rule (file:line), customer entry,
 /// definition or fallback decided it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub by: ReasonKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,7 +159,7 @@ pub struct Reason {
 }
 
 /// The kind of source a [`Reason`] points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReasonKind {
     /// A classification rule matched.
@@ -184,6 +184,8 @@ pub enum ReasonKind {
     Policy,
     /// The `[mail]` rules (spam to the review queue).
     Mail,
+    /// A person decided it (an agent's transfer); reclassification keeps it.
+    Agent,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.
@@ -232,6 +234,26 @@ pub struct Decision {
     pub organisation: Option<Arc<str>>,
     pub rules_version: Arc<str>,
     pub trace: Trace,
+}
+
+/// Stands for the ticket number in a message written before the ticket is stored.
+pub const TICKET_NUMBER: &str = "{ticket_number}";
+
+/// A ticket number as shown to people: `T-` and at least six digits.
+pub fn ticket_number(seq: i64) -> String {
+    format!("T-{seq:06}")
+}
+
+/// The sequence behind a ticket number, accepting `T-000123`, `t-123` and `123`.
+pub fn parse_ticket_number(s: &str) -> Option<i64> {
+    let digits = s
+        .strip_prefix("T-")
+        .or_else(|| s.strip_prefix("t-"))
+        .unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
 }
 
 #[cfg(test)]

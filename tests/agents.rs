@@ -34,6 +34,7 @@ async fn agents_claim_assign_and_transfer_with_their_names_on_it() {
         for (id, cap) in [("eva", 2), ("max", 1)] {
             server
                 .state
+                .desk
                 .store
                 .add_token(id, Role::Agent, &format!("token-{id}"), chrono::Utc::now())
                 .await
@@ -460,6 +461,7 @@ async fn two_worker_processes_assign_each_ticket_once() {
         for id in ["w1", "w2", "w3"] {
             server
                 .state
+                .desk
                 .store
                 .set_presence(id, "available", chrono::Utc::now())
                 .await

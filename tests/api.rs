@@ -117,7 +117,7 @@ async fn twenty_concurrent_repeats_make_exactly_one_ticket() {
         }
         assert_eq!(created, 1);
         assert_eq!(ids.len(), 1);
-        assert_eq!(server.state.store.count().await.unwrap(), 1);
+        assert_eq!(server.state.desk.store.count().await.unwrap(), 1);
         server.stop().await;
     })
     .await;
@@ -294,7 +294,7 @@ async fn every_error_is_a_problem_document_naming_what_is_wrong() {
         let s = r.status().as_u16();
         assert_problem(s, &r.json().await.unwrap(), 400);
         // Nothing above created a ticket.
-        assert_eq!(server.state.store.count().await.unwrap(), 0);
+        assert_eq!(server.state.desk.store.count().await.unwrap(), 0);
         server.stop().await;
     })
     .await;
@@ -346,7 +346,7 @@ async fn a_stale_update_is_refused_not_lost() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let (_, _, created) = post_ticket(&server.base, &password_mail(), None).await;
-        let store = &server.state.store;
+        let store = &server.state.desk.store;
         let record = store.get(created["id"].as_str().unwrap()).await.unwrap();
         let ticket = triage::store::ticket_of(&record).unwrap();
         let decision = triage::classify::classify(&server.state.rules(), &ticket);
@@ -422,7 +422,7 @@ async fn two_instances_on_one_database_never_collide() {
             }
         }
         assert_eq!(created, 41);
-        assert_eq!(a.state.store.count().await.unwrap(), 41);
+        assert_eq!(a.state.desk.store.count().await.unwrap(), 41);
         a.stop().await;
         b.stop().await;
     })

@@ -351,7 +351,7 @@ async fn tokens_from_the_cli_work_are_hashed_at_rest_and_revocable() {
         // At rest: the hash, never the token.
         use sea_orm::EntityTrait;
         let rows = entity::api_tokens::Entity::find()
-            .all(server.state.store.connection())
+            .all(server.state.desk.store.connection())
             .await
             .unwrap();
         let row = rows.iter().find(|r| r.name == "eva").unwrap();

@@ -25,12 +25,12 @@ fn password(lang: &str, received: &str) -> Value {
 }
 
 async fn messages_of(server: &TestServer, id: &str) -> Vec<(String, String)> {
-    let record = server.state.store.get(id).await.unwrap();
+    let record = server.state.desk.store.get(id).await.unwrap();
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     entity::messages::Entity::find()
         .filter(entity::messages::Column::TicketId.eq(record.id))
         .order_by_asc(entity::messages::Column::Id)
-        .all(server.state.store.connection())
+        .all(server.state.desk.store.connection())
         .await
         .unwrap()
         .into_iter()

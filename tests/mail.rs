@@ -511,7 +511,7 @@ async fn worker_round(
             .unwrap();
     let http = triage::worker::http_client(&config);
     triage::worker::round(
-        &server.state.store,
+        &server.state.desk.store,
         &server.state.rules(),
         &config,
         &http,

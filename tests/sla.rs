@@ -364,9 +364,9 @@ async fn clocks_are_recomputed_from_the_events() {
         post(p("messages"), json!({"body": "HP LaserJet 4250"})).await;
         post(p("status"), json!({"status": "pending-vendor"})).await;
         post(p("status"), json!({"status": "resolved"})).await;
-        let record = server.state.store.get(key).await.unwrap();
+        let record = server.state.desk.store.get(key).await.unwrap();
         let stored: SlaState = serde_json::from_value(record.sla.clone().unwrap()).unwrap();
-        let events = server.state.store.events(record.id).await.unwrap();
+        let events = server.state.desk.store.events(record.id).await.unwrap();
         let clock_events: Vec<(ClockEvent, DateTime<Utc>)> = events
             .iter()
             .filter(|e| !e.data["clock"].is_null())
@@ -546,7 +546,7 @@ async fn webhooks_are_retried_with_backoff_and_kept_as_dead_letters() {
             ..Default::default()
         };
         let http = triage::worker::http_client(&config);
-        let store = &server.state.store;
+        let store = &server.state.desk.store;
         let start = std::time::Instant::now();
         // Ticket 1: rounds until both webhook notifications are delivered.
         let mut rows = Vec::new();

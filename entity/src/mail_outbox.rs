@@ -33,6 +33,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// An HTML alternative of `body` (automatic answers from Markdown articles).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub body_html: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

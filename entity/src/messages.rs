@@ -21,6 +21,8 @@ pub struct Model {
     pub message_id: Option<String>,
     /// E-mail headers that matter: from, reply-to, to, cc, date, refers-to, automatic, spam.
     pub mail: Option<Json>,
+    /// `email`, `web` or `phone`: how it came or went (older rows: unknown).
+    pub channel: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

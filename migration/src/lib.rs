@@ -10,6 +10,7 @@ mod m20261124_000005_tokens;
 mod m20261124_000006_agents;
 mod m20261128_000007_shifts;
 mod m20261128_000008_work_lists;
+mod m20261202_000009_conversation;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_agents::Migration),
             Box::new(m20261128_000007_shifts::Migration),
             Box::new(m20261128_000008_work_lists::Migration),
+            Box::new(m20261202_000009_conversation::Migration),
         ]
     }
 }

@@ -22,18 +22,6 @@ pub struct Caller {
     pub role: Role,
 }
 
-/// Who did it, for the trail: the name the request gives, else the calling token's, else
-/// `fallback` (demo mode has no tokens).
-pub fn actor(
-    given: Option<String>,
-    caller: Option<&axum::Extension<Caller>>,
-    fallback: &str,
-) -> String {
-    given
-        .or_else(|| caller.map(|axum::Extension(c)| c.name.clone()))
-        .unwrap_or_else(|| fallback.to_owned())
-}
-
 /// Recently checked tokens (by hash), so a request costs no database read; a revoked token
 /// stops working within the cache's lifetime.
 #[derive(Debug, Default)]
@@ -148,6 +136,7 @@ async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErro
         }
     }
     let found = state
+        .desk
         .store
         .token_role(token)
         .await?

@@ -1,24 +1,21 @@
 //! Phone intake from a telephone system (CTI): a call creates a ticket for its caller, or
-//! joins the caller's open phone ticket of the last day — one conversation, not a ticket per
-//! call-back.
+//! joins the caller's open phone ticket of the last day.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::tickets::{intake, Intake, TicketView};
+use super::extract::ApiJson;
+use super::views::{CallView, TicketView};
 use super::AppState;
-use crate::model::{Channel, Sender, Ticket};
-use crate::rules::customers::e164;
-use crate::store::{Created, NewMessage};
+use crate::desk::call::{self, Call, Outcome};
 
 /// A call as the telephone system reports it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,15 +33,6 @@ pub struct CallInput {
     pub note: Option<String>,
 }
 
-/// What became of a call.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CallView {
-    /// `created` (a new ticket), `appended` (to the caller's open phone ticket), or
-    /// `duplicate` (this call id was reported before).
-    pub outcome: String,
-    pub ticket: TicketView,
-}
-
 /// A call from the telephone system (CTI webhook).
 #[utoipa::path(post, path = "/api/v1/intake/call", tag = "tickets",
     request_body = CallInput,
@@ -55,86 +43,24 @@ pub struct CallView {
     ))]
 pub async fn intake_call(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<CallInput>, JsonRejection>,
+    ApiJson(input): ApiJson<CallInput>,
 ) -> Result<Response, ApiError> {
-    let input = super::clocks::json_body(body)?;
-    let rules = state.rules();
-    let caller = e164(&input.caller, &rules.defaults.country_code).ok_or_else(|| {
-        ApiError::invalid_field(
-            "caller",
-            format!("\"{}\" is not a phone number", input.caller),
-        )
-    })?;
-    let now = Utc::now();
-    let started = input.started_at.map_or(now, |t| t.with_timezone(&Utc));
-    let text = format!(
-        "Call from {caller} on {} at {}{}",
-        input.called.trim(),
-        started.to_rfc3339(),
-        input
-            .note
-            .as_deref()
-            .map(|n| format!("\n\n{}", n.trim()))
-            .unwrap_or_default()
-    );
-    let external_id = input
-        .call_id
-        .as_ref()
-        .map(|id| format!("call:{}", id.trim()));
-    let view = |outcome: &str, status: StatusCode, r| {
-        let ticket = TicketView::new(r, &rules, Utc::now());
-        (
-            status,
-            Json(CallView {
-                outcome: outcome.into(),
-                ticket,
-            }),
-        )
-            .into_response()
+    let cx = state.ctx();
+    let call = Call {
+        caller: input.caller,
+        called: input.called,
+        started_at: input.started_at.map(|t| t.with_timezone(&Utc)),
+        call_id: input.call_id,
+        note: input.note,
     };
-    if let Some(ext) = &external_id {
-        if let Ok(r) = state.store.get_by_external_id(ext).await {
-            return Ok(view("duplicate", StatusCode::OK, r));
-        }
-    }
-    // The caller's open phone ticket of the last 24 hours takes a call-back.
-    let since = now - chrono::Duration::hours(24);
-    if let Some(open) = state.store.open_phone_ticket(&caller, since).await? {
-        let message = NewMessage {
-            direction: "inbound".into(),
-            author: Some(caller.clone()),
-            body: text,
-            ..Default::default()
-        };
-        let changes = super::clocks::customer_changes(&state, &open, &caller, message).await?;
-        super::tickets::apply_clock_changes(&state, &open, changes).await?;
-        let r = state.store.by_id(open.id).await?;
-        return Ok(view("appended", StatusCode::OK, r));
-    }
-    let ticket = Ticket {
-        channel: Channel::Phone,
-        subject: format!("Call from {caller}"),
-        body: text,
-        from: Sender {
-            email: None,
-            name: None,
-            phone: Some(caller),
-        },
-        received_at: started,
+    let (outcome, record) = call::take(&cx, call).await?;
+    let status = match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        _ => StatusCode::OK,
     };
-    let created = intake(
-        &state,
-        &rules,
-        ticket,
-        Intake {
-            external_id,
-            ..Intake::default()
-        },
-        now,
-    )
-    .await?;
-    Ok(match created {
-        Created::New(r) => view("created", StatusCode::CREATED, r),
-        Created::Existing(r) => view("duplicate", StatusCode::OK, r),
-    })
+    let view = CallView {
+        outcome: outcome.as_str().into(),
+        ticket: TicketView::new(record, &cx.rules, cx.now)?,
+    };
+    Ok((status, Json(view)).into_response())
 }

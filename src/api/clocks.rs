@@ -3,96 +3,29 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
-use super::auth::Caller;
 use super::error::{ApiError, Problem};
-use super::tickets::{
-    apply_clock_changes, clock_state, ClockChange, IfMatch, TicketResponse, TicketView,
-};
+use super::extract::{ApiJson, ApiQuery, IfMatch, Who};
+use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
+use crate::desk::{self, conversation};
 use crate::sla::report::{report as build_report, to_csv, ReportRow};
-use crate::sla::ClockEvent;
-use crate::store::{self, NewMessage, NotificationFilter, NotificationRecord, TicketRecord};
-
-pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|r| match r {
-        JsonRejection::JsonDataError(e) => ApiError::invalid_field("", e.body_text()),
-        other => ApiError::new(other.status(), "bad-request", other.body_text()),
-    })
-}
-
-fn conflict(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "conflict", detail)
-}
-
-/// The ticket a message is added to: a non-empty text, a ticket that exists and is not
-/// closed.
-async fn open_ticket_for(
-    state: &AppState,
-    key: &str,
-    text: &str,
-) -> Result<TicketRecord, ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::invalid_field("body", "body must not be empty"));
-    }
-    let record = state.store.get(key).await?;
-    ensure_not_closed(&record)?;
-    Ok(record)
-}
-
-fn ensure_not_closed(record: &TicketRecord) -> Result<(), ApiError> {
-    if record.status == "closed" {
-        return Err(conflict(format!(
-            "ticket {} is closed; closed tickets are final, open a new ticket instead",
-            store::ticket_number(record.seq)
-        )));
-    }
-    Ok(())
-}
-
-/// The status change to the clocks, validated against the rules' statuses.
-pub(super) fn status_change(
-    state: &AppState,
-    status: &str,
-    actor: &str,
-) -> Result<ClockChange, ApiError> {
-    let rules = state.rules();
-    let status = if status == "reopen" { "open" } else { status };
-    if !rules.sla.is_known_status(status) {
-        let known: Vec<&str> = rules.sla.statuses().chain(["reopen"]).collect();
-        return Err(ApiError::invalid_field(
-            "status",
-            format!("unknown status \"{status}\" (known: {})", known.join(", ")),
-        ));
-    }
-    Ok(ClockChange {
-        event: ClockEvent::Status {
-            status: status.to_owned(),
-            pauses: rules.sla.pauses(status),
-        },
-        kind: "status",
-        actor: actor.to_owned(),
-        data: serde_json::json!({ "status": status }),
-        status: Some(status.to_owned()),
-        message: None,
-    })
-}
+use crate::store::{self, NotificationFilter, TicketRecord};
 
 /// A reply or note by an agent.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
     pub body: String,
-    /// Who wrote it (agent login or address).
+    /// The agent a manager writes for (recorded as acting on their behalf); agents write as
+    /// themselves and leave it out.
     pub author: Option<String>,
     /// An internal note: not sent to the customer, moves no clock.
     #[serde(default)]
@@ -106,6 +39,7 @@ pub struct ReplyInput {
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     pub body: String,
+    /// The customer's address or name (default: the ticket's requester).
     pub from: Option<String>,
 }
 
@@ -116,6 +50,7 @@ pub struct StatusInput {
     /// `open`, `reopen`, `pending-customer` (or another configured pausing status),
     /// `resolved`, `closed`.
     pub status: String,
+    /// The agent a manager acts for; agents act as themselves and leave it out.
     pub actor: Option<String>,
 }
 
@@ -125,90 +60,28 @@ pub struct StatusInput {
     request_body = ReplyInput,
     responses(
         (status = 200, body = TicketView),
+        (status = 403, description = "An agent naming another author", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Closed, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reply(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-    caller: Option<Extension<Caller>>,
-    if_match: IfMatch,
-    body: Result<Json<ReplyInput>, JsonRejection>,
+    who: Who,
+    IfMatch(expected): IfMatch,
+    ApiJson(input): ApiJson<ReplyInput>,
 ) -> Result<TicketResponse, ApiError> {
-    let input = json_body(body)?;
-    let record = open_ticket_for(&state, &key, &input.body).await?;
-    if_match.check(&record)?;
-    let actor = super::auth::actor(input.author.clone(), caller.as_ref(), "agent");
-    let mut changes = Vec::new();
-    let mut message = NewMessage {
-        direction: if input.internal { "note" } else { "outbound" }.into(),
-        author: Some(actor.clone()),
+    let cx = state.ctx();
+    let actor = desk::actor(&cx, who.identity(), input.author, "author", "agent").await?;
+    let reply = conversation::Reply {
         body: input.body,
-        ..Default::default()
+        internal: input.internal,
+        status: input.status,
     };
-    if !input.internal && record.channel == "email" {
-        // E-mail tickets are answered by e-mail, threaded into the customer's conversation.
-        if let Some(to) = state.store.reply_address(&record).await? {
-            let rules = state.rules();
-            let references = state.store.message_ids(record.id).await?;
-            let footer = rules
-                .mail
-                .template(&record.language)
-                .footer
-                .replace("{ticket}", crate::store::TICKET_NUMBER);
-            message.body = format!("{}\n\n-- \n{footer}", message.body);
-            message.outbound = Some(super::mail::outbound(
-                &rules,
-                &record.language,
-                &record.subject,
-                to,
-                &references,
-                false,
-            ));
-        }
-    }
-    if input.internal {
-        // A note moves no clock.
-        if let Some(s) = &input.status {
-            let mut c = status_change(&state, s, &actor)?;
-            c.message = Some(message);
-            return Ok(TicketResponse(
-                apply_clock_changes(&state, &record, vec![c]).await?,
-            ));
-        }
-        let now = Utc::now();
-        let update = store::TicketUpdate {
-            message: Some(message),
-            events: vec![store::NewEvent {
-                kind: "note".into(),
-                actor,
-                data: serde_json::json!({}),
-            }],
-            ..Default::default()
-        };
-        let updated = state.store.update_ticket(&record, update, now).await?;
-        state.wake_assigner();
-        return Ok(TicketResponse(TicketView::new(
-            updated,
-            &state.rules(),
-            now,
-        )));
-    }
-    changes.push(ClockChange {
-        event: ClockEvent::AgentReply,
-        kind: "reply",
-        actor: actor.clone(),
-        data: serde_json::json!({}),
-        status: None,
-        message: Some(message),
-    });
-    if let Some(s) = &input.status {
-        changes.push(status_change(&state, s, &actor)?);
-    }
-    Ok(TicketResponse(
-        apply_clock_changes(&state, &record, changes).await?,
-    ))
+    let record = conversation::reply(&cx, &key, &expected, &actor, reply).await?;
+    TicketResponse::new(record, &cx)
 }
 
 /// A message from the customer: starts a next-reply clock, and brings a ticket that waited
@@ -220,95 +93,48 @@ pub async fn reply(
         (status = 200, body = TicketView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Closed, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn customer_message(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-    if_match: IfMatch,
-    body: Result<Json<MessageInput>, JsonRejection>,
+    who: Who,
+    IfMatch(expected): IfMatch,
+    ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<TicketResponse, ApiError> {
-    let input = json_body(body)?;
-    let record = open_ticket_for(&state, &key, &input.body).await?;
-    if_match.check(&record)?;
-    let actor = input
-        .from
-        .clone()
-        .or_else(|| record.from_email.clone())
-        .unwrap_or_else(|| "customer".into());
-    let message = NewMessage {
-        direction: "inbound".into(),
-        author: Some(actor.clone()),
-        body: input.body,
-        ..Default::default()
-    };
-    let changes = customer_changes(&state, &record, &actor, message).await?;
-    Ok(TicketResponse(
-        apply_clock_changes(&state, &record, changes).await?,
-    ))
+    let cx = state.ctx();
+    let actor = desk::actor(&cx, who.identity(), None, "from", "customer").await?;
+    let record =
+        conversation::customer_message(&cx, &key, &expected, &actor, input.from, input.body)
+            .await?;
+    TicketResponse::new(record, &cx)
 }
 
-/// What a customer's message changes: a reply to an automatic answer means it did not
-/// help; a ticket that waited for the customer (or was resolved) opens again; a next-reply
-/// clock starts.
-pub(super) async fn customer_changes(
-    state: &AppState,
-    record: &TicketRecord,
-    actor: &str,
-    message: NewMessage,
-) -> Result<Vec<ClockChange>, ApiError> {
-    let mut changes = super::faq::not_helped(state, record, actor).await?;
-    if changes.is_empty() && record.status != "open" {
-        changes.push(status_change(state, "open", actor)?);
-    }
-    changes.push(ClockChange {
-        event: ClockEvent::CustomerMessage,
-        kind: "customer_message",
-        actor: actor.to_owned(),
-        data: serde_json::json!({}),
-        status: None,
-        message: Some(message),
-    });
-    Ok(changes)
-}
-
-/// Changes the status: a pausing status stops the clocks, `resolved` stops resolution,
+/// Changes the status: a pausing status stops the clocks, `resolved` stops them all,
 /// `open`/`reopen` continues them with the time already used.
 #[utoipa::path(post, path = "/api/v1/tickets/{key}/status", tag = "sla",
     params(("key" = String, Path, description = "UUID or number")),
     request_body = StatusInput,
     responses(
         (status = 200, body = TicketView),
+        (status = 403, description = "An agent naming another actor", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Closed, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_status(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-    caller: Option<Extension<Caller>>,
-    if_match: IfMatch,
-    body: Result<Json<StatusInput>, JsonRejection>,
+    who: Who,
+    IfMatch(expected): IfMatch,
+    ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<TicketResponse, ApiError> {
-    let input = json_body(body)?;
-    let record = state.store.get(&key).await?;
-    if_match.check(&record)?;
-    ensure_not_closed(&record)?;
-    let change = status_change(
-        &state,
-        &input.status,
-        &super::auth::actor(input.actor.clone(), caller.as_ref(), "agent"),
-    )?;
-    if change.status.as_deref() == Some(record.status.as_str()) {
-        return Ok(TicketResponse(TicketView::new(
-            record,
-            &state.rules(),
-            Utc::now(),
-        )));
-    }
-    Ok(TicketResponse(
-        apply_clock_changes(&state, &record, vec![change]).await?,
-    ))
+    let cx = state.ctx();
+    let actor = desk::actor(&cx, who.identity(), input.actor, "actor", "agent").await?;
+    let record = conversation::set_status(&cx, &key, &expected, &actor, &input.status).await?;
+    TicketResponse::new(record, &cx)
 }
 
 /// Filters of `GET /api/v1/notifications`.
@@ -326,47 +152,6 @@ pub struct NotificationParams {
     pub limit: Option<u64>,
 }
 
-/// One notification of the outbox.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationView {
-    pub id: i64,
-    pub ticket_id: Uuid,
-    pub ticket_number: String,
-    pub metric: String,
-    pub cycle: i32,
-    pub level: String,
-    pub target: String,
-    pub status: String,
-    pub attempts: i32,
-    pub fire_at: DateTime<Utc>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
-}
-
-impl From<NotificationRecord> for NotificationView {
-    fn from(n: NotificationRecord) -> Self {
-        NotificationView {
-            id: n.id,
-            ticket_id: n.ticket_id,
-            ticket_number: store::ticket_number(n.ticket_seq),
-            metric: n.metric,
-            cycle: n.cycle,
-            level: n.level,
-            target: n.target,
-            status: n.status,
-            attempts: n.attempts,
-            fire_at: n.fire_at,
-            next_attempt_at: n.next_attempt_at,
-            last_error: n.last_error,
-            delivered_at: n.delivered_at,
-            payload: n.payload,
-        }
-    }
-}
-
 /// Warnings, breaches and escalations sent or recorded, newest first; dead letters with
 /// `status=dead`.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "sla", params(NotificationParams),
@@ -376,16 +161,9 @@ impl From<NotificationRecord> for NotificationView {
     ))]
 pub async fn notifications(
     State(state): State<Arc<AppState>>,
-    params: Result<Query<NotificationParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<NotificationParams>,
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
-    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = super::tickets::page_size(p.limit, 100, 500)?;
     if let Some(s) = &p.status {
         if !["pending", "delivered", "dead", "recorded"].contains(&s.as_str()) {
             return Err(ApiError::invalid_field(
@@ -395,10 +173,11 @@ pub async fn notifications(
         }
     }
     let ticket = match &p.ticket {
-        Some(k) => Some(state.store.get(k).await?.id),
+        Some(k) => Some(state.desk.store.get(k).await?.id),
         None => None,
     };
     let rows = state
+        .desk
         .store
         .notifications(
             &NotificationFilter {
@@ -435,10 +214,10 @@ pub struct ReportParams {
 pub async fn sla_report(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    params: Result<Query<ReportParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
-    let now = Utc::now();
+    let cx = state.ctx();
+    let now = cx.now;
     let to = p.to.map_or(now, |t| t.with_timezone(&Utc));
     let from = p
         .from
@@ -462,15 +241,13 @@ pub async fn sla_report(
             ))
         }
     };
-    let rules = state.rules();
-    let records = state.store.tickets_created_between(from, to).await?;
-    let views: Vec<(String, Vec<crate::sla::ClockView>)> = records
-        .iter()
-        .map(|r| {
-            let clocks = clock_state(r).map_or_else(Vec::new, |s| s.view(now, &rules.calendars));
-            (key(r), clocks)
-        })
-        .collect();
+    let records = cx.store.tickets_created_between(from, to).await?;
+    let mut views: Vec<(String, Vec<crate::sla::ClockView>)> = Vec::with_capacity(records.len());
+    for r in &records {
+        let clocks =
+            store::clock_state(r)?.map_or_else(Vec::new, |s| s.view(now, &cx.rules.calendars));
+        views.push((key(r), clocks));
+    }
     let rows: Vec<ReportRow> = build_report(views.iter().map(|(g, c)| (g.clone(), &c[..])));
     let wants_csv = headers
         .get(header::ACCEPT)

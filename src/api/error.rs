@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::desk::DeskError;
 use crate::store::StoreError;
 
 /// Media type of every error body.
@@ -63,6 +64,11 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
     }
 
+    /// 500: a stored value cannot be read back.
+    pub fn corrupt(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt-record", detail)
+    }
+
     /// The problem document; `request_id` is added by the middleware that knows it.
     pub fn problem(&self) -> Problem {
         Problem {
@@ -108,11 +114,34 @@ impl From<StoreError> for ApiError {
                 err.field = Some("Idempotency-Key".into());
                 err
             }
+            StoreError::Corrupt(what) => ApiError::corrupt(what),
             StoreError::Db(_) | StoreError::SchemaTooNew(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",
                 format!("the ticket store cannot be used right now: {e}"),
             ),
+        }
+    }
+}
+
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> ApiError {
+        let status = |s: StatusCode, kind: &'static str, d: String| ApiError::new(s, kind, d);
+        match e {
+            DeskError::Invalid { field, detail } => ApiError::invalid_field(field, detail),
+            DeskError::NotFound(d) => ApiError::not_found(d),
+            DeskError::Conflict(d) => status(StatusCode::CONFLICT, "conflict", d),
+            DeskError::AlreadyAssigned(d) => status(StatusCode::CONFLICT, "already-assigned", d),
+            DeskError::Stale(d) => {
+                status(StatusCode::PRECONDITION_FAILED, "precondition-failed", d)
+            }
+            DeskError::Forbidden(d) => status(StatusCode::FORBIDDEN, "forbidden", d),
+            DeskError::NotAnAgent(d) => status(StatusCode::FORBIDDEN, "not-an-agent", d),
+            DeskError::Unparseable(d) => {
+                status(StatusCode::UNPROCESSABLE_ENTITY, "unparseable-mail", d)
+            }
+            DeskError::Busy(d) => status(StatusCode::SERVICE_UNAVAILABLE, "busy", d),
+            DeskError::Store(e) => e.into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): routes, middleware, and the shared application state.
 //!
-//! Thin: handlers parse, call `classify` and the `store`, and render. Every error leaves as
+//! Thin: handlers extract ([`extract`]), call one [`crate::desk`] workflow, and render
+//! ([`views`]); no handler file imports another. Every error leaves as
 //! `application/problem+json` — also the ones produced outside handlers (unknown route,
 //! wrong method, timeout), which a middleware rewrites.
 
@@ -9,12 +10,14 @@ pub mod auth;
 pub mod calls;
 pub mod clocks;
 pub mod error;
+pub mod extract;
 pub mod faq;
 pub mod mail;
 pub mod tickets;
+pub mod views;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -29,7 +32,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-use crate::faq::FaqIndex;
+use crate::clock::Clock;
+pub use crate::desk::faq::FaqInitError;
+use crate::desk::{Ctx, Desk, RulesHandle};
 use crate::rules::CompiledRules;
 use crate::store::Store;
 use error::{ApiError, PROBLEM_JSON};
@@ -67,163 +72,67 @@ impl Default for ApiConfig {
     }
 }
 
-/// Why the FAQ could not be set up at start.
-#[derive(Debug, thiserror::Error)]
-pub enum FaqInitError {
-    #[error("FAQ articles not imported:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Articles(Vec<crate::faq::FaqError>),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-}
-
-/// What every handler shares. Rules and the FAQ index are swapped whole on reload, never
-/// mutated.
+/// What every handler shares: the service desk and the HTTP layer's own settings.
 pub struct AppState {
-    pub store: Store,
-    rules: RwLock<Arc<CompiledRules>>,
-    faq: RwLock<Arc<FaqIndex>>,
-    /// Where this process keeps its copy of the FAQ index (in memory when `None`).
-    faq_dir: Option<std::path::PathBuf>,
-    /// The articles' change signature the index was built from.
-    faq_built_from: tokio::sync::Mutex<Option<(u64, Option<chrono::DateTime<chrono::Utc>>)>>,
+    pub desk: Arc<Desk>,
     pub config: ApiConfig,
     tokens: auth::TokenCache,
-    /// Wakes this process's assigner (see [`AppState::wake_assigner`]).
-    assigner: tokio::sync::Notify,
 }
 
 impl AppState {
+    /// A state of its own over `store`, with the real clock.
     pub fn new(store: Store, rules: CompiledRules, config: ApiConfig) -> AppState {
+        AppState::with_desk(
+            Desk::new(store, RulesHandle::new(rules), Clock::system()),
+            config,
+        )
+    }
+
+    /// The HTTP surface of a desk set up elsewhere (the server, which shares its rules
+    /// with the worker and the reload on SIGHUP).
+    pub fn with_desk(desk: Desk, config: ApiConfig) -> AppState {
         AppState {
-            store,
-            rules: RwLock::new(Arc::new(rules)),
-            faq: RwLock::new(Arc::new(FaqIndex::empty())),
-            faq_dir: None,
-            faq_built_from: tokio::sync::Mutex::new(None),
+            desk: Arc::new(desk),
             config,
             tokens: auth::TokenCache::default(),
-            assigner: tokio::sync::Notify::new(),
         }
     }
 
-    /// Something happened that may let a waiting ticket find its agent (a ticket arrived,
-    /// came back, moved, or was done): the assigner runs a round soon, off the request's
-    /// path. Wakes coalesce, so a burst of tickets costs one round.
-    pub fn wake_assigner(&self) {
-        self.assigner.notify_one();
-    }
-
-    /// Runs assignment rounds whenever woken, until the process ends.
-    async fn assign_on_wake(self: Arc<Self>) {
-        loop {
-            self.assigner.notified().await;
-            let rules = self.rules();
-            if let Err(e) =
-                crate::worker::assign::round(&self.store, &rules, chrono::Utc::now()).await
-            {
-                tracing::warn!("assignment round failed, the worker retries: {e}");
-            }
-        }
-    }
-
-    /// Keeps the FAQ index on disk in `dir` instead of in memory.
-    pub fn with_faq_dir(mut self, dir: std::path::PathBuf) -> AppState {
-        self.faq_dir = Some(dir);
-        self
-    }
-
-    /// The FAQ index in force now.
-    pub fn faq(&self) -> Arc<FaqIndex> {
-        match self.faq.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Rebuilds the FAQ index from the database if the articles changed since it was built
-    /// (here or in another process sharing the database). Returns whether it rebuilt.
-    pub async fn refresh_faq(&self) -> Result<bool, crate::store::StoreError> {
-        let mut built = self.faq_built_from.lock().await;
-        let now = self.store.faq_signature().await?;
-        if built.as_ref() == Some(&now) {
-            return Ok(false);
-        }
-        let articles: Vec<crate::faq::Article> = self
-            .store
-            .articles()
-            .await?
-            .iter()
-            .map(crate::store::article_of)
-            .collect();
-        let dir = self.faq_dir.clone();
-        let index = tokio::task::spawn_blocking(move || {
-            FaqIndex::build(
-                &articles,
-                dir.as_deref(),
-                crate::faq::Mode::Full,
-                crate::faq::default_calibration(),
-            )
-        })
-        .await
-        .map_err(|e| crate::store::StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
-        match index {
-            Ok(index) => {
-                tracing::info!(articles = index.len(), "FAQ index built");
-                let index = Arc::new(index);
-                match self.faq.write() {
-                    Ok(mut f) => *f = index,
-                    Err(poisoned) => *poisoned.into_inner() = index,
-                }
-                *built = Some(now);
-                Ok(true)
-            }
-            Err(e) => {
-                tracing::error!("FAQ index not rebuilt, the running one stays: {e}");
-                Ok(false)
-            }
-        }
-    }
-
-    /// Imports the articles of the rules' FAQ directory when the database has none yet,
-    /// then builds the index.
-    pub async fn init_faq(&self, rules_dir: &std::path::Path) -> Result<(), FaqInitError> {
-        let rules = self.rules();
-        if self.store.faq_signature().await?.0 == 0 {
-            if let Some(sub) = &rules.faq.articles {
-                let dir = rules_dir.join(sub);
-                let articles = crate::faq::load_dir(&dir).map_err(FaqInitError::Articles)?;
-                self.store
-                    .upsert_articles(&articles, chrono::Utc::now())
-                    .await?;
-                tracing::info!(count = articles.len(), dir = %dir.display(), "FAQ articles imported");
-            }
-        }
-        self.refresh_faq().await?;
-        Ok(())
+    /// What one request's workflow works with.
+    pub fn ctx(&self) -> Ctx<'_> {
+        self.desk.ctx()
     }
 
     /// The rules in force now.
     pub fn rules(&self) -> Arc<CompiledRules> {
-        match self.rules.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.desk.rules.current()
     }
 
     /// Replaces the rules in force.
     pub fn set_rules(&self, rules: CompiledRules) {
-        let rules = Arc::new(rules);
-        match self.rules.write() {
-            Ok(mut r) => *r = rules,
-            Err(poisoned) => *poisoned.into_inner() = rules,
-        }
+        self.desk.rules.set(rules)
+    }
+
+    /// The clock every workflow of this state reads (settable in tests).
+    pub fn clock(&self) -> &Clock {
+        &self.desk.clock
+    }
+
+    /// Rebuilds the FAQ index if the articles changed (here or in another process).
+    pub async fn refresh_faq(&self) -> Result<bool, FaqInitError> {
+        self.desk.faq.refresh(&self.desk.store).await
+    }
+
+    /// Imports the rules' FAQ articles into an empty database, then builds the index.
+    pub async fn init_faq(&self, rules_dir: &std::path::Path) -> Result<(), FaqInitError> {
+        self.desk.faq.init(&self.ctx(), rules_dir).await
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
-    paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::reclassify,
+    paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
@@ -295,7 +204,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tickets/{key}/replies", post(clocks::reply))
         .route(
             "/api/v1/tickets/{key}/messages",
-            post(clocks::customer_message),
+            post(clocks::customer_message).get(tickets::messages),
         )
         .route("/api/v1/tickets/{key}/status", post(clocks::set_status))
         .route("/api/v1/notifications", get(clocks::notifications))
@@ -366,7 +275,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let assigner = tokio::spawn(state.clone().assign_on_wake());
+    let assigner = tokio::spawn(state.desk.clone().assign_on_wake());
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -385,7 +294,7 @@ async fn healthz() -> Json<serde_json::Value> {
     (status = 200, description = "Ready"),
     (status = 503, description = "Not ready", body = error::Problem, content_type = "application/problem+json")))]
 async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.store.ping().await.map_err(|e| {
+    state.desk.store.ping().await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
@@ -396,7 +305,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::V
     Ok(Json(serde_json::json!({
         "status": "ready",
         "rules_version": rules.version,
-        "database": format!("{:?}", state.store.backend()).to_lowercase(),
+        "database": format!("{:?}", state.desk.store.backend()).to_lowercase(),
     })))
 }
 

@@ -18,8 +18,7 @@ pub struct FaqResult {
     /// The article sent, for `automated`.
     pub article: Option<String>,
     pub confidence: Option<f64>,
-    /// Up to three articles with their confidence (only the first has one that is measured;
-    /// the others show 0).
+    /// Up to three articles, best first; only the first has a measured confidence.
     pub suggestions: Vec<Suggestion>,
     /// Why: which threshold, or why no automatic answer.
     pub reason: String,
@@ -29,7 +28,13 @@ pub struct FaqResult {
 pub struct Suggestion {
     pub article: String,
     pub title: String,
-    pub confidence: f64,
+    /// The calibrated confidence, for the best article only: the others are ranked, not
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The search score relative to the best article's (1 for the best).
+    #[serde(default)]
+    pub relative_score: f64,
 }
 
 impl FaqResult {
@@ -59,12 +64,15 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
             SUGGESTIONS,
         )
     };
+    let top_score = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
     let suggestions: Vec<Suggestion> = hits
         .iter()
-        .map(|h| Suggestion {
+        .enumerate()
+        .map(|(i, h)| Suggestion {
             article: h.article.clone(),
             title: h.title.clone(),
-            confidence: h.confidence,
+            confidence: (i == 0).then_some(h.confidence),
+            relative_score: f64::from(h.score / top_score),
         })
         .collect();
     let best = hits.first();
@@ -116,44 +124,72 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
     ))
 }
 
+/// An automatic answer as plain text (the message and the mail's text part) and as HTML
+/// (the mail's alternative part).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Composed {
+    pub text: String,
+    pub html: String,
+}
+
 /// The automatic answer in the ticket's language: greeting, the article, the ticket number
 /// (as [`crate::store::TICKET_NUMBER`]) and how to say it did not help — and, where the
 /// ticket was steered to the phone (its written channel is not worked now, the phone is
-/// staffed), that the phone is open now.
+/// staffed), that the phone is open now. The article's Markdown becomes readable plain text
+/// and HTML; no markup reaches the customer as characters.
 pub fn compose(
     language: &str,
     title: &str,
     body: &str,
     ticket_number: &str,
     steer: Option<&crate::model::Steer>,
-) -> String {
+) -> Composed {
     let phone = steer.is_some_and(|s| s.open.contains(&crate::model::Channel::Phone));
-    if language == "de" {
-        let call = if phone {
-            " Dringend? Telefonisch sind wir jetzt erreichbar."
-        } else {
-            ""
-        };
-        format!(
-            "Guten Tag,\n\nvielen Dank für Ihre Anfrage {ticket_number}. Diese Antwort kommt \
-             automatisch aus unserer Wissensdatenbank:\n\n{title}\n\n{body}\n\nHat Ihnen das \
-             nicht geholfen? Antworten Sie einfach auf diese Nachricht: Ihre Anfrage geht dann \
-             sofort an unser Service-Team, und Sie verlieren keine Zeit.{call}\n\n\
-             Freundliche Grüße\nIhr Service Desk"
+    let (hello, intro, outro, call, bye) = if language == "de" {
+        (
+            "Guten Tag,",
+            format!(
+                "vielen Dank für Ihre Anfrage {ticket_number}. Diese Antwort kommt automatisch \
+                 aus unserer Wissensdatenbank:"
+            ),
+            "Hat Ihnen das nicht geholfen? Antworten Sie einfach auf diese Nachricht: Ihre \
+             Anfrage geht dann sofort an unser Service-Team, und Sie verlieren keine Zeit.",
+            " Dringend? Telefonisch sind wir jetzt erreichbar.",
+            ["Freundliche Grüße", "Ihr Service Desk"],
         )
     } else {
-        let call = if phone {
-            " Urgent? Our phone line is staffed now."
-        } else {
-            ""
-        };
-        format!(
-            "Hello,\n\nthank you for your request {ticket_number}. This answer comes \
-             automatically from our knowledge base:\n\n{title}\n\n{body}\n\nDidn't this help? \
-             Just reply to this message: your request then goes straight to our service team, \
-             and you lose no time.{call}\n\nKind regards\nYour Service Desk"
+        (
+            "Hello,",
+            format!(
+                "thank you for your request {ticket_number}. This answer comes automatically \
+                 from our knowledge base:"
+            ),
+            "Didn't this help? Just reply to this message: your request then goes straight to \
+             our service team, and you lose no time.",
+            " Urgent? Our phone line is staffed now.",
+            ["Kind regards", "Your Service Desk"],
         )
-    }
+    };
+    let call = if phone { call } else { "" };
+    let text = format!(
+        "{hello}\n\n{intro}\n\n{title}\n\n{}\n\n{outro}{call}\n\n{}\n{}",
+        super::markdown::to_text(body),
+        bye[0],
+        bye[1]
+    );
+    let e = super::markdown::escape;
+    let html = format!(
+        "<!DOCTYPE html>\n<html><body>\n<p>{}</p>\n<p>{}</p>\n<h2>{}</h2>\n{}<p>{}{}</p>\n<p>{}<br>\n{}</p>\n</body></html>\n",
+        e(hello),
+        e(&intro),
+        e(title),
+        super::markdown::to_html(body),
+        e(outro),
+        e(call),
+        e(bye[0]),
+        e(bye[1])
+    );
+    Composed { text, html }
 }
 
 #[cfg(test)]
@@ -174,15 +210,45 @@ mod tests {
             }),
         };
         let phone = steer(vec![Channel::Phone]);
-        let de = compose("de", "Passwort", "So geht's.", "T-000001", Some(&phone));
+        let de = compose("de", "Passwort", "So geht's.", "T-000001", Some(&phone)).text;
         assert!(de.contains("Telefonisch sind wir jetzt erreichbar"), "{de}");
         assert!(de.contains("T-000001") && de.ends_with("Ihr Service Desk"));
-        let en = compose("en", "Password", "Like this.", "T-000001", Some(&phone));
+        let en = compose("en", "Password", "Like this.", "T-000001", Some(&phone)).text;
         assert!(en.contains("Our phone line is staffed now"), "{en}");
         let written = steer(vec![Channel::Email, Channel::Web]);
         for s in [None, Some(&written)] {
-            let de = compose("de", "Passwort", "So geht's.", "T-000001", s);
+            let de = compose("de", "Passwort", "So geht's.", "T-000001", s).text;
             assert!(!de.contains("Telefonisch"), "{de}");
         }
+    }
+
+    #[test]
+    fn markdown_of_the_article_reaches_the_customer_as_text_and_html() {
+        let body = "So geht's:\n\n- **Erste Zeile:** Registerkarte **Ansicht** → [Hilfe](https://example.com/h)\n- `Strg+Z`\n\n1. eins\n2. zwei";
+        let c = compose("de", "Excel", body, "T-000002", None);
+        assert!(
+            !c.text.contains("**") && !c.text.contains('`') && !c.text.contains("]("),
+            "{}",
+            c.text
+        );
+        assert!(
+            c.text
+                .contains("- Erste Zeile: Registerkarte Ansicht → Hilfe (https://example.com/h)"),
+            "{}",
+            c.text
+        );
+        assert!(c.text.contains("1. eins\n2. zwei"), "{}", c.text);
+        assert!(
+            c.html.contains("<strong>Erste Zeile:</strong>"),
+            "{}",
+            c.html
+        );
+        assert!(
+            c.html
+                .contains("<a href=\"https://example.com/h\">Hilfe</a>"),
+            "{}",
+            c.html
+        );
+        assert!(c.html.contains("<h2>Excel</h2>") && c.html.contains("T-000002"));
     }
 }

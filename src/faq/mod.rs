@@ -8,6 +8,7 @@ mod analyzers;
 pub mod answer;
 pub mod eval;
 mod index;
+mod markdown;
 
 use std::fmt;
 

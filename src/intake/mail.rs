@@ -463,7 +463,7 @@ pub fn subject_tag(subject: &str) -> Option<i64> {
     let start = subject.find("[T-")?;
     let rest = &subject[start + 1..];
     let end = rest.find(']')?;
-    crate::store::parse_ticket_number(&rest[..end])
+    crate::model::parse_ticket_number(&rest[..end])
 }
 
 #[cfg(test)]

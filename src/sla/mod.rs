@@ -59,6 +59,10 @@ pub enum ClockState {
     Paused,
     Met,
     Breached,
+    /// Stopped without a verdict: nothing was left to answer (the ticket was resolved
+    /// while it waited for a reply, or the policy stopped measuring it). Neither open nor
+    /// decided, so no report counts it.
+    Ended,
 }
 
 impl ClockState {
@@ -68,6 +72,7 @@ impl ClockState {
             ClockState::Paused => "paused",
             ClockState::Met => "met",
             ClockState::Breached => "breached",
+            ClockState::Ended => "ended",
         }
     }
 }
@@ -308,6 +313,7 @@ impl Clock {
     /// The state at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> ClockState {
         match (self.met, self.running_since, self.due_at) {
+            (None, _, _) if self.stopped_at.is_some() => ClockState::Ended,
             (Some(true), _, _) => ClockState::Met,
             (Some(false), _, _) => ClockState::Breached,
             (None, Some(_), Some(due)) if now > due => ClockState::Breached,
@@ -542,7 +548,12 @@ impl SlaState {
     /// One word for the ticket: breached if any clock is, else running, paused, met, or
     /// `none` without clocks. A running clock past `now` counts as breached.
     pub fn summary(&self, now: DateTime<Utc>) -> &'static str {
-        let states: Vec<ClockState> = self.clocks.iter().map(|c| c.state(now)).collect();
+        let states: Vec<ClockState> = self
+            .clocks
+            .iter()
+            .map(|c| c.state(now))
+            .filter(|s| *s != ClockState::Ended)
+            .collect();
         if states.is_empty() {
             "none"
         } else if states.contains(&ClockState::Breached) {

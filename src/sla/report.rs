@@ -53,6 +53,7 @@ pub fn report<'a>(tickets: impl IntoIterator<Item = (String, &'a [ClockView])>) 
                 ClockState::Met => acc.counts[i].0 += 1,
                 ClockState::Breached => acc.counts[i].1 += 1,
                 ClockState::Running | ClockState::Paused => acc.counts[i].2 += 1,
+                ClockState::Ended => {}
             }
             if c.stopped_at.is_some() && matches!(c.state, ClockState::Met | ClockState::Breached) {
                 acc.minutes[i].push(c.business_minutes_used);

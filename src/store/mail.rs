@@ -22,6 +22,7 @@ use crate::intake::mail::Attachment;
 
 pub use entity::attachments::Model as AttachmentRecord;
 pub use entity::mail_outbox::Model as OutboxRecord;
+pub use entity::messages::Model as MessageRecord;
 
 /// A received e-mail as stored with its message.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct OutboundMail {
     /// An automatic answer: marked `Auto-Submitted: auto-replied`, and counted against the
     /// per-sender limit.
     pub automatic: bool,
+    /// An HTML alternative of the text (sent as multipart/alternative).
+    pub html: Option<String>,
 }
 
 /// The outcome of one sending attempt.
@@ -101,6 +104,7 @@ pub(super) async fn insert_outbound(
     ticket: Uuid,
     mail: &OutboundMail,
     body: &str,
+    number: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     mail_outbox::ActiveModel {
@@ -112,6 +116,10 @@ pub(super) async fn insert_outbound(
         in_reply_to: Set(mail.in_reply_to.clone()),
         references: Set(Some(mail.references.join(" ")).filter(|s| !s.is_empty())),
         automatic: Set(mail.automatic),
+        body_html: Set(mail
+            .html
+            .as_ref()
+            .map(|h| h.replace(super::TICKET_NUMBER, number))),
         status: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -201,6 +209,42 @@ impl Store {
             .into_iter()
             .filter_map(|m| m.message_id)
             .collect())
+    }
+
+    /// A page of a ticket's messages, oldest first, after message `after`; with the
+    /// attachments of those messages (without content) and whether more follow.
+    pub async fn conversation(
+        &self,
+        ticket: Uuid,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<(Vec<MessageRecord>, Vec<AttachmentRecord>, bool), StoreError> {
+        let mut q = messages::Entity::find().filter(messages::Column::TicketId.eq(ticket));
+        if let Some(after) = after {
+            q = q.filter(messages::Column::Id.gt(after));
+        }
+        let mut rows = q
+            .order_by_asc(messages::Column::Id)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let ids: Vec<String> = rows.iter().filter_map(|m| m.message_id.clone()).collect();
+        let mut files = if ids.is_empty() {
+            Vec::new()
+        } else {
+            attachments::Entity::find()
+                .filter(attachments::Column::TicketId.eq(ticket))
+                .filter(attachments::Column::MessageId.is_in(ids))
+                .order_by_asc(attachments::Column::Id)
+                .all(&self.db)
+                .await?
+        };
+        for f in &mut files {
+            f.content = None;
+        }
+        Ok((rows, files, more))
     }
 
     /// A ticket's attachments, without their content.

@@ -34,7 +34,7 @@ pub use agents::{AgentLoad, AgentRecord, Assigned};
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
-pub use mail::{AttachmentRecord, InboundMail, OutboundMail, OutboxRecord, Sent};
+pub use mail::{AttachmentRecord, InboundMail, MessageRecord, OutboundMail, OutboxRecord, Sent};
 pub use sla::{
     clock_state, AlarmPlan, Delivery, NewEvent, NewMessage, NewNotification, NotificationFilter,
     NotificationRecord, SlaColumns, TicketUpdate,
@@ -57,29 +57,14 @@ pub enum StoreError {
     /// An agent who cannot take a ticket now (offline, at capacity).
     #[error("{0}")]
     Unavailable(String),
+    /// A stored value that cannot be read back (a JSON column another program broke).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     #[error("the database schema is newer than this binary (unknown migrations: {}); upgrade triage before starting it on this database", .0.join(", "))]
     SchemaTooNew(Vec<String>),
 }
 
-/// Stands for the ticket number in a message written before the ticket is stored.
-pub const TICKET_NUMBER: &str = "{ticket_number}";
-
-/// A ticket number as shown to people: `T-` and at least six digits.
-pub fn ticket_number(seq: i64) -> String {
-    format!("T-{seq:06}")
-}
-
-/// The sequence behind a ticket number, accepting `T-000123`, `t-123` and `123`.
-pub fn parse_ticket_number(s: &str) -> Option<i64> {
-    let digits = s
-        .strip_prefix("T-")
-        .or_else(|| s.strip_prefix("t-"))
-        .unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|n| *n > 0)
-}
+pub use crate::model::{parse_ticket_number, ticket_number, TICKET_NUMBER};
 
 /// A new ticket to store, with its decision and how to recognise a repeat of it.
 #[derive(Debug, Clone)]
@@ -714,6 +699,7 @@ async fn insert_batch(
             created_at: Set(t.received_at),
             message_id: Set(new.mail.as_ref().map(|m| m.message_id.clone())),
             mail: Set(new.mail.as_ref().map(|m| m.meta.clone())),
+            channel: Set(Some(t.channel.to_string())),
             ..Default::default()
         });
         event_rows.push(events::ActiveModel {
@@ -848,6 +834,7 @@ async fn insert_message(
         created_at: Set(now),
         message_id: Set(message_id),
         mail: Set(m.mail.as_ref().map(|i| i.meta.clone())),
+        channel: Set(m.channel.clone()),
         ..Default::default()
     }
     .insert(txn)
@@ -860,7 +847,7 @@ async fn insert_message(
             subject: fill(&o.subject),
             ..o.clone()
         };
-        mail::insert_outbound(txn, ticket, &o, &body, now).await?;
+        mail::insert_outbound(txn, ticket, &o, &body, number, now).await?;
     }
     Ok(())
 }

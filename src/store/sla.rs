@@ -62,9 +62,24 @@ impl SlaColumns {
     }
 }
 
-/// The clocks stored with a ticket.
-pub fn clock_state(r: &TicketRecord) -> Option<SlaState> {
-    r.sla.clone().and_then(|v| serde_json::from_value(v).ok())
+/// The clocks stored with a ticket; a ticket without clocks has none, one whose clocks
+/// cannot be read is an error (never shown as "no service level").
+pub fn clock_state(r: &TicketRecord) -> Result<Option<SlaState>, StoreError> {
+    match &r.sla {
+        None => Ok(None),
+        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the SLA clocks of ticket {}: {e}",
+                super::ticket_number(r.seq)
+            ))
+        }),
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> StoreError {
+        StoreError::Corrupt(e.to_string())
+    }
 }
 
 /// An event to append to a ticket's audit trail.
@@ -82,6 +97,8 @@ pub struct NewMessage {
     pub direction: String,
     pub author: Option<String>,
     pub body: String,
+    /// How it came or goes: `email`, `web`, `phone`.
+    pub channel: Option<String>,
     /// The e-mail it arrived as.
     pub mail: Option<super::mail::InboundMail>,
     /// The e-mail to send it as.
@@ -100,6 +117,8 @@ pub struct TicketUpdate<'a> {
     pub assignee: Option<Option<String>>,
     /// Another queue (a transfer).
     pub queue: Option<String>,
+    /// A new decision trace (a transfer's reason on the queue).
+    pub trace: Option<Value>,
 }
 
 /// What the worker decided for one ticket whose alarm time has come.
@@ -166,6 +185,9 @@ impl Store {
         }
         if let Some(q) = &update.queue {
             cols.queue = Set(q.clone());
+        }
+        if let Some(t) = &update.trace {
+            cols.trace = Set(t.clone());
         }
         let txn = self.db.begin().await?;
         let result = tickets::Entity::update_many()

@@ -4,8 +4,8 @@
 //! answers so that other robots do not answer them.
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::rules::CompiledRules;
@@ -138,9 +138,15 @@ pub fn render(rules: &CompiledRules, m: &OutboxRecord) -> Result<Message, String
     if m.automatic {
         b = b.header(AutoSubmitted).header(SuppressAutoResponse);
     }
-    b.header(ContentType::TEXT_PLAIN)
-        .body(m.body.clone())
-        .map_err(|e| format!("cannot build the message: {e}"))
+    // Through `singlepart`/`multipart`, so the mail carries `MIME-Version: 1.0` (RFC 2045).
+    let built = match &m.body_html {
+        Some(html) => b.multipart(MultiPart::alternative_plain_html(
+            m.body.clone(),
+            html.clone(),
+        )),
+        None => b.singlepart(SinglePart::plain(m.body.clone())),
+    };
+    built.map_err(|e| format!("cannot build the message: {e}"))
 }
 
 #[cfg(test)]
@@ -166,6 +172,7 @@ mod tests {
             last_error: None,
             created_at: now,
             sent_at: None,
+            body_html: None,
         }
     }
 

@@ -7,10 +7,8 @@
 //! constraint per notification, delivery leases), so a worker holds no state of its own and
 //! catches up after downtime by looking at what is due.
 
-pub mod assign;
 pub mod mail;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +35,8 @@ pub struct WorkerConfig {
     pub http_timeout: Duration,
     /// SMTP relay URL for outbound mail; without one, mail waits in the queue.
     pub smtp_url: Option<String>,
+    /// Where rounds read "now" (settable in tests).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for WorkerConfig {
@@ -47,6 +47,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             http_timeout: Duration::from_secs(10),
             smtp_url: None,
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -67,7 +68,7 @@ pub struct Round {
 /// reloaded meanwhile).
 pub async fn run(
     store: Store,
-    rules: impl Fn() -> Arc<CompiledRules> + Send + Sync,
+    rules: crate::desk::RulesHandle,
     config: WorkerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -94,7 +95,7 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                match round(&store, &rules(), &config, &http, mailer.as_ref(), Utc::now()).await {
+                match round(&store, &rules.current(), &config, &http, mailer.as_ref(), config.clock.now()).await {
                     Ok(r) if r != Round::default() => tracing::info!(
                         notifications = r.notifications, delivered = r.delivered, failed = r.failed,
                         mail_sent = r.mail_sent, mail_failed = r.mail_failed,
@@ -139,11 +140,11 @@ pub async fn round(
         }
     }
     // Catches what no request woke the assigner for: a shift starting, a rules reload.
-    out.assigned = assign::round(store, rules, now).await?.len();
+    out.assigned = crate::desk::assign::round(store, rules, now).await?.len();
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let leased = store.lease_deliveries(now, config.batch, lease).await?;
     for n in leased {
-        let outcome = deliver(http, rules, &n, Utc::now()).await;
+        let outcome = deliver(http, rules, &n, config.clock.now()).await;
         let result = match &outcome {
             Delivery::Delivered => {
                 out.delivered += 1;
@@ -161,11 +162,13 @@ pub async fn round(
             }
         };
         metrics::counter!("triage_webhook_deliveries_total", "result" => result).increment(1);
-        store.finish_delivery(&n, outcome, Utc::now()).await?;
+        store
+            .finish_delivery(&n, outcome, config.clock.now())
+            .await?;
     }
     if let Some(mailer) = mailer {
         for m in store.lease_mail(now, config.batch, lease).await? {
-            let outcome = mailer.send(rules, &m, Utc::now()).await;
+            let outcome = mailer.send(rules, &m, config.clock.now()).await;
             let result = match &outcome {
                 crate::store::Sent::Sent => {
                     out.mail_sent += 1;
@@ -181,7 +184,7 @@ pub async fn round(
                 }
             };
             metrics::counter!("triage_mail_sent_total", "result" => result).increment(1);
-            store.finish_mail(&m, outcome, Utc::now()).await?;
+            store.finish_mail(&m, outcome, config.clock.now()).await?;
         }
     }
     Ok(out)
@@ -189,11 +192,21 @@ pub async fn round(
 
 /// The notifications due for a ticket at `now`, and when to look at it again. Pure.
 pub fn plan(rules: &CompiledRules, ticket: &TicketRecord, now: DateTime<Utc>) -> AlarmPlan {
-    let Some(state) = clock_state(ticket) else {
-        return AlarmPlan {
-            summary: ticket.sla_state.clone(),
-            ..AlarmPlan::default()
-        };
+    let state = match clock_state(ticket) {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            return AlarmPlan {
+                summary: ticket.sla_state.clone(),
+                ..AlarmPlan::default()
+            }
+        }
+        Err(e) => {
+            tracing::error!("no alarms for a ticket whose clocks cannot be read: {e}");
+            return AlarmPlan {
+                summary: ticket.sla_state.clone(),
+                ..AlarmPlan::default()
+            };
+        }
     };
     let (due, next) = state.due_alarms(&rules.calendars, now);
     let policy = state

@@ -1,6 +1,6 @@
 //! Automatic assignment rounds: every queue whose rules assign automatically gives its
 //! waiting tickets to the agents [`routing::choose`] picks. Run by the worker's rounds, and
-//! at once by the API when something changes that may let a ticket find its agent (a new
+//! at once when a workflow changes something that may let a ticket find its agent (a new
 //! or reopened ticket, an agent becoming available, a ticket done).
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,190 @@
+//! What handlers take from a request, each refusing bad input with a problem document: the
+//! JSON body (415 without a JSON type, 400 when it is not JSON, 413 over the limit, 422
+//! naming the field), query strings, `If-Match`, `Idempotency-Key`, and the caller.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::desk::{intake::MAX_KEY_LEN, Expected};
+use crate::model::Role;
+
+/// A JSON body, decoded with the path of a wrong field in the error.
+pub struct ApiJson<T>(pub T);
+
+/// A JSON body and its bytes (for the request hash behind `Idempotency-Key`).
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+/// The request body, or 413 (saying `too_large`) over the route's limit, else 400.
+pub async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    too_large: &str,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "payload-too-large", too_large)
+        } else {
+            ApiError::new(status, "bad-request", r.body_text())
+        }
+    })
+}
+
+/// Whether the request says its body is of `mime` (or, for JSON, any `+json` type).
+pub fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let got = v.split(';').next().unwrap_or("").trim();
+            got.eq_ignore_ascii_case(mime) || (mime == "application/json" && got.ends_with("+json"))
+        })
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { String::new() } else { path };
+                let detail = if field.is_empty() {
+                    inner.to_string()
+                } else {
+                    format!("{field}: {inner}")
+                };
+                ApiError::invalid_field(field, detail)
+            }
+            _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+async fn json_body<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(T, Bytes), ApiError> {
+    let is_json = content_type_is(req.headers(), "application/json");
+    let body = body_bytes(
+        req,
+        state,
+        "the request body is larger than the configured limit",
+    )
+    .await?;
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    Ok((decode(&body)?, body))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state).await.map(|(v, _)| ApiJson(v))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonWithBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state)
+            .await
+            .map(|(v, b)| JsonWithBytes(v, b))
+    }
+}
+
+/// A query string; an unknown or malformed parameter is a 400 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| ApiQuery(q))
+            .map_err(|r| ApiError::bad_request(r.body_text()))
+    }
+}
+
+/// `If-Match` of a change: the ticket versions (`ETag`s) the caller saw.
+pub struct IfMatch(pub Expected);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(Expected(None)));
+        };
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::bad_request("If-Match must be ASCII"))?;
+        let tags = v
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect();
+        Ok(IfMatch(Expected(Some(tags))))
+    }
+}
+
+/// `Idempotency-Key`: makes a retried create safe.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(v) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let key = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .ok_or_else(|| {
+                let mut e = ApiError::bad_request(format!(
+                    "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+                ));
+                e.field = Some("Idempotency-Key".into());
+                e
+            })?;
+        Ok(IdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+/// The authenticated caller; none in demo mode.
+pub struct Who(pub Option<Caller>);
+
+impl Who {
+    /// Name and role, as the workflows take them.
+    pub fn identity(&self) -> Option<(&str, Role)> {
+        self.0.as_ref().map(|c| (c.name.as_str(), c.role))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Who(parts.extensions.get::<Caller>().cloned()))
+    }
+}

@@ -1,0 +1,415 @@
+//! The conversation on a ticket and what it does to the clocks: agents' replies and
+//! internal notes, customers' messages, status changes, feedback on an automatic answer,
+//! and reclassification under the rules in force.
+
+use super::{ensure_not_closed, Actor, Ctx, DeskError, Expected};
+use crate::classify::classify;
+use crate::model::{Reason, ReasonKind};
+use crate::sla::{self, ClockEvent, SlaState};
+use crate::store::{
+    self, FaqOutcome, NewEvent, NewMessage, SlaColumns, TicketRecord, TicketUpdate,
+};
+
+/// A change an agent or customer makes to a ticket that moves its clocks.
+pub struct ClockChange {
+    pub event: ClockEvent,
+    pub kind: &'static str,
+    pub actor: Actor,
+    pub data: serde_json::Value,
+    pub status: Option<String>,
+    pub message: Option<NewMessage>,
+}
+
+/// Applies clock changes to a ticket and stores them with their events, in one write.
+pub async fn apply(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    changes: Vec<ClockChange>,
+) -> Result<TicketRecord, DeskError> {
+    let rules = &cx.rules;
+    let mut clocks = store::clock_state(record)?.unwrap_or_else(|| SlaState {
+        status: record.status.clone(),
+        ..SlaState::default()
+    });
+    let mut update = TicketUpdate::default();
+    for c in changes {
+        clocks.apply(&c.event, cx.now, &rules.calendars);
+        let mut data = c.data;
+        data["clock"] = serde_json::to_value(&c.event).map_err(store::StoreError::from)?;
+        data["clock_at"] = serde_json::json!(cx.now);
+        update.events.push(c.actor.event(c.kind, data));
+        if c.status.is_some() {
+            update.status = c.status;
+        }
+        if c.message.is_some() {
+            update.message = c.message;
+        }
+    }
+    update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, cx.now));
+    let updated = cx.store.update_ticket(record, update, cx.now).await?;
+    cx.wake_assigner();
+    Ok(updated)
+}
+
+/// The status change to the clocks, validated against the rules' statuses.
+pub fn status_change(cx: &Ctx<'_>, status: &str, actor: &Actor) -> Result<ClockChange, DeskError> {
+    let status = if status == "reopen" { "open" } else { status };
+    if !cx.rules.sla.is_known_status(status) {
+        let known: Vec<&str> = cx.rules.sla.statuses().chain(["reopen"]).collect();
+        return Err(DeskError::invalid(
+            "status",
+            format!("unknown status \"{status}\" (known: {})", known.join(", ")),
+        ));
+    }
+    Ok(ClockChange {
+        event: ClockEvent::Status {
+            status: status.to_owned(),
+            pauses: cx.rules.sla.pauses(status),
+        },
+        kind: "status",
+        actor: actor.clone(),
+        data: serde_json::json!({ "status": status }),
+        status: Some(status.to_owned()),
+        message: None,
+    })
+}
+
+/// The ticket a message is added to: a non-empty text, a ticket that exists, is not closed
+/// and is at the version the caller saw.
+async fn open_ticket_for(
+    cx: &Ctx<'_>,
+    key: &str,
+    text: &str,
+    expected: &Expected,
+) -> Result<TicketRecord, DeskError> {
+    if text.trim().is_empty() {
+        return Err(DeskError::invalid("body", "body must not be empty"));
+    }
+    let record = super::ticket(cx, key, expected).await?;
+    ensure_not_closed(&record)?;
+    Ok(record)
+}
+
+/// An agent's reply or internal note.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub body: String,
+    pub internal: bool,
+    /// A status to set with it, e.g. `pending-customer` after asking a question.
+    pub status: Option<String>,
+}
+
+/// An agent's public reply (meets first response and next reply; an e-mail ticket's goes
+/// out by mail, threaded into the customer's conversation) or internal note (moves no
+/// clock).
+pub async fn reply(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    input: Reply,
+) -> Result<TicketRecord, DeskError> {
+    let record = open_ticket_for(cx, key, &input.body, expected).await?;
+    let mut message = NewMessage {
+        direction: if input.internal { "note" } else { "outbound" }.into(),
+        author: Some(actor.author().to_owned()),
+        body: input.body,
+        channel: Some(record.channel.clone()),
+        ..Default::default()
+    };
+    if !input.internal && record.channel == "email" {
+        if let Some(to) = cx.store.reply_address(&record).await? {
+            let references = cx.store.message_ids(record.id).await?;
+            let footer = cx
+                .rules
+                .mail
+                .template(&record.language)
+                .footer
+                .replace("{ticket}", store::TICKET_NUMBER);
+            message.body = format!("{}\n\n-- \n{footer}", message.body);
+            message.outbound = Some(super::intake::outbound(
+                &cx.rules,
+                &record.language,
+                &record.subject,
+                to,
+                &references,
+                false,
+            ));
+        }
+    }
+    if input.internal {
+        if let Some(s) = &input.status {
+            let mut c = status_change(cx, s, actor)?;
+            c.message = Some(message);
+            return apply(cx, &record, vec![c]).await;
+        }
+        let update = TicketUpdate {
+            message: Some(message),
+            events: vec![actor.event("note", serde_json::json!({}))],
+            ..Default::default()
+        };
+        let updated = cx.store.update_ticket(&record, update, cx.now).await?;
+        cx.wake_assigner();
+        return Ok(updated);
+    }
+    let mut changes = vec![ClockChange {
+        event: ClockEvent::AgentReply,
+        kind: "reply",
+        actor: actor.clone(),
+        data: serde_json::json!({}),
+        status: None,
+        message: Some(message),
+    }];
+    if let Some(s) = &input.status {
+        changes.push(status_change(cx, s, actor)?);
+    }
+    apply(cx, &record, changes).await
+}
+
+/// A message from the customer, relayed by `actor`: starts a next-reply clock, and brings
+/// a ticket that waited for the customer (or was resolved) back to `open`.
+pub async fn customer_message(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    from: Option<String>,
+    body: String,
+) -> Result<TicketRecord, DeskError> {
+    let record = open_ticket_for(cx, key, &body, expected).await?;
+    let author = from
+        .or_else(|| record.from_email.clone())
+        .unwrap_or_else(|| "customer".into());
+    let message = NewMessage {
+        direction: "inbound".into(),
+        author: Some(author.clone()),
+        body,
+        ..Default::default()
+    };
+    let changes = customer_changes(cx, &record, actor, &author, message).await?;
+    apply(cx, &record, changes).await
+}
+
+/// What a customer's message changes: a reply to an automatic answer means it did not
+/// help; a ticket that waited for the customer (or was resolved) opens again; a next-reply
+/// clock starts.
+pub async fn customer_changes(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    actor: &Actor,
+    author: &str,
+    message: NewMessage,
+) -> Result<Vec<ClockChange>, DeskError> {
+    let mut changes = not_helped(cx, record, actor).await?;
+    if changes.is_empty() && record.status != "open" {
+        changes.push(status_change(cx, "open", actor)?);
+    }
+    changes.push(ClockChange {
+        event: ClockEvent::CustomerMessage,
+        kind: "customer_message",
+        actor: actor.clone(),
+        data: serde_json::json!({ "from": author }),
+        status: None,
+        message: Some(message),
+    });
+    Ok(changes)
+}
+
+/// Changes the status: a pausing status stops the clocks, `resolved` stops every clock,
+/// `open`/`reopen` continues them with the time already used.
+pub async fn set_status(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    status: &str,
+) -> Result<TicketRecord, DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    ensure_not_closed(&record)?;
+    let change = status_change(cx, status, actor)?;
+    if change.status.as_deref() == Some(record.status.as_str()) {
+        return Ok(record);
+    }
+    apply(cx, &record, vec![change]).await
+}
+
+/// The article an automatically answered ticket was answered with.
+fn answered_with(record: &TicketRecord) -> Option<String> {
+    if record.status != "answered-automatically" {
+        return None;
+    }
+    record.faq.as_ref()?["article"].as_str().map(str::to_owned)
+}
+
+/// The changes of "did not help": the automatic answer no longer counts as the first
+/// response (its clock runs from the original arrival) and the ticket goes to its queue.
+async fn not_helped(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    actor: &Actor,
+) -> Result<Vec<ClockChange>, DeskError> {
+    let Some(article) = answered_with(record) else {
+        return Ok(Vec::new());
+    };
+    cx.store
+        .count_faq_outcome(&article, FaqOutcome::NotHelped)
+        .await?;
+    metrics::counter!("triage_faq_feedback_total", "article" => article.clone(), "helped" => "false")
+        .increment(1);
+    Ok(vec![
+        ClockChange {
+            event: ClockEvent::AnswerRejected,
+            kind: "faq.not_helped",
+            actor: actor.clone(),
+            data: serde_json::json!({ "article": article }),
+            status: None,
+            message: None,
+        },
+        status_change(cx, "open", actor)?,
+    ])
+}
+
+/// Feedback on an automatic answer: helped → resolved; not helped → back to the ticket's
+/// queue at once, its first-response clock counted from the original arrival. Feedback
+/// given before is refused with what it was.
+pub async fn feedback(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    helped: bool,
+) -> Result<TicketRecord, DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    let number = store::ticket_number(record.seq);
+    let Some(article) = answered_with(&record) else {
+        let earlier = cx
+            .store
+            .events(record.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "faq.helped" || e.kind == "faq.not_helped");
+        return Err(DeskError::Conflict(match earlier {
+            Some(e) => format!(
+                "feedback on the automatic answer of {number} was already given at {}: {}",
+                e.created_at.to_rfc3339(),
+                if e.kind == "faq.helped" { "it helped" } else { "it did not help" }
+            ),
+            None => format!(
+                "ticket {number} was not answered automatically (status {}); feedback is for automatic answers",
+                record.status
+            ),
+        }));
+    };
+    let changes = if helped {
+        cx.store
+            .count_faq_outcome(&article, FaqOutcome::Helped)
+            .await?;
+        metrics::counter!("triage_faq_feedback_total", "article" => article.clone(), "helped" => "true")
+            .increment(1);
+        let mut resolved = status_change(cx, "resolved", actor)?;
+        resolved.kind = "faq.helped";
+        vec![resolved]
+    } else {
+        not_helped(cx, &record, actor).await?
+    };
+    apply(cx, &record, changes).await
+}
+
+/// Re-runs the rules in force on a ticket. Fields a person decided (a transfer's queue)
+/// stay as they are; the event reports what the rules would have said. The clocks follow a
+/// changed policy, keeping the time already used.
+pub async fn reclassify(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+) -> Result<TicketRecord, DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    let ticket = store::ticket_of(&record).ok_or_else(|| {
+        store::StoreError::Corrupt(format!(
+            "ticket {} has an unknown channel \"{}\"",
+            store::ticket_number(record.seq),
+            record.channel
+        ))
+    })?;
+    let rules = &cx.rules;
+    let mut decision = classify(rules, &ticket);
+    let mut kept = serde_json::Map::new();
+    if let Some(by_person) = person_decided_queue(&record) {
+        if *decision.queue != *record.queue {
+            kept.insert(
+                "queue".into(),
+                serde_json::json!({ "kept": record.queue, "rules": decision.queue }),
+            );
+        }
+        decision.queue = record.queue.as_str().into();
+        decision.trace.queue = std::sync::Arc::new(by_person);
+    }
+    let mut changes = store::Changes::new();
+    let mut change = |field: &str, old: &str, new: &str| {
+        if old != new {
+            changes.insert(field.into(), serde_json::json!({ "from": old, "to": new }));
+        }
+    };
+    change("segment", &record.segment, decision.segment.as_str());
+    change("category", &record.category, &decision.category);
+    change("priority", &record.priority, decision.priority.as_str());
+    change(
+        "time_window",
+        &record.time_window,
+        decision.time_window.as_str(),
+    );
+    change(
+        "automation",
+        &record.automation,
+        decision.automation.as_str(),
+    );
+    change("queue", &record.queue, &decision.queue);
+    let mut event = store::reclassified_event(&record, &decision, changes, &actor.name);
+    if !kept.is_empty() {
+        event.data["kept"] = kept.into();
+    }
+    if let Some(agent) = &actor.on_behalf_of {
+        event.data["on_behalf_of"] = agent.clone().into();
+    }
+    let mut clocks = store::clock_state(&record)?.unwrap_or_default();
+    let policy = sla::policy_for(rules, &ticket, &decision);
+    let mut update = TicketUpdate {
+        decision: Some(&decision),
+        ..Default::default()
+    };
+    if clocks.policy != policy {
+        let e = ClockEvent::Policy { policy };
+        clocks.apply(&e, cx.now, &rules.calendars);
+        event.data["clock"] = serde_json::to_value(&e).map_err(store::StoreError::from)?;
+        event.data["clock_at"] = serde_json::json!(cx.now);
+        update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, cx.now));
+    }
+    update.events.push(event);
+    let updated = cx.store.update_ticket(&record, update, cx.now).await?;
+    cx.wake_assigner();
+    Ok(updated)
+}
+
+/// The reason of a queue a person chose (a transfer), as stored in the ticket's trace.
+fn person_decided_queue(record: &TicketRecord) -> Option<Reason> {
+    let reason: Reason = serde_json::from_value(record.trace.get("queue")?.clone()).ok()?;
+    (reason.by == ReasonKind::Agent).then_some(reason)
+}
+
+/// The trace entry of a queue a person chose.
+pub fn transfer_reason(actor: &Actor, reason: &str) -> Reason {
+    Reason {
+        by: ReasonKind::Agent,
+        rule: None,
+        at: None,
+        why: format!("transferred by {}: {reason}", actor.author()).into(),
+    }
+}
+
+/// The event of a note or status change made without a clock change (kept for callers
+/// that record plain events).
+pub fn plain_event(actor: &Actor, kind: &str) -> NewEvent {
+    actor.event(kind, serde_json::json!({}))
+}

@@ -1,0 +1,291 @@
+//! Intake, the path of every channel: classify a new ticket, start its clocks, let the FAQ
+//! answer it where it may, and store it durably — with the automatic answer in the outbox
+//! whenever the ticket came by e-mail, whichever intake created it.
+
+use std::sync::Arc;
+
+use super::{Ctx, DeskError};
+use crate::classify::classify;
+use crate::intake::jsonl::TicketInput;
+use crate::model::{Channel, Decision, Ticket};
+use crate::rules::CompiledRules;
+use crate::sla::{self, ClockEvent};
+use crate::store::{self, Created, NewEvent, NewMessage, NewTicket, OutboundMail, SlaColumns};
+
+/// Longest accepted `external_id` and `Idempotency-Key`.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// What intake knows about a ticket besides its content.
+#[derive(Debug, Default)]
+pub struct Intake {
+    pub external_id: Option<String>,
+    /// `Idempotency-Key` and the hash of its request.
+    pub idempotency: Option<(String, String)>,
+    pub mail: Option<MailIntake>,
+}
+
+/// A ticket that arrived as an e-mail.
+#[derive(Debug)]
+pub struct MailIntake {
+    pub inbound: store::InboundMail,
+    /// Why no automatic answer may go out (loop protection).
+    pub withhold: Option<String>,
+    pub spam: Option<crate::rules::SpamVerdict>,
+    /// Where an answer goes.
+    pub reply_to: Option<String>,
+    /// The conversation's Message-IDs, oldest first, ending with this mail's.
+    pub references: Vec<String>,
+    /// Events for the new ticket (a link to the ticket it refers to).
+    pub events: Vec<NewEvent>,
+}
+
+/// A ticket sent as JSON (web form, portal, an agent logging a request).
+pub async fn create(
+    cx: &Ctx<'_>,
+    input: TicketInput,
+    idempotency: Option<(String, String)>,
+) -> Result<Created, DeskError> {
+    if let Some(ext) = &input.external_id {
+        if ext.trim().is_empty() || ext.len() > MAX_KEY_LEN {
+            return Err(DeskError::invalid(
+                "external_id",
+                format!("external_id must be 1 to {MAX_KEY_LEN} characters"),
+            ));
+        }
+    }
+    let external_id = input.external_id.clone();
+    let mut ticket = input
+        .into_ticket(cx.now)
+        .map_err(|e| DeskError::invalid("subject", e.to_string()))?;
+    // Numbers are kept in E.164, so a call-back from the telephone system finds the ticket
+    // an agent logged with the caller's local number.
+    if let Some(p) = &ticket.from.phone {
+        if let Some(n) = crate::rules::customers::e164(p, &cx.rules.defaults.country_code) {
+            ticket.from.phone = Some(n);
+        }
+    }
+    intake(
+        cx,
+        ticket,
+        Intake {
+            external_id,
+            idempotency,
+            mail: None,
+        },
+    )
+    .await
+}
+
+/// The ticket classified, its clocks started and the FAQ's verdict, before anything is
+/// stored; `triage bench` writes these rows directly for its baseline.
+pub fn decide(
+    rules: &CompiledRules,
+    ticket: Ticket,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewTicket {
+    let decision = classify(rules, &ticket);
+    let (clocks, start) = sla::start(rules, &ticket, &decision);
+    NewTicket {
+        sla: SlaColumns::new(&clocks, &rules.calendars, now),
+        clock_event: serde_json::to_value(&start).ok(),
+        decision,
+        ticket,
+        external_id: None,
+        idempotency: None,
+        status: "open".into(),
+        faq: None,
+        answer: None,
+        mail: None,
+        events: Vec::new(),
+    }
+}
+
+/// Classifies a new ticket, starts its clocks, lets the FAQ answer it where it may, and
+/// stores it durably.
+pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Created, DeskError> {
+    let rules = &cx.rules;
+    let now = cx.now;
+    let mut decision = classify(rules, &ticket);
+    let mail = extra.mail;
+    if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
+        review(rules, &mut decision, verdict);
+    }
+    let (mut clocks, start) = sla::start(rules, &ticket, &decision);
+    let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, &ticket, &decision);
+    // Where an automatic answer would go by mail: the mail's reply address, or the sender
+    // of an e-mail ticket that reached us another way.
+    let reply_to = match &mail {
+        Some(m) => m.reply_to.clone(),
+        None if ticket.channel == Channel::Email => ticket.from.email.clone(),
+        None => None,
+    };
+    let mut withhold = mail.as_ref().and_then(|m| m.withhold.clone());
+    if let Some(m) = &mail {
+        if m.reply_to.is_none() {
+            withhold.get_or_insert_with(|| "the mail has no sender address".into());
+        }
+        if let Some(v) = &m.spam {
+            withhold.get_or_insert_with(|| format!("spam: {}", v.why));
+        }
+    }
+    if let (None, Some(to), true) = (&withhold, &reply_to, faq_result.article.is_some()) {
+        let sent = cx
+            .store
+            .automatic_mail_since(to, now - chrono::Duration::hours(1))
+            .await?;
+        if sent >= rules.mail.auto_replies_per_hour {
+            withhold = Some(format!(
+                "{sent} automatic answers went to {to} in the last hour (limit {})",
+                rules.mail.auto_replies_per_hour
+            ));
+        }
+    }
+    if let Some(why) = &withhold {
+        faq_result = faq_result.withhold(why);
+    }
+    let mut status = "open".to_owned();
+    let mut answer = None;
+    if let Some(article) = faq_result
+        .article
+        .as_deref()
+        .and_then(|id| cx.faq.article(id))
+    {
+        // Answered from the FAQ: the answer is the first response.
+        status = "answered-automatically".into();
+        let reply = ClockEvent::AgentReply;
+        clocks.apply(&reply, now, &rules.calendars);
+        let composed = crate::faq::answer::compose(
+            &decision.language,
+            &article.title,
+            &article.body,
+            store::TICKET_NUMBER,
+            decision.trace.steer.as_ref(),
+        );
+        let references = mail.as_ref().map_or(&[][..], |m| &m.references[..]);
+        let outbound = reply_to.clone().map(|to| {
+            let mut o = outbound(
+                rules,
+                &decision.language,
+                &ticket.subject,
+                to,
+                references,
+                true,
+            );
+            o.html = Some(composed.html.clone());
+            o
+        });
+        answer = Some((
+            NewMessage {
+                direction: "outbound".into(),
+                author: Some("faq".into()),
+                body: composed.text,
+                channel: Some(ticket.channel.to_string()),
+                outbound,
+                ..Default::default()
+            },
+            NewEvent {
+                kind: "faq.answered".into(),
+                actor: "faq".into(),
+                data: serde_json::json!({
+                    "article": article.id,
+                    "confidence": faq_result.confidence,
+                    "reason": faq_result.reason,
+                    "clock": reply,
+                    "clock_at": now,
+                }),
+            },
+        ));
+    }
+    let (inbound, events) = match mail {
+        Some(m) => (Some(m.inbound), m.events),
+        None => (None, Vec::new()),
+    };
+    let created = cx
+        .store
+        .create_ticket(
+            NewTicket {
+                ticket,
+                decision,
+                external_id: extra.external_id,
+                idempotency: extra.idempotency,
+                sla: SlaColumns::new(&clocks, &rules.calendars, now),
+                clock_event: serde_json::to_value(&start).ok(),
+                status,
+                faq: serde_json::to_value(&faq_result).ok(),
+                answer,
+                mail: inbound,
+                events,
+            },
+            now,
+        )
+        .await?;
+    if let Created::New(r) = &created {
+        if let Some(article) = &faq_result.article {
+            metrics::counter!("triage_faq_answers_total", "article" => article.clone())
+                .increment(1);
+        }
+        metrics::counter!("triage_tickets_created_total",
+            "segment" => r.segment.clone(), "channel" => r.channel.clone(), "automation" => r.automation.clone())
+        .increment(1);
+        cx.wake_assigner();
+    }
+    Ok(created)
+}
+
+/// Spam goes to the review queue, for people only.
+fn review(rules: &CompiledRules, d: &mut Decision, verdict: &crate::rules::SpamVerdict) {
+    let Some(queue) = &rules.mail.review_queue else {
+        return;
+    };
+    let reason = Arc::new(crate::model::Reason {
+        by: crate::model::ReasonKind::Mail,
+        rule: Some("mail.review-queue".into()),
+        at: rules.mail.at.clone(),
+        why: format!("spam: {}", verdict.why).into(),
+    });
+    d.queue = queue.clone();
+    d.trace.queue = reason.clone();
+    d.automation = crate::model::Automation::Human;
+    d.trace.automation = reason;
+}
+
+/// A Message-ID of ours, in the domain of the gateway's address.
+pub fn new_message_id(rules: &CompiledRules) -> String {
+    let domain = rules
+        .mail
+        .address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    format!("{}@{domain}", uuid::Uuid::new_v4())
+}
+
+/// The mail an answer goes out as: the template's subject with the ticket tag, threading
+/// headers pointing at the conversation so far.
+pub fn outbound(
+    rules: &CompiledRules,
+    language: &str,
+    subject: &str,
+    recipient: String,
+    references: &[String],
+    automatic: bool,
+) -> OutboundMail {
+    let t = rules.mail.template(language);
+    let lower = subject.to_lowercase();
+    let subject = if lower.starts_with("re:") || lower.starts_with("aw:") {
+        subject.to_owned()
+    } else {
+        format!("Re: {subject}")
+    };
+    OutboundMail {
+        message_id: new_message_id(rules),
+        recipient,
+        subject: t
+            .subject
+            .replace("{ticket}", store::TICKET_NUMBER)
+            .replace("{subject}", &subject),
+        in_reply_to: references.last().cloned(),
+        references: references.to_vec(),
+        automatic,
+        html: None,
+    }
+}

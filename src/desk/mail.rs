@@ -1,0 +1,263 @@
+//! One raw e-mail from a mail server: a new ticket, a reply on its ticket (by
+//! In-Reply-To/References, or by the `[T-000123]` tag when the sender is on that ticket), a
+//! bounce of our mail, or a repeat of a message already stored.
+
+use sha2::{Digest, Sha256};
+
+use super::conversation;
+use super::intake::{intake, Intake, MailIntake};
+use super::{Actor, Ctx, DeskError};
+use crate::intake::mail::{self, Mail};
+use crate::model::{Channel, Sender, Ticket};
+use crate::store::{self, Created, InboundMail, NewEvent, NewMessage, StoreError, TicketRecord};
+
+/// What became of a delivered message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new ticket.
+    Created,
+    /// A reply on its ticket.
+    Appended,
+    /// This Message-ID was delivered before.
+    Duplicate,
+    /// A bounce of our mail, on its ticket.
+    Bounce,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Appended => "appended",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Bounce => "bounce",
+        }
+    }
+}
+
+/// A delivered message's outcome, the Message-ID it is stored under (made up if it had
+/// none) and its ticket.
+#[derive(Debug)]
+pub struct Delivered {
+    pub outcome: Outcome,
+    pub message_id: String,
+    pub ticket: TicketRecord,
+}
+
+fn meta(m: &Mail) -> serde_json::Value {
+    serde_json::json!({
+        "from": m.from,
+        "reply_to": m.reply_to,
+        "to": m.to,
+        "cc": m.cc,
+        "date": m.date,
+        "refers_to": m.refers_to,
+        "automatic": m.automatic,
+        "spam_flag": m.spam_flag,
+        "spam_score": m.spam_score,
+        "attachments": m.attachments.iter().map(|a| serde_json::json!({
+            "name": a.name, "content_type": a.content_type, "size": a.size, "note": a.note,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Attachments over a limit are named in the text, so an agent sees what is missing.
+fn body_with_notes(m: &Mail) -> String {
+    let mut body = if m.body.trim().is_empty() {
+        "(no text)".to_owned()
+    } else {
+        m.body.clone()
+    };
+    for a in m.attachments.iter().filter(|a| a.content.is_none()) {
+        body.push_str(&format!(
+            "\n\n[attachment {} ({}, {} bytes) {}]",
+            a.name,
+            a.content_type,
+            a.size,
+            a.note.as_deref().unwrap_or("not stored")
+        ));
+    }
+    body
+}
+
+/// Takes one raw message.
+pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
+    let parsed =
+        mail::parse(raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
+    // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
+    // still recognised.
+    let message_id = parsed.message_id.clone().unwrap_or_else(|| {
+        let hash = crate::model::hex(&Sha256::digest(raw)[..16]);
+        format!("{hash}@no-message-id.invalid")
+    });
+    let done = |outcome, ticket| Delivered {
+        outcome,
+        message_id: message_id.clone(),
+        ticket,
+    };
+    let inbound = InboundMail {
+        message_id: message_id.clone(),
+        meta: meta(&parsed),
+        raw: raw.to_vec(),
+        attachments: parsed.attachments.clone(),
+    };
+    if let Some((record, _)) = cx
+        .store
+        .ticket_of_message(std::slice::from_ref(&message_id))
+        .await?
+    {
+        return Ok(done(Outcome::Duplicate, record));
+    }
+    if let Some(a) = parsed.automatic.as_ref().filter(|a| a.bounce) {
+        if let Some((record, ids)) = cx.store.mark_bounced(&parsed.bounced, &a.reason).await? {
+            let message = NewMessage {
+                direction: "bounce".into(),
+                author: parsed.from.as_ref().map(|f| f.address.clone()),
+                body: body_with_notes(&parsed),
+                channel: Some("email".into()),
+                mail: Some(inbound),
+                ..Default::default()
+            };
+            let event = NewEvent {
+                kind: "mail.bounced".into(),
+                actor: "mail".into(),
+                data: serde_json::json!({ "message_ids": ids, "reason": a.reason }),
+            };
+            let record = append(cx, record, message, Some(event)).await?;
+            return Ok(done(Outcome::Bounce, record));
+        }
+    }
+    let sender = parsed.from.as_ref().map(|f| f.address.clone());
+    let mut links = Vec::new();
+    let existing = match cx.store.ticket_of_message(&parsed.refers_to).await? {
+        Some((record, _)) => Some(record),
+        None => match mail::subject_tag(&parsed.subject) {
+            Some(seq) => match cx.store.get(&seq.to_string()).await {
+                Ok(record) => {
+                    let on_ticket = match &sender {
+                        Some(s) => cx.store.participants(&record).await?.contains(s),
+                        None => false,
+                    };
+                    if on_ticket {
+                        Some(record)
+                    } else {
+                        links.push((record, "its subject names it, but the sender is not on it"));
+                        None
+                    }
+                }
+                Err(StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        },
+    };
+    let existing = match existing {
+        Some(r) if r.status == "closed" => {
+            links.push((r, "it is closed"));
+            None
+        }
+        other => other,
+    };
+    if let Some(record) = existing {
+        let message = NewMessage {
+            direction: "inbound".into(),
+            author: Some(sender.clone().unwrap_or_else(|| "customer".into())),
+            body: body_with_notes(&parsed),
+            channel: Some("email".into()),
+            mail: Some(inbound),
+            ..Default::default()
+        };
+        let record = append(cx, record, message, None).await?;
+        return Ok(done(Outcome::Appended, record));
+    }
+    let mut references: Vec<String> = parsed.refers_to.iter().rev().cloned().collect();
+    references.push(message_id.clone());
+    let events = links
+        .iter()
+        .map(|(r, why)| NewEvent {
+            kind: "linked".into(),
+            actor: "mail".into(),
+            data: serde_json::json!({
+                "ticket": store::ticket_number(r.seq),
+                "why": format!("the mail refers to {}; {why}", store::ticket_number(r.seq)),
+            }),
+        })
+        .collect();
+    let spam = cx.rules.mail.spam(
+        sender.as_deref(),
+        parsed.spam_flag,
+        parsed.spam_score,
+        &parsed.subject,
+        &parsed.body,
+    );
+    let ticket = Ticket {
+        channel: Channel::Email,
+        subject: parsed.subject.clone(),
+        body: body_with_notes(&parsed),
+        from: Sender {
+            email: sender,
+            name: parsed.from.as_ref().and_then(|f| f.name.clone()),
+            phone: None,
+        },
+        received_at: cx.now,
+    };
+    let extra = Intake {
+        mail: Some(MailIntake {
+            inbound,
+            withhold: parsed.automatic.as_ref().map(|a| a.reason.clone()),
+            spam,
+            reply_to: parsed.reply_address().map(str::to_owned),
+            references,
+            events,
+        }),
+        ..Intake::default()
+    };
+    Ok(match intake(cx, ticket, extra).await? {
+        Created::New(r) => done(Outcome::Created, r),
+        Created::Existing(r) => done(Outcome::Duplicate, r),
+    })
+}
+
+/// Adds a message to a ticket: a customer's (which moves the clocks like any customer
+/// message) or, with its event, a bounce (which moves none). Retries when another request
+/// changed the ticket at the same moment: the mail server must not see a conflict.
+async fn append(
+    cx: &Ctx<'_>,
+    mut record: TicketRecord,
+    message: NewMessage,
+    bounce: Option<NewEvent>,
+) -> Result<TicketRecord, DeskError> {
+    let author = message.author.clone().unwrap_or_else(|| "customer".into());
+    let actor = Actor::named(author.clone());
+    for _ in 0..5 {
+        let result = match &bounce {
+            None => {
+                let changes =
+                    conversation::customer_changes(cx, &record, &actor, &author, message.clone())
+                        .await?;
+                conversation::apply(cx, &record, changes).await
+            }
+            Some(event) => {
+                let update = store::TicketUpdate {
+                    message: Some(message.clone()),
+                    events: vec![event.clone()],
+                    ..Default::default()
+                };
+                cx.store
+                    .update_ticket(&record, update, cx.now)
+                    .await
+                    .map_err(DeskError::from)
+            }
+        };
+        match result {
+            Ok(updated) => return Ok(updated),
+            Err(DeskError::Store(StoreError::Conflict { .. })) => {
+                record = cx.store.by_id(record.id).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DeskError::Busy(
+        "the ticket kept changing; deliver the message again".into(),
+    ))
+}
