@@ -213,14 +213,14 @@ pub async fn my_tickets(
 
 /// Take a ticket: it becomes the caller's. Refused when another agent has it (409), on a
 /// stale `If-Match` (412), when the caller is offline or at capacity (409), or when no
-/// registered agent stands behind the token (403).
+/// registered agent stands behind the token (422, saying how to assign instead).
 #[utoipa::path(post, path = "/api/v1/tickets/{key}/claim", tag = "agents",
     params(("key" = String, Path)),
     responses((status = 200, body = TicketView),
-        (status = 403, description = "The token is no registered agent's", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The token is no registered agent's", body = Problem, content_type = "application/problem+json")))]
 pub async fn claim(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, IfMatch, Who};
+use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
@@ -163,7 +163,7 @@ pub async fn notifications(
     State(state): State<Arc<AppState>>,
     ApiQuery(p): ApiQuery<NotificationParams>,
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
-    let limit = super::tickets::page_size(p.limit, 100, 500)?;
+    let limit = page_size(p.limit, 100, 500)?;
     if let Some(s) = &p.status {
         if !["pending", "delivered", "dead", "recorded"].contains(&s.as_str()) {
             return Err(ApiError::invalid_field(

@@ -136,7 +136,7 @@ impl From<DeskError> for ApiError {
                 status(StatusCode::PRECONDITION_FAILED, "precondition-failed", d)
             }
             DeskError::Forbidden(d) => status(StatusCode::FORBIDDEN, "forbidden", d),
-            DeskError::NotAnAgent(d) => status(StatusCode::FORBIDDEN, "not-an-agent", d),
+            DeskError::NotAnAgent(d) => status(StatusCode::UNPROCESSABLE_ENTITY, "not-an-agent", d),
             DeskError::Unparseable(d) => {
                 status(StatusCode::UNPROCESSABLE_ENTITY, "unparseable-mail", d)
             }

@@ -188,3 +188,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
         Ok(Who(parts.extensions.get::<Caller>().cloned()))
     }
 }
+
+/// A page size between 1 and `max` (default `default`), else 422 on `limit`.
+pub fn page_size(limit: Option<u64>, default: u64, max: u64) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("limit must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
+}

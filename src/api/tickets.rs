@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
+use super::extract::{page_size, ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
 use super::views::{EventView, MessagePage, TicketPage, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
@@ -93,18 +93,6 @@ pub struct ListParams {
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
     pub limit: Option<u64>,
-}
-
-/// A page size between 1 and `max` (default `default`), else 422 on `limit`.
-pub(super) fn page_size(limit: Option<u64>, default: u64, max: u64) -> Result<u64, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            format!("limit must be between 1 and {max}"),
-        ));
-    }
-    Ok(limit)
 }
 
 /// Tickets, newest first, filtered; cursor pagination stays stable while tickets arrive.

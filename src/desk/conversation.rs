@@ -374,7 +374,8 @@ pub async fn reclassify(
         event.data["on_behalf_of"] = agent.clone().into();
     }
     let mut clocks = store::clock_state(&record)?.unwrap_or_default();
-    let policy = sla::policy_for(rules, &ticket, &decision);
+    let window = &rules.windows[decision.time_window.index()].calendar;
+    let policy = sla::policy_for(&rules.sla, window, &ticket, &decision);
     let mut update = TicketUpdate {
         decision: Some(&decision),
         ..Default::default()

@@ -84,7 +84,7 @@ pub fn decide(
     now: chrono::DateTime<chrono::Utc>,
 ) -> NewTicket {
     let decision = classify(rules, &ticket);
-    let (clocks, start) = sla::start(rules, &ticket, &decision);
+    let (clocks, start) = start_clocks(rules, &ticket, &decision);
     NewTicket {
         sla: SlaColumns::new(&clocks, &rules.calendars, now),
         clock_event: serde_json::to_value(&start).ok(),
@@ -100,6 +100,17 @@ pub fn decide(
     }
 }
 
+/// The clocks a classified ticket starts with, under the rules' policies and the calendar
+/// of its time window.
+pub fn start_clocks(
+    rules: &CompiledRules,
+    ticket: &Ticket,
+    d: &Decision,
+) -> (sla::SlaState, ClockEvent) {
+    let window = &rules.windows[d.time_window.index()].calendar;
+    sla::start(&rules.sla, window, &rules.calendars, ticket, d)
+}
+
 /// Classifies a new ticket, starts its clocks, lets the FAQ answer it where it may, and
 /// stores it durably.
 pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Created, DeskError> {
@@ -110,7 +121,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
         review(rules, &mut decision, verdict);
     }
-    let (mut clocks, start) = sla::start(rules, &ticket, &decision);
+    let (mut clocks, start) = start_clocks(rules, &ticket, &decision);
     let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, &ticket, &decision);
     // Where an automatic answer would go by mail: the mail's reply address, or the sender
     // of an e-mail ticket that reached us another way.

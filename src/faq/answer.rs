@@ -133,7 +133,7 @@ pub struct Composed {
 }
 
 /// The automatic answer in the ticket's language: greeting, the article, the ticket number
-/// (as [`crate::store::TICKET_NUMBER`]) and how to say it did not help — and, where the
+/// (as [`crate::model::TICKET_NUMBER`]) and how to say it did not help — and, where the
 /// ticket was steered to the phone (its written channel is not worked now, the phone is
 /// staffed), that the phone is open now. The article's Markdown becomes readable plain text
 /// and HTML; no markup reaches the customer as characters.

@@ -181,9 +181,10 @@ pub struct SlaIndex {
 }
 
 /// The policy for a classified ticket, as its clocks keep it; its calendar is the policy's
-/// own or else the calendar of the ticket's time window.
+/// own or else `window_calendar`, the calendar of the ticket's time window.
 pub fn policy_for(
-    rules: &crate::rules::CompiledRules,
+    sla: &SlaRules,
+    window_calendar: &Calendar,
     ticket: &crate::model::Ticket,
     d: &crate::model::Decision,
 ) -> Option<PolicySnapshot> {
@@ -195,20 +196,21 @@ pub fn policy_for(
         tags: &d.tags,
         received_at: ticket.received_at,
     };
-    let window = &rules.windows[d.time_window.index()].calendar;
-    rules.sla.select(&facts).map(|p| p.snapshot(window))
+    sla.select(&facts).map(|p| p.snapshot(window_calendar))
 }
 
 /// The clocks of a new ticket and the event that started them (kept for recomputation).
 pub fn start(
-    rules: &crate::rules::CompiledRules,
+    sla: &SlaRules,
+    window_calendar: &Calendar,
+    cals: &dyn Calendars,
     ticket: &crate::model::Ticket,
     d: &crate::model::Decision,
 ) -> (SlaState, ClockEvent) {
     let event = ClockEvent::Policy {
-        policy: policy_for(rules, ticket, d),
+        policy: policy_for(sla, window_calendar, ticket, d),
     };
-    let s = SlaState::replay([(&event, ticket.received_at)], &rules.calendars);
+    let s = SlaState::replay([(&event, ticket.received_at)], cals);
     (s, event)
 }
 

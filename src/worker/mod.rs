@@ -351,7 +351,7 @@ mod tests {
             received_at: received,
         };
         let d = crate::classify::classify(rules, &t);
-        let (clocks, _) = crate::sla::start(rules, &t, &d);
+        let (clocks, _) = crate::desk::intake::start_clocks(rules, &t, &d);
         TicketRecord {
             seq: 7,
             id: uuid::Uuid::nil(),
