@@ -94,18 +94,23 @@ pub struct Choice {
     pub reason: String,
 }
 
+/// Why nobody can take a ticket now: the agents that fell out, counted by reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NoAgent(pub String);
+
 /// Picks the agent for a ticket, or says why nobody can take it now.
 pub fn choose(
     policy: &QueuePolicy,
     need: Need<'_>,
     agents: &[Candidate],
     now: DateTime<Utc>,
-) -> Result<Choice, String> {
+) -> Result<Choice, NoAgent> {
     if !policy.automatic() {
-        return Err(format!(
+        return Err(NoAgent(format!(
             "queue {} is worked by pulling (manual)",
             need.queue
-        ));
+        )));
     }
     let language = match policy.languages.first() {
         Some(first) if !policy.languages.iter().any(|l| l == need.language) => first.as_str(),
@@ -163,11 +168,11 @@ pub fn choose(
                 ),
             })
         }
-        None => Err(format!(
+        None => Err(NoAgent(format!(
             "no agent free in queue {} with {needs}: {} lacking the skills, {} not speaking \
              {language}, {} not available, {} off shift, {} at capacity",
             need.queue, unskilled, tongue, away, off_shift, full
-        )),
+        ))),
     }
 }
 
@@ -279,14 +284,14 @@ mod tests {
         let cal = Calendar::new("night", "Europe/Vienna", [("mon-fri", ["20:00-23:00"])]).unwrap();
         agents[2].shift = Some(Arc::new(cal));
         let p = policy(Strategy::SkillsLeastLoaded);
-        let why = choose(&p, need("de", false), &agents, now()).unwrap_err();
+        let why = choose(&p, need("de", false), &agents, now()).unwrap_err().0;
         assert!(
             why.contains("1 not available, 1 off shift, 1 at capacity"),
             "{why}"
         );
         // Business-critical needs level-2 as well.
         agents[0].load = 0;
-        let why = choose(&p, need("de", true), &agents, now()).unwrap_err();
+        let why = choose(&p, need("de", true), &agents, now()).unwrap_err().0;
         assert!(why.contains("skills level-1, level-2"), "{why}");
         agents[0].skills.push("level-2".into());
         let c = choose(&p, need("de", true), &agents, now()).unwrap();

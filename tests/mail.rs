@@ -740,6 +740,11 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
         let (code, out) = ingest(&failing_url, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("maintenance"), "{out}");
+        // A URL without a scheme is a configuration error, not a delivery to retry.
+        let bare = server.base.trim_start_matches("http://").to_owned();
+        let (code, out) = ingest(&bare, "test-gateway-token", raw.as_bytes()).await;
+        assert_eq!(code, 78, "{out}");
+        assert!(out.contains("http://"), "{out}");
         server.stop().await;
     })
     .await;

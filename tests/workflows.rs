@@ -383,7 +383,7 @@ async fn a_newcomer_gets_etags_and_answers_that_say_what_to_do() {
         .await;
         assert_eq!(
             (s, p["type"].as_str()),
-            (403, Some("/problems/not-an-agent")),
+            (422, Some("/problems/not-an-agent")),
             "{p}"
         );
         assert!(p["detail"].as_str().unwrap().contains("/assign"), "{p}");

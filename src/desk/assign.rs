@@ -47,8 +47,12 @@ pub async fn round(
 
 /// The agents as the routing core sees them.
 fn candidates(rules: &CompiledRules, pool: &[AgentLoad]) -> Vec<Candidate> {
+    // An agent whose stored skills or languages cannot be read matches nothing, and says so.
     let list = |v: &serde_json::Value| -> Vec<String> {
-        serde_json::from_value(v.clone()).unwrap_or_default()
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            tracing::error!("an agent's stored skills or languages are corrupt ({e}): {v}");
+            Vec::new()
+        })
     };
     pool.iter()
         .map(|l| Candidate {
@@ -74,11 +78,9 @@ fn decide(
     pool: &[AgentLoad],
     agents: &mut Vec<Candidate>,
     now: DateTime<Utc>,
-) -> Result<(usize, String), String> {
-    let queue = rules
-        .queues
-        .get(ticket.queue.as_str())
-        .ok_or_else(|| format!("queue {} is not in the rules", ticket.queue))?;
+) -> Option<(usize, String)> {
+    // A queue the rules no longer define assigns nobody; its tickets wait for a person.
+    let queue = rules.queues.get(ticket.queue.as_str())?;
     if agents.len() != pool.len() {
         *agents = candidates(rules, pool);
     }
@@ -91,5 +93,7 @@ fn decide(
         language: &ticket.language,
         business_critical: ticket.segment == "business-critical",
     };
-    routing::choose(&queue.policy, need, agents, now).map(|c| (c.agent, c.reason))
+    routing::choose(&queue.policy, need, agents, now)
+        .ok()
+        .map(|c| (c.agent, c.reason))
 }

@@ -239,7 +239,7 @@ impl Store {
         queues: &[String],
         now: DateTime<Utc>,
         limit: u64,
-        mut decide: impl FnMut(&TicketRecord, &[AgentLoad]) -> Result<(usize, String), String>,
+        mut decide: impl FnMut(&TicketRecord, &[AgentLoad]) -> Option<(usize, String)>,
     ) -> Result<Vec<Assigned>, StoreError> {
         if queues.is_empty() {
             return Ok(Vec::new());
@@ -274,7 +274,7 @@ impl Store {
             .collect();
         let mut out = Vec::new();
         for ticket in &waiting {
-            let Ok((i, reason)) = decide(ticket, &pool) else {
+            let Some((i, reason)) = decide(ticket, &pool) else {
                 continue;
             };
             let Some(slot) = pool.get_mut(i) else {

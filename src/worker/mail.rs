@@ -31,9 +31,9 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// From a relay URL: `smtp://host:25` (plain), `smtp://host:587?tls=required`
     /// (STARTTLS), `smtps://user:password@host:465` (implicit TLS).
-    pub fn from_url(url: &str, timeout: std::time::Duration) -> Result<Mailer, String> {
+    pub fn from_url(url: &str, timeout: std::time::Duration) -> Result<Mailer, MailError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("invalid SMTP URL: {e}"))?
+            .map_err(|e| MailError::SmtpUrl(e.to_string()))?
             .timeout(Some(timeout))
             .build();
         Ok(Mailer { transport })
@@ -46,7 +46,7 @@ impl Mailer {
             // Nothing a retry could change.
             Err(e) => {
                 return Sent::Failed {
-                    error: e,
+                    error: e.to_string(),
                     retry_at: None,
                 }
             }
@@ -110,16 +110,35 @@ fn bracket(id: &str) -> String {
     format!("<{id}>")
 }
 
+/// Why a mail cannot be sent, whatever a retry would do.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid SMTP URL: {0}")]
+    SmtpUrl(String),
+    #[error("invalid sender address {address}: {why}")]
+    Sender { address: String, why: String },
+    #[error("invalid recipient {address}: {why}")]
+    Recipient { address: String, why: String },
+    #[error("cannot build the message: {0}")]
+    Build(String),
+}
+
 /// The RFC 5322 message for a queued mail.
-pub fn render(rules: &CompiledRules, m: &OutboxRecord) -> Result<Message, String> {
+pub fn render(rules: &CompiledRules, m: &OutboxRecord) -> Result<Message, MailError> {
     let from: Mailbox = format!("{} <{}>", rules.mail.name, rules.mail.address)
         .parse()
         .or_else(|_| rules.mail.address.parse())
-        .map_err(|e| format!("invalid sender address {}: {e}", rules.mail.address))?;
+        .map_err(|e: lettre::address::AddressError| MailError::Sender {
+            address: rules.mail.address.clone(),
+            why: e.to_string(),
+        })?;
     let to: Mailbox = m
         .recipient
         .parse()
-        .map_err(|e| format!("invalid recipient {}: {e}", m.recipient))?;
+        .map_err(|e: lettre::address::AddressError| MailError::Recipient {
+            address: m.recipient.clone(),
+            why: e.to_string(),
+        })?;
     let mut b = Message::builder()
         .from(from)
         .to(to)
@@ -146,7 +165,7 @@ pub fn render(rules: &CompiledRules, m: &OutboxRecord) -> Result<Message, String
         )),
         None => b.singlepart(SinglePart::plain(m.body.clone())),
     };
-    built.map_err(|e| format!("cannot build the message: {e}"))
+    built.map_err(|e| MailError::Build(e.to_string()))
 }
 
 #[cfg(test)]
