@@ -48,10 +48,10 @@ pub fn to_text(md: &str) -> String {
     };
     for event in parser(md) {
         match event {
-            Event::Start(Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_)) => {
-                if lists.is_empty() {
-                    block_break(&mut out);
-                }
+            Event::Start(Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_))
+                if lists.is_empty() =>
+            {
+                block_break(&mut out);
             }
             Event::Start(Tag::List(first)) => {
                 if lists.is_empty() {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use entity::{agents, tickets};
 
-use super::sla::{claim_write_lock, for_update, insert_events, NewEvent};
+use super::locks::{claim_write_lock, for_update};
+use super::tickets::{insert_events, NewEvent};
 use super::{Store, StoreError, TicketRecord};
 
 pub use entity::agents::Model as AgentRecord;

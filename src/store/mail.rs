@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use entity::{attachments, mail_outbox, mail_raw, messages, tickets};
 
-use super::sla::{insert_events, lease_columns, lease_due};
+use super::locks::{lease_columns, lease_due};
+use super::tickets::insert_events;
 use super::{NewEvent, Store, StoreError, TicketRecord};
 use crate::intake::mail::Attachment;
 

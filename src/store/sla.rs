@@ -9,16 +9,17 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use entity::{events, notifications, tickets};
+use entity::{notifications, tickets};
 
-use super::{decision_columns, Store, StoreError, TicketRecord};
-use crate::model::Decision;
+use super::locks::{claim_write_lock, lease_columns, lease_due, skip_locked};
+use super::tickets::{insert_events, NewEvent};
+use super::{Store, StoreError, TicketRecord};
 use crate::sla::{Calendars, SlaState};
 
 pub use entity::notifications::Model as NotificationRecord;
@@ -60,65 +61,6 @@ impl SlaColumns {
         row.resolution_due_at = Set(self.resolution_due_at);
         row.sla_alarm_at = Set(self.alarm_at);
     }
-}
-
-/// The clocks stored with a ticket; a ticket without clocks has none, one whose clocks
-/// cannot be read is an error (never shown as "no service level").
-pub fn clock_state(r: &TicketRecord) -> Result<Option<SlaState>, StoreError> {
-    match &r.sla {
-        None => Ok(None),
-        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "the SLA clocks of ticket {}: {e}",
-                super::ticket_number(r.seq)
-            ))
-        }),
-    }
-}
-
-impl From<serde_json::Error> for StoreError {
-    fn from(e: serde_json::Error) -> StoreError {
-        StoreError::Corrupt(e.to_string())
-    }
-}
-
-/// An event to append to a ticket's audit trail.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub kind: String,
-    pub actor: String,
-    pub data: Value,
-}
-
-/// A message to add to a ticket.
-#[derive(Debug, Clone, Default)]
-pub struct NewMessage {
-    /// `inbound` (from the customer) or `outbound` (a reply).
-    pub direction: String,
-    pub author: Option<String>,
-    pub body: String,
-    /// How it came or goes: `email`, `web`, `phone`.
-    pub channel: Option<String>,
-    /// The e-mail it arrived as.
-    pub mail: Option<super::mail::InboundMail>,
-    /// The e-mail to send it as.
-    pub outbound: Option<super::mail::OutboundMail>,
-}
-
-/// A change to a stored ticket; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct TicketUpdate<'a> {
-    pub decision: Option<&'a Decision>,
-    pub status: Option<String>,
-    pub sla: Option<SlaColumns>,
-    pub message: Option<NewMessage>,
-    pub events: Vec<NewEvent>,
-    /// `Some(None)` unassigns.
-    pub assignee: Option<Option<String>>,
-    /// Another queue (a transfer).
-    pub queue: Option<String>,
-    /// A new decision trace (a transfer's reason on the queue).
-    pub trace: Option<Value>,
 }
 
 /// What the worker decided for one ticket whose alarm time has come.
@@ -165,58 +107,6 @@ pub struct NotificationFilter {
 }
 
 impl Store {
-    /// Applies a change to a ticket if it is still at the version `record` has, with its
-    /// events and message, in one transaction.
-    pub async fn update_ticket(
-        &self,
-        record: &TicketRecord,
-        update: TicketUpdate<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<TicketRecord, StoreError> {
-        let mut cols = update.decision.map(decision_columns).unwrap_or_default();
-        if let Some(sla) = &update.sla {
-            sla.set_on(&mut cols);
-        }
-        if let Some(s) = &update.status {
-            cols.status = Set(s.clone());
-        }
-        if let Some(a) = &update.assignee {
-            cols.assignee = Set(a.clone());
-        }
-        if let Some(q) = &update.queue {
-            cols.queue = Set(q.clone());
-        }
-        if let Some(t) = &update.trace {
-            cols.trace = Set(t.clone());
-        }
-        let txn = self.db.begin().await?;
-        let result = tickets::Entity::update_many()
-            .set(cols)
-            .col_expr(tickets::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                tickets::Column::Version,
-                Expr::col(tickets::Column::Version).add(1),
-            )
-            .filter(tickets::Column::Id.eq(record.id))
-            .filter(tickets::Column::Version.eq(record.version))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
-            txn.rollback().await?;
-            return Err(StoreError::Conflict {
-                id: record.id,
-                expected: record.version,
-            });
-        }
-        if let Some(m) = update.message {
-            let number = super::ticket_number(record.seq);
-            super::insert_message(&txn, record.id, &record.subject, &m, &number, now).await?;
-        }
-        insert_events(&txn, record.id, update.events, now).await?;
-        txn.commit().await?;
-        self.by_id(record.id).await
-    }
-
     /// Handles up to `limit` tickets whose alarm time has come: `plan` decides (from the
     /// ticket alone) which notifications are due; each is written once, with an event on the
     /// ticket, and the ticket's next alarm time is set. Returns how many tickets were looked
@@ -410,124 +300,4 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-}
-
-pub(super) async fn insert_events(
-    txn: &DatabaseTransaction,
-    ticket: Uuid,
-    list: Vec<NewEvent>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if list.is_empty() {
-        return Ok(());
-    }
-    events::Entity::insert_many(list.into_iter().map(|e| events::ActiveModel {
-        ticket_id: Set(ticket),
-        kind: Set(e.kind),
-        actor: Set(e.actor),
-        data: Set(e.data),
-        created_at: Set(now),
-        ..Default::default()
-    }))
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-/// The lease columns of an outbox entity (all outboxes name them alike).
-macro_rules! lease_columns {
-    ($entity:ident) => {
-        $crate::store::sla::LeaseColumns {
-            id: $entity::Column::Id,
-            status: $entity::Column::Status,
-            next_attempt_at: $entity::Column::NextAttemptAt,
-            lease_until: $entity::Column::LeaseUntil,
-            attempts: $entity::Column::Attempts,
-        }
-    };
-}
-pub(super) use lease_columns;
-
-/// The columns of an outbox table whose pending rows workers lease.
-pub(super) struct LeaseColumns<C> {
-    pub id: C,
-    pub status: C,
-    pub next_attempt_at: C,
-    pub lease_until: C,
-    pub attempts: C,
-}
-
-/// Leases up to `limit` pending rows due at `now` and not leased by another worker: marks
-/// them leased until `now + lease` and counts the attempt, in one transaction that skips
-/// rows another worker holds (PostgreSQL) or holds the write lock (SQLite). `row` gives a
-/// row's id and its attempt counter, which is counted in the returned rows too.
-pub(super) async fn lease_due<E>(
-    db: &sea_orm::DatabaseConnection,
-    c: LeaseColumns<E::Column>,
-    now: DateTime<Utc>,
-    limit: u64,
-    lease: Duration,
-    row: fn(&mut E::Model) -> (i64, &mut i32),
-) -> Result<Vec<E::Model>, StoreError>
-where
-    E: EntityTrait,
-{
-    let txn = db.begin().await?;
-    claim_write_lock(&txn).await?;
-    let q = E::find()
-        .filter(c.status.eq("pending"))
-        .filter(c.next_attempt_at.lte(now))
-        .filter(c.lease_until.is_null().or(c.lease_until.lt(now)))
-        .order_by_asc(c.next_attempt_at)
-        .limit(limit);
-    let mut rows = skip_locked(q, &txn).all(&txn).await?;
-    if !rows.is_empty() {
-        let mut ids = Vec::with_capacity(rows.len());
-        for r in &mut rows {
-            let (id, attempts) = row(r);
-            ids.push(id);
-            *attempts += 1;
-        }
-        E::update_many()
-            .col_expr(c.lease_until, Expr::value(now + lease))
-            .col_expr(c.attempts, Expr::col(c.attempts).add(1))
-            .filter(c.id.is_in(ids))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(rows)
-}
-
-/// PostgreSQL: lock the selected rows, and let another worker skip them instead of waiting.
-pub(super) fn skip_locked<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        q.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        )
-    } else {
-        q
-    }
-}
-
-/// PostgreSQL: locks the selected rows until the transaction ends, waiting for another
-/// holder (SQLite holds its write lock already, see `claim_write_lock`).
-pub(super) fn for_update<E: EntityTrait>(q: Select<E>, txn: &DatabaseTransaction) -> Select<E> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        q.lock(sea_orm::sea_query::LockType::Update)
-    } else {
-        q
-    }
-}
-
-/// SQLite: take the write lock first, so a transaction that reads and then writes never
-/// finds that another connection wrote in between (which SQLite reports as busy at once,
-/// without waiting). PostgreSQL locks rows instead.
-pub(super) async fn claim_write_lock(txn: &DatabaseTransaction) -> Result<(), StoreError> {
-    if txn.get_database_backend() == DbBackend::Sqlite {
-        txn.execute_unprepared("UPDATE notifications SET id = id WHERE 0 = 1")
-            .await?;
-    }
-    Ok(())
 }

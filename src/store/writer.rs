@@ -1,0 +1,337 @@
+//! Intake's group commit: tickets arriving together are written in one transaction and
+//! flushed once, by a few writer tasks; a repeat of an earlier request (same
+//! `Idempotency-Key`, Message-ID or `external_id`) returns the earlier ticket, also when
+//! both arrive at once in different processes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use entity::{events, idempotency_keys, messages, tickets};
+
+use super::tickets::{by_id, decision_columns, insert_message};
+use super::{
+    is_unique_violation, mail, ticket_number, Created, NewTicket, Store, StoreError, TicketRecord,
+};
+
+/// A ticket waiting for the intake writer, with where to send the outcome.
+pub(super) type Job = (
+    NewTicket,
+    DateTime<Utc>,
+    oneshot::Sender<Result<Created, StoreError>>,
+);
+
+/// Most tickets written in one transaction.
+const MAX_BATCH: usize = 64;
+
+impl Store {
+    /// Stores a ticket with its first message and `created` event, durably, before it
+    /// returns. A repeat of an earlier request (same `Idempotency-Key`, or same
+    /// `external_id`) returns the earlier ticket instead, also when both arrive at once in
+    /// different processes.
+    ///
+    /// Tickets arriving together are committed together (group commit): one transaction and
+    /// one flush to disk for many tickets, which is what lets intake keep up with bursts.
+    pub async fn create_ticket(
+        &self,
+        new: NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        if let Some(existing) = find_repeat(&self.db, &new).await? {
+            return Ok(Created::Existing(existing));
+        }
+        let (tx, rx) = oneshot::channel();
+        let stopped = || StoreError::Db(DbErr::Custom("the intake writer has stopped".into()));
+        self.intake
+            .send((new, now, tx))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Stores one ticket in its own transaction, without group commit: the plain sea-orm
+    /// insert path, kept as the baseline of `triage bench`.
+    pub async fn create_ticket_unbatched(
+        &self,
+        new: NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        create_one(&self.db, &new, now).await
+    }
+}
+
+/// The ticket an earlier request with the same key or external id created, if any.
+async fn find_repeat(
+    db: &DatabaseConnection,
+    new: &NewTicket,
+) -> Result<Option<TicketRecord>, StoreError> {
+    if let Some((key, hash)) = &new.idempotency {
+        if let Some(k) = idempotency_keys::Entity::find_by_id(key.clone())
+            .one(db)
+            .await?
+        {
+            if &k.request_hash != hash {
+                return Err(StoreError::IdempotencyMismatch(key.clone()));
+            }
+            return by_id(db, k.ticket_id).await.map(Some);
+        }
+    }
+    if let Some(mail) = &new.mail {
+        if let Some(m) = messages::Entity::find()
+            .filter(messages::Column::MessageId.eq(mail.message_id.as_str()))
+            .one(db)
+            .await?
+        {
+            return by_id(db, m.ticket_id).await.map(Some);
+        }
+    }
+    if let Some(ext) = &new.external_id {
+        return Ok(tickets::Entity::find()
+            .filter(tickets::Column::ExternalId.eq(ext.as_str()))
+            .one(db)
+            .await?);
+    }
+    Ok(None)
+}
+
+/// One ticket in its own transaction; a unique violation means a concurrent repeat won and
+/// its ticket is committed.
+async fn create_one(
+    db: &DatabaseConnection,
+    new: &NewTicket,
+    now: DateTime<Utc>,
+) -> Result<Created, StoreError> {
+    if let Some(existing) = find_repeat(db, new).await? {
+        return Ok(Created::Existing(existing));
+    }
+    match insert_batch(db, &[(new, now)]).await {
+        Ok(mut records) if !records.is_empty() => Ok(Created::New(records.remove(0))),
+        Ok(_) => Err(StoreError::NotFound("the ticket just written".into())),
+        Err(StoreError::Db(e)) if is_unique_violation(&e) => match find_repeat(db, new).await? {
+            Some(existing) => Ok(Created::Existing(existing)),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Copies the SQLite WAL back into the database file every second, without blocking
+/// writers (`PASSIVE`). Ends with the last handle to the store.
+pub(super) async fn checkpoint_periodically(db: DatabaseConnection, alive: mpsc::WeakSender<Job>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = db
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            if matches!(e, DbErr::ConnectionAcquire(_)) {
+                return;
+            }
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
+    }
+}
+
+/// Starts `n` writers that take queued tickets in batches.
+pub(super) fn spawn_writers(db: DatabaseConnection, n: usize) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..n {
+        let (db, rx) = (db.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut batch = Vec::new();
+                {
+                    let mut rx = rx.lock().await;
+                    match rx.recv().await {
+                        Some(job) => batch.push(job),
+                        None => return,
+                    }
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                write_batch(&db, batch).await;
+            }
+        });
+    }
+    tx
+}
+
+async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        let items: Vec<_> = batch.iter().map(|(new, now, _)| (new, *now)).collect();
+        if let Ok(records) = insert_batch(db, &items).await {
+            if records.len() == batch.len() {
+                for ((_, _, reply), record) in batch.into_iter().zip(records) {
+                    let _ = reply.send(Ok(Created::New(record)));
+                }
+                return;
+            }
+        }
+        // One row (a repeated key, say) failed the batch: write them one by one, so that
+        // it fails alone.
+    }
+    for (new, now, reply) in batch {
+        let _ = reply.send(create_one(db, &new, now).await);
+    }
+}
+
+/// Inserts tickets with their first message, `created` event and idempotency key in one
+/// transaction; returns the stored records in input order.
+async fn insert_batch(
+    db: &DatabaseConnection,
+    items: &[(&NewTicket, DateTime<Utc>)],
+) -> Result<Vec<TicketRecord>, StoreError> {
+    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let mut ticket_rows = Vec::with_capacity(items.len());
+    let mut message_rows: Vec<messages::ActiveModel> = Vec::with_capacity(items.len());
+    // (ticket, answer, subject, time) of tickets answered at intake.
+    let mut answers = Vec::new();
+    let mut event_rows = Vec::with_capacity(items.len());
+    let mut key_rows = Vec::new();
+    for (&(new, now), &id) in items.iter().zip(&ids) {
+        let (t, d) = (&new.ticket, &new.decision);
+        let mut row = tickets::ActiveModel {
+            id: Set(id),
+            external_id: Set(new.external_id.clone()),
+            channel: Set(t.channel.to_string()),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            from_email: Set(t.from.email.clone()),
+            from_name: Set(t.from.name.clone()),
+            from_phone: Set(t.from.phone.clone()),
+            status: Set(new.status.clone()),
+            faq: Set(new.faq.clone()),
+            received_at: Set(t.received_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            ..decision_columns(d)
+        };
+        new.sla.set_on(&mut row);
+        ticket_rows.push(row);
+        message_rows.push(messages::ActiveModel {
+            ticket_id: Set(id),
+            direction: Set("inbound".into()),
+            author: Set(t.from.email.clone().or_else(|| t.from.phone.clone())),
+            subject: Set(t.subject.clone()),
+            body: Set(t.body.clone()),
+            created_at: Set(t.received_at),
+            message_id: Set(new.mail.as_ref().map(|m| m.message_id.clone())),
+            mail: Set(new.mail.as_ref().map(|m| m.meta.clone())),
+            channel: Set(Some(t.channel.to_string())),
+            ..Default::default()
+        });
+        event_rows.push(events::ActiveModel {
+            ticket_id: Set(id),
+            kind: Set("created".into()),
+            actor: Set("rules".into()),
+            data: Set(json!({
+                "channel": t.channel,
+                "segment": d.segment,
+                "category": d.category,
+                "priority": d.priority,
+                "time_window": d.time_window,
+                "automation": d.automation,
+                "queue": d.queue,
+                "rules_version": d.rules_version,
+                "sla_policy": new.sla.policy,
+                "clock": new.clock_event,
+                "clock_at": t.received_at,
+            })),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        let answer_event = new.answer.as_ref().map(|(_, e)| e);
+        event_rows.extend(
+            new.events
+                .iter()
+                .chain(answer_event)
+                .map(|e| events::ActiveModel {
+                    ticket_id: Set(id),
+                    kind: Set(e.kind.clone()),
+                    actor: Set(e.actor.clone()),
+                    data: Set(e.data.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                }),
+        );
+        if let Some((m, _)) = &new.answer {
+            answers.push((id, m, &t.subject, now));
+        }
+        if let Some((key, hash)) = &new.idempotency {
+            key_rows.push(idempotency_keys::ActiveModel {
+                key: Set(key.clone()),
+                ticket_id: Set(id),
+                request_hash: Set(hash.clone()),
+                created_at: Set(now),
+            });
+        }
+    }
+    let txn = db.begin().await?;
+    let mut records = tickets::Entity::insert_many(ticket_rows)
+        .exec_with_returning_many(&txn)
+        .await?;
+    if !key_rows.is_empty() {
+        idempotency_keys::Entity::insert_many(key_rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    // Automatic answers name the ticket number, known only now.
+    let seq_of: std::collections::HashMap<Uuid, i64> =
+        records.iter().map(|r| (r.id, r.seq)).collect();
+    messages::Entity::insert_many(message_rows)
+        .exec_without_returning(&txn)
+        .await?;
+    for (&(new, now), &id) in items.iter().zip(&ids) {
+        if let Some(mail) = &new.mail {
+            mail::insert_inbound(&txn, id, mail, now).await?;
+        }
+    }
+    for (id, m, subject, now) in answers {
+        let number = seq_of
+            .get(&id)
+            .map(|&seq| ticket_number(seq))
+            .unwrap_or_default();
+        insert_message(&txn, id, subject, m, &number, now).await?;
+    }
+    events::Entity::insert_many(event_rows)
+        .exec_without_returning(&txn)
+        .await?;
+    // Automatic answers count for their article in the same transaction, so an answered
+    // ticket costs no write of its own.
+    let mut sent: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (new, _) in items {
+        if let Some(id) = new.faq.as_ref().and_then(|f| f["article"].as_str()) {
+            *sent.entry(id).or_default() += 1;
+        }
+    }
+    for (id, n) in sent {
+        entity::faq_articles::Entity::update_many()
+            .col_expr(
+                entity::faq_articles::Column::Sent,
+                Expr::col(entity::faq_articles::Column::Sent).add(n),
+            )
+            .filter(entity::faq_articles::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    records.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+    Ok(records)
+}
