@@ -542,36 +542,36 @@ async fn webhooks_are_retried_with_backoff_and_kept_as_dead_letters() {
         let (_dir, flaky) = rules_with_sla(&sla_toml(&format!("{hook}/flaky"), 3));
         let server = TestServer::start_with_rules(db, ApiConfig::default(), flaky.clone()).await;
         let (_, _, t1) = post_ticket(&server.base, &mail(ago(24 * 60)), None).await;
+        // The worker's clock moves a quarter second per round: no test time is slept away.
         let config = triage::worker::WorkerConfig {
             lease: Duration::from_secs(30),
             ..Default::default()
         };
+        let step = chrono::Duration::milliseconds(250);
         let http = triage::worker::http_client(&config);
         let store = &server.state.desk.store;
-        let start = std::time::Instant::now();
+        let start = config.clock.now();
         // Ticket 1: rounds until both webhook notifications are delivered.
         let mut rows = Vec::new();
         for _ in 0..200 {
-            triage::worker::round(store, &flaky, &config, &http, None, Utc::now())
+            triage::worker::round(store, &flaky, &config, &http, None, config.clock.now())
                 .await
                 .unwrap();
             rows = notifications(&server, "&target=webhook:hook").await;
             if rows.len() == 2 && rows.iter().all(|n| n["status"] == "delivered") {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            config.clock.advance(step);
         }
         assert!(
             rows.iter()
                 .all(|n| n["status"] == "delivered" && n["attempts"] == 3),
             "{rows:#?}"
         );
-        // Backoff: 1 s after the first failure, 2 s after the second.
-        assert!(
-            start.elapsed() >= Duration::from_secs(3),
-            "{:?}",
-            start.elapsed()
-        );
+        // Backoff: 1 s after the first failure, 2 s after the second, on the worker's clock.
+        let waited = config.clock.now() - start;
+        assert!(waited >= chrono::Duration::seconds(3), "{waited}");
+        assert!(waited < chrono::Duration::seconds(4), "{waited}");
         let log = receiver.log.lock().unwrap().clone();
         assert_eq!(log.len(), 6);
         assert!(log
@@ -583,14 +583,14 @@ async fn webhooks_are_retried_with_backoff_and_kept_as_dead_letters() {
         let (_, _, t2) = post_ticket(&server.base, &mail(ago(24 * 60)), None).await;
         let ticket2 = format!("&ticket={}", t2["id"].as_str().unwrap());
         for _ in 0..200 {
-            triage::worker::round(store, &down, &config, &http, None, Utc::now())
+            triage::worker::round(store, &down, &config, &http, None, config.clock.now())
                 .await
                 .unwrap();
             rows = notifications(&server, &format!("&target=webhook:hook{ticket2}")).await;
             if rows.len() == 2 && rows.iter().all(|n| n["status"] == "dead") {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            config.clock.advance(step);
         }
         assert!(
             rows.iter()

@@ -26,6 +26,19 @@ async fn send(
     (s, h, r.json().await.unwrap_or(Value::Null))
 }
 
+/// A web form's ticket from an administrative customer: a printer that does not print.
+async fn printer_ticket(server: &TestServer) -> Value {
+    let (s, _, t) = post_ticket(
+        &server.base,
+        &json!({"channel": "web", "subject": "Drucker",
+            "body": "Der Drucker druckt nicht.", "from": {"email": "max@stadt.example"}}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    t
+}
+
 fn password_mail() -> String {
     "From: Anna Berger <anna.berger@alpen-logistik.example>\r\n\
      To: helpdesk@example.com\r\n\
@@ -180,13 +193,7 @@ async fn the_actor_is_the_token_and_only_managers_act_for_an_agent() {
         )
         .await;
         assert_eq!(s, 200);
-        let (_, _, t) = post_ticket(
-            &server.base,
-            &json!({"channel": "web", "subject": "Drucker",
-            "body": "Der Drucker druckt nicht.", "from": {"email": "max@stadt.example"}}),
-            None,
-        )
-        .await;
+        let t = printer_ticket(&server).await;
         let number = t["number"].as_str().unwrap();
         let replies = server.url(&format!("/api/v1/tickets/{number}/replies"));
         let eva = client_with("token-eva");
@@ -269,13 +276,7 @@ async fn the_actor_is_the_token_and_only_managers_act_for_an_agent() {
 async fn reclassify_keeps_the_queue_an_agent_transferred_to() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
-        let (_, _, t) = post_ticket(
-            &server.base,
-            &json!({"channel": "web", "subject": "Drucker",
-            "body": "Der Drucker druckt nicht.", "from": {"email": "max@stadt.example"}}),
-            None,
-        )
-        .await;
+        let t = printer_ticket(&server).await;
         let number = t["number"].as_str().unwrap();
         let rules_queue = t["decision"]["queue"].as_str().unwrap().to_owned();
         let rules = server.state.rules();
@@ -326,13 +327,7 @@ async fn reclassify_keeps_the_queue_an_agent_transferred_to() {
 async fn resolving_ends_a_waiting_next_reply_clock_and_the_report_counts_nothing_open() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
-        let (_, _, t) = post_ticket(
-            &server.base,
-            &json!({"channel": "web", "subject": "Drucker",
-            "body": "Der Drucker druckt nicht.", "from": {"email": "max@stadt.example"}}),
-            None,
-        )
-        .await;
+        let t = printer_ticket(&server).await;
         let number = t["number"].as_str().unwrap();
         let url = |p: &str| server.url(&format!("/api/v1/tickets/{number}{p}"));
         post(url("/replies"), json!({"body": "Welches Modell?"})).await;

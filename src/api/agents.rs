@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, IfMatch, Who};
+use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{AgentView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, work};
@@ -29,6 +29,7 @@ pub struct AgentInput {
     /// Most open tickets at once.
     pub capacity: i32,
     /// `available`, `away` or `offline` (default `offline`).
+    #[schema(value_type = Option<Presence>)]
     pub presence: Option<String>,
     /// The rules calendar of the agent's shifts (default: the hours of the queues they
     /// work in).
@@ -76,7 +77,18 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<AgentVi
 #[serde(deny_unknown_fields)]
 pub struct PresenceInput {
     /// `available`, `away` or `offline`.
+    #[schema(value_type = Presence)]
     pub presence: String,
+}
+
+/// An agent's presence.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Presence {
+    Available,
+    Away,
+    Offline,
 }
 
 /// Set presence: agents their own, managers anyone's.
@@ -100,7 +112,8 @@ pub async fn set_presence(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct WorkParams {
-    /// At most this many (default 50, at most 500).
+    /// At most this many, 1 to 500 (default 50; more is 422).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -120,7 +133,7 @@ pub async fn queue_tickets(
     }
     let rows = cx
         .store
-        .queue_tickets(&id, p.limit.unwrap_or(50).min(500))
+        .queue_tickets(&id, page_size(p.limit, 50, 500)?)
         .await?;
     Ok(Json(TicketView::all(rows, &cx)?))
 }
@@ -206,7 +219,7 @@ pub async fn my_tickets(
     let cx = state.ctx();
     let rows = cx
         .store
-        .assigned_tickets(me, p.limit.unwrap_or(50).min(500))
+        .assigned_tickets(me, page_size(p.limit, 50, 500)?)
         .await?;
     Ok(Json(TicketView::all(rows, &cx)?))
 }

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::ApiJson;
-use super::views::{CallView, TicketView};
+use super::extract::{ApiJson, Who};
+use super::views::{CallView, Receipt, TicketView};
 use super::AppState;
 use crate::desk::call::{self, Call, Outcome};
 
@@ -37,12 +37,13 @@ pub struct CallInput {
 #[utoipa::path(post, path = "/api/v1/intake/call", tag = "tickets",
     request_body = CallInput,
     responses(
-        (status = 201, description = "A new ticket", body = CallView),
-        (status = 200, description = "Appended to the caller's open phone ticket, or a repeat", body = CallView),
+        (status = 201, description = "A new ticket (a receipt for a gateway)", content((CallView), (Receipt))),
+        (status = 200, description = "Appended to the caller's open phone ticket, or a repeat (a receipt for a gateway)", content((CallView), (Receipt))),
         (status = 422, description = "Not a phone number, or another invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn intake_call(
     State(state): State<Arc<AppState>>,
+    who: Who,
     ApiJson(input): ApiJson<CallInput>,
 ) -> Result<Response, ApiError> {
     let cx = state.ctx();
@@ -58,6 +59,10 @@ pub async fn intake_call(
         Outcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,
     };
+    if who.is_gateway() {
+        let receipt = Receipt::new(outcome.as_str(), &record, None);
+        return Ok((status, Json(receipt)).into_response());
+    }
     let view = CallView {
         outcome: outcome.as_str().into(),
         ticket: TicketView::new(record, &cx.rules, cx.now)?,

@@ -137,18 +137,43 @@ pub async fn set_status(
     TicketResponse::new(record, &cx)
 }
 
+/// The states of a notification.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum NotificationStatus {
+    Pending,
+    Delivered,
+    Dead,
+    Recorded,
+}
+
+/// What the compliance report groups by.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum GroupBy {
+    Segment,
+    Channel,
+    Queue,
+    Category,
+    Policy,
+}
+
 /// Filters of `GET /api/v1/notifications`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationParams {
     /// `pending`, `delivered`, `dead` or `recorded`.
+    #[param(value_type = Option<NotificationStatus>)]
     pub status: Option<String>,
     /// Ticket UUID or number.
     pub ticket: Option<String>,
     /// `queue:NAME`, `role:NAME` or `webhook:NAME`.
     pub target: Option<String>,
     /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -201,6 +226,7 @@ pub struct ReportParams {
     /// Tickets created before (RFC 3339); default: now.
     pub to: Option<DateTime<FixedOffset>>,
     /// `segment` (default), `channel`, `queue`, `category` or `policy`.
+    #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
 }
 

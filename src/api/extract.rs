@@ -155,11 +155,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let Some(v) = parts.headers.get("idempotency-key") else {
             return Ok(IdempotencyKey(None));
         };
-        let key = v
-            .to_str()
+        let key = std::str::from_utf8(v.as_bytes())
             .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .filter(|k| {
+                (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+            })
             .ok_or_else(|| {
                 let mut e = ApiError::bad_request(format!(
                     "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
@@ -178,6 +178,18 @@ impl Who {
     /// Name and role, as the workflows take them.
     pub fn identity(&self) -> Option<(&str, Role)> {
         self.0.as_ref().map(|c| (c.name.as_str(), c.role))
+    }
+
+    /// A gateway hands requests in and gets receipts back, never ticket content.
+    pub fn is_gateway(&self) -> bool {
+        self.0.as_ref().is_some_and(|c| c.role == Role::Gateway)
+    }
+
+    /// An `Idempotency-Key` in the caller's own namespace: one client's key never matches,
+    /// nor reveals, another's. Keys have no white space, so the last space separates.
+    pub fn scoped_key(&self, key: &str) -> String {
+        let name = self.0.as_ref().map_or("", |c| c.name.as_str());
+        format!("{name} {key}")
     }
 }
 

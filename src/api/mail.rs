@@ -11,8 +11,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
-use super::extract::{body_bytes, content_type_is, ApiQuery};
-use super::views::{AttachmentView, MailIntakeView, OutboxView, TicketView};
+use super::extract::{body_bytes, content_type_is, page_size, ApiQuery, Who};
+use super::views::{AttachmentView, MailIntakeView, OutboxView, Receipt, TicketView};
 use super::AppState;
 use crate::desk::mail::{deliver, Outcome};
 
@@ -22,14 +22,15 @@ use crate::desk::mail::{deliver, Outcome};
 #[utoipa::path(post, path = "/api/v1/intake/mail", tag = "mail",
     request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
     responses(
-        (status = 201, description = "A new ticket", body = MailIntakeView),
-        (status = 200, description = "Appended to a ticket, a bounce, or a repeat", body = MailIntakeView),
+        (status = 201, description = "A new ticket (a receipt for a gateway)", content((MailIntakeView), (Receipt))),
+        (status = 200, description = "Appended to a ticket, a bounce, or a repeat (a receipt for a gateway)", content((MailIntakeView), (Receipt))),
         (status = 413, description = "Larger than the mail body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not message/rfc822", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an e-mail at all", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn intake_mail(
     State(state): State<Arc<AppState>>,
+    who: Who,
     req: Request,
 ) -> Result<Response, ApiError> {
     let is_mail = content_type_is(req.headers(), "message/rfc822");
@@ -52,6 +53,14 @@ pub async fn intake_mail(
         Outcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,
     };
+    if who.is_gateway() {
+        let receipt = Receipt::new(
+            delivered.outcome.as_str(),
+            &delivered.ticket,
+            Some(delivered.message_id),
+        );
+        return Ok((status, Json(receipt)).into_response());
+    }
     let view = MailIntakeView {
         outcome: delivered.outcome.as_str().into(),
         message_id: delivered.message_id,
@@ -146,7 +155,8 @@ pub async fn raw_mail(
 pub struct OutboxParams {
     /// Only this ticket's mail (UUID or number).
     pub ticket: Option<String>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many, 1 to 1000 (default 100; more is 422).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
@@ -163,8 +173,6 @@ pub async fn outbox(
         Some(k) => Some(store.get(k).await?.id),
         None => None,
     };
-    let rows = store
-        .outbox(ticket, p.limit.unwrap_or(100).min(1000))
-        .await?;
+    let rows = store.outbox(ticket, page_size(p.limit, 100, 1000)?).await?;
     Ok(Json(rows.into_iter().map(OutboxView::from).collect()))
 }

@@ -168,6 +168,59 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+        document_common_answers(openapi);
+    }
+}
+
+/// Adds what every operation can answer besides its own results, so that the document is
+/// what the server does: 401 and 403 where a token is needed (and no security requirement
+/// on the open endpoints), 400, 413 and 415 where a JSON body is read, 408 and 503 always.
+fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |why: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let open = matches!(path.as_str(), "/healthz" | "/readyz");
+        let ops = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for op in ops.into_iter().flatten() {
+            let answers = &mut op.responses.responses;
+            let mut add = |code: &str, why: &str| {
+                answers
+                    .entry(code.to_owned())
+                    .or_insert_with(|| problem(why));
+            };
+            if open {
+                op.security = Some(vec![
+                    utoipa::openapi::security::SecurityRequirement::default(),
+                ]);
+            } else {
+                add("401", "No bearer token, or an unknown or revoked one");
+                add("403", "The token's role may not use this endpoint");
+            }
+            if op.request_body.is_some() {
+                add("400", "The body could not be read");
+                add("413", "The body is larger than the limit");
+                add("415", "The body is not of the documented media type");
+            }
+            add("408", "The request took longer than the timeout");
+            add("503", "The database cannot be used right now");
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
 use super::extract::{page_size, ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
-use super::views::{EventView, MessagePage, TicketPage, TicketResponse, TicketView};
+use super::views::{EventView, MessagePage, Receipt, TicketPage, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
 use crate::intake::jsonl::TicketInput;
@@ -22,13 +22,14 @@ use crate::model::{Channel, Segment};
 use crate::store::{Created, Cursor, TicketFilter};
 
 /// Create a ticket; classify it and store it durably. A repeat of the same
-/// `Idempotency-Key` or `external_id` returns the first ticket with 200.
+/// `Idempotency-Key` (the caller's own) or `external_id` returns the first ticket with 200.
+/// Agents and above get the ticket; a gateway gets a [`Receipt`] (outcome, number, status).
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
     request_body = TicketInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat returns the first ticket")),
     responses(
-        (status = 201, description = "Created", body = TicketView, headers(("Location" = String), ("ETag" = String))),
-        (status = 200, description = "A repeat of an earlier request: the ticket it created", body = TicketView, headers(("ETag" = String))),
+        (status = 201, description = "Created: the ticket for agents and above, a receipt for a gateway", content((TicketView), (Receipt)), headers(("Location" = String), ("ETag" = String))),
+        (status = 200, description = "A repeat of an earlier request: the ticket it created (a receipt for a gateway)", content((TicketView), (Receipt)), headers(("ETag" = String))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
@@ -36,22 +37,23 @@ use crate::store::{Created, Cursor, TicketFilter};
     ))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    who: Who,
     IdempotencyKey(key): IdempotencyKey,
     JsonWithBytes(input, raw): JsonWithBytes<TicketInput>,
 ) -> Result<Response, ApiError> {
     let cx = state.ctx();
-    let idempotency = key.map(|k| (k, crate::model::hex(&Sha256::digest(&raw))));
-    let (status, record) = match desk::intake::create(&cx, input, idempotency).await? {
-        Created::New(r) => (StatusCode::CREATED, r),
-        Created::Existing(r) => (StatusCode::OK, r),
+    let hash = crate::model::hex(&Sha256::digest(&raw));
+    let idempotency = key.map(|k| (who.scoped_key(&k), hash));
+    let (status, outcome, record) = match desk::intake::create(&cx, input, idempotency).await? {
+        Created::New(r) => (StatusCode::CREATED, "created", r),
+        Created::Existing(r) => (StatusCode::OK, "duplicate", r),
     };
-    let location = format!("/api/v1/tickets/{}", record.id);
-    Ok((
-        status,
-        [(header::LOCATION, location)],
-        TicketResponse::new(record, &cx)?,
-    )
-        .into_response())
+    let location = [(header::LOCATION, format!("/api/v1/tickets/{}", record.id))];
+    if who.is_gateway() {
+        let receipt = Json(Receipt::new(outcome, &record, None));
+        return Ok((status, location, receipt).into_response());
+    }
+    Ok((status, location, TicketResponse::new(record, &cx)?).into_response())
 }
 
 /// One ticket by UUID or number (`T-000123`).
@@ -74,10 +76,12 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<Segment>)]
     pub segment: Option<String>,
     pub category: Option<String>,
     pub queue: Option<String>,
     pub status: Option<String>,
+    #[param(value_type = Option<Channel>)]
     pub channel: Option<String>,
     pub organisation: Option<String>,
     /// Created at or after (RFC 3339).
@@ -88,10 +92,12 @@ pub struct ListParams {
     /// what breaches next.
     pub due_before: Option<DateTime<FixedOffset>>,
     /// `running`, `paused`, `met`, `breached` or `none`.
+    #[param(value_type = Option<SlaStateParam>)]
     pub sla_state: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -156,6 +162,18 @@ pub async fn list(
     }))
 }
 
+/// The SLA states a ticket list filters by.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SlaStateParam {
+    Running,
+    Paused,
+    Met,
+    Breached,
+    None,
+}
+
 /// `t<seq>` (newest first) or `d<due>.<seq>` (soonest due first).
 fn parse_cursor(c: &str) -> Option<Cursor> {
     if let Some(n) = c.strip_prefix('t') {
@@ -190,6 +208,7 @@ pub struct MessageParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -499,3 +499,29 @@ pub struct CallView {
     pub outcome: String,
     pub ticket: TicketView,
 }
+
+/// What a gateway gets back from intake: what happened and under which number, never the
+/// ticket's content — a gateway (or anyone who can send mail through it) must not learn
+/// other customers' data by repeating an id or naming a ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Receipt {
+    /// `created`, `duplicate`, `appended` or `bounce`.
+    pub outcome: String,
+    /// The ticket's number.
+    pub ticket: String,
+    pub status: String,
+    /// For mail: the Message-ID the message is stored under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+impl Receipt {
+    pub fn new(outcome: &str, r: &TicketRecord, message_id: Option<String>) -> Receipt {
+        Receipt {
+            outcome: outcome.into(),
+            ticket: store::ticket_number(r.seq),
+            status: r.status.clone(),
+            message_id,
+        }
+    }
+}

@@ -29,8 +29,10 @@ const DAY: u16 = 24 * 60;
 const DAY_SECS: i64 = 86_400;
 /// Day number (days since 1970-01-01) of 1970-01-01 counted from 0001-01-01.
 const UNIX_EPOCH_CE: i32 = 719_163;
-const FIRST_YEAR: i32 = 2000;
-const LAST_YEAR: i32 = 2099;
+/// The first year calendars count in.
+pub const FIRST_YEAR: i32 = 2000;
+/// The last year calendars count in.
+pub const LAST_YEAR: i32 = 2099;
 
 /// A half-open interval `[start, end)` of minutes after local midnight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -49,6 +49,7 @@ pub async fn take(cx: &Ctx<'_>, call: Call) -> Result<(Outcome, TicketRecord), D
         )
     })?;
     let started = call.started_at.unwrap_or(cx.now);
+    super::intake::countable("started_at", started)?;
     let note = call
         .note
         .as_deref()

@@ -6,9 +6,7 @@ use super::{ensure_not_closed, Actor, Ctx, DeskError, Expected};
 use crate::classify::classify;
 use crate::model::{Reason, ReasonKind};
 use crate::sla::{self, ClockEvent, SlaState};
-use crate::store::{
-    self, FaqOutcome, NewEvent, NewMessage, SlaColumns, TicketRecord, TicketUpdate,
-};
+use crate::store::{self, FaqOutcome, NewMessage, SlaColumns, TicketRecord, TicketUpdate};
 
 /// A change an agent or customer makes to a ticket that moves its clocks.
 pub struct ClockChange {
@@ -407,10 +405,4 @@ pub fn transfer_reason(actor: &Actor, reason: &str) -> Reason {
         at: None,
         why: format!("transferred by {}: {reason}", actor.author()).into(),
     }
-}
-
-/// The event of a note or status change made without a clock change (kept for callers
-/// that record plain events).
-pub fn plain_event(actor: &Actor, kind: &str) -> NewEvent {
-    actor.event(kind, serde_json::json!({}))
 }

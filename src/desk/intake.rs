@@ -56,7 +56,8 @@ pub async fn create(
     let external_id = input.external_id.clone();
     let mut ticket = input
         .into_ticket(cx.now)
-        .map_err(|e| DeskError::invalid("subject", e.to_string()))?;
+        .map_err(|e| DeskError::invalid(e.field(), e.to_string()))?;
+    countable("received_at", ticket.received_at)?;
     // Numbers are kept in E.164, so a call-back from the telephone system finds the ticket
     // an agent logged with the caller's local number.
     if let Some(p) = &ticket.from.phone {
@@ -74,6 +75,23 @@ pub async fn create(
         },
     )
     .await
+}
+
+/// A moment the calendars can count business time from; SLA clocks of any other would
+/// never run.
+pub fn countable(field: &str, at: chrono::DateTime<chrono::Utc>) -> Result<(), DeskError> {
+    use chrono::Datelike;
+    let (first, last) = (crate::calendar::FIRST_YEAR, crate::calendar::LAST_YEAR);
+    if (first..=last).contains(&at.year()) {
+        return Ok(());
+    }
+    Err(DeskError::invalid(
+        field,
+        format!(
+            "{field} {} lies outside the years {first} to {last} that the service calendars count in",
+            at.to_rfc3339()
+        ),
+    ))
 }
 
 /// The ticket classified, its clocks started and the FAQ's verdict, before anything is

@@ -80,10 +80,30 @@ fn body_with_notes(m: &Mail) -> String {
     body
 }
 
+/// Why a parsed message is no customer request at all (a picture, a JSON document or
+/// random bytes piped in, which an MTA dresses in a few headers): nobody to answer and
+/// nothing said, or nothing said and nothing attached.
+fn no_request(m: &Mail) -> Option<&'static str> {
+    let subject = m.subject.trim();
+    let said = !m.body.trim().is_empty() || (!subject.is_empty() && subject != "(no subject)");
+    match (m.from.is_some(), said, m.attachments.is_empty()) {
+        (false, false, _) => {
+            Some("the message has neither a sender address nor any text: no request to answer")
+        }
+        (true, false, true) => {
+            Some("the message has no subject, no text and no attachment: no request to answer")
+        }
+        _ => None,
+    }
+}
+
 /// Takes one raw message.
 pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
     let parsed =
         mail::parse(raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
+    if let Some(why) = no_request(&parsed) {
+        return Err(DeskError::Unparseable(why.into()));
+    }
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.
     let message_id = parsed.message_id.clone().unwrap_or_else(|| {

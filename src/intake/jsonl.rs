@@ -30,6 +30,37 @@ pub enum InputError {
     Json(String),
     #[error("subject and body are both empty")]
     Empty,
+    /// A NUL byte, which no text column stores faithfully: refused rather than dropped.
+    #[error("{0} contains a NUL byte (\\u0000)")]
+    Nul(&'static str),
+    #[error("from.email: \"{0}\" is not an e-mail address")]
+    Address(String),
+}
+
+impl InputError {
+    /// The request field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            InputError::Json(_) => "",
+            InputError::Empty => "subject",
+            InputError::Nul(f) => f,
+            InputError::Address(_) => "from.email",
+        }
+    }
+}
+
+/// Whether `s` has the shape of an address: one `@` between a local part and a domain, no
+/// white space or control characters. Deliverability is the mail server's to judge.
+pub fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 impl TicketInput {
@@ -52,15 +83,30 @@ impl TicketInput {
         if self.subject.trim().is_empty() && self.body.trim().is_empty() {
             return Err(InputError::Empty);
         }
-        let clean = |o: Option<String>| o.map(|s| crate::model::clean_text(&s));
+        let fields = [
+            ("subject", Some(&self.subject)),
+            ("body", Some(&self.body)),
+            ("from.email", self.from.email.as_ref()),
+            ("from.name", self.from.name.as_ref()),
+            ("from.phone", self.from.phone.as_ref()),
+        ];
+        if let Some((field, _)) = fields
+            .iter()
+            .find(|(_, v)| v.is_some_and(|v| v.contains('\0')))
+        {
+            return Err(InputError::Nul(field));
+        }
+        if let Some(e) = self.from.email.as_deref().filter(|e| !is_address(e.trim())) {
+            return Err(InputError::Address(e.to_owned()));
+        }
         Ok(Ticket {
             channel: self.channel,
-            subject: crate::model::clean_text(&self.subject),
-            body: crate::model::clean_text(&self.body),
+            subject: self.subject,
+            body: self.body,
             from: crate::model::Sender {
-                email: clean(self.from.email),
-                name: clean(self.from.name),
-                phone: clean(self.from.phone),
+                email: self.from.email.map(|e| e.trim().to_owned()),
+                name: self.from.name,
+                phone: self.from.phone,
             },
             received_at: self.received_at.map_or(now, |t| t.with_timezone(&Utc)),
         })
@@ -108,5 +154,23 @@ mod tests {
             .into_ticket(Utc::now())
             .unwrap_err();
         assert_eq!(e, InputError::Empty);
+    }
+
+    #[test]
+    fn nul_bytes_and_non_addresses_are_refused_naming_the_field() {
+        let e = TicketInput::parse("{\"channel\":\"web\",\"body\":\"a\\u0000b\"}")
+            .unwrap()
+            .into_ticket(Utc::now())
+            .unwrap_err();
+        assert_eq!(e.field(), "body");
+        for bad in ["x", "a@", "@b.example", "a b@c.example", "a@b@c"] {
+            assert!(!is_address(bad), "{bad}");
+        }
+        for good in [
+            "anna@alpen-logistik.example",
+            "o'brien+x@mail.example.co.uk",
+        ] {
+            assert!(is_address(good), "{good}");
+        }
     }
 }

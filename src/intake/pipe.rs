@@ -65,7 +65,11 @@ pub async fn deliver(
                 format!(
                     "{} {} ({})",
                     body["outcome"].as_str().unwrap_or("delivered"),
-                    body["ticket"]["number"].as_str().unwrap_or("?"),
+                    // A gateway's receipt names the number; a fuller token's answer the ticket.
+                    body["ticket"]
+                        .as_str()
+                        .or_else(|| body["ticket"]["number"].as_str())
+                        .unwrap_or("?"),
                     body["message_id"].as_str().unwrap_or("")
                 )
             } else {

@@ -97,12 +97,16 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(std::time::Duration::from_secs(10));
         if sqlite {
-            // sqlx opens SQLite in WAL mode with synchronous=FULL: a committed ticket survives
-            // a crash of the process or the machine. Checkpoints run in the background
-            // instead of inside whichever commit crosses the WAL size limit, so no request
-            // waits for one.
+            // WAL with synchronous=FULL, set explicitly (sqlx leaves the journal mode as the
+            // file has it, a rollback journal for a new file): a committed ticket survives a
+            // crash of the process or the machine, and readers never wait for the writer.
+            // Checkpoints run in the background instead of inside whichever commit crosses
+            // the WAL size limit, so no request waits for one.
             opts.map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 o.busy_timeout(std::time::Duration::from_secs(10))
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
                     .pragma("wal_autocheckpoint", "0")
             });
         }

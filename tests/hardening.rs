@@ -1,0 +1,242 @@
+//! Hostile and broken clients through the real server and database (SQLite, and PostgreSQL
+//! when `TRIAGE_TEST_DATABASE_URL` is set): a gateway learns nothing but a receipt, bad
+//! input is refused naming the field, lists keep their caps, and SQLite runs in WAL mode.
+
+mod common;
+
+use common::{backends, client, client_with, each_backend, Backend, TestDb, TestServer};
+use serde_json::{json, Value};
+
+async fn send(c: &reqwest::Client, url: String, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = c.post(url).json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The fields a gateway's answer may have: a receipt, never the ticket's content.
+fn assert_receipt(v: &Value) {
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in &keys {
+        assert!(
+            ["outcome", "ticket", "status", "message_id"].contains(k),
+            "a gateway's answer carries {k}: {v}"
+        );
+    }
+    assert!(v["ticket"].as_str().unwrap().starts_with("T-"), "{v}");
+    let text = v.to_string();
+    for secret in ["Drucker", "Lohnabrechnung", "anna", "max@", "notiz"] {
+        assert!(!text.contains(secret), "the receipt leaks {secret}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_gets_a_receipt_never_a_ticket() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let gateway = client_with("test-gateway-token");
+        let tickets = server.url("/api/v1/tickets");
+        let form = json!({"channel": "web", "subject": "Lohnabrechnung Oktober",
+            "body": "Meine Lohnabrechnung fehlt.", "from": {"email": "anna.berger@alpen-logistik.example"},
+            "external_id": "hr-77"});
+        // An agent logging a ticket sees it whole.
+        let (s, full) = send(&client(), tickets.clone(), form.clone(), None).await;
+        assert_eq!(s, 201, "{full}");
+        assert_eq!(full["subject"], "Lohnabrechnung Oktober");
+        let number = full["number"].as_str().unwrap().to_owned();
+        // A gateway repeating another client's external_id learns only that it is a repeat.
+        let (s, v) = send(&gateway, tickets.clone(), form.clone(), None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_receipt(&v);
+        assert_eq!((v["outcome"].as_str(), v["ticket"].as_str()), (Some("duplicate"), Some(number.as_str())));
+        // Its own new ticket: a receipt too.
+        let (s, v) = send(&gateway, tickets.clone(), json!({"channel": "web", "subject": "Drucker",
+            "body": "Der Drucker druckt nicht.", "from": {"email": "max@stadt.example"}}), Some("gw-1")).await;
+        assert_eq!((s, v["outcome"].as_str()), (201, Some("created")), "{v}");
+        assert_receipt(&v);
+        // Idempotency keys are the caller's own: another token's key is no repeat.
+        let (s, v) = send(&client(), tickets.clone(), json!({"channel": "web", "subject": "Anderes",
+            "body": "Etwas anderes."}), Some("gw-1")).await;
+        assert_eq!(s, 201, "another caller's key must neither match nor be refused: {v}");
+
+        // A mail naming the ticket in its subject from a forged sender: receipt only.
+        let raw = format!(
+            "From: mallory@evil.example\r\nTo: helpdesk@example.com\r\nSubject: Re: [{number}] Lohnabrechnung\r\n\
+             Message-ID: <forged-1@evil.example>\r\n\r\nBitte senden Sie mir alles.\r\n"
+        );
+        let r = gateway
+            .post(server.url("/api/v1/intake/mail"))
+            .header("Content-Type", "message/rfc822")
+            .body(raw.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        assert_receipt(&v);
+        // Redelivered: a duplicate, still a receipt.
+        let r = gateway
+            .post(server.url("/api/v1/intake/mail"))
+            .header("Content-Type", "message/rfc822")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["outcome"], "duplicate");
+        assert_receipt(&v);
+
+        // A repeated call id with an agent's note on the ticket: a receipt.
+        let call = json!({"caller": "+43 662 8080-12", "called": "Hotline", "call_id": "pbx-9", "note": "interne notiz"});
+        let (s, _) = send(&client(), server.url("/api/v1/intake/call"), call.clone(), None).await;
+        assert_eq!(s, 201);
+        let (s, v) = send(&gateway, server.url("/api/v1/intake/call"), call, None).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("duplicate")), "{v}");
+        assert_receipt(&v);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let tickets = server.url("/api/v1/tickets");
+        let base =
+            json!({"channel": "web", "subject": "Drucker", "body": "Der Drucker druckt nicht."});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            b
+        };
+        // Moments the calendars cannot count: 422 naming received_at and the range.
+        for when in [
+            "1900-01-01T00:00:00Z",
+            "2150-01-01T00:00:00Z",
+            "9999-12-31T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            let (s, p) = send(
+                &client(),
+                tickets.clone(),
+                with("received_at", json!(when)),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, p["field"].as_str()),
+                (422, Some("received_at")),
+                "{when}: {p}"
+            );
+            assert!(p["detail"].as_str().unwrap().contains("2000"), "{p}");
+        }
+        // NUL bytes are refused, not silently dropped.
+        for field in ["subject", "body"] {
+            let (s, p) = send(
+                &client(),
+                tickets.clone(),
+                with(field, json!("Dru\u{0}cker")),
+                None,
+            )
+            .await;
+            assert_eq!((s, p["field"].as_str()), (422, Some(field)), "{p}");
+        }
+        // An address that is none.
+        for bad in ["not an address", "a@", "@b.example", "a b@c.example"] {
+            let (s, p) = send(
+                &client(),
+                tickets.clone(),
+                with("from", json!({"email": bad})),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, p["field"].as_str()),
+                (422, Some("from.email")),
+                "{bad}: {p}"
+            );
+        }
+        // Idempotency-Key: visible ASCII only.
+        let (s, p) = send(
+            &client(),
+            tickets.clone(),
+            base.clone(),
+            Some("form 4711\t"),
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (400, Some("Idempotency-Key")),
+            "{p}"
+        );
+        // A page larger than the documented cap.
+        let r = client()
+            .get(server.url("/api/v1/queues/service-desk/tickets?limit=100000"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["field"], "limit", "{p}");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn blobs_dressed_as_mail_are_no_tickets() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        // What an MTA makes of a picture or a JSON document piped in: a few headers of its
+        // own, no sender, no text.
+        let gif = b"Received: by mx.helpdesk.example (Postfix, from userid 0)\r\n\
+            Message-ID: <20261202.blob@mx.helpdesk.example>\r\nDate: Wed, 2 Dec 2026 10:00:00 +0100\r\n\r\n\
+            GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04";
+        let json = b"Received: by mx.helpdesk.example (Postfix)\r\nMessage-ID: <20261202.json@mx.helpdesk.example>\r\n\r\n";
+        let empty_from = b"From: someone@example.net\r\nMessage-ID: <nothing@example.net>\r\n\r\n \r\n";
+        for raw in [&gif[..], &json[..], &empty_from[..]] {
+            let r = client()
+                .post(server.url("/api/v1/intake/mail"))
+                .header("Content-Type", "message/rfc822")
+                .body(raw.to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 422);
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["type"], "/problems/unparseable-mail", "{p}");
+            assert!(p["detail"].as_str().unwrap().contains("no request"), "{p}");
+        }
+        let (_, page) = common::get_json(&server.url("/api/v1/tickets")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_databases_run_in_wal_mode() {
+    if !backends().contains(&Backend::Sqlite) {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = TestServer::start(&db).await;
+    server.stop().await;
+    // The mode is the file's: a plain connection opened afterwards sees it.
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let conn = Database::connect(&db.url).await.unwrap();
+    let row = conn
+        .query_one(Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let mode: String = row.try_get("", "journal_mode").unwrap();
+    assert_eq!(mode, "wal");
+}
