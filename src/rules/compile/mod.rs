@@ -5,25 +5,30 @@
 //! one scan per field however many rules there are. Each rule is indexed by one of its
 //! patterns, so only rules whose pattern matched (and the few without any) are evaluated.
 
+mod conditions;
+mod shadow;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use globset::GlobSet;
+use regex::RegexSet;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::customers::CustomerIndex;
-use super::source::{FileDoc, Name, Strings, WhenDoc};
+use super::source::{FileDoc, Name};
 use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
 use crate::calendar::{parse_days, parse_interval, Calendar};
 use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
+use conditions::{RuleCompiler, RuleCx};
+use shadow::{report_shadowed, ShadowKey};
 
-/// Compiled size limit per pattern set; generous because sets hold every rule's patterns.
-const REGEX_SIZE_LIMIT: usize = 256 << 20;
+pub use conditions::Cond;
+pub(super) use conditions::{full_sender_pattern, sender_glob};
 
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
@@ -104,28 +109,6 @@ pub struct Queue {
     pub name: String,
     /// Who gets its tickets (manual until the calendars are compiled).
     pub policy: crate::routing::QueuePolicy,
-}
-
-/// One condition of a rule; all of a rule's conditions must hold.
-#[derive(Debug, Clone)]
-pub enum Cond {
-    /// Bit `1 << Channel::index`.
-    Channel(u8),
-    /// Holds when any of these sender globs matched.
-    Sender(Vec<usize>),
-    /// Holds when the pattern at the index matched the subject (if `subject`) or the body
-    /// (if `body`).
-    Pattern {
-        pattern: usize,
-        subject: bool,
-        body: bool,
-    },
-    Organisation(Vec<Arc<str>>),
-    CustomerTag(Vec<Arc<str>>),
-    KnownCustomer(bool),
-    Language(Vec<Arc<str>>),
-    ArrivedIn(TimeWindow),
-    ArrivedOutside(TimeWindow),
 }
 
 /// What a matching rule decides, for the fields still undecided.
@@ -1043,8 +1026,8 @@ fn build(
     }
     report_shadowed(ctx, &keys);
 
-    let text_set = compiler.patterns.build(ctx);
-    let mut rules_by_pattern = vec![Vec::new(); compiler.patterns.patterns.len()];
+    let text_set = compiler.text_set(ctx);
+    let mut rules_by_pattern = vec![Vec::new(); compiler.pattern_count()];
     let mut rules_without_pattern = vec![0u64; rules.len().div_ceil(64)];
     for (i, rule) in rules.iter().enumerate() {
         let anchor = rule.conds.iter().find_map(|c| match c {
@@ -1056,17 +1039,7 @@ fn build(
             None => rules_without_pattern[i / 64] |= 1 << (i % 64),
         }
     }
-    let sender_globs = match compiler.globs.build() {
-        Ok(g) => Some(g),
-        Err(e) => {
-            ctx.error(
-                0,
-                &(0..0),
-                format!("sender patterns cannot be combined: {e}"),
-            );
-            None
-        }
-    };
+    let sender_globs = compiler.sender_globs(ctx);
 
     let (Some(def_segment), Some(def_priority), Some(def_category), Some(def_queue)) =
         (def_segment, def_priority, def_category, def_queue)
@@ -1159,23 +1132,6 @@ fn build(
     ))
 }
 
-/// A sender pattern as matched: a bare domain means everyone at it.
-pub(super) fn full_sender_pattern(g: &str) -> String {
-    if g.contains('@') {
-        g.to_owned()
-    } else {
-        format!("*@{g}")
-    }
-}
-
-/// A sender pattern compiled: case-insensitive, `*` across dots and `@`.
-pub(super) fn sender_glob(full: &str) -> Result<globset::Glob, globset::Error> {
-    GlobBuilder::new(full)
-        .case_insensitive(true)
-        .literal_separator(false)
-        .build()
-}
-
 /// Names for an error message: "a, b, c", or "none".
 pub fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
     let v: Vec<&str> = names.map(|s| s.as_ref()).collect();
@@ -1194,457 +1150,6 @@ impl Actions {
             | (self.priority.is_some() as u8) << 2
             | (self.automation.is_some() as u8) << 3
             | (self.queue.is_some() as u8) << 4
-    }
-}
-
-/// Patterns of one text field, deduplicated, in set order.
-#[derive(Default)]
-struct PatternSet {
-    patterns: Vec<String>,
-    index: HashMap<String, usize>,
-}
-
-impl PatternSet {
-    fn add(&mut self, pattern: &str) -> usize {
-        if let Some(&i) = self.index.get(pattern) {
-            return i;
-        }
-        self.patterns.push(pattern.to_owned());
-        self.index
-            .insert(pattern.to_owned(), self.patterns.len() - 1);
-        self.patterns.len() - 1
-    }
-
-    fn build(&self, ctx: &mut Ctx) -> Option<RegexSet> {
-        match RegexSetBuilder::new(&self.patterns)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build()
-        {
-            Ok(set) => Some(set),
-            Err(e) => {
-                ctx.error(
-                    0,
-                    &(0..0),
-                    format!("the text patterns of all rules together cannot be compiled: {e}"),
-                );
-                None
-            }
-        }
-    }
-}
-
-struct RuleCompiler {
-    patterns: PatternSet,
-    globs: GlobSetBuilder,
-    glob_count: usize,
-    glob_index: HashMap<String, usize>,
-}
-
-impl Default for RuleCompiler {
-    fn default() -> Self {
-        RuleCompiler {
-            patterns: PatternSet::default(),
-            globs: GlobSetBuilder::new(),
-            glob_count: 0,
-            glob_index: HashMap::new(),
-        }
-    }
-}
-
-struct RuleCx<'c, 'a> {
-    ctx: &'c mut Ctx<'a>,
-    file: usize,
-    compiler: &'c mut RuleCompiler,
-    customers: &'c CustomerIndex,
-    tags: &'c BTreeSet<&'c str>,
-    languages: &'c [String],
-}
-
-/// A rule's conditions in a canonical form, for finding rules that can never change anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct CondKey(Vec<Key>);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Key {
-    Channel(BTreeSet<Channel>),
-    From(BTreeSet<String>),
-    Organisation(BTreeSet<String>),
-    CustomerTag(BTreeSet<String>),
-    Known(bool),
-    Subject(String),
-    Body(String),
-    Text(String),
-    Keywords(BTreeSet<String>),
-    SubjectKeywords(BTreeSet<String>),
-    Language(BTreeSet<String>),
-    In(TimeWindow),
-    Out(TimeWindow),
-}
-
-impl Key {
-    fn name(&self) -> &'static str {
-        match self {
-            Key::Channel(_) => "channel",
-            Key::From(_) => "from",
-            Key::Organisation(_) => "organisation",
-            Key::CustomerTag(_) => "customer-tag",
-            Key::Known(_) => "known-customer",
-            Key::Subject(_) => "subject",
-            Key::Body(_) => "body",
-            Key::Text(_) => "text",
-            Key::Keywords(_) => "keywords",
-            Key::SubjectKeywords(_) => "subject-keywords",
-            Key::Language(_) => "language",
-            Key::In(_) => "arrived-in",
-            Key::Out(_) => "arrived-outside",
-        }
-    }
-
-    /// Whether every ticket that satisfies `self` also satisfies `other`.
-    fn implies(&self, other: &Key) -> bool {
-        use Key::*;
-        match (self, other) {
-            (Channel(a), Channel(b)) => a.is_subset(b),
-            (From(a), From(b))
-            | (Organisation(a), Organisation(b))
-            | (CustomerTag(a), CustomerTag(b))
-            | (Language(a), Language(b))
-            | (Keywords(a), Keywords(b))
-            | (SubjectKeywords(a), SubjectKeywords(b))
-            | (SubjectKeywords(a), Keywords(b)) => a.is_subset(b),
-            (Organisation(_), Known(true)) => true,
-            (Known(a), Known(b)) => a == b,
-            (Subject(a), Subject(b)) | (Body(a), Body(b)) | (Text(a), Text(b)) => a == b,
-            (Subject(a), Text(b)) | (Body(a), Text(b)) => a == b,
-            (In(a), In(b)) | (Out(a), Out(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl CondKey {
-    /// Whether a rule with these conditions matches every ticket `narrower` matches.
-    fn covers(&self, narrower: &CondKey) -> bool {
-        self.0
-            .iter()
-            .all(|a| narrower.0.iter().any(|b| b.implies(a)))
-    }
-
-    fn contradicts_itself(&self) -> Option<TimeWindow> {
-        self.0.iter().find_map(|k| match k {
-            Key::In(w) if self.0.contains(&Key::Out(*w)) => Some(*w),
-            _ => None,
-        })
-    }
-
-    fn summary(&self) -> String {
-        if self.0.is_empty() {
-            return "matches every ticket".into();
-        }
-        let names: Vec<&str> = self.0.iter().map(Key::name).collect();
-        format!("conditions held: {}", names.join(", "))
-    }
-}
-
-impl RuleCx<'_, '_> {
-    fn err(&mut self, span: &Range<usize>, msg: String) {
-        self.ctx.error(self.file, span, msg);
-    }
-
-    fn nonempty<'s>(&mut self, v: &'s Spanned<Strings>, what: &str) -> Option<&'s [String]> {
-        if v.get_ref().0.is_empty() {
-            self.err(
-                &v.span(),
-                format!("empty {what} list never matches; remove the condition instead"),
-            );
-            return None;
-        }
-        Some(&v.get_ref().0)
-    }
-
-    /// Validates a user regex on its own (for a located message) and returns its set form.
-    fn regex(&mut self, pat: &Name) -> Option<String> {
-        let full = format!("(?i){}", pat.get_ref());
-        match RegexBuilder::new(&full)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-        {
-            Ok(_) => Some(full),
-            Err(e) => {
-                let detail = match &e {
-                    regex::Error::Syntax(s) => s
-                        .lines()
-                        .last()
-                        .unwrap_or(s)
-                        .trim_start_matches("error: ")
-                        .to_owned(),
-                    other => other.to_string(),
-                };
-                self.err(
-                    &pat.span(),
-                    format!("invalid regular expression \"{}\": {detail}", pat.get_ref()),
-                );
-                None
-            }
-        }
-    }
-
-    fn keywords(&mut self, v: &Spanned<Strings>) -> Option<(String, BTreeSet<String>)> {
-        let words = self.nonempty(v, "keywords")?;
-        let mut groups: [Vec<String>; 4] = Default::default();
-        let mut canon = BTreeSet::new();
-        for w in words {
-            let trimmed = w.trim();
-            let open_start = trimmed.starts_with('*');
-            let open_end = trimmed.ends_with('*') && trimmed.len() > 1;
-            let core = trimmed.trim_matches('*').trim();
-            if core.is_empty() {
-                self.err(&v.span(), format!("keyword \"{w}\" has no letters"));
-                return None;
-            }
-            let escaped = core
-                .split_whitespace()
-                .map(regex::escape)
-                .collect::<Vec<_>>()
-                .join(r"\s+");
-            groups[(open_start as usize) << 1 | open_end as usize].push(escaped);
-            canon.insert(trimmed.to_lowercase());
-        }
-        // A word boundary that also works next to umlauts: a non-word character or the edge.
-        let mut alts = Vec::new();
-        for (i, g) in groups.iter().enumerate() {
-            if g.is_empty() {
-                continue;
-            }
-            let start = if i & 2 == 0 { r"(?:^|\W)" } else { "" };
-            let end = if i & 1 == 0 { r"(?:\W|$)" } else { "" };
-            alts.push(format!("{start}(?:{}){end}", g.join("|")));
-        }
-        Some((format!("(?i){}", alts.join("|")), canon))
-    }
-
-    fn names(
-        &mut self,
-        v: &Spanned<Strings>,
-        what: &str,
-        known: &dyn Fn(&str) -> bool,
-        hint: &dyn Fn() -> String,
-    ) -> Option<BTreeSet<String>> {
-        let items = self.nonempty(v, what)?;
-        let mut out = BTreeSet::new();
-        let mut ok = true;
-        for item in items {
-            if known(item) {
-                out.insert(item.clone());
-            } else {
-                ok = false;
-                self.err(&v.span(), format!("unknown {what} \"{item}\" ({})", hint()));
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn conditions(&mut self, w: &WhenDoc, span: &Range<usize>) -> (Vec<Cond>, CondKey) {
-        let mut conds = Vec::new();
-        let mut key = Vec::new();
-        if let Some(v) = &w.channel {
-            if let Some(items) = self.nonempty(v, "channel") {
-                let mut set = BTreeSet::new();
-                for c in items {
-                    match c.parse::<Channel>() {
-                        Ok(c) => {
-                            set.insert(c);
-                        }
-                        Err(e) => self.err(&v.span(), e.to_string()),
-                    }
-                }
-                conds.push(Cond::Channel(set.iter().fold(0, |m, c| m | 1 << c.index())));
-                key.push(Key::Channel(set));
-            }
-        }
-        if let Some(v) = &w.from {
-            if let Some(items) = self.nonempty(v, "from") {
-                let mut idx = Vec::new();
-                let mut canon = BTreeSet::new();
-                for g in items {
-                    let g = g.trim().to_lowercase();
-                    let full = full_sender_pattern(&g);
-                    if let Some(&i) = self.compiler.glob_index.get(&full) {
-                        idx.push(i);
-                    } else {
-                        match sender_glob(&full) {
-                            Ok(glob) => {
-                                self.compiler.globs.add(glob);
-                                self.compiler
-                                    .glob_index
-                                    .insert(full.clone(), self.compiler.glob_count);
-                                idx.push(self.compiler.glob_count);
-                                self.compiler.glob_count += 1;
-                            }
-                            Err(e) => self.err(
-                                &v.span(),
-                                format!("invalid sender pattern \"{g}\": {}", e.kind()),
-                            ),
-                        }
-                    }
-                    canon.insert(full);
-                }
-                conds.push(Cond::Sender(idx));
-                key.push(Key::From(canon));
-            }
-        }
-        if let Some(v) = &w.organisation {
-            let customers = self.customers;
-            if let Some(set) =
-                self.names(v, "organisation", &|n| customers.get(n).is_some(), &|| {
-                    if customers.is_empty() {
-                        "the customer list is empty; name it with [defaults] customers".into()
-                    } else {
-                        "not in the customer list".into()
-                    }
-                })
-            {
-                conds.push(Cond::Organisation(
-                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
-                ));
-                key.push(Key::Organisation(set));
-            }
-        }
-        if let Some(v) = &w.customer_tag {
-            let tags = self.tags;
-            if let Some(set) = self.names(v, "customer tag", &|t| tags.contains(t), &|| {
-                format!("tags in the customer list: {}", list(tags.iter()))
-            }) {
-                conds.push(Cond::CustomerTag(
-                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
-                ));
-                key.push(Key::CustomerTag(set));
-            }
-        }
-        if let Some(k) = &w.known_customer {
-            conds.push(Cond::KnownCustomer(*k.get_ref()));
-            key.push(Key::Known(*k.get_ref()));
-        }
-        for (field, pat) in [
-            ("subject", &w.subject),
-            ("body", &w.body),
-            ("text", &w.text),
-        ] {
-            let Some(pat) = pat else { continue };
-            let Some(full) = self.regex(pat) else {
-                continue;
-            };
-            conds.push(Cond::Pattern {
-                pattern: self.compiler.patterns.add(&full),
-                subject: field != "body",
-                body: field != "subject",
-            });
-            let text = pat.get_ref().clone();
-            key.push(match field {
-                "subject" => Key::Subject(text),
-                "body" => Key::Body(text),
-                _ => Key::Text(text),
-            });
-        }
-        if let Some(v) = &w.keywords {
-            if let Some((pat, canon)) = self.keywords(v) {
-                conds.push(Cond::Pattern {
-                    pattern: self.compiler.patterns.add(&pat),
-                    subject: true,
-                    body: true,
-                });
-                key.push(Key::Keywords(canon));
-            }
-        }
-        if let Some(v) = &w.subject_keywords {
-            if let Some((pat, canon)) = self.keywords(v) {
-                conds.push(Cond::Pattern {
-                    pattern: self.compiler.patterns.add(&pat),
-                    subject: true,
-                    body: false,
-                });
-                key.push(Key::SubjectKeywords(canon));
-            }
-        }
-        if let Some(v) = &w.language {
-            let langs = self.languages;
-            if let Some(set) = self.names(v, "language", &|l| langs.iter().any(|x| x == l), &|| {
-                format!("[defaults] languages: {}", langs.join(", "))
-            }) {
-                conds.push(Cond::Language(
-                    set.iter().map(|s| Arc::from(s.as_str())).collect(),
-                ));
-                key.push(Key::Language(set));
-            }
-        }
-        for (inside, v) in [(true, &w.arrived_in), (false, &w.arrived_outside)] {
-            let Some(v) = v else { continue };
-            if let Some(window) = self.ctx.vocab::<TimeWindow>(self.file, v) {
-                if inside {
-                    conds.push(Cond::ArrivedIn(window));
-                    key.push(Key::In(window));
-                } else {
-                    conds.push(Cond::ArrivedOutside(window));
-                    key.push(Key::Out(window));
-                }
-            }
-        }
-        let key = CondKey(key);
-        if let Some(w) = key.contradicts_itself() {
-            self.ctx.warn(
-                self.file,
-                span,
-                format!(
-                    "this rule can never match: it requires arriving both inside and outside {w}"
-                ),
-            );
-        }
-        (conds, key)
-    }
-}
-
-struct ShadowKey {
-    file: usize,
-    span: Range<usize>,
-    id: Arc<str>,
-    at: Arc<str>,
-    conds: CondKey,
-    fields: u8,
-    tags: Vec<Arc<str>>,
-}
-
-/// Warns about rules whose every effect is always taken by earlier rules: whenever such a
-/// rule matches, earlier rules that also match have already set all its fields and tags.
-fn report_shadowed(ctx: &mut Ctx, keys: &[ShadowKey]) {
-    for (j, b) in keys.iter().enumerate() {
-        if b.fields == 0 && b.tags.is_empty() {
-            continue;
-        }
-        let mut covered = 0u8;
-        let mut tags: BTreeSet<&str> = BTreeSet::new();
-        let mut by = Vec::new();
-        for a in &keys[..j] {
-            if a.conds.covers(&b.conds)
-                && (a.fields & b.fields != 0 || b.tags.iter().any(|t| a.tags.contains(t)))
-            {
-                covered |= a.fields;
-                tags.extend(a.tags.iter().map(|t| &**t));
-                by.push(format!("\"{}\" ({})", a.id, a.at));
-            }
-        }
-        if !by.is_empty() && b.fields & !covered == 0 && b.tags.iter().all(|t| tags.contains(&**t))
-        {
-            ctx.warn(
-                b.file,
-                &b.span,
-                format!(
-                    "rule \"{}\" can never change a decision: earlier rule {} matches whenever it does and already sets what it sets",
-                    b.id,
-                    by.join(" and ")
-                ),
-            );
-        }
     }
 }
 
