@@ -5,6 +5,7 @@
 //! one scan per field however many rules there are. Each rule is indexed by one of its
 //! patterns, so only rules whose pattern matched (and the few without any) are evaluated.
 
+mod calendars;
 mod conditions;
 mod shadow;
 
@@ -20,13 +21,14 @@ use toml::Spanned;
 use super::customers::CustomerIndex;
 use super::source::{FileDoc, Name};
 use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
-use crate::calendar::{parse_days, parse_interval, Calendar};
+use crate::calendar::Calendar;
 use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
 use conditions::{RuleCompiler, RuleCx};
 use shadow::{report_shadowed, ShadowKey};
 
+pub use calendars::WindowDef;
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
 
@@ -45,14 +47,6 @@ pub struct Defaults {
     pub detected_language: Arc<Reason>,
     /// Country calling code for phone numbers written without one (`43`).
     pub country_code: String,
-}
-
-/// The calendar behind a time window, with the reasons to give for inside and outside.
-#[derive(Debug, Clone)]
-pub struct WindowDef {
-    pub calendar: Arc<Calendar>,
-    pub inside: Arc<Reason>,
-    pub outside: Arc<Reason>,
 }
 
 /// A segment's service window, per-channel overrides and defaults.
@@ -379,7 +373,7 @@ fn build(
             rule_docs.push((file, r));
         }
     }
-    let calendars = collect(ctx, "calendar", cals);
+    let calendar_docs = collect(ctx, "calendar", cals);
     let segments = collect(ctx, "segment", segs);
     let channels = collect(ctx, "channel", chans);
     let categories = collect(ctx, "category", cats);
@@ -416,76 +410,8 @@ fn build(
         }
     };
 
-    // Calendars.
     let mut extra_files = Vec::new();
-    let mut compiled_cals: BTreeMap<Arc<str>, Arc<Calendar>> = BTreeMap::new();
-    let mut cal_at: HashMap<String, (usize, Range<usize>)> = HashMap::new();
-    let own_days: HashMap<&str, Vec<crate::calendar::SpecialDay>> = calendars
-        .iter()
-        .map(|(name, c)| {
-            let days = super::sla::special_days(ctx, c.file, &c.item, read, &mut extra_files);
-            (name.as_str(), days)
-        })
-        .collect();
-    for (name, c) in &calendars {
-        let file = c.file;
-        let mut ok = true;
-        if c.item.timezone.get_ref().parse::<chrono_tz::Tz>().is_err() {
-            ctx.error(
-                file,
-                &c.item.timezone.span(),
-                format!(
-                    "unknown time zone \"{}\" (use an IANA name such as \"Europe/Vienna\")",
-                    c.item.timezone.get_ref()
-                ),
-            );
-            ok = false;
-        }
-        for (days, intervals) in c.item.hours.get_ref() {
-            if let Err(e) = parse_days(days.get_ref()) {
-                ctx.error(file, &days.span(), e.0);
-                ok = false;
-            }
-            for i in &intervals.get_ref().0 {
-                if let Err(e) = parse_interval(i) {
-                    ctx.error(file, &intervals.span(), e.0);
-                    ok = false;
-                }
-            }
-        }
-        if !ok {
-            continue;
-        }
-        let hours = c.item.hours.get_ref().iter().map(|(d, i)| {
-            (
-                d.get_ref().as_str(),
-                i.get_ref().0.iter().map(String::as_str),
-            )
-        });
-        let mut special = own_days.get(name.as_str()).cloned().unwrap_or_default();
-        if let Some(other) = &c.item.holidays_of {
-            match own_days.get(other.get_ref().as_str()) {
-                Some(days) => special.extend(days.iter().cloned()),
-                None => ctx.error(
-                    file,
-                    &other.span(),
-                    format!(
-                        "unknown calendar \"{}\" in holidays-of (defined calendars: {})",
-                        other.get_ref(),
-                        list(calendars.keys())
-                    ),
-                ),
-            }
-        }
-        match Calendar::new(name, c.item.timezone.get_ref(), hours) {
-            Ok(cal) => {
-                let cal = cal.with_special_days(special);
-                compiled_cals.insert(name.as_str().into(), Arc::new(cal));
-                cal_at.insert(name.clone(), (file, c.span.clone()));
-            }
-            Err(e) => ctx.error(file, &c.item.hours.span(), e.0),
-        }
-    }
+    let calendars = calendars::compile(ctx, &calendar_docs, read, &mut extra_files);
 
     // Queues' staffing: strategy, skills, languages, calendar.
     let mut policies = Vec::new();
@@ -512,96 +438,15 @@ fn build(
             }
         }
         if let Some(c) = &d.calendar {
-            match compiled_cals.get(c.get_ref().as_str()) {
+            match calendars.compiled.get(c.get_ref().as_str()) {
                 Some(cal) => policy.calendar = Some(cal.clone()),
-                None => ctx.error(
-                    q.file,
-                    &c.span(),
-                    format!(
-                        "unknown calendar \"{}\" (defined calendars: {})",
-                        c.get_ref(),
-                        list(calendars.keys())
-                    ),
-                ),
+                None => calendars.unknown(ctx, q.file, c),
             }
         }
         policies.push((id.clone(), policy));
     }
 
-    // Time windows → calendars.
-    let mut window_slots: [Option<WindowDef>; 4] = Default::default();
-    let mut window_table_at = None;
-    for (file, table) in &window_tables {
-        window_table_at.get_or_insert((*file, table.span()));
-        for (w, cal) in table.get_ref() {
-            let Some(window) = ctx.vocab::<TimeWindow>(*file, w) else {
-                continue;
-            };
-            if window_slots[window.index()].is_some() {
-                ctx.error(*file, &w.span(), format!("window {window} is mapped twice"));
-                continue;
-            }
-            let Some(calendar) = compiled_cals.get(cal.get_ref().as_str()) else {
-                if !calendars.contains_key(cal.get_ref()) {
-                    ctx.error(
-                        *file,
-                        &cal.span(),
-                        format!(
-                            "unknown calendar \"{}\" (defined calendars: {})",
-                            cal.get_ref(),
-                            list(calendars.keys())
-                        ),
-                    );
-                }
-                continue;
-            };
-            let (cf, cspan) = &cal_at[cal.get_ref()];
-            let tz = calendar.timezone();
-            window_slots[window.index()] = Some(WindowDef {
-                calendar: calendar.clone(),
-                inside: ctx.reason(
-                    ReasonKind::Calendar,
-                    *cf,
-                    cspan,
-                    format!(
-                        "arrived inside {window} (calendar {}, {tz})",
-                        calendar.name()
-                    ),
-                ),
-                outside: ctx.reason(
-                    ReasonKind::Calendar,
-                    *cf,
-                    cspan,
-                    format!(
-                        "arrived outside {window} (calendar {}, {tz})",
-                        calendar.name()
-                    ),
-                ),
-            });
-        }
-    }
-    for w in TimeWindow::ALL {
-        if window_slots[w.index()].is_none()
-            && !window_tables
-                .iter()
-                .any(|(_, t)| t.get_ref().keys().any(|k| k.get_ref() == w.as_str()))
-        {
-            match window_table_at.clone() {
-                Some((file, span)) => ctx.error(
-                    file,
-                    &span,
-                    format!(
-                        "window {w} has no calendar; add `\"{w}\" = \"<calendar>\"` to [window]"
-                    ),
-                ),
-                None => ctx.error(
-                    0,
-                    &(0..0),
-                    format!("no [window] table: time window {w} needs a calendar"),
-                ),
-            }
-        }
-    }
+    let windows = calendars::windows(ctx, &window_tables, &calendars);
 
     // Defaults.
     let (defaults_file, defaults_doc) = match defaults_docs.len() {
@@ -1046,7 +891,7 @@ fn build(
     else {
         return None;
     };
-    let [Some(w0), Some(w1), Some(w2), Some(w3)] = window_slots else {
+    let Some(windows) = windows else {
         return None;
     };
     let [Some(s0), Some(s1), Some(s2)] = seg_slots else {
@@ -1056,12 +901,11 @@ fn build(
     else {
         return None;
     };
-    let windows = [w0, w1, w2, w3];
     let sla = super::sla::compile_sla(
         ctx,
         sla_docs,
         &super::sla::Known {
-            calendars: &compiled_cals,
+            calendars: &calendars.compiled,
             windows: &windows,
             queues: &queues,
             categories: &compiled_cats,
@@ -1116,7 +960,7 @@ fn build(
             channel_windows,
             categories: compiled_cats,
             queues,
-            calendars: compiled_cals,
+            calendars: calendars.compiled,
             customers,
             rules,
             text_set,
