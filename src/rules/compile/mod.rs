@@ -7,6 +7,7 @@
 
 mod calendars;
 mod conditions;
+mod queues;
 mod shadow;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,11 +27,13 @@ use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
 use conditions::{RuleCompiler, RuleCx};
+use queues::queue_ref;
 use shadow::{report_shadowed, ShadowKey};
 
 pub use calendars::WindowDef;
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
+pub use queues::Queue;
 
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
@@ -94,15 +97,6 @@ impl FaqRules {
             .copied()
             .unwrap_or(self.auto_threshold)
     }
-}
-
-/// A queue tickets can be routed to.
-#[derive(Debug, Clone)]
-pub struct Queue {
-    pub id: Arc<str>,
-    pub name: String,
-    /// Who gets its tickets (manual until the calendars are compiled).
-    pub policy: crate::routing::QueuePolicy,
 }
 
 /// What a matching rule decides, for the fields still undecided.
@@ -380,72 +374,11 @@ fn build(
     let queue_docs = collect(ctx, "queue", queues);
 
     // Queues first: everything else may route to them.
-    let mut queues = BTreeMap::new();
-    for (id, q) in &queue_docs {
-        let id: Arc<str> = id.as_str().into();
-        queues.insert(
-            id.clone(),
-            Queue {
-                name: q.item.name.clone().unwrap_or_else(|| id.to_string()),
-                id,
-                policy: Default::default(),
-            },
-        );
-    }
-    let queue_ref = |ctx: &mut Ctx, file: usize, name: &Name| -> Option<Arc<str>> {
-        match queues.get_key_value(name.get_ref().as_str()) {
-            Some((k, _)) => Some(k.clone()),
-            None => {
-                ctx.error(
-                    file,
-                    &name.span(),
-                    format!(
-                        "unknown queue \"{}\" (defined queues: {})",
-                        name.get_ref(),
-                        list(queues.keys())
-                    ),
-                );
-                None
-            }
-        }
-    };
-
+    let mut queues = queues::declared(&queue_docs);
     let mut extra_files = Vec::new();
     let calendars = calendars::compile(ctx, &calendar_docs, read, &mut extra_files);
 
-    // Queues' staffing: strategy, skills, languages, calendar.
-    let mut policies = Vec::new();
-    for (id, q) in &queue_docs {
-        let d = &q.item;
-        let mut policy = crate::routing::QueuePolicy {
-            skills: d.skills.clone(),
-            languages: d.languages.clone(),
-            critical_skill: d.critical_skill.clone(),
-            ..Default::default()
-        };
-        if let Some(a) = &d.assignment {
-            match crate::routing::Strategy::parse(a.get_ref()) {
-                Some(s) => policy.strategy = s,
-                None => ctx.error(
-                    q.file,
-                    &a.span(),
-                    format!(
-                        "unknown assignment \"{}\" (expected one of: {})",
-                        a.get_ref(),
-                        crate::routing::Strategy::NAMES.join(", ")
-                    ),
-                ),
-            }
-        }
-        if let Some(c) = &d.calendar {
-            match calendars.compiled.get(c.get_ref().as_str()) {
-                Some(cal) => policy.calendar = Some(cal.clone()),
-                None => calendars.unknown(ctx, q.file, c),
-            }
-        }
-        policies.push((id.clone(), policy));
-    }
-
+    let policies = queues::staffing(ctx, &queue_docs, &calendars);
     let windows = calendars::windows(ctx, &window_tables, &calendars);
 
     // Defaults.
@@ -600,7 +533,11 @@ fn build(
             .priority
             .as_ref()
             .and_then(|p| ctx.vocab::<Priority>(file, p));
-        let queue = c.item.queue.as_ref().and_then(|q| queue_ref(ctx, file, q));
+        let queue = c
+            .item
+            .queue
+            .as_ref()
+            .and_then(|q| queue_ref(ctx, &queues, file, q));
         let cat = Category {
             name: name.as_str().into(),
             description: c.item.description.clone(),
@@ -641,7 +578,7 @@ fn build(
     let def_segment = ctx.vocab::<Segment>(defaults_file, &d.segment);
     let def_priority = ctx.vocab::<Priority>(defaults_file, &d.priority);
     let def_category = category_ref(ctx, defaults_file, &d.category);
-    let def_queue = queue_ref(ctx, defaults_file, &d.queue);
+    let def_queue = queue_ref(ctx, &queues, defaults_file, &d.queue);
 
     // Channels.
     let mut channel_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
@@ -711,7 +648,11 @@ fn build(
             .priority
             .as_ref()
             .and_then(|p| ctx.vocab::<Priority>(file, p));
-        let queue = s.item.queue.as_ref().and_then(|q| queue_ref(ctx, file, q));
+        let queue = s
+            .item
+            .queue
+            .as_ref()
+            .and_then(|q| queue_ref(ctx, &queues, file, q));
         seg_slots[segment.index()] = Some(SegmentDef {
             window: (
                 window,
@@ -824,7 +765,10 @@ fn build(
                 .automation
                 .as_ref()
                 .and_then(|a| ctx.vocab::<Automation>(file, a)),
-            queue: set.queue.as_ref().and_then(|q| queue_ref(ctx, file, q)),
+            queue: set
+                .queue
+                .as_ref()
+                .and_then(|q| queue_ref(ctx, &queues, file, q)),
             tags: set
                 .tags
                 .iter()
@@ -912,11 +856,7 @@ fn build(
         },
     );
     let mail = super::mail::compile_mail(ctx, mail_docs, &queues);
-    for (id, policy) in policies {
-        if let Some(queue) = queues.get_mut(id.as_str()) {
-            queue.policy = policy;
-        }
-    }
+    queues::staff(&mut queues, policies);
     if ctx.has_errors() {
         return None;
     }

@@ -1,0 +1,110 @@
+//! `[queue.NAME]`: the queues tickets can be routed to, and how each is staffed (assignment
+//! strategy, skills, languages, calendar).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::calendars::Calendars;
+use super::{list, At, Ctx};
+use crate::routing::{QueuePolicy, Strategy};
+use crate::rules::source::{Name, QueueDoc};
+
+/// A queue tickets can be routed to.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub id: Arc<str>,
+    pub name: String,
+    /// Who gets its tickets (manual until the calendars are compiled).
+    pub policy: QueuePolicy,
+}
+
+/// The defined queues by id, each with the manual policy until [`staff`] gives it its own.
+pub(super) fn declared(docs: &BTreeMap<String, At<QueueDoc>>) -> BTreeMap<Arc<str>, Queue> {
+    docs.iter()
+        .map(|(id, q)| {
+            let id: Arc<str> = id.as_str().into();
+            let queue = Queue {
+                name: q.item.name.clone().unwrap_or_else(|| id.to_string()),
+                id: id.clone(),
+                policy: Default::default(),
+            };
+            (id, queue)
+        })
+        .collect()
+}
+
+/// The id of the queue `name` refers to, or an error at `name` listing the defined queues.
+pub(super) fn queue_ref(
+    ctx: &mut Ctx,
+    queues: &BTreeMap<Arc<str>, Queue>,
+    file: usize,
+    name: &Name,
+) -> Option<Arc<str>> {
+    match queues.get_key_value(name.get_ref().as_str()) {
+        Some((k, _)) => Some(k.clone()),
+        None => {
+            ctx.error(
+                file,
+                &name.span(),
+                format!(
+                    "unknown queue \"{}\" (defined queues: {})",
+                    name.get_ref(),
+                    list(queues.keys())
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Each queue's staffing policy, in id order, with every unknown strategy or calendar
+/// reported.
+pub(super) fn staffing(
+    ctx: &mut Ctx,
+    docs: &BTreeMap<String, At<QueueDoc>>,
+    calendars: &Calendars,
+) -> Vec<(String, QueuePolicy)> {
+    docs.iter()
+        .map(|(id, q)| (id.clone(), policy(ctx, q, calendars)))
+        .collect()
+}
+
+fn policy(ctx: &mut Ctx, q: &At<QueueDoc>, calendars: &Calendars) -> QueuePolicy {
+    let d = &q.item;
+    let mut policy = QueuePolicy {
+        skills: d.skills.clone(),
+        languages: d.languages.clone(),
+        critical_skill: d.critical_skill.clone(),
+        ..Default::default()
+    };
+    if let Some(a) = &d.assignment {
+        match Strategy::parse(a.get_ref()) {
+            Some(s) => policy.strategy = s,
+            None => ctx.error(
+                q.file,
+                &a.span(),
+                format!(
+                    "unknown assignment \"{}\" (expected one of: {})",
+                    a.get_ref(),
+                    Strategy::NAMES.join(", ")
+                ),
+            ),
+        }
+    }
+    if let Some(c) = &d.calendar {
+        match calendars.compiled.get(c.get_ref().as_str()) {
+            Some(cal) => policy.calendar = Some(cal.clone()),
+            None => calendars.unknown(ctx, q.file, c),
+        }
+    }
+    policy
+}
+
+/// Gives each queue the staffing policy [`staffing`] compiled for it.
+pub(super) fn staff(queues: &mut BTreeMap<Arc<str>, Queue>, policies: Vec<(String, QueuePolicy)>) {
+    for (id, policy) in policies {
+        if let Some(queue) = queues.get_mut(id.as_str()) {
+            queue.policy = policy;
+        }
+    }
+}
