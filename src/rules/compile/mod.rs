@@ -6,7 +6,9 @@
 //! patterns, so only rules whose pattern matched (and the few without any) are evaluated.
 
 mod calendars;
+mod categories;
 mod conditions;
+mod faq;
 mod queues;
 mod shadow;
 
@@ -26,13 +28,16 @@ use crate::calendar::Calendar;
 use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
+use categories::category_ref;
 use conditions::{RuleCompiler, RuleCx};
 use queues::queue_ref;
 use shadow::{report_shadowed, ShadowKey};
 
 pub use calendars::WindowDef;
+pub use categories::Category;
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
+pub use faq::FaqRules;
 pub use queues::Queue;
 
 /// A value together with the reason the rules give for it.
@@ -63,40 +68,6 @@ pub struct SegmentDef {
     /// Channels that do not serve the segment (`channel.phone = "none"`), with the line
     /// that says so. Indexed by `Channel::index`.
     pub not_served: [Option<Arc<Reason>>; 3],
-}
-
-/// A category and the defaults it brings.
-#[derive(Debug, Clone)]
-pub struct Category {
-    pub name: Arc<str>,
-    pub description: Option<String>,
-    pub automatable: bool,
-    pub automation: Why<Automation>,
-    pub segment: Option<Why<Segment>>,
-    pub priority: Option<Why<Priority>>,
-    pub queue: Option<Why<Arc<str>>>,
-}
-
-/// When FAQ articles answer tickets: confidences in [0, 1].
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaqRules {
-    /// At or above: answered automatically (where the rules allow `automated`).
-    pub auto_threshold: f64,
-    /// At or above (and below the automatic threshold): suggested to the agent.
-    pub suggest_threshold: f64,
-    /// Per category, instead of `auto_threshold`.
-    pub category_thresholds: HashMap<Arc<str>, f64>,
-    /// Directory of the shipped articles, relative to the rules directory.
-    pub articles: Option<String>,
-}
-
-impl FaqRules {
-    pub fn auto_threshold(&self, category: &str) -> f64 {
-        self.category_thresholds
-            .get(category)
-            .copied()
-            .unwrap_or(self.auto_threshold)
-    }
 }
 
 /// What a matching rule decides, for the fields still undecided.
@@ -370,7 +341,7 @@ fn build(
     let calendar_docs = collect(ctx, "calendar", cals);
     let segments = collect(ctx, "segment", segs);
     let channels = collect(ctx, "channel", chans);
-    let categories = collect(ctx, "category", cats);
+    let category_docs = collect(ctx, "category", cats);
     let queue_docs = collect(ctx, "queue", queues);
 
     // Queues first: everything else may route to them.
@@ -455,129 +426,13 @@ fn build(
         )
     };
 
-    // FAQ thresholds.
-    let threshold = |ctx: &mut Ctx, file: usize, v: &Spanned<f64>| -> Option<f64> {
-        let x = *v.get_ref();
-        if (0.0..=1.0).contains(&x) {
-            Some(x)
-        } else {
-            ctx.error(
-                file,
-                &v.span(),
-                format!("confidence threshold {x} must be between 0 and 1"),
-            );
-            None
-        }
-    };
-    let mut faq = FaqRules {
-        auto_threshold: 0.95,
-        suggest_threshold: 0.5,
-        category_thresholds: HashMap::new(),
-        articles: None,
-    };
-    if let Some((file, f)) = &faq_doc {
-        let f = f.get_ref();
-        if let Some(v) = f
-            .auto_threshold
-            .as_ref()
-            .and_then(|v| threshold(ctx, *file, v))
-        {
-            faq.auto_threshold = v;
-        }
-        if let Some(v) = f
-            .suggest_threshold
-            .as_ref()
-            .and_then(|v| threshold(ctx, *file, v))
-        {
-            faq.suggest_threshold = v;
-        }
-        faq.articles = f.articles.as_ref().map(|a| a.get_ref().clone());
-    }
-
-    // Categories.
-    let mut compiled_cats = HashMap::new();
-    for (name, c) in &categories {
-        let file = c.file;
-        let cat_reason = |ctx: &Ctx, field: &str| {
-            ctx.reason(
-                ReasonKind::Category,
-                file,
-                &c.span,
-                format!("no rule decided the {field}; default of category {name}"),
-            )
-        };
-        let automation = match &c.item.automation {
-            Some(a) => match ctx.vocab::<Automation>(file, a) {
-                Some(level) => {
-                    if level > Automation::Human && !c.item.automatable {
-                        ctx.warn(
-                            file,
-                            &a.span(),
-                            format!("category {name} is not automatable, so automation = \"{level}\" is lowered to semi-automated"),
-                        );
-                    }
-                    level
-                }
-                None => Automation::Human,
-            },
-            None if c.item.automatable => Automation::Automated,
-            None => Automation::Human,
-        };
-        let segment = c
-            .item
-            .segment
-            .as_ref()
-            .and_then(|s| ctx.vocab::<Segment>(file, s));
-        let priority = c
-            .item
-            .priority
-            .as_ref()
-            .and_then(|p| ctx.vocab::<Priority>(file, p));
-        let queue = c
-            .item
-            .queue
-            .as_ref()
-            .and_then(|q| queue_ref(ctx, &queues, file, q));
-        let cat = Category {
-            name: name.as_str().into(),
-            description: c.item.description.clone(),
-            automatable: c.item.automatable,
-            automation: (automation, cat_reason(ctx, "automation")),
-            segment: segment.map(|s| (s, cat_reason(ctx, "segment"))),
-            priority: priority.map(|p| (p, cat_reason(ctx, "priority"))),
-            queue: queue.map(|q| (q, cat_reason(ctx, "queue"))),
-        };
-        if let Some(v) = c
-            .item
-            .faq_threshold
-            .as_ref()
-            .and_then(|v| threshold(ctx, file, v))
-        {
-            faq.category_thresholds.insert(cat.name.clone(), v);
-        }
-        compiled_cats.insert(cat.name.clone(), cat);
-    }
-    let category_ref = |ctx: &mut Ctx, file: usize, name: &Name| -> Option<Arc<str>> {
-        match compiled_cats.get_key_value(name.get_ref().as_str()) {
-            Some((k, _)) => Some(k.clone()),
-            None => {
-                ctx.error(
-                    file,
-                    &name.span(),
-                    format!(
-                        "unknown category \"{}\" (defined categories: {})",
-                        name.get_ref(),
-                        list(categories.keys())
-                    ),
-                );
-                None
-            }
-        }
-    };
+    let mut faq = faq::compile(ctx, faq_doc);
+    let (compiled_cats, faq_thresholds) = categories::compile(ctx, &category_docs, &queues);
+    faq.category_thresholds = faq_thresholds;
 
     let def_segment = ctx.vocab::<Segment>(defaults_file, &d.segment);
     let def_priority = ctx.vocab::<Priority>(defaults_file, &d.priority);
-    let def_category = category_ref(ctx, defaults_file, &d.category);
+    let def_category = category_ref(ctx, &compiled_cats, defaults_file, &d.category);
     let def_queue = queue_ref(ctx, &queues, defaults_file, &d.queue);
 
     // Channels.
@@ -756,7 +611,7 @@ fn build(
             category: set
                 .category
                 .as_ref()
-                .and_then(|c| category_ref(ctx, file, c)),
+                .and_then(|c| category_ref(ctx, &compiled_cats, file, c)),
             priority: set
                 .priority
                 .as_ref()
