@@ -8,6 +8,7 @@
 mod calendars;
 mod categories;
 mod conditions;
+mod defaults;
 mod faq;
 mod queues;
 mod shadow;
@@ -25,7 +26,7 @@ use super::customers::CustomerIndex;
 use super::source::{FileDoc, Name};
 use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
 use crate::calendar::Calendar;
-use crate::language::{supported_codes, LanguageDetector};
+use crate::language::LanguageDetector;
 use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
 use categories::category_ref;
@@ -37,25 +38,12 @@ pub use calendars::WindowDef;
 pub use categories::Category;
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
+pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub use queues::Queue;
 
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
-
-/// Fallbacks for fields no rule decided.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    pub segment: Why<Segment>,
-    pub category: Why<Arc<str>>,
-    pub priority: Why<Priority>,
-    pub queue: Why<Arc<str>>,
-    pub language: Why<Arc<str>>,
-    /// The reason given for a language that detection decided.
-    pub detected_language: Arc<Reason>,
-    /// Country calling code for phone numbers written without one (`43`).
-    pub country_code: String,
-}
 
 /// A segment's service window, per-channel overrides and defaults.
 #[derive(Debug, Clone)]
@@ -352,88 +340,12 @@ fn build(
     let policies = queues::staffing(ctx, &queue_docs, &calendars);
     let windows = calendars::windows(ctx, &window_tables, &calendars);
 
-    // Defaults.
-    let (defaults_file, defaults_doc) = match defaults_docs.len() {
-        0 => {
-            ctx.error(0, &(0..0), "no [defaults] table in any rules file");
-            return None;
-        }
-        _ => {
-            for (file, d) in defaults_docs.iter().skip(1) {
-                let first = ctx.at(defaults_docs[0].0, &defaults_docs[0].1.span());
-                ctx.error(
-                    *file,
-                    &d.span(),
-                    format!("[defaults] is already defined at {first}"),
-                );
-            }
-            let (file, d) = defaults_docs.swap_remove(0);
-            (file, d)
-        }
-    };
-    let dspan = defaults_doc.span();
-    let d = defaults_doc.into_inner();
-    let languages: Vec<String> = d
-        .languages
-        .as_ref()
-        .map(|l| l.get_ref().0.clone())
-        .unwrap_or_else(|| vec!["de".into(), "en".into()]);
-    let language = match LanguageDetector::new(languages.iter().map(String::as_str)) {
-        Ok(l) => Some(l),
-        Err(code) => {
-            let span = d.languages.as_ref().map_or(dspan.clone(), |l| l.span());
-            ctx.error(
-                defaults_file,
-                &span,
-                format!(
-                    "language \"{code}\" cannot be detected (supported: {})",
-                    supported_codes().collect::<Vec<_>>().join(", ")
-                ),
-            );
-            None
-        }
-    };
-    if !languages.contains(d.language.get_ref()) {
-        ctx.error(
-            defaults_file,
-            &d.language.span(),
-            format!(
-                "default language \"{}\" is not among languages ({})",
-                d.language.get_ref(),
-                languages.join(", ")
-            ),
-        );
-    }
-    let country_code = d
-        .country_code
-        .as_ref()
-        .map(|c| c.get_ref().trim_start_matches('+').to_owned())
-        .unwrap_or_else(|| "43".into());
-    if country_code.is_empty() || !country_code.bytes().all(|b| b.is_ascii_digit()) {
-        let span = d.country_code.as_ref().map_or(dspan.clone(), |c| c.span());
-        ctx.error(
-            defaults_file,
-            &span,
-            format!("country-code \"{country_code}\" must be digits, e.g. \"43\""),
-        );
-    }
-    let default_reason = |ctx: &Ctx, field: &str, span: &Range<usize>| {
-        ctx.reason(
-            ReasonKind::Default,
-            defaults_file,
-            span,
-            format!("no rule decided the {field}; [defaults] {field}"),
-        )
-    };
-
+    let (table, language) = defaults::table(ctx, defaults_docs)?;
     let mut faq = faq::compile(ctx, faq_doc);
     let (compiled_cats, faq_thresholds) = categories::compile(ctx, &category_docs, &queues);
     faq.category_thresholds = faq_thresholds;
 
-    let def_segment = ctx.vocab::<Segment>(defaults_file, &d.segment);
-    let def_priority = ctx.vocab::<Priority>(defaults_file, &d.priority);
-    let def_category = category_ref(ctx, &compiled_cats, defaults_file, &d.category);
-    let def_queue = queue_ref(ctx, &queues, defaults_file, &d.queue);
+    let fallbacks = defaults::fallbacks(ctx, &table, &compiled_cats, &queues);
 
     // Channels.
     let mut channel_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
@@ -527,8 +439,8 @@ fn build(
     for seg in Segment::ALL {
         if seg_slots[seg.index()].is_none() && !segments.contains_key(seg.as_str()) {
             ctx.error(
-                defaults_file,
-                &dspan,
+                table.file,
+                &table.span,
                 format!(
                     "segment {seg} is not defined; add a [segment.{seg}] table with its window"
                 ),
@@ -536,30 +448,7 @@ fn build(
         }
     }
 
-    // Customer list.
-    let customers = match &d.customers {
-        None => CustomerIndex::default(),
-        Some(path) => match read(path.get_ref()) {
-            Err(e) => {
-                ctx.error(defaults_file, &path.span(), e);
-                CustomerIndex::default()
-            }
-            Ok(src) => {
-                let (index, errors) = CustomerIndex::parse(&src.path, &src.text, &country_code);
-                for e in errors {
-                    ctx.diags.push(Diagnostic {
-                        severity: Severity::Error,
-                        file: src.path.clone(),
-                        line: e.line,
-                        column: 1,
-                        message: e.message,
-                    });
-                }
-                extra_files.push(src);
-                index
-            }
-        },
-    };
+    let customers = defaults::customer_list(ctx, &table, read, &mut extra_files);
     let all_tags: BTreeSet<&str> = customers
         .iter()
         .flat_map(|c| c.tags.iter().map(|t| &**t))
@@ -594,7 +483,7 @@ fn build(
             compiler: &mut compiler,
             customers: &customers,
             tags: &all_tags,
-            languages: &languages,
+            languages: &table.languages,
         };
         let when = doc
             .when
@@ -685,9 +574,7 @@ fn build(
     }
     let sender_globs = compiler.sender_globs(ctx);
 
-    let (Some(def_segment), Some(def_priority), Some(def_category), Some(def_queue)) =
-        (def_segment, def_priority, def_category, def_queue)
-    else {
+    let Some(fallbacks) = fallbacks else {
         return None;
     };
     let Some(windows) = windows else {
@@ -715,37 +602,7 @@ fn build(
     if ctx.has_errors() {
         return None;
     }
-    let defaults = Defaults {
-        segment: (
-            def_segment,
-            default_reason(ctx, "segment", &d.segment.span()),
-        ),
-        category: (
-            def_category,
-            default_reason(ctx, "category", &d.category.span()),
-        ),
-        priority: (
-            def_priority,
-            default_reason(ctx, "priority", &d.priority.span()),
-        ),
-        queue: (def_queue, default_reason(ctx, "queue", &d.queue.span())),
-        language: (
-            d.language.get_ref().as_str().into(),
-            ctx.reason(
-                ReasonKind::Default,
-                defaults_file,
-                &d.language.span(),
-                "too little text to detect the language; [defaults] language".into(),
-            ),
-        ),
-        detected_language: Arc::new(Reason {
-            by: ReasonKind::Detected,
-            rule: None,
-            at: None,
-            why: "detected from subject and body".into(),
-        }),
-        country_code,
-    };
+    let defaults = defaults::compile(ctx, table, fallbacks);
     Some((
         CompiledRules {
             version: "".into(),
