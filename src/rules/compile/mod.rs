@@ -11,6 +11,7 @@ mod conditions;
 mod defaults;
 mod faq;
 mod queues;
+mod segments;
 mod shadow;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,7 +28,7 @@ use super::source::{FileDoc, Name};
 use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
 use crate::calendar::Calendar;
 use crate::language::LanguageDetector;
-use crate::model::{Automation, Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
+use crate::model::{Automation, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::SlaRules;
 use categories::category_ref;
 use conditions::{RuleCompiler, RuleCx};
@@ -41,22 +42,10 @@ pub(super) use conditions::{full_sender_pattern, sender_glob};
 pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub use queues::Queue;
+pub use segments::SegmentDef;
 
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
-
-/// A segment's service window, per-channel overrides and defaults.
-#[derive(Debug, Clone)]
-pub struct SegmentDef {
-    pub window: Why<TimeWindow>,
-    /// Indexed by `Channel::index`.
-    pub channel_windows: [Option<Why<TimeWindow>>; 3],
-    pub priority: Option<Why<Priority>>,
-    pub queue: Option<Why<Arc<str>>>,
-    /// Channels that do not serve the segment (`channel.phone = "none"`), with the line
-    /// that says so. Indexed by `Channel::index`.
-    pub not_served: [Option<Arc<Reason>>; 3],
-}
 
 /// What a matching rule decides, for the fields still undecided.
 #[derive(Debug, Clone, Default)]
@@ -327,8 +316,8 @@ fn build(
         }
     }
     let calendar_docs = collect(ctx, "calendar", cals);
-    let segments = collect(ctx, "segment", segs);
-    let channels = collect(ctx, "channel", chans);
+    let segment_docs = collect(ctx, "segment", segs);
+    let channel_docs = collect(ctx, "channel", chans);
     let category_docs = collect(ctx, "category", cats);
     let queue_docs = collect(ctx, "queue", queues);
 
@@ -347,107 +336,8 @@ fn build(
 
     let fallbacks = defaults::fallbacks(ctx, &table, &compiled_cats, &queues);
 
-    // Channels.
-    let mut channel_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
-    for (name, c) in &channels {
-        let file = c.file;
-        let Ok(channel) = name.parse::<Channel>() else {
-            ctx.error(
-                file,
-                &c.span,
-                format!("[channel.{name}]: {}", name.parse::<Channel>().unwrap_err()),
-            );
-            continue;
-        };
-        if let Some(w) = ctx.vocab::<TimeWindow>(file, &c.item.window) {
-            let why = format!("the {channel} channel is served in {w} only");
-            channel_windows[channel.index()] =
-                Some((w, ctx.reason(ReasonKind::Channel, file, &c.span, why)));
-        }
-    }
-
-    // Segments: all three must be defined.
-    let mut seg_slots: [Option<SegmentDef>; 3] = Default::default();
-    for (name, s) in &segments {
-        let file = s.file;
-        let Ok(segment) = name.parse::<Segment>() else {
-            ctx.error(
-                file,
-                &s.span,
-                format!("[segment.{name}]: {}", name.parse::<Segment>().unwrap_err()),
-            );
-            continue;
-        };
-        let Some(window) = ctx.vocab::<TimeWindow>(file, &s.item.window) else {
-            continue;
-        };
-        let mut chan_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
-        let mut not_served: [Option<Arc<Reason>>; 3] = Default::default();
-        for (ch, w) in s.item.channel.iter().flatten() {
-            if w.get_ref() == "none" {
-                if let Some(channel) = ctx.vocab::<Channel>(file, ch) {
-                    let why = format!("{segment} is not served by {channel}");
-                    not_served[channel.index()] =
-                        Some(ctx.reason(ReasonKind::Segment, file, &ch.span(), why));
-                }
-                continue;
-            }
-            let (Some(channel), Some(w)) = (
-                ctx.vocab::<Channel>(file, ch),
-                ctx.vocab::<TimeWindow>(file, w),
-            ) else {
-                continue;
-            };
-            let why = format!("{segment} tickets by {channel} are served in {w}");
-            chan_windows[channel.index()] =
-                Some((w, ctx.reason(ReasonKind::Segment, file, &ch.span(), why)));
-        }
-        let seg_reason = |ctx: &Ctx, field: &str| {
-            ctx.reason(
-                ReasonKind::Segment,
-                file,
-                &s.span,
-                format!("no rule or category decided the {field}; default of segment {segment}"),
-            )
-        };
-        let priority = s
-            .item
-            .priority
-            .as_ref()
-            .and_then(|p| ctx.vocab::<Priority>(file, p));
-        let queue = s
-            .item
-            .queue
-            .as_ref()
-            .and_then(|q| queue_ref(ctx, &queues, file, q));
-        seg_slots[segment.index()] = Some(SegmentDef {
-            window: (
-                window,
-                ctx.reason(
-                    ReasonKind::Segment,
-                    file,
-                    &s.span,
-                    format!("{segment} is served in {window}"),
-                ),
-            ),
-            channel_windows: chan_windows,
-            not_served,
-            priority: priority.map(|p| (p, seg_reason(ctx, "priority"))),
-            queue: queue.map(|q| (q, seg_reason(ctx, "queue"))),
-        });
-    }
-    for seg in Segment::ALL {
-        if seg_slots[seg.index()].is_none() && !segments.contains_key(seg.as_str()) {
-            ctx.error(
-                table.file,
-                &table.span,
-                format!(
-                    "segment {seg} is not defined; add a [segment.{seg}] table with its window"
-                ),
-            );
-        }
-    }
-
+    let channel_windows = segments::channels(ctx, &channel_docs);
+    let segments = segments::compile(ctx, &segment_docs, &queues, (table.file, &table.span));
     let customers = defaults::customer_list(ctx, &table, read, &mut extra_files);
     let all_tags: BTreeSet<&str> = customers
         .iter()
@@ -580,7 +470,7 @@ fn build(
     let Some(windows) = windows else {
         return None;
     };
-    let [Some(s0), Some(s1), Some(s2)] = seg_slots else {
+    let Some(segments) = segments else {
         return None;
     };
     let (Some(text_set), Some(sender_globs), Some(language)) = (text_set, sender_globs, language)
@@ -608,7 +498,7 @@ fn build(
             version: "".into(),
             defaults,
             windows,
-            segments: [s0, s1, s2],
+            segments,
             channel_windows,
             categories: compiled_cats,
             queues,
