@@ -7,6 +7,7 @@
 
 mod calendars;
 mod categories;
+mod classification;
 mod conditions;
 mod defaults;
 mod faq;
@@ -14,7 +15,7 @@ mod queues;
 mod segments;
 mod shadow;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -28,15 +29,12 @@ use super::source::{FileDoc, Name};
 use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
 use crate::calendar::Calendar;
 use crate::language::LanguageDetector;
-use crate::model::{Automation, Priority, Reason, ReasonKind, Segment, TimeWindow};
+use crate::model::{Reason, ReasonKind, TimeWindow};
 use crate::sla::SlaRules;
-use categories::category_ref;
-use conditions::{RuleCompiler, RuleCx};
-use queues::queue_ref;
-use shadow::{report_shadowed, ShadowKey};
 
 pub use calendars::WindowDef;
 pub use categories::Category;
+pub use classification::Rule;
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
 pub use defaults::Defaults;
@@ -46,27 +44,6 @@ pub use segments::SegmentDef;
 
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
-
-/// What a matching rule decides, for the fields still undecided.
-#[derive(Debug, Clone, Default)]
-pub struct Actions {
-    pub segment: Option<Segment>,
-    pub category: Option<Arc<str>>,
-    pub priority: Option<Priority>,
-    pub automation: Option<Automation>,
-    pub queue: Option<Arc<str>>,
-    pub tags: Vec<Arc<str>>,
-}
-
-/// A compiled classification rule.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub id: Arc<str>,
-    pub conds: Vec<Cond>,
-    pub set: Actions,
-    /// The reason recorded for every field this rule decides.
-    pub reason: Arc<Reason>,
-}
 
 /// A rules directory ready to classify with; immutable, swapped whole on reload.
 #[derive(Debug, Clone)]
@@ -339,130 +316,16 @@ fn build(
     let channel_windows = segments::channels(ctx, &channel_docs);
     let segments = segments::compile(ctx, &segment_docs, &queues, (table.file, &table.span));
     let customers = defaults::customer_list(ctx, &table, read, &mut extra_files);
-    let all_tags: BTreeSet<&str> = customers
-        .iter()
-        .flat_map(|c| c.tags.iter().map(|t| &**t))
-        .collect();
-
-    // Rules.
-    let mut compiler = RuleCompiler::default();
-    let mut rules = Vec::new();
-    let mut keys = Vec::new();
-    let mut ids: HashMap<String, Arc<str>> = HashMap::new();
-    for (file, doc) in rule_docs {
-        let span = doc.span();
-        let doc = doc.into_inner();
-        let id = doc.id.get_ref().clone();
-        if id.trim().is_empty() {
-            ctx.error(file, &doc.id.span(), "rule id is empty");
-            continue;
-        }
-        if let Some(prev) = ids.get(&id) {
-            ctx.error(
-                file,
-                &doc.id.span(),
-                format!("rule id \"{id}\" is already used at {prev}"),
-            );
-            continue;
-        }
-        let at = ctx.at(file, &span);
-        ids.insert(id.clone(), at.clone());
-        let mut cx = RuleCx {
-            ctx,
-            file,
-            compiler: &mut compiler,
+    let classification = classification::compile(
+        ctx,
+        rule_docs,
+        &classification::Known {
             customers: &customers,
-            tags: &all_tags,
             languages: &table.languages,
-        };
-        let when = doc
-            .when
-            .map(|w| (w.span(), w.into_inner()))
-            .unwrap_or_default();
-        let (conds, key) = cx.conditions(&when.1, &when.0);
-        let set_span = doc.set.span();
-        let set = doc.set.into_inner();
-        let actions = Actions {
-            segment: set
-                .segment
-                .as_ref()
-                .and_then(|s| ctx.vocab::<Segment>(file, s)),
-            category: set
-                .category
-                .as_ref()
-                .and_then(|c| category_ref(ctx, &compiled_cats, file, c)),
-            priority: set
-                .priority
-                .as_ref()
-                .and_then(|p| ctx.vocab::<Priority>(file, p)),
-            automation: set
-                .automation
-                .as_ref()
-                .and_then(|a| ctx.vocab::<Automation>(file, a)),
-            queue: set
-                .queue
-                .as_ref()
-                .and_then(|q| queue_ref(ctx, &queues, file, q)),
-            tags: set
-                .tags
-                .iter()
-                .flat_map(|t| t.get_ref().0.iter())
-                .map(|t| Arc::from(t.as_str()))
-                .collect(),
-        };
-        if let (Some(Automation::Automated), Some(cat)) = (actions.automation, &actions.category) {
-            if compiled_cats.get(cat).is_some_and(|c| !c.automatable) {
-                ctx.warn(file, &set_span, format!("category {cat} is not automatable, so automation = \"automated\" is lowered to semi-automated"));
-            }
-        }
-        if actions.segment == Some(Segment::BusinessCritical)
-            && actions.automation == Some(Automation::Automated)
-        {
-            ctx.warn(file, &set_span, "business-critical tickets are never automated; automation is lowered to semi-automated");
-        }
-        let fields = actions.fields();
-        if fields == 0 && actions.tags.is_empty() {
-            ctx.warn(file, &set_span, format!("rule \"{id}\" sets nothing"));
-        }
-        let why = doc.description.clone().unwrap_or_else(|| key.summary());
-        let id: Arc<str> = id.into();
-        keys.push(ShadowKey {
-            file,
-            span: span.clone(),
-            id: id.clone(),
-            at: at.clone(),
-            conds: key,
-            fields,
-            tags: actions.tags.clone(),
-        });
-        rules.push(Rule {
-            reason: Arc::new(Reason {
-                by: ReasonKind::Rule,
-                rule: Some(id.clone()),
-                at: Some(at),
-                why: why.into(),
-            }),
-            id,
-            conds,
-            set: actions,
-        });
-    }
-    report_shadowed(ctx, &keys);
-
-    let text_set = compiler.text_set(ctx);
-    let mut rules_by_pattern = vec![Vec::new(); compiler.pattern_count()];
-    let mut rules_without_pattern = vec![0u64; rules.len().div_ceil(64)];
-    for (i, rule) in rules.iter().enumerate() {
-        let anchor = rule.conds.iter().find_map(|c| match c {
-            Cond::Pattern { pattern, .. } => Some(*pattern),
-            _ => None,
-        });
-        match anchor {
-            Some(p) => rules_by_pattern[p].push(i as u32),
-            None => rules_without_pattern[i / 64] |= 1 << (i % 64),
-        }
-    }
-    let sender_globs = compiler.sender_globs(ctx);
+            categories: &compiled_cats,
+            queues: &queues,
+        },
+    );
 
     let Some(fallbacks) = fallbacks else {
         return None;
@@ -473,8 +336,7 @@ fn build(
     let Some(segments) = segments else {
         return None;
     };
-    let (Some(text_set), Some(sender_globs), Some(language)) = (text_set, sender_globs, language)
-    else {
+    let (Some(classification), Some(language)) = (classification, language) else {
         return None;
     };
     let sla = super::sla::compile_sla(
@@ -504,11 +366,11 @@ fn build(
             queues,
             calendars: calendars.compiled,
             customers,
-            rules,
-            text_set,
-            rules_by_pattern,
-            rules_without_pattern,
-            sender_globs,
+            rules: classification.rules,
+            text_set: classification.text_set,
+            rules_by_pattern: classification.rules_by_pattern,
+            rules_without_pattern: classification.rules_without_pattern,
+            sender_globs: classification.sender_globs,
             language,
             sla,
             faq,
@@ -525,17 +387,6 @@ pub fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> Strin
         "none".into()
     } else {
         v.join(", ")
-    }
-}
-
-impl Actions {
-    /// Bit set of the single-valued fields this rule decides.
-    fn fields(&self) -> u8 {
-        (self.segment.is_some() as u8)
-            | (self.category.is_some() as u8) << 1
-            | (self.priority.is_some() as u8) << 2
-            | (self.automation.is_some() as u8) << 3
-            | (self.queue.is_some() as u8) << 4
     }
 }
 
