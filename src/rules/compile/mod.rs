@@ -12,6 +12,7 @@ mod conditions;
 mod defaults;
 mod faq;
 mod queues;
+mod sections;
 mod segments;
 mod shadow;
 
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use globset::GlobSet;
 use regex::RegexSet;
 use sha2::{Digest, Sha256};
-use toml::Spanned;
 
 use super::customers::CustomerIndex;
 use super::source::{FileDoc, Name};
@@ -40,6 +40,7 @@ pub(super) use conditions::{full_sender_pattern, sender_glob};
 pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub use queues::Queue;
+pub(super) use sections::{collect, At};
 pub use segments::SegmentDef;
 
 /// A value together with the reason the rules give for it.
@@ -81,13 +82,6 @@ impl CompiledRules {
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
         self.text_set.patterns().iter().map(String::as_str)
     }
-}
-
-/// A parsed item with the file it came from.
-pub(super) struct At<T> {
-    pub(super) file: usize,
-    pub(super) span: Range<usize>,
-    pub(super) item: T,
 }
 
 pub(super) struct Ctx<'a> {
@@ -153,41 +147,6 @@ impl Ctx<'_> {
             why: why.into(),
         })
     }
-}
-
-/// Collects `[kind.name]` tables from all files, reporting names defined twice.
-pub(super) fn collect<T>(
-    ctx: &mut Ctx,
-    kind: &str,
-    tables: Vec<(usize, BTreeMap<Name, Spanned<T>>)>,
-) -> BTreeMap<String, At<T>> {
-    let mut out: BTreeMap<String, At<T>> = BTreeMap::new();
-    for (file, table) in tables {
-        for (name, value) in table {
-            let span = value.span();
-            if let Some(prev) = out.get(name.get_ref()) {
-                let prev_at = ctx.at(prev.file, &prev.span);
-                ctx.error(
-                    file,
-                    &name.span(),
-                    format!(
-                        "{kind} \"{}\" is already defined at {prev_at}",
-                        name.get_ref()
-                    ),
-                );
-                continue;
-            }
-            out.insert(
-                name.into_inner(),
-                At {
-                    file,
-                    span,
-                    item: value.into_inner(),
-                },
-            );
-        }
-    }
-    out
 }
 
 /// Validates and compiles rules files. `read` fetches a further file named by the rules
@@ -256,101 +215,51 @@ fn build(
     docs: Vec<(usize, FileDoc)>,
     read: &dyn Fn(&str) -> Result<SourceFile, String>,
 ) -> Option<(CompiledRules, Vec<SourceFile>)> {
-    let mut defaults_docs = Vec::new();
-    let mut window_tables = Vec::new();
-    let (mut cals, mut segs, mut chans, mut cats, mut queues) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut rule_docs = Vec::new();
-    let mut sla_docs = super::sla::SlaDocs::default();
-    let mut faq_doc: Option<(usize, Spanned<super::source::FaqDoc>)> = None;
-    let mut mail_docs = Vec::new();
-    for (file, doc) in docs {
-        mail_docs.extend(doc.mail.map(|m| (file, m)));
-        sla_docs.sla.extend(doc.sla.map(|d| (file, d)));
-        sla_docs
-            .policies
-            .extend(doc.policy.into_iter().flatten().map(|p| (file, p)));
-        sla_docs.webhooks.extend(doc.webhook.map(|w| (file, w)));
-        if let Some(f) = doc.faq {
-            if faq_doc.is_some() {
-                ctx.error(file, &f.span(), "[faq] is defined more than once");
-            }
-            faq_doc = Some((file, f));
-        }
-        if let Some(d) = doc.defaults {
-            defaults_docs.push((file, d));
-        }
-        if let Some(w) = doc.window {
-            window_tables.push((file, w));
-        }
-        cals.extend(doc.calendar.map(|t| (file, t)));
-        segs.extend(doc.segment.map(|t| (file, t)));
-        chans.extend(doc.channel.map(|t| (file, t)));
-        cats.extend(doc.category.map(|t| (file, t)));
-        queues.extend(doc.queue.map(|t| (file, t)));
-        for r in doc.rule.unwrap_or_default() {
-            rule_docs.push((file, r));
-        }
-    }
-    let calendar_docs = collect(ctx, "calendar", cals);
-    let segment_docs = collect(ctx, "segment", segs);
-    let channel_docs = collect(ctx, "channel", chans);
-    let category_docs = collect(ctx, "category", cats);
-    let queue_docs = collect(ctx, "queue", queues);
+    let docs = sections::gather(ctx, docs);
 
     // Queues first: everything else may route to them.
-    let mut queues = queues::declared(&queue_docs);
+    let mut queues = queues::declared(&docs.queues);
     let mut extra_files = Vec::new();
-    let calendars = calendars::compile(ctx, &calendar_docs, read, &mut extra_files);
-
-    let policies = queues::staffing(ctx, &queue_docs, &calendars);
-    let windows = calendars::windows(ctx, &window_tables, &calendars);
-
-    let (table, language) = defaults::table(ctx, defaults_docs)?;
-    let mut faq = faq::compile(ctx, faq_doc);
-    let (compiled_cats, faq_thresholds) = categories::compile(ctx, &category_docs, &queues);
+    let calendars = calendars::compile(ctx, &docs.calendars, read, &mut extra_files);
+    let staffing = queues::staffing(ctx, &docs.queues, &calendars);
+    let windows = calendars::windows(ctx, &docs.windows, &calendars);
+    let (table, language) = defaults::table(ctx, docs.defaults)?;
+    let mut faq = faq::compile(ctx, docs.faq);
+    let (categories, faq_thresholds) = categories::compile(ctx, &docs.categories, &queues);
     faq.category_thresholds = faq_thresholds;
-
-    let fallbacks = defaults::fallbacks(ctx, &table, &compiled_cats, &queues);
-
-    let channel_windows = segments::channels(ctx, &channel_docs);
-    let segments = segments::compile(ctx, &segment_docs, &queues, (table.file, &table.span));
+    let fallbacks = defaults::fallbacks(ctx, &table, &categories, &queues);
+    let channel_windows = segments::channels(ctx, &docs.channels);
+    let segments = segments::compile(ctx, &docs.segments, &queues, (table.file, &table.span));
     let customers = defaults::customer_list(ctx, &table, read, &mut extra_files);
     let classification = classification::compile(
         ctx,
-        rule_docs,
+        docs.rules,
         &classification::Known {
             customers: &customers,
             languages: &table.languages,
-            categories: &compiled_cats,
+            categories: &categories,
             queues: &queues,
         },
     );
 
-    let Some(fallbacks) = fallbacks else {
-        return None;
-    };
-    let Some(windows) = windows else {
-        return None;
-    };
-    let Some(segments) = segments else {
-        return None;
-    };
-    let (Some(classification), Some(language)) = (classification, language) else {
+    // SLA and mail are checked only once everything above compiled.
+    let (Some(fallbacks), Some(windows), Some(segments), Some(classification), Some(language)) =
+        (fallbacks, windows, segments, classification, language)
+    else {
         return None;
     };
     let sla = super::sla::compile_sla(
         ctx,
-        sla_docs,
+        docs.sla,
         &super::sla::Known {
             calendars: &calendars.compiled,
             windows: &windows,
             queues: &queues,
-            categories: &compiled_cats,
+            categories: &categories,
         },
     );
-    let mail = super::mail::compile_mail(ctx, mail_docs, &queues);
-    queues::staff(&mut queues, policies);
+    let mail = super::mail::compile_mail(ctx, docs.mail, &queues);
+    queues::staff(&mut queues, staffing);
     if ctx.has_errors() {
         return None;
     }
@@ -362,7 +271,7 @@ fn build(
             windows,
             segments,
             channel_windows,
-            categories: compiled_cats,
+            categories,
             queues,
             calendars: calendars.compiled,
             customers,
