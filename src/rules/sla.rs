@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::compile::{collect, At, Category, Ctx, Queue, WindowDef};
 use super::source::{CalendarDoc, Name, PolicyDoc, SlaDoc, Strings, WebhookDoc};
-use super::SourceFile;
+use super::{ReadError, SourceFile};
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
 use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::{parse_minutes, Escalation, Notify, Policy, PolicyWhen, SlaRules, Webhook};
@@ -18,7 +18,7 @@ pub(super) fn special_days(
     ctx: &mut Ctx,
     file: usize,
     doc: &CalendarDoc,
-    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
     extra_files: &mut Vec<SourceFile>,
 ) -> Vec<SpecialDay> {
     let mut out = Vec::new();
@@ -51,7 +51,7 @@ pub(super) fn special_days(
     if let Some(files) = &doc.holiday_files {
         for path in &files.get_ref().0 {
             match read(path) {
-                Err(e) => ctx.error(file, &files.span(), e),
+                Err(e) => ctx.error(file, &files.span(), e.to_string()),
                 Ok(src) => {
                     match parse_ics(&src.text) {
                         Ok(days) => out.extend(

@@ -11,7 +11,7 @@ use crate::calendar::{parse_days, parse_interval, Calendar, SpecialDay};
 use crate::model::{Reason, ReasonKind, TimeWindow};
 use crate::rules::sla::special_days;
 use crate::rules::source::{CalendarDoc, Name};
-use crate::rules::SourceFile;
+use crate::rules::{ReadError, SourceFile};
 
 /// The calendar behind a time window, with the reasons to give for inside and outside.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ impl Calendars<'_> {
 pub(super) fn compile<'d>(
     ctx: &mut Ctx,
     defined: &'d BTreeMap<String, At<CalendarDoc>>,
-    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
     extra_files: &mut Vec<SourceFile>,
 ) -> Calendars<'d> {
     let own_days: HashMap<&str, Vec<SpecialDay>> = defined

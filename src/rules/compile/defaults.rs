@@ -14,7 +14,7 @@ use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Priority, Reason, ReasonKind, Segment};
 use crate::rules::customers::CustomerIndex;
 use crate::rules::source::DefaultsDoc;
-use crate::rules::{Diagnostic, Severity, SourceFile};
+use crate::rules::{Diagnostic, ReadError, Severity, SourceFile};
 
 /// Fallbacks for fields no rule decided.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ pub(super) fn fallbacks(
 pub(super) fn customer_list(
     ctx: &mut Ctx,
     table: &Table,
-    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
     extra_files: &mut Vec<SourceFile>,
 ) -> CustomerIndex {
     let Some(path) = &table.doc.customers else {
@@ -163,7 +163,7 @@ pub(super) fn customer_list(
     };
     match read(path.get_ref()) {
         Err(e) => {
-            ctx.error(table.file, &path.span(), e);
+            ctx.error(table.file, &path.span(), e.to_string());
             CustomerIndex::default()
         }
         Ok(src) => {

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::customers::CustomerIndex;
 use super::source::{FileDoc, Name};
-use super::{Diagnostic, Loaded, RulesError, Severity, SourceFile};
+use super::{Diagnostic, Loaded, ReadError, RulesError, Severity, SourceFile};
 use crate::calendar::Calendar;
 use crate::language::LanguageDetector;
 use crate::model::{Reason, ReasonKind, TimeWindow};
@@ -155,6 +155,14 @@ pub fn compile(
     files: &[SourceFile],
     read: impl Fn(&str) -> Result<SourceFile, String>,
 ) -> Result<Loaded, RulesError> {
+    compile_with(files, &|name| read(name).map_err(ReadError::Refused))
+}
+
+/// [`compile`] with a reader whose errors say why a file could not be read.
+pub(super) fn compile_with(
+    files: &[SourceFile],
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
+) -> Result<Loaded, RulesError> {
     let mut ctx = Ctx {
         files,
         diags: Vec::new(),
@@ -186,7 +194,7 @@ pub fn compile(
             diagnostics: ctx.diags,
         });
     }
-    match build(&mut ctx, docs, &read) {
+    match build(&mut ctx, docs, read) {
         Some(mut rules) if !ctx.has_errors() => {
             let mut hasher = Sha256::new();
             for f in files.iter().chain(rules.1.iter()) {
@@ -213,7 +221,7 @@ pub fn compile(
 fn build(
     ctx: &mut Ctx,
     docs: Vec<(usize, FileDoc)>,
-    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
 ) -> Option<(CompiledRules, Vec<SourceFile>)> {
     let docs = sections::gather(ctx, docs);
 
