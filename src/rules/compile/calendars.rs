@@ -227,3 +227,20 @@ fn report_unmapped(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{has, located};
+    use crate::rules::compile_sources;
+    use crate::rules::fixture::{CUSTOMERS, SERVICE};
+
+    #[test]
+    fn unknown_time_zone_is_an_error() {
+        let service = SERVICE.replace("timezone = \"UTC\"", "timezone = \"Mars/Olympus\"");
+        let err = compile_sources(&[("service.toml", &service), ("customers.csv", CUSTOMERS)])
+            .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(has(&errs, "unknown time zone \"Mars/Olympus\""), "{errs:?}");
+        assert!(errs[0].starts_with("service.toml:20:"), "{errs:?}");
+    }
+}

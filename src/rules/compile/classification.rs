@@ -259,3 +259,52 @@ fn index(rules: &[Rule], patterns: usize) -> (Vec<Vec<u32>>, Vec<u64>) {
     }
     (rules_by_pattern, rules_without_pattern)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{errors, has, warnings};
+
+    #[test]
+    fn unknown_names_are_errors_at_their_line() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nset = { category = \"pasword-reset\" }\n\n[[rule]]\nid = \"b\"\nset = { queue = \"nowhere\", segment = \"vip\" }\n",
+        );
+        assert!(
+            has(&errs, "rules.toml:3: unknown category \"pasword-reset\""),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:7: unknown queue \"nowhere\""),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:7: unknown segment \"vip\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_rule_ids_name_the_first_definition() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nset = { priority = \"P1\" }\n[[rule]]\nid = \"a\"\nset = { priority = \"P2\" }\n",
+        );
+        assert!(
+            has(
+                &errs,
+                "rules.toml:5: rule id \"a\" is already used at rules.toml:1"
+            ),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn automating_a_non_automatable_category_warns() {
+        let warns = warnings(
+            "[[rule]]\nid = \"a\"\nwhen.keywords = \"x\"\nset = { category = \"billing\", automation = \"automated\" }\n",
+        );
+        assert!(
+            has(&warns, "rules.toml:4: category billing is not automatable"),
+            "{warns:?}"
+        );
+    }
+}

@@ -408,3 +408,38 @@ impl RuleCx<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{errors, has};
+
+    #[test]
+    fn invalid_regex_and_glob_are_reported_with_their_line() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nwhen.subject = \"(unclosed\"\nset = { priority = \"P1\" }\n\n[[rule]]\nid = \"b\"\nwhen.from = [\"*@[bad\"]\nset = { priority = \"P2\" }\n",
+        );
+        assert!(
+            has(
+                &errs,
+                "rules.toml:3: invalid regular expression \"(unclosed\""
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            has(&errs, "rules.toml:8: invalid sender pattern \"*@[bad\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn conditions_on_unknown_organisations_and_languages_are_errors() {
+        let errs = errors(
+            "[[rule]]\nid = \"a\"\nwhen = { organisation = \"Nobody\", language = \"fr\" }\nset = { priority = \"P1\" }\n",
+        );
+        assert!(
+            has(&errs, "rules.toml:3: unknown organisation \"Nobody\""),
+            "{errs:?}"
+        );
+        assert!(has(&errs, "unknown language \"fr\""), "{errs:?}");
+    }
+}

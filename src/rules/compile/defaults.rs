@@ -222,3 +222,24 @@ pub(super) fn compile(ctx: &Ctx, table: Table, f: Fallbacks) -> Defaults {
         country_code,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{has, located};
+    use crate::rules::compile_sources;
+    use crate::rules::fixture::SERVICE;
+
+    #[test]
+    fn customer_list_errors_point_into_the_csv() {
+        let err = compile_sources(&[
+            ("service.toml", SERVICE),
+            ("customers.csv", "organisation,segment\nA,gold\n"),
+        ])
+        .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(
+            has(&errs, "customers.csv:2: unknown segment \"gold\""),
+            "{errs:?}"
+        );
+    }
+}

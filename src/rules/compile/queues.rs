@@ -108,3 +108,32 @@ pub(super) fn staff(queues: &mut BTreeMap<Arc<str>, Queue>, policies: Vec<(Strin
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{errors, has};
+    use crate::rules::fixture::with_rules;
+
+    #[test]
+    fn queue_staffing_compiles_and_its_errors_name_their_line() {
+        let loaded = with_rules(
+            "[queue.first]\nassignment = \"round-robin\"\nskills = [\"level-1\"]\ncalendar = \"office\"\ncritical-skill = \"level-2\"\n",
+        )
+        .unwrap();
+        let q = &loaded.rules.queues["first"].policy;
+        assert_eq!(q.strategy, crate::routing::Strategy::RoundRobin);
+        assert_eq!(q.calendar.as_ref().map(|c| c.name()), Some("office"));
+        assert_eq!(q.critical_skill.as_deref(), Some("level-2"));
+        assert!(!loaded.rules.queues["desk"].policy.automatic());
+        let errs = errors("[queue.first]\nassignment = \"random\"\ncalendar = \"nights\"\n");
+        for (line, needle) in [
+            (2, "unknown assignment \"random\" (expected one of: skills-least-loaded, round-robin, manual)"),
+            (3, "unknown calendar \"nights\""),
+        ] {
+            assert!(
+                has(&errs, &format!("rules.toml:{line}: {needle}")),
+                "{errs:?}"
+            );
+        }
+    }
+}

@@ -128,3 +128,28 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
         mail: mail_docs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{has, located};
+    use crate::rules::compile_sources;
+    use crate::rules::fixture::{CUSTOMERS, SERVICE};
+
+    #[test]
+    fn definitions_duplicated_across_files_are_errors() {
+        let err = compile_sources(&[
+            ("a.toml", SERVICE),
+            ("b.toml", "[queue.desk]\n"),
+            ("customers.csv", CUSTOMERS),
+        ])
+        .unwrap_err();
+        let errs: Vec<_> = err.errors().map(located).collect();
+        assert!(
+            has(
+                &errs,
+                "b.toml:1: queue \"desk\" is already defined at a.toml:"
+            ),
+            "{errs:?}"
+        );
+    }
+}

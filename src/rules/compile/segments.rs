@@ -163,3 +163,24 @@ fn channel_overrides(
     }
     (windows, not_served)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile_sources;
+    use crate::rules::fixture::{CUSTOMERS, SERVICE};
+
+    #[test]
+    fn every_segment_must_be_defined() {
+        let service = SERVICE.replace(
+            "[segment.commercial]\nwindow = \"extended-hours\"\nqueue = \"billing\"\n",
+            "",
+        );
+        let err = compile_sources(&[("service.toml", &service), ("customers.csv", CUSTOMERS)])
+            .unwrap_err();
+        assert!(
+            err.errors()
+                .any(|d| d.message.contains("segment commercial is not defined")),
+            "{err}"
+        );
+    }
+}

@@ -151,3 +151,35 @@ pub(super) fn report_shadowed(ctx: &mut Ctx, keys: &[ShadowKey]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{has, warnings};
+
+    #[test]
+    fn a_rule_covered_by_an_earlier_one_is_a_shadow_warning() {
+        let warns = warnings(
+            "[[rule]]\nid = \"broad\"\nwhen.keywords = [\"passwort\", \"kennwort\"]\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"narrow\"\nwhen = { keywords = [\"passwort\"], channel = \"web\" }\nset = { category = \"billing\" }\n",
+        );
+        assert!(
+            has(&warns, "rules.toml:6: rule \"narrow\" can never change a decision: earlier rule \"broad\" (rules.toml:1)"),
+            "{warns:?}"
+        );
+    }
+
+    #[test]
+    fn a_rule_that_still_sets_something_new_is_not_shadowed() {
+        let warns = warnings(
+            "[[rule]]\nid = \"broad\"\nwhen.keywords = [\"passwort\"]\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"narrow\"\nwhen = { keywords = [\"passwort\"], channel = \"web\" }\nset = { category = \"billing\", priority = \"P2\" }\n",
+        );
+        assert!(warns.is_empty(), "{warns:?}");
+    }
+
+    #[test]
+    fn contradictory_window_conditions_warn() {
+        let warns = warnings(
+            "[[rule]]\nid = \"never\"\nwhen = { arrived-in = \"24x7\", arrived-outside = \"24x7\" }\nset = { priority = \"P1\" }\n",
+        );
+        assert!(has(&warns, "can never match"), "{warns:?}");
+    }
+}
