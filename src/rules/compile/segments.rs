@@ -23,13 +23,16 @@ pub struct SegmentDef {
     pub not_served: [Option<Arc<Reason>>; 3],
 }
 
+/// One optional value per channel, indexed by `Channel::index`.
+type PerChannel<T> = [Option<T>; 3];
+
 /// The window each channel is served in where a `[channel.NAME]` table limits it, indexed
 /// by `Channel::index`.
 pub(super) fn channels(
     ctx: &mut Ctx,
     docs: &BTreeMap<String, At<ChannelDoc>>,
-) -> [Option<Why<TimeWindow>>; 3] {
-    let mut channel_windows: [Option<Why<TimeWindow>>; 3] = Default::default();
+) -> PerChannel<Why<TimeWindow>> {
+    let mut channel_windows: PerChannel<Why<TimeWindow>> = Default::default();
     for (name, c) in docs {
         let file = c.file;
         let Ok(channel) = name.parse::<Channel>() else {
@@ -138,10 +141,10 @@ fn channel_overrides(
     ctx: &mut Ctx,
     segment: Segment,
     s: &At<SegmentDoc>,
-) -> ([Option<Why<TimeWindow>>; 3], [Option<Arc<Reason>>; 3]) {
+) -> (PerChannel<Why<TimeWindow>>, PerChannel<Arc<Reason>>) {
     let file = s.file;
-    let mut windows: [Option<Why<TimeWindow>>; 3] = Default::default();
-    let mut not_served: [Option<Arc<Reason>>; 3] = Default::default();
+    let mut windows: PerChannel<Why<TimeWindow>> = Default::default();
+    let mut not_served: PerChannel<Arc<Reason>> = Default::default();
     for (ch, w) in s.item.channel.iter().flatten() {
         if w.get_ref() == "none" {
             if let Some(channel) = ctx.vocab::<Channel>(file, ch) {
