@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::{list, At, Ctx};
+use super::{list, report_unknown, At, Ctx};
 use crate::calendar::{parse_days, parse_interval, Calendar, SpecialDay};
 use crate::model::{Reason, ReasonKind, TimeWindow};
 use crate::rules::sla::special_days;
@@ -30,15 +30,8 @@ pub(super) struct Calendars<'d> {
 impl Calendars<'_> {
     /// Reports a reference to a calendar that is not compiled, listing the defined ones.
     pub(super) fn unknown(&self, ctx: &mut Ctx, file: usize, name: &Name) {
-        ctx.error(
-            file,
-            &name.span(),
-            format!(
-                "unknown calendar \"{}\" (defined calendars: {})",
-                name.get_ref(),
-                list(self.defined.keys())
-            ),
-        );
+        let defined: Vec<&str> = self.defined.keys().map(String::as_str).collect();
+        report_unknown(ctx, file, name, ["calendar", "calendars"], &defined);
     }
 }
 

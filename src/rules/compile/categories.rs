@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::queues::{queue_ref, Queue};
-use super::{faq, list, At, Ctx, Why};
+use super::{faq, report_unknown, At, Ctx, Why};
 use crate::model::{Automation, Priority, ReasonKind, Segment};
 use crate::rules::source::{CategoryDoc, Name};
 
@@ -117,21 +117,11 @@ pub(super) fn category_ref(
     file: usize,
     name: &Name,
 ) -> Option<Arc<str>> {
-    match categories.get_key_value(name.get_ref().as_str()) {
-        Some((k, _)) => Some(k.clone()),
-        None => {
-            let mut defined: Vec<&str> = categories.keys().map(|k| &**k).collect();
-            defined.sort_unstable();
-            ctx.error(
-                file,
-                &name.span(),
-                format!(
-                    "unknown category \"{}\" (defined categories: {})",
-                    name.get_ref(),
-                    list(defined.iter())
-                ),
-            );
-            None
-        }
+    if let Some((k, _)) = categories.get_key_value(name.get_ref().as_str()) {
+        return Some(k.clone());
     }
+    let mut defined: Vec<&str> = categories.keys().map(|k| &**k).collect();
+    defined.sort_unstable();
+    report_unknown(ctx, file, name, ["category", "categories"], &defined);
+    None
 }

@@ -297,6 +297,26 @@ fn build(
     ))
 }
 
+/// Reports `name` as none of the defined `kind`s (singular and plural), listing `defined`:
+/// `unknown queue "x" (defined queues: a, b)`.
+pub(super) fn report_unknown(
+    ctx: &mut Ctx,
+    file: usize,
+    name: &Name,
+    [kind, kinds]: [&str; 2],
+    defined: &[&str],
+) {
+    ctx.error(
+        file,
+        &name.span(),
+        format!(
+            "unknown {kind} \"{}\" (defined {kinds}: {})",
+            name.get_ref(),
+            list(defined.iter())
+        ),
+    );
+}
+
 /// Names for an error message: "a, b, c", or "none".
 pub fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> String {
     let v: Vec<&str> = names.map(|s| s.as_ref()).collect();

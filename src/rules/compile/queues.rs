@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::calendars::Calendars;
-use super::{list, At, Ctx};
+use super::{report_unknown, At, Ctx};
 use crate::routing::{QueuePolicy, Strategy};
 use crate::rules::source::{Name, QueueDoc};
 
@@ -40,21 +40,12 @@ pub(super) fn queue_ref(
     file: usize,
     name: &Name,
 ) -> Option<Arc<str>> {
-    match queues.get_key_value(name.get_ref().as_str()) {
-        Some((k, _)) => Some(k.clone()),
-        None => {
-            ctx.error(
-                file,
-                &name.span(),
-                format!(
-                    "unknown queue \"{}\" (defined queues: {})",
-                    name.get_ref(),
-                    list(queues.keys())
-                ),
-            );
-            None
-        }
+    if let Some((k, _)) = queues.get_key_value(name.get_ref().as_str()) {
+        return Some(k.clone());
     }
+    let defined: Vec<&str> = queues.keys().map(|k| &**k).collect();
+    report_unknown(ctx, file, name, ["queue", "queues"], &defined);
+    None
 }
 
 /// Each queue's staffing policy, in id order, with every unknown strategy or calendar
