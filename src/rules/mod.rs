@@ -29,6 +29,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file as named in messages, with its text.
     pub fn new(path: impl Into<Arc<str>>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             path: path.into(),
@@ -71,6 +72,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Whether a message rejects the rules (an error) or only points something out (a warning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -113,6 +115,7 @@ pub struct RulesError {
 }
 
 impl RulesError {
+    /// The errors among the messages, in the order found.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
             .iter()
@@ -210,6 +213,7 @@ mod tests {
 /// A small complete rules set that tests extend with their own rules.
 #[cfg(test)]
 pub(crate) mod fixture {
+    /// The service model: defaults, windows, calendars, segments, queues and categories.
     pub const SERVICE: &str = r#"[defaults]
 segment = "administrative"
 category = "general"
@@ -262,6 +266,7 @@ priority = "P1"
 queue = "major"
 "#;
 
+    /// The customer list `SERVICE` names.
     pub const CUSTOMERS: &str = "organisation,segment,domains,phones,tags
 LKH,business-critical,lkh.example,+43 316 1,hospital
 Shop GmbH,commercial,shop.example,,

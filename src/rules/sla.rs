@@ -84,6 +84,8 @@ pub(super) struct SlaDocs {
     pub webhooks: Vec<(usize, BTreeMap<Name, Spanned<WebhookDoc>>)>,
 }
 
+/// Compiles the webhooks, `[sla]` and the policies in file order; a policy with an error is
+/// reported and left out.
 pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRules {
     let webhook_docs = collect(ctx, "webhook", docs.webhooks);
     let mut webhooks = BTreeMap::new();

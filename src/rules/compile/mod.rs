@@ -84,6 +84,7 @@ impl CompiledRules {
     }
 }
 
+/// The files being compiled and the messages about them so far, in the order found.
 pub(super) struct Ctx<'a> {
     files: &'a [SourceFile],
     pub(super) diags: Vec<Diagnostic>,
@@ -101,10 +102,12 @@ impl Ctx<'_> {
         });
     }
 
+    /// Records an error at the start of `span` in `file`.
     pub(super) fn error(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
         self.push(Severity::Error, file, span.start, message.into());
     }
 
+    /// Records a warning at the start of `span` in `file`.
     pub(super) fn warn(&mut self, file: usize, span: &Range<usize>, message: impl Into<String>) {
         self.push(Severity::Warning, file, span.start, message.into());
     }
@@ -133,6 +136,7 @@ impl Ctx<'_> {
         }
     }
 
+    /// A reason located at the `file:line` of `span`, for traces.
     pub(super) fn reason(
         &self,
         by: ReasonKind,
@@ -338,6 +342,7 @@ mod tests {
         err.errors().map(located).collect()
     }
 
+    /// The warnings of an accepted rules set, as "file:line: message" strings.
     pub(super) fn warnings(rules: &str) -> Vec<String> {
         with_rules(rules)
             .unwrap_or_else(|e| panic!("rules rejected: {e}"))
@@ -348,10 +353,12 @@ mod tests {
             .collect()
     }
 
+    /// A message as "file:line: message".
     pub(super) fn located(d: &Diagnostic) -> String {
         format!("{}:{}: {}", d.file, d.line, d.message)
     }
 
+    /// Whether any message contains `needle`.
     pub(super) fn has(list: &[String], needle: &str) -> bool {
         list.iter().any(|m| m.contains(needle))
     }
