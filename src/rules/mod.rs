@@ -29,6 +29,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file as named in messages, with its text.
     pub fn new(path: impl Into<Arc<str>>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             path: path.into(),
@@ -46,6 +47,24 @@ impl SourceFile {
     }
 }
 
+/// Why a further file the rules name (the customer list, an iCalendar file) could not be
+/// read; its text is the error reported at the name.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    /// The file system could not read the file.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// None of the files given has that name.
+    #[error("cannot read {0}: no such file")]
+    Missing(String),
+    /// The reader given to [`compile`] could not read it, for this reason.
+    #[error("{0}")]
+    Refused(String),
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -53,6 +72,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Whether a message rejects the rules (an error) or only points something out (a warning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -95,6 +115,7 @@ pub struct RulesError {
 }
 
 impl RulesError {
+    /// The errors among the messages, in the order found.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
             .iter()
@@ -147,11 +168,14 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, RulesError> {
         let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
         files.push(SourceFile::new(path.display().to_string(), text));
     }
-    compile(&files, |name| {
+    compile::compile_with(&files, &|name| {
         let path = dir.join(name);
         std::fs::read_to_string(&path)
             .map(|text| SourceFile::new(path.display().to_string(), text))
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .map_err(|source| ReadError::Io {
+                path: path.display().to_string(),
+                source,
+            })
     })
 }
 
@@ -163,12 +187,12 @@ pub fn compile_sources(files: &[(&str, &str)]) -> Result<Loaded, RulesError> {
         .filter(|(name, _)| name.ends_with(".toml"))
         .map(|(name, text)| SourceFile::new(*name, *text))
         .collect();
-    compile(&sources, |wanted| {
+    compile::compile_with(&sources, &|wanted| {
         files
             .iter()
             .find(|(name, _)| *name == wanted)
             .map(|(name, text)| SourceFile::new(*name, *text))
-            .ok_or_else(|| format!("cannot read {wanted}: no such file"))
+            .ok_or_else(|| ReadError::Missing(wanted.to_owned()))
     })
 }
 
@@ -189,6 +213,7 @@ mod tests {
 /// A small complete rules set that tests extend with their own rules.
 #[cfg(test)]
 pub(crate) mod fixture {
+    /// The service model: defaults, windows, calendars, segments, queues and categories.
     pub const SERVICE: &str = r#"[defaults]
 segment = "administrative"
 category = "general"
@@ -241,6 +266,7 @@ priority = "P1"
 queue = "major"
 "#;
 
+    /// The customer list `SERVICE` names.
     pub const CUSTOMERS: &str = "organisation,segment,domains,phones,tags
 LKH,business-critical,lkh.example,+43 316 1,hospital
 Shop GmbH,commercial,shop.example,,

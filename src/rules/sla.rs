@@ -7,8 +7,8 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::compile::{collect, At, Category, Ctx, Queue, WindowDef};
-use super::source::{CalendarDoc, Name, PolicyDoc, SlaDoc, Strings, WebhookDoc};
-use super::SourceFile;
+use super::source::{CalendarDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings, WebhookDoc};
+use super::{ReadError, SourceFile};
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
 use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::{parse_minutes, Escalation, Notify, Policy, PolicyWhen, SlaRules, Webhook};
@@ -18,7 +18,7 @@ pub(super) fn special_days(
     ctx: &mut Ctx,
     file: usize,
     doc: &CalendarDoc,
-    read: &dyn Fn(&str) -> Result<SourceFile, String>,
+    read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
     extra_files: &mut Vec<SourceFile>,
 ) -> Vec<SpecialDay> {
     let mut out = Vec::new();
@@ -51,7 +51,7 @@ pub(super) fn special_days(
     if let Some(files) = &doc.holiday_files {
         for path in &files.get_ref().0 {
             match read(path) {
-                Err(e) => ctx.error(file, &files.span(), e),
+                Err(e) => ctx.error(file, &files.span(), e.to_string()),
                 Ok(src) => {
                     match parse_ics(&src.text) {
                         Ok(days) => out.extend(
@@ -84,6 +84,8 @@ pub(super) struct SlaDocs {
     pub webhooks: Vec<(usize, BTreeMap<Name, Spanned<WebhookDoc>>)>,
 }
 
+/// Compiles the webhooks, `[sla]` and the policies in file order; a policy with an error is
+/// reported and left out.
 pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRules {
     let webhook_docs = collect(ctx, "webhook", docs.webhooks);
     let mut webhooks = BTreeMap::new();
@@ -332,6 +334,58 @@ impl SlaCompiler<'_, '_, '_> {
             .collect()
     }
 
+    /// A policy's `when`: the values it matches, each unknown one reported.
+    fn when(&mut self, file: usize, w: &PolicyWhenDoc) -> PolicyWhen {
+        let mut when = PolicyWhen {
+            segment: self.vocab_list::<Segment>(file, &w.segment),
+            priority: self.vocab_list::<Priority>(file, &w.priority),
+            channel: self.vocab_list::<Channel>(file, &w.channel),
+            ..Default::default()
+        };
+        for (list, into, kind) in [
+            (&w.category, &mut when.category, "category"),
+            (&w.tag, &mut when.tag, "tag"),
+        ] {
+            let Some(list) = list else { continue };
+            for name in &list.get_ref().0 {
+                if kind == "category" && !self.known.categories.contains_key(name.as_str()) {
+                    let mut names: Vec<&Arc<str>> = self.known.categories.keys().collect();
+                    names.sort();
+                    self.ctx.error(
+                        file,
+                        &list.span(),
+                        format!(
+                            "unknown category \"{name}\" (defined categories: {})",
+                            super::compile::list(names.into_iter())
+                        ),
+                    );
+                }
+                into.push(Arc::from(name.as_str()));
+            }
+        }
+        if let Some(win) = &w.arrived_in {
+            if let Some(tw) = self.ctx.vocab::<TimeWindow>(file, win) {
+                when.arrived_in = Some((tw, self.known.windows[tw.index()].calendar.clone()));
+            }
+        }
+        if let Some(days) = &w.arrived_on {
+            match parse_days(days.get_ref()) {
+                Ok(list) => {
+                    let mut set = [false; 7];
+                    for d in list {
+                        set[d.num_days_from_monday() as usize] = true;
+                    }
+                    let tz = self.known.windows[TimeWindow::BusinessHours.index()]
+                        .calendar
+                        .timezone();
+                    when.arrived_on = Some((set, tz));
+                }
+                Err(e) => self.ctx.error(file, &days.span(), e.0),
+            }
+        }
+        when
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn policy(
         &mut self,
@@ -344,54 +398,11 @@ impl SlaCompiler<'_, '_, '_> {
     ) -> Option<Policy> {
         let doc = p.get_ref();
         let before = self.ctx.diags.len();
-        let mut when = PolicyWhen::default();
-        if let Some(w) = &doc.when {
-            let w = w.get_ref();
-            when.segment = self.vocab_list::<Segment>(file, &w.segment);
-            when.priority = self.vocab_list::<Priority>(file, &w.priority);
-            when.channel = self.vocab_list::<Channel>(file, &w.channel);
-            for (list, into, kind) in [
-                (&w.category, &mut when.category, "category"),
-                (&w.tag, &mut when.tag, "tag"),
-            ] {
-                let Some(list) = list else { continue };
-                for name in &list.get_ref().0 {
-                    if kind == "category" && !self.known.categories.contains_key(name.as_str()) {
-                        let mut names: Vec<&Arc<str>> = self.known.categories.keys().collect();
-                        names.sort();
-                        self.ctx.error(
-                            file,
-                            &list.span(),
-                            format!(
-                                "unknown category \"{name}\" (defined categories: {})",
-                                super::compile::list(names.into_iter())
-                            ),
-                        );
-                    }
-                    into.push(Arc::from(name.as_str()));
-                }
-            }
-            if let Some(win) = &w.arrived_in {
-                if let Some(tw) = self.ctx.vocab::<TimeWindow>(file, win) {
-                    when.arrived_in = Some((tw, self.known.windows[tw.index()].calendar.clone()));
-                }
-            }
-            if let Some(days) = &w.arrived_on {
-                match parse_days(days.get_ref()) {
-                    Ok(list) => {
-                        let mut set = [false; 7];
-                        for d in list {
-                            set[d.num_days_from_monday() as usize] = true;
-                        }
-                        let tz = self.known.windows[TimeWindow::BusinessHours.index()]
-                            .calendar
-                            .timezone();
-                        when.arrived_on = Some((set, tz));
-                    }
-                    Err(e) => self.ctx.error(file, &days.span(), e.0),
-                }
-            }
-        }
+        let when = doc
+            .when
+            .as_ref()
+            .map(|w| self.when(file, w.get_ref()))
+            .unwrap_or_default();
         let mut targets = [None; 3];
         for (i, (d, what)) in [
             (&doc.first_response, "first-response"),

@@ -1,0 +1,78 @@
+//! `[faq]` and the categories' `faq-threshold`: the confidences at which FAQ articles answer
+//! tickets by themselves or are only suggested.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::Ctx;
+use crate::rules::source::FaqDoc;
+
+/// When FAQ articles answer tickets: confidences in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaqRules {
+    /// At or above: answered automatically (where the rules allow `automated`).
+    pub auto_threshold: f64,
+    /// At or above (and below the automatic threshold): suggested to the agent.
+    pub suggest_threshold: f64,
+    /// Per category, instead of `auto_threshold`.
+    pub category_thresholds: HashMap<Arc<str>, f64>,
+    /// Directory of the shipped articles, relative to the rules directory.
+    pub articles: Option<String>,
+}
+
+impl FaqRules {
+    /// The confidence an article needs to answer a ticket of `category` automatically.
+    pub fn auto_threshold(&self, category: &str) -> f64 {
+        self.category_thresholds
+            .get(category)
+            .copied()
+            .unwrap_or(self.auto_threshold)
+    }
+}
+
+/// A confidence threshold, or an error at it when it lies outside [0, 1].
+pub(super) fn threshold(ctx: &mut Ctx, file: usize, v: &Spanned<f64>) -> Option<f64> {
+    let x = *v.get_ref();
+    if (0.0..=1.0).contains(&x) {
+        Some(x)
+    } else {
+        ctx.error(
+            file,
+            &v.span(),
+            format!("confidence threshold {x} must be between 0 and 1"),
+        );
+        None
+    }
+}
+
+/// `[faq]` over its defaults (0.95 to answer, 0.5 to suggest); the per-category thresholds
+/// are compiled with the categories.
+pub(super) fn compile(ctx: &mut Ctx, doc: Option<(usize, Spanned<FaqDoc>)>) -> FaqRules {
+    let mut faq = FaqRules {
+        auto_threshold: 0.95,
+        suggest_threshold: 0.5,
+        category_thresholds: HashMap::new(),
+        articles: None,
+    };
+    if let Some((file, f)) = &doc {
+        let f = f.get_ref();
+        if let Some(v) = f
+            .auto_threshold
+            .as_ref()
+            .and_then(|v| threshold(ctx, *file, v))
+        {
+            faq.auto_threshold = v;
+        }
+        if let Some(v) = f
+            .suggest_threshold
+            .as_ref()
+            .and_then(|v| threshold(ctx, *file, v))
+        {
+            faq.suggest_threshold = v;
+        }
+        faq.articles = f.articles.as_ref().map(|a| a.get_ref().clone());
+    }
+    faq
+}
