@@ -130,6 +130,13 @@ struct ServeArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Seconds a client may take to send a request's head, and a kept-alive connection may
+    /// stay idle, before the connection is closed.
+    #[arg(long, env = "TRIAGE_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Most connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "TRIAGE_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Directory for this process's working files (its copy of the FAQ index).
     #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -532,6 +539,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             request_timeout: Duration::from_secs(args.request_timeout),
             auth: !args.demo,
             public_metrics: !args.private_metrics,
+            connections: triage::api::listen::ConnectionLimits {
+                header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+                max_connections: args.max_connections,
+            },
             ..ApiConfig::default()
         },
         worker: (!args.no_worker).then(|| args.worker.config()),

@@ -69,6 +69,9 @@ async fn open_store(url: &str) -> Result<Store, StartError> {
 /// Runs the HTTP service until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
     let clock = Clock::system();
+    if let Some(files) = api::listen::raise_fd_limit() {
+        tracing::info!(files, "open file limit");
+    }
     let rules = load_rules(&config.rules_dir)?.rules;
     let store = open_store(&config.db).await?;
     let source = config.rules_dir.display().to_string();

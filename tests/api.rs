@@ -482,16 +482,18 @@ async fn a_database_newer_than_the_binary_is_refused() {
 }
 
 #[tokio::test]
-async fn nul_characters_are_dropped_not_refused_by_the_database() {
+async fn nul_characters_are_refused_naming_the_field_and_nothing_is_stored() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
-        let body = json!({"channel": "web", "subject": "Drucker\u{0}kaputt",
-            "body": "geht\u{0} nicht", "from": {"name": "Max\u{0}"}});
-        let (status, _, t) = post_ticket(&server.base, &body, None).await;
-        assert_eq!(status, 201, "{t}");
-        assert_eq!(t["subject"], "Druckerkaputt");
-        assert_eq!(t["body"], "geht nicht");
-        assert_eq!(t["from"]["name"], "Max");
+        let body = json!({"channel": "web", "subject": "Drucker kaputt",
+            "body": "geht nicht", "from": {"name": "Max\u{0}"}});
+        let (status, _, p) = post_ticket(&server.base, &body, None).await;
+        assert_eq!(
+            (status, p["field"].as_str()),
+            (422, Some("from.name")),
+            "{p}"
+        );
+        assert_eq!(server.state.desk.store.count().await.unwrap(), 0);
         server.stop().await;
     })
     .await;

@@ -218,6 +218,66 @@ async fn blobs_dressed_as_mail_are_no_tickets() {
     .await;
 }
 
+/// Reads until the server closes the connection; `true` if it did within `within`.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.is_ok()
+}
+
+#[tokio::test]
+async fn silent_and_slow_connections_are_closed_and_the_cap_holds() {
+    use tokio::io::AsyncWriteExt;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let config = triage::api::ApiConfig {
+        connections: triage::api::listen::ConnectionLimits {
+            header_timeout: std::time::Duration::from_millis(300),
+            max_connections: 2,
+        },
+        ..Default::default()
+    };
+    let server = TestServer::start_with(&db, config).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let within = std::time::Duration::from_secs(10);
+    // Two connections take the cap: one says nothing, one sends half a request head.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A third client is served once the server has closed those two.
+    let third = reqwest::Client::builder().timeout(within).build().unwrap();
+    let (ok, silent_closed, slow_closed) = tokio::join!(
+        third.get(server.url("/healthz")).send(),
+        closed_by_server(&mut silent, within),
+        closed_by_server(&mut slow, within),
+    );
+    assert!(silent_closed, "a connection that sends nothing stays open");
+    assert!(
+        slow_closed,
+        "a connection that never finishes its head stays open"
+    );
+    assert_eq!(ok.unwrap().status(), 200);
+    // A kept-alive connection that goes quiet after a request is closed too.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut kept, within).await,
+        "an idle kept-alive connection stays open"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn sqlite_databases_run_in_wal_mode() {
     if !backends().contains(&Backend::Sqlite) {

@@ -12,6 +12,7 @@ pub mod clocks;
 pub mod error;
 pub mod extract;
 pub mod faq;
+pub mod listen;
 pub mod mail;
 pub mod tickets;
 pub mod views;
@@ -57,6 +58,8 @@ pub struct ApiConfig {
     /// How long a checked token is trusted before it is looked up again (a revoked token
     /// stops working within this time).
     pub token_cache: Duration,
+    /// Header timeout and connection cap of the accept loop.
+    pub connections: listen::ConnectionLimits,
 }
 
 impl Default for ApiConfig {
@@ -68,6 +71,7 @@ impl Default for ApiConfig {
             auth: true,
             public_metrics: true,
             token_cache: Duration::from_secs(5),
+            connections: listen::ConnectionLimits::default(),
         }
     }
 }
@@ -329,9 +333,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let assigner = tokio::spawn(state.desk.clone().assign_on_wake());
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.connections.clone();
+    let served = listen::serve(listener, router(state), limits, shutdown).await;
     assigner.abort();
     served
 }

@@ -85,7 +85,7 @@ fn body_with_notes(m: &Mail) -> String {
 /// nothing said, or nothing said and nothing attached.
 fn no_request(m: &Mail) -> Option<&'static str> {
     let subject = m.subject.trim();
-    let said = !m.body.trim().is_empty() || (!subject.is_empty() && subject != "(no subject)");
+    let said = readable(&m.body) || (!subject.is_empty() && subject != "(no subject)");
     match (m.from.is_some(), said, m.attachments.is_empty()) {
         (false, false, _) => {
             Some("the message has neither a sender address nor any text: no request to answer")
@@ -95,6 +95,19 @@ fn no_request(m: &Mail) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// Whether a body is text a person wrote: not empty, and no more than one in ten of its
+/// characters control characters or undecodable bytes (a picture read as text is mostly
+/// those).
+fn readable(body: &str) -> bool {
+    let body = body.trim();
+    let (mut all, mut junk) = (0usize, 0usize);
+    for c in body.chars() {
+        all += 1;
+        junk += usize::from(c == '\u{fffd}' || (c.is_control() && !c.is_whitespace()));
+    }
+    all > 0 && junk * 10 <= all
 }
 
 /// Takes one raw message.

@@ -57,7 +57,7 @@ pub fn is_address(s: &str) -> bool {
     };
     !local.is_empty()
         && !domain.is_empty()
-        && !domain.contains('@')
+        && !local.contains('@')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
