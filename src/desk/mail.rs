@@ -55,6 +55,7 @@ fn meta(m: &Mail) -> serde_json::Value {
         "automatic": m.automatic,
         "spam_flag": m.spam_flag,
         "spam_score": m.spam_score,
+        "authentication": m.authentication,
         "attachments": m.attachments.iter().map(|a| serde_json::json!({
             "name": a.name, "content_type": a.content_type, "size": a.size, "note": a.note,
         })).collect::<Vec<_>>(),
@@ -161,9 +162,13 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
         }
     }
     let sender = parsed.from.as_ref().map(|f| f.address.clone());
-    let mut links = Vec::new();
+    let mut links: Vec<(TicketRecord, String)> = Vec::new();
+    let mut threaded_by = None;
     let existing = match cx.store.ticket_of_message(&parsed.refers_to).await? {
-        Some((record, _)) => Some(record),
+        Some((record, id)) => {
+            threaded_by = Some(format!("In-Reply-To/References name {id}"));
+            Some(record)
+        }
         None => match mail::subject_tag(&parsed.subject) {
             Some(seq) => match cx.store.get(&seq.to_string()).await {
                 Ok(record) => {
@@ -171,11 +176,26 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
                         Some(s) => cx.store.participants(&record).await?.contains(s),
                         None => false,
                     };
-                    if on_ticket {
-                        Some(record)
-                    } else {
-                        links.push((record, "its subject names it, but the sender is not on it"));
+                    let trust = cx.rules.mail.tag_trust(&parsed.authentication);
+                    if !on_ticket {
+                        links.push((
+                            record,
+                            "its subject names it, but the sender is not on it".into(),
+                        ));
                         None
+                    } else if !trust.trusted {
+                        let why = format!(
+                            "its subject names it and the sender is on it, but {}",
+                            trust.why
+                        );
+                        links.push((record, why));
+                        None
+                    } else {
+                        threaded_by = Some(format!(
+                            "subject tag from an address on the ticket; {}",
+                            trust.why
+                        ));
+                        Some(record)
                     }
                 }
                 Err(StoreError::NotFound(_)) => None,
@@ -186,12 +206,16 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
     };
     let existing = match existing {
         Some(r) if r.status == "closed" => {
-            links.push((r, "it is closed"));
+            links.push((r, "it is closed".into()));
             None
         }
         other => other,
     };
     if let Some(record) = existing {
+        let mut inbound = inbound;
+        if let (Some(obj), Some(by)) = (inbound.meta.as_object_mut(), threaded_by) {
+            obj.insert("threaded_by".into(), by.into());
+        }
         let message = NewMessage {
             direction: "inbound".into(),
             author: Some(sender.clone().unwrap_or_else(|| "customer".into())),

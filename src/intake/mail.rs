@@ -81,6 +81,88 @@ pub struct Mail {
     /// `X-Spam-Score` (or `score=` in `X-Spam-Status`).
     pub spam_score: Option<f64>,
     pub attachments: Vec<Attachment>,
+    /// `Authentication-Results` (RFC 8601), topmost first: what the receiving mail servers
+    /// found out about the sender.
+    pub authentication: Vec<AuthResults>,
+}
+
+/// One `Authentication-Results` header: who checked, and the result of each method.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AuthResults {
+    /// The checking server's id (its host name, usually).
+    pub authserv_id: String,
+    pub dmarc: Option<String>,
+    pub dkim: Option<String>,
+    pub spf: Option<String>,
+}
+
+impl AuthResults {
+    /// Parses a header value such as `mx.example; spf=pass smtp.mailfrom=a.example;
+    /// dkim=pass header.d=a.example; dmarc=pass header.from=a.example`. Comments in
+    /// parentheses are dropped; the first result of a method counts.
+    pub fn parse(value: &str) -> Option<AuthResults> {
+        let mut plain = String::with_capacity(value.len());
+        let mut depth = 0usize;
+        for c in value.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                c if depth == 0 => plain.push(c),
+                _ => {}
+            }
+        }
+        let mut parts = plain.split(';');
+        let id = parts
+            .next()?
+            .split_whitespace()
+            .next()?
+            .to_ascii_lowercase();
+        let mut r = AuthResults {
+            authserv_id: id,
+            ..AuthResults::default()
+        };
+        for part in parts {
+            let Some((method, result)) = part
+                .split_whitespace()
+                .next()
+                .and_then(|t| t.split_once('='))
+            else {
+                continue;
+            };
+            let result = Some(result.to_ascii_lowercase());
+            match method.to_ascii_lowercase().as_str() {
+                "dmarc" if r.dmarc.is_none() => r.dmarc = result,
+                "dkim" if r.dkim.is_none() => r.dkim = result,
+                "spf" if r.spf.is_none() => r.spf = result,
+                _ => {}
+            }
+        }
+        Some(r)
+    }
+
+    /// Whether the sender's domain is authenticated: DMARC passed, or, where no DMARC result
+    /// is given, DKIM or SPF did.
+    pub fn passed(&self) -> bool {
+        match self.dmarc.as_deref() {
+            Some(d) => d == "pass",
+            None => self.dkim.as_deref() == Some("pass") || self.spf.as_deref() == Some("pass"),
+        }
+    }
+
+    /// The results in one line, for traces: `dmarc=pass dkim=pass spf=none (by mx.example)`.
+    pub fn summary(&self) -> String {
+        let mut out = Vec::new();
+        for (m, r) in [
+            ("dmarc", &self.dmarc),
+            ("dkim", &self.dkim),
+            ("spf", &self.spf),
+        ] {
+            if let Some(r) = r {
+                out.push(format!("{m}={r}"));
+            }
+        }
+        format!("{} (by {})", out.join(" "), self.authserv_id)
+    }
 }
 
 impl Mail {
@@ -185,6 +267,11 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
         spam_flag,
         spam_score,
         attachments: attachments(&msg, limits),
+        authentication: msg
+            .headers_raw()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+            .filter_map(|(_, value)| AuthResults::parse(&value.replace(['\r', '\n'], " ")))
+            .collect(),
     })
 }
 
@@ -679,5 +766,29 @@ mod tests {
     fn bytes_without_headers_are_an_error() {
         assert!(parse(b"", &Limits::default()).is_err());
         assert!(parse(b"   \r\n", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn authentication_results_are_read_topmost_first_with_comments_dropped() {
+        let raw = "Authentication-Results: mx.helpdesk.example;\r\n\tdkim=pass (2048-bit key) header.d=alpen-logistik.example;\r\n\tspf=softfail smtp.mailfrom=x;\r\n\tdmarc=fail (p=reject) header.from=alpen-logistik.example\r\n\
+                   Authentication-Results: relay.example; dmarc=pass\r\n\
+                   From: a@alpen-logistik.example\r\nSubject: x\r\n\r\nhi\r\n";
+        let m = parse(raw.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(m.authentication.len(), 2);
+        let ours = &m.authentication[0];
+        assert_eq!(ours.authserv_id, "mx.helpdesk.example");
+        assert_eq!(
+            (
+                ours.dkim.as_deref(),
+                ours.spf.as_deref(),
+                ours.dmarc.as_deref()
+            ),
+            (Some("pass"), Some("softfail"), Some("fail"))
+        );
+        assert!(!ours.passed(), "DMARC decides where it was checked");
+        assert!(m.authentication[1].passed());
+        let spf_only = AuthResults::parse("mx; spf=pass smtp.mailfrom=a.example").unwrap();
+        assert!(spf_only.passed());
+        assert_eq!(spf_only.summary(), "spf=pass (by mx)");
     }
 }

@@ -10,7 +10,25 @@ use toml::Spanned;
 
 use super::compile::{full_sender_pattern, sender_glob, Ctx, Queue};
 use super::source::{MailDoc, Strings};
-use crate::intake::mail::Limits;
+use crate::intake::mail::{AuthResults, Limits};
+
+/// How far a `[T-000123]` tag in the subject is trusted to thread a mail onto its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagThreading {
+    /// Where our mail server checked the sender, the check must have passed.
+    IfChecked,
+    /// The check must be there and have passed.
+    Required,
+    /// The sender's address on the ticket suffices.
+    Off,
+}
+
+/// Whether a tagged mail from an address on the ticket is trusted as that person's, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagTrust {
+    pub trusted: bool,
+    pub why: String,
+}
 
 /// The texts of our mail in one language.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +51,8 @@ pub struct MailRules {
     pub auto_replies_per_hour: u64,
     pub limits: Limits,
     pub templates: HashMap<String, MailTemplate>,
+    pub tag_threading: TagThreading,
+    pub authserv_id: Option<String>,
     /// `file:line` of `[mail]`, for reasons.
     pub at: Option<Arc<str>>,
 }
@@ -50,6 +70,8 @@ impl Default for MailRules {
             auto_replies_per_hour: 5,
             limits: Limits::default(),
             templates: HashMap::new(),
+            tag_threading: TagThreading::IfChecked,
+            authserv_id: None,
             at: None,
         }
     }
@@ -62,6 +84,35 @@ pub struct SpamVerdict {
 }
 
 impl MailRules {
+    /// Judges a mail that names a ticket in its subject and comes from an address on it:
+    /// the address can be forged, so where our mail server checked the sender
+    /// (Authentication-Results of `authserv-id`, else the topmost), the check decides.
+    pub fn tag_trust(&self, auth: &[AuthResults]) -> TagTrust {
+        let ours = match &self.authserv_id {
+            Some(id) => auth.iter().find(|a| a.authserv_id.eq_ignore_ascii_case(id)),
+            None => auth.first(),
+        };
+        let trust = |trusted, why: String| TagTrust { trusted, why };
+        match (self.tag_threading, ours) {
+            (TagThreading::Off, _) => trust(true, "mail.tag-threading is off".into()),
+            (_, Some(a)) if a.passed() => {
+                trust(true, format!("Authentication-Results: {}", a.summary()))
+            }
+            (_, Some(a)) => trust(
+                false,
+                format!("Authentication-Results do not pass: {}", a.summary()),
+            ),
+            (TagThreading::Required, None) => trust(
+                false,
+                "no Authentication-Results of our mail server, and mail.tag-threading requires them"
+                    .into(),
+            ),
+            (TagThreading::IfChecked, None) => {
+                trust(true, "no Authentication-Results to check".into())
+            }
+        }
+    }
+
     /// Judges a mail by its sender, spam headers and text; allowed senders never are spam.
     pub fn spam(
         &self,
@@ -206,6 +257,21 @@ pub(super) fn compile_mail(
         attachment: kib(ctx, file, &d.max_attachment_kib, defaults.attachment),
         message: kib(ctx, file, &d.max_attachments_kib, defaults.message),
     };
+    if let Some(t) = &d.tag_threading {
+        match t.get_ref().as_str() {
+            "if-checked" => rules.tag_threading = TagThreading::IfChecked,
+            "required" => rules.tag_threading = TagThreading::Required,
+            "off" => rules.tag_threading = TagThreading::Off,
+            other => ctx.error(
+                file,
+                &t.span(),
+                format!("unknown tag-threading \"{other}\" (expected if-checked, required or off)"),
+            ),
+        }
+    }
+    if let Some(id) = &d.authserv_id {
+        rules.authserv_id = Some(id.get_ref().trim().to_ascii_lowercase());
+    }
     for (lang, t) in d.template.iter().flatten() {
         let fallback = rules.template("");
         let t = t.get_ref();

@@ -59,6 +59,13 @@ pub struct MailDoc {
     pub max_attachments_kib: Option<Spanned<i64>>,
     /// Per language (`de`, `en`): the texts of our mail.
     pub template: Option<BTreeMap<Name, Spanned<MailTemplateDoc>>>,
+    /// When a `[T-000123]` tag from an address on that ticket threads the mail onto it:
+    /// `if-checked` (Authentication-Results, where present, must pass), `required` (they
+    /// must be present and pass), `off` (the address alone suffices).
+    pub tag_threading: Option<Name>,
+    /// The `authserv-id` of our own mail server's Authentication-Results; others are
+    /// ignored (a sender can write any header). Unset: the topmost one counts.
+    pub authserv_id: Option<Name>,
 }
 
 /// The texts of our mail in one language. `{ticket}` is the ticket number, `{subject}` the
