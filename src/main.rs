@@ -97,6 +97,32 @@ enum Command {
         #[command(subcommand)]
         command: FaqCommand,
     },
+    /// Remove a person's content (GDPR Art. 17) from every ticket, message, raw mail,
+    /// attachment, outbound mail, event and notification; prints what was removed as JSON.
+    Erase {
+        /// The person's e-mail address.
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// Rules directory.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+    },
+    /// Write everything stored about a person (GDPR Art. 15) as one JSON document.
+    Export {
+        /// The person's e-mail address.
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// Rules directory.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
@@ -245,9 +271,13 @@ enum MailCommand {
         /// The service's base URL or its intake endpoint.
         #[arg(long, env = "TRIAGE_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
-        /// Bearer token of the gateway.
-        #[arg(long, env = "TRIAGE_TOKEN")]
+        /// Bearer token of the gateway. On a command line it shows in the process list and in
+        /// world-readable MTA configuration: prefer --token-file.
+        #[arg(long, env = "TRIAGE_TOKEN", conflicts_with = "token_file")]
         token: Option<String>,
+        /// A file holding the gateway's token (readable only by the transport's user).
+        #[arg(long, env = "TRIAGE_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
         /// Seconds to wait for the service.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -360,9 +390,27 @@ fn main() -> ExitCode {
                 MailCommand::Ingest {
                     url,
                     token,
+                    token_file,
                     timeout,
                 },
-        } => return mail_ingest(&url, token.as_deref(), timeout),
+        } => {
+            let token = match (token, token_file) {
+                (Some(t), _) => Some(t),
+                (None, Some(file)) => match std::fs::read_to_string(&file) {
+                    Ok(t) => Some(t.trim().to_owned()),
+                    Err(e) => {
+                        // The mail stays queued while the gateway is mended.
+                        eprintln!(
+                            "triage mail ingest: cannot read the token file {}: {e}",
+                            file.display()
+                        );
+                        return ExitCode::from(triage::intake::pipe::sysexits::TEMPFAIL);
+                    }
+                },
+                (None, None) => None,
+            };
+            return mail_ingest(&url, token.as_deref(), timeout);
+        }
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Faq {
             command:
@@ -375,6 +423,17 @@ fn main() -> ExitCode {
             command: FaqCommand::Import { dir, db },
         } => runtime().and_then(|rt| rt.block_on(faq_import(&dir, &db))),
         Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
+        Command::Erase { email, db, rules } => {
+            runtime().and_then(|rt| rt.block_on(person(&db, &rules, &email, None, true)))
+        }
+        Command::Export {
+            email,
+            db,
+            rules,
+            out,
+        } => {
+            runtime().and_then(|rt| rt.block_on(person(&db, &rules, &email, out.as_deref(), false)))
+        }
         Command::Worker {
             db,
             rules,
@@ -448,6 +507,44 @@ async fn bench(
     println!("database {db_url}, {seconds} s per phase, {concurrency} clients");
     let report = triage::loadtest::run(&config, rules, samples).await?;
     print!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `triage erase` and `triage export`: the same workflows as the admin API.
+async fn person(
+    db: &str,
+    rules_dir: &std::path::Path,
+    email: &str,
+    out: Option<&std::path::Path>,
+    erase: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::open(db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    let rules = triage::desk::RulesHandle::new(load(rules_dir)?.rules);
+    let desk = triage::desk::Desk::new(store, rules, triage::clock::Clock::system());
+    let cx = desk.ctx();
+    let result = if erase {
+        let actor = triage::desk::Actor::named("cli");
+        triage::desk::privacy::erase(&cx, email, &actor)
+            .await
+            .map(|removed| serde_json::json!({ "email": email, "removed": removed }))
+    } else {
+        triage::desk::privacy::export(&cx, email).await
+    };
+    let doc = match result {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let text = serde_json::to_string_pretty(&doc)?;
+    match out {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => println!("{text}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -84,6 +84,25 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
         (Method::GET, "/api/v1/sla/report".into(), None, MANAGERS),
         (Method::GET, "/api/v1/mail/outbox".into(), None, MANAGERS),
         (
+            Method::POST,
+            "/api/v1/mail/outbox/1/retry".into(),
+            None,
+            MANAGERS,
+        ),
+        (Method::GET, t("/messages"), None, PEOPLE),
+        (
+            Method::GET,
+            "/api/v1/privacy/export?email=nobody@example.net".into(),
+            None,
+            &[Admin],
+        ),
+        (
+            Method::POST,
+            "/api/v1/privacy/erase".into(),
+            Some(json!({"email":"nobody@example.net"})),
+            &[Admin],
+        ),
+        (
             Method::PUT,
             "/api/v1/agents/eva".into(),
             Some(json!({"name":"Eva","capacity":3,"presence":"available"})),

@@ -177,3 +177,38 @@ fn classify_refuses_to_start_on_broken_rules() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn export_and_erase_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let out_file = dir.path().join("anna.json");
+    let out = triage(
+        &[
+            "export",
+            "--email",
+            "Anna@Example.NET",
+            "--db",
+            &db,
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["email"], "anna@example.net");
+    assert_eq!(doc["tickets"], serde_json::json!([]));
+    let out = triage(&["erase", "--email", "anna@example.net", "--db", &db], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["removed"]["tickets"], 0);
+    let out = triage(&["erase", "--email", "not an address", "--db", &db], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not an e-mail address"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -663,6 +663,22 @@ async fn smtp_failures_are_retried_with_backoff_and_permanent_ones_give_up() {
                 .any(|e| e["kind"] == "mail.dead"),
             "{events}"
         );
+        // Mended (the relay accepts again): a manager sends it once more, and it goes out.
+        let id = o["id"].as_i64().unwrap();
+        let retry = server.url(&format!("/api/v1/mail/outbox/{id}/retry"));
+        let (s, again) = post(retry.clone(), json!({})).await;
+        assert_eq!(s, 200, "{again}");
+        assert_eq!(
+            (again["status"].as_str(), again["attempts"].as_i64()),
+            (Some("pending"), Some(0))
+        );
+        let (s, p) = post(retry, json!({})).await;
+        assert_eq!(s, 409, "only dead mail is sent again: {p}");
+        let r = worker_round(&server, &flaky, chrono::Utc::now()).await;
+        assert_eq!(r.mail_sent, 1);
+        assert_eq!(outbox(&server, &number).await[0]["status"], "sent");
+        let (s, _) = post(server.url("/api/v1/mail/outbox/999999/retry"), json!({})).await;
+        assert_eq!(s, 404);
         server.stop().await;
     })
     .await;
@@ -670,18 +686,15 @@ async fn smtp_failures_are_retried_with_backoff_and_permanent_ones_give_up() {
 
 /// `triage mail ingest` as an MTA pipe runs it: the message on stdin, the exit code back.
 async fn ingest(url: &str, token: &str, raw: &[u8]) -> (i32, String) {
+    ingest_with(&["--url", url, "--token", token], raw).await
+}
+
+/// `triage mail ingest` with these arguments.
+async fn ingest_with(args: &[&str], raw: &[u8]) -> (i32, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_triage"))
-        .args([
-            "mail",
-            "ingest",
-            "--url",
-            url,
-            "--token",
-            token,
-            "--timeout",
-            "5",
-        ])
+        .args(["mail", "ingest", "--timeout", "5"])
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -740,6 +753,18 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
         let (code, out) = ingest(&failing_url, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("maintenance"), "{out}");
+        // The token from a file only the transport's user reads; a file that cannot be read
+        // keeps the mail queued.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gateway.token");
+        std::fs::write(&file, "test-gateway-token\n").unwrap();
+        let other = mail("anna.berger@alpen-logistik.example", "pipe2@alpen", "Drucker", "", "Immer noch.");
+        let (code, out) = ingest_with(&["--url", &server.base, "--token-file", file.to_str().unwrap()], other.as_bytes()).await;
+        assert_eq!(code, 0, "{out}");
+        let missing = dir.path().join("missing.token");
+        let (code, out) = ingest_with(&["--url", &server.base, "--token-file", missing.to_str().unwrap()], other.as_bytes()).await;
+        assert_eq!(code, 75, "{out}");
+        assert!(out.contains("token file"), "{out}");
         // A URL without a scheme is a configuration error, not a delivery to retry.
         let bare = server.base.trim_start_matches("http://").to_owned();
         let (code, out) = ingest(&bare, "test-gateway-token", raw.as_bytes()).await;
@@ -916,6 +941,43 @@ async fn two_worker_processes_send_each_mail_once() {
             );
             assert_eq!(outbox(&server, n).await[0]["status"], "sent");
         }
+        server.stop().await;
+    })
+    .await;
+}
+
+/// A tag from an address on the ticket threads only where our mail server's
+/// Authentication-Results pass: a forged From: with the requester's address and a failed
+/// DMARC check becomes a ticket of its own, linked, with the reason.
+#[tokio::test]
+async fn a_subject_tag_threads_only_where_the_sender_is_authenticated() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let anna = "anna.berger@alpen-logistik.example";
+        let (s, first) = deliver(&server, &mail(anna, "auth-0@alpen", "Lieferschein fehlt", "", "Der Lieferschein zu Auftrag 4711 fehlt.")).await;
+        assert_eq!(s, 201, "{first}");
+        let number = first["ticket"]["number"].as_str().unwrap().to_owned();
+        let subject = format!("Re: [{number}] Lieferschein fehlt");
+        let ar = |result: &str| {
+            format!("Authentication-Results: mx.helpdesk.example; spf=pass smtp.mailfrom=alpen-logistik.example; dmarc={result} header.from=alpen-logistik.example\r\n")
+        };
+        // Forged: DMARC fails. A new ticket, linked, saying why.
+        let (s, forged) = deliver(&server, &mail(anna, "auth-1@evil", &subject, &ar("fail"), "Bitte Kontodaten ändern.")).await;
+        assert_eq!((s, forged["outcome"].as_str()), (201, Some("created")), "{forged}");
+        let other = forged["ticket"]["number"].as_str().unwrap();
+        assert_ne!(other, number);
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{other}/events"))).await;
+        let linked = events.as_array().unwrap().iter().find(|e| e["kind"] == "linked").unwrap();
+        let why = linked["data"]["why"].as_str().unwrap();
+        assert!(why.contains("dmarc=fail") && why.contains("the sender is on it"), "{why}");
+        // Authenticated: threaded, and the message says by what.
+        let (s, real) = deliver(&server, &mail(anna, "auth-2@alpen", &subject, &ar("pass"), "Danke, gefunden.")).await;
+        assert_eq!((s, real["outcome"].as_str()), (200, Some("appended")), "{real}");
+        assert_eq!(real["ticket"]["number"], number.as_str());
+        let record = server.state.desk.store.get(&number).await.unwrap();
+        let (rows, _, _) = server.state.desk.store.conversation(record.id, None, 10).await.unwrap();
+        let meta = rows.last().unwrap().mail.clone().unwrap();
+        assert!(meta["threaded_by"].as_str().unwrap().contains("dmarc=pass"), "{meta}");
         server.stop().await;
     })
     .await;

@@ -54,6 +54,8 @@ pub struct Model {
     pub faq: Option<Json>,
     /// The agent (id) working it.
     pub assignee: Option<String>,
+    /// When its personal content was removed (retention, or an erasure request).
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261124_000006_agents;
 mod m20261128_000007_shifts;
 mod m20261128_000008_work_lists;
 mod m20261202_000009_conversation;
+mod m20261202_000010_erasure;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_shifts::Migration),
             Box::new(m20261128_000008_work_lists::Migration),
             Box::new(m20261202_000009_conversation::Migration),
+            Box::new(m20261202_000010_erasure::Migration),
         ]
     }
 }

@@ -44,8 +44,12 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         // The FAQ and the mail queue are managed; agents read articles.
         ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
         (_, "/api/v1/faq/{id}") => Some(MANAGERS),
-        (_, "/api/v1/sla/report" | "/api/v1/mail/outbox") => Some(MANAGERS),
+        (_, "/api/v1/sla/report" | "/api/v1/mail/outbox" | "/api/v1/mail/outbox/{id}/retry") => {
+            Some(MANAGERS)
+        }
         ("PUT", "/api/v1/agents/{id}") => Some(MANAGERS),
+        // A person's data: admins only.
+        (_, "/api/v1/privacy/erase" | "/api/v1/privacy/export") => Some(&[Admin]),
         // Everything else is ticket work.
         (_, r) if r.starts_with("/api/") => Some(PEOPLE),
         _ => Some(&[Admin]),

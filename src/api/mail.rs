@@ -176,3 +176,23 @@ pub async fn outbox(
     let rows = store.outbox(ticket, page_size(p.limit, 100, 1000)?).await?;
     Ok(Json(rows.into_iter().map(OutboxView::from).collect()))
 }
+
+/// Send a dead mail again (managers): attempts start from zero, due now, recorded on its
+/// ticket as `mail.send_again`.
+#[utoipa::path(post, path = "/api/v1/mail/outbox/{id}/retry", tag = "mail",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = OutboxView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not dead", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+    who: Who,
+) -> Result<Json<OutboxView>, ApiError> {
+    let cx = state.ctx();
+    let actor = crate::desk::actor(&cx, who.identity(), None, "actor", "manager").await?;
+    let row = crate::desk::mail::send_again(&cx, id, &actor).await?;
+    Ok(Json(row.into()))
+}

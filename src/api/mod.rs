@@ -14,6 +14,7 @@ pub mod extract;
 pub mod faq;
 pub mod listen;
 pub mod mail;
+pub mod privacy;
 pub mod tickets;
 pub mod views;
 
@@ -141,13 +142,15 @@ impl AppState {
         faq::list, faq::get, faq::put, faq::delete, faq::feedback,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
-        calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox,
+        calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox, mail::retry,
+        privacy::erase, privacy::export,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
         (name = "faq", description = "FAQ articles, automatic answers and feedback"),
         (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
         (name = "agents", description = "Agents, presence, work lists, claim, assign, transfer"),
+        (name = "privacy", description = "A person's data: export and erasure (admins)"),
         (name = "operations", description = "Health and metrics")),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -296,6 +299,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(mail::raw_mail),
         )
         .route("/api/v1/mail/outbox", get(mail::outbox))
+        .route("/api/v1/mail/outbox/{id}/retry", post(mail::retry))
+        .route("/api/v1/privacy/erase", post(privacy::erase))
+        .route("/api/v1/privacy/export", get(privacy::export))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

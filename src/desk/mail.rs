@@ -318,3 +318,20 @@ async fn append(
         "the ticket kept changing; deliver the message again".into(),
     ))
 }
+
+/// Sends a mail the worker gave up on once more (after its cause was mended: the relay, the
+/// recipient's address). Only dead mail: pending mail is on its way, sent mail went out.
+pub async fn send_again(
+    cx: &Ctx<'_>,
+    id: i64,
+    actor: &Actor,
+) -> Result<crate::store::OutboxRecord, DeskError> {
+    match cx.store.send_again(id, &actor.name, cx.now).await {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(DeskError::Conflict(format!(
+            "outbound mail {id} is not dead: only mail the worker gave up on is sent again"
+        ))),
+        Err(StoreError::NotFound(_)) => Err(DeskError::NotFound(format!("no outbound mail {id}"))),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -13,6 +13,7 @@ pub mod conversation;
 pub mod faq;
 pub mod intake;
 pub mod mail;
+pub mod privacy;
 pub mod work;
 
 use std::sync::{Arc, RwLock};

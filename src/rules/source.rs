@@ -31,6 +31,15 @@ pub struct FileDoc {
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
     pub faq: Option<Spanned<FaqDoc>>,
     pub mail: Option<Spanned<MailDoc>>,
+    pub privacy: Option<Spanned<PrivacyDoc>>,
+}
+
+/// `[privacy]`: retention of personal content.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PrivacyDoc {
+    /// Days after closing that a ticket's personal content is removed.
+    pub erase_closed_after_days: Option<Spanned<i64>>,
 }
 
 /// `[mail]`: the e-mail gateway's address, limits, spam rules and answer templates.

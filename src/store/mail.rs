@@ -295,6 +295,46 @@ impl Store {
     }
 
     /// Outbound mail, newest first; of one ticket if given.
+    /// Queues a mail that was given up on (`dead`) again, as if new: attempts from zero,
+    /// due now, with an event on its ticket. Returns the row, or `None` when it is not dead
+    /// (pending, sent or bounced mail is left as it is).
+    pub async fn send_again(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxRecord>, StoreError> {
+        let txn = self.db.begin().await?;
+        let done = mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::Status, Expr::value("pending"))
+            .col_expr(mail_outbox::Column::Attempts, Expr::value(0))
+            .col_expr(mail_outbox::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(
+                mail_outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Status.eq("dead"))
+            .exec(&txn)
+            .await?;
+        let Some(row) = mail_outbox::Entity::find_by_id(id).one(&txn).await? else {
+            txn.rollback().await?;
+            return Err(StoreError::NotFound(format!("outbound mail {id}")));
+        };
+        if done.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let event = NewEvent {
+            kind: "mail.send_again".into(),
+            actor: actor.to_owned(),
+            data: serde_json::json!({ "mail": id, "message_id": row.message_id, "last_error": row.last_error }),
+        };
+        insert_events(&txn, row.ticket_id, vec![event], now).await?;
+        txn.commit().await?;
+        Ok(Some(row))
+    }
+
     pub async fn outbox(
         &self,
         ticket: Option<Uuid>,

@@ -22,6 +22,7 @@ mod faq;
 mod locks;
 mod mail;
 mod organisations;
+mod privacy;
 mod sla;
 mod tickets;
 mod tokens;
@@ -32,6 +33,7 @@ pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
 pub use mail::{AttachmentRecord, InboundMail, MessageRecord, OutboundMail, OutboxRecord, Sent};
+pub use privacy::{Erased, ERASED};
 pub use sla::{
     AlarmPlan, Delivery, NewNotification, NotificationFilter, NotificationRecord, SlaColumns,
 };

@@ -62,6 +62,8 @@ pub struct Round {
     /// Tickets given to agents automatically.
     pub assigned: usize,
     pub mail_failed: usize,
+    /// Closed tickets whose personal content retention removed.
+    pub erased: usize,
 }
 
 /// Runs rounds until `shutdown` completes; `rules` gives the current rules (they may be
@@ -141,6 +143,10 @@ pub async fn round(
     }
     // Catches what no request woke the assigner for: a shift starting, a rules reload.
     out.assigned = crate::desk::assign::round(store, rules, now).await?.len();
+    if let Some(days) = rules.privacy.erase_closed_after_days {
+        let before = now - chrono::Duration::days(i64::from(days));
+        out.erased = store.erase_closed(before, config.batch, now).await?.tickets as usize;
+    }
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let leased = store.lease_deliveries(now, config.batch, lease).await?;
     for n in leased {
@@ -388,6 +394,7 @@ mod tests {
             sla_alarm_at: None,
             faq: None,
             assignee: None,
+            erased_at: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod classification;
 mod conditions;
 mod defaults;
 mod faq;
+pub mod privacy;
 mod queues;
 mod sections;
 mod segments;
@@ -75,6 +76,7 @@ pub struct CompiledRules {
     pub sla: SlaRules,
     pub faq: FaqRules,
     pub mail: super::MailRules,
+    pub privacy: privacy::PrivacyRules,
 }
 
 impl CompiledRules {
@@ -271,6 +273,7 @@ fn build(
         },
     );
     let mail = super::mail::compile_mail(ctx, docs.mail, &queues);
+    let privacy = privacy::compile(ctx, docs.privacy);
     queues::staff(&mut queues, staffing);
     if ctx.has_errors() {
         return None;
@@ -296,6 +299,7 @@ fn build(
             sla,
             faq,
             mail,
+            privacy,
         },
         extra_files,
     ))

@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::Ctx;
 use crate::rules::sla::SlaDocs;
 use crate::rules::source::{
-    CalendarDoc, CategoryDoc, ChannelDoc, DefaultsDoc, FaqDoc, FileDoc, MailDoc, Name, QueueDoc,
-    RuleDoc, SegmentDoc,
+    CalendarDoc, CategoryDoc, ChannelDoc, DefaultsDoc, FaqDoc, FileDoc, MailDoc, Name, PrivacyDoc,
+    QueueDoc, RuleDoc, SegmentDoc,
 };
 
 /// A parsed item with the file it came from.
@@ -68,6 +68,7 @@ pub(super) struct Sections {
     pub(super) sla: SlaDocs,
     pub(super) faq: Option<(usize, Spanned<FaqDoc>)>,
     pub(super) mail: Vec<(usize, Spanned<MailDoc>)>,
+    pub(super) privacy: Vec<(usize, Spanned<PrivacyDoc>)>,
 }
 
 /// Sorts the parsed files' sections by kind, reporting a second `[faq]` and every name that
@@ -81,8 +82,10 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
     let mut sla_docs = SlaDocs::default();
     let mut faq_doc: Option<(usize, Spanned<FaqDoc>)> = None;
     let mut mail_docs = Vec::new();
+    let mut privacy_docs = Vec::new();
     for (file, doc) in docs {
         mail_docs.extend(doc.mail.map(|m| (file, m)));
+        privacy_docs.extend(doc.privacy.map(|p| (file, p)));
         sla_docs.sla.extend(doc.sla.map(|d| (file, d)));
         sla_docs
             .policies
@@ -126,6 +129,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
         sla: sla_docs,
         faq: faq_doc,
         mail: mail_docs,
+        privacy: privacy_docs,
     }
 }
 
