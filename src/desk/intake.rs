@@ -129,18 +129,45 @@ pub fn start_clocks(
     sla::start(&rules.sla, window, &rules.calendars, ticket, d)
 }
 
+/// How much of a ticket's body its decision reads.
+pub const DECISION_TEXT: usize = 64 * 1024;
+
+/// The ticket as its decision reads it, when its body is longer than [`DECISION_TEXT`]:
+/// the body cut at a character boundary.
+fn decision_text(ticket: &Ticket) -> Option<Ticket> {
+    if ticket.body.len() <= DECISION_TEXT {
+        return None;
+    }
+    let mut end = DECISION_TEXT;
+    while !ticket.body.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(Ticket {
+        channel: ticket.channel,
+        subject: ticket.subject.clone(),
+        body: ticket.body[..end].to_owned(),
+        from: ticket.from.clone(),
+        received_at: ticket.received_at,
+    })
+}
+
 /// Classifies a new ticket, starts its clocks, lets the FAQ answer it where it may, and
 /// stores it durably.
 pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Created, DeskError> {
     let rules = &cx.rules;
     let now = cx.now;
-    let mut decision = classify(rules, &ticket);
+    // A request is decided by its beginning: rules, language detection and the FAQ read at
+    // most the first DECISION_TEXT bytes, so a huge mail costs no more to decide than a
+    // long one (and no query of millions of words). The whole text is stored.
+    let probe = decision_text(&ticket);
+    let probe = probe.as_ref().unwrap_or(&ticket);
+    let mut decision = classify(rules, probe);
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
         review(rules, &mut decision, verdict);
     }
     let (mut clocks, start) = start_clocks(rules, &ticket, &decision);
-    let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, &ticket, &decision);
+    let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, probe, &decision);
     // Where an automatic answer would go by mail: the mail's reply address, or the sender
     // of an e-mail ticket that reached us another way.
     let reply_to = match &mail {
