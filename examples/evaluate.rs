@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| triage::eval::data_dir().join("tickets-softoft"));
     let rules = triage::rules::load_dir(&rules_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let data = triage::eval::load_softoft(&data_dir).map_err(anyhow::Error::msg)?;
+    let data = triage::eval::load_softoft(&data_dir)?;
     let report = triage::eval::evaluate(&rules.rules, &data);
     println!("{}", report.markdown());
     Ok(())

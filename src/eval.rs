@@ -38,18 +38,27 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
 }
 
+/// A data set file that cannot be read as the evaluation expects it.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {why}")]
+pub struct DataError {
+    pub path: String,
+    pub why: String,
+}
+
 /// Reads the labelled tickets of [`FILES`] from the `tickets-softoft` folder.
-pub fn load_softoft(dir: &Path) -> Result<Vec<Labelled>, String> {
+pub fn load_softoft(dir: &Path) -> Result<Vec<Labelled>, DataError> {
     let arrival = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
     let mut out = Vec::new();
     for name in FILES {
         let path = dir.join(name);
-        let mut reader = csv::Reader::from_path(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let headers = reader
-            .headers()
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .clone();
+        let fail = |why: String| DataError {
+            path: path.display().to_string(),
+            why,
+        };
+        let mut reader =
+            csv::Reader::from_path(&path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
         let (Some(s), Some(b), Some(q), Some(p), Some(l)) = (
             col("subject"),
@@ -58,10 +67,10 @@ pub fn load_softoft(dir: &Path) -> Result<Vec<Labelled>, String> {
             col("priority"),
             col("language"),
         ) else {
-            return Err(format!("{}: unexpected columns", path.display()));
+            return Err(fail("unexpected columns".into()));
         };
         for record in reader.records() {
-            let r = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let r = record.map_err(|e| fail(e.to_string()))?;
             let text = |i: usize| r.get(i).unwrap_or("").replace("\\n", "\n");
             out.push(Labelled {
                 ticket: Ticket {

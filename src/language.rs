@@ -125,16 +125,21 @@ pub struct LanguageDetector {
     filter: WordFilter,
 }
 
+/// A language code no detector knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("language \"{0}\" cannot be detected")]
+pub struct UnknownLanguage(pub String);
+
 impl LanguageDetector {
-    /// A detector for the given ISO 639-1 codes; unknown codes are returned as the error.
-    pub fn new<'a>(codes: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    /// A detector for the given ISO 639-1 codes; the first unknown code is the error.
+    pub fn new<'a>(codes: impl IntoIterator<Item = &'a str>) -> Result<Self, UnknownLanguage> {
         let mut pairs = Vec::new();
         for code in codes {
             let lang = SUPPORTED
                 .iter()
                 .find(|(c, _)| *c == code)
                 .map(|(_, l)| *l)
-                .ok_or_else(|| code.to_owned())?;
+                .ok_or_else(|| UnknownLanguage(code.to_owned()))?;
             pairs.push((lang, Arc::from(code)));
         }
         let mut words = FxHashMap::default();
@@ -311,7 +316,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_are_refused() {
-        assert_eq!(LanguageDetector::new(["de", "xx"]).unwrap_err(), "xx");
+        assert_eq!(LanguageDetector::new(["de", "xx"]).unwrap_err().0, "xx");
     }
 
     #[test]

@@ -580,7 +580,7 @@ async fn faq_import(dir: &std::path::Path, db: &str) -> anyhow::Result<ExitCode>
 
 fn faq_eval(data: &std::path::Path, embedding_baseline: bool) -> anyhow::Result<ExitCode> {
     use triage::faq::{eval, Mode};
-    let split = eval::bitext_split(data).map_err(|e| anyhow::anyhow!(e))?;
+    let split = eval::bitext_split(data)?;
     println!(
         "{}: {} articles (answer + {} questions each), {} calibration and {} test questions",
         data.display(),
@@ -590,8 +590,7 @@ fn faq_eval(data: &std::path::Path, embedding_baseline: bool) -> anyhow::Result<
         split.test.len()
     );
     for (name, mode) in [("triage", Mode::Full), ("plain BM25", Mode::Plain)] {
-        let (report, calibration) =
-            eval::evaluate(name, &split.articles, &split, mode).map_err(|e| anyhow::anyhow!(e))?;
+        let (report, calibration) = eval::evaluate(name, &split.articles, &split, mode)?;
         println!("\n{report}");
         if mode == Mode::Full {
             let pts: Vec<String> = calibration

@@ -28,21 +28,35 @@ pub struct Split {
     pub test: Vec<Labelled>,
 }
 
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The data set cannot be read as expected.
+    #[error("{path}: {why}")]
+    Data { path: String, why: String },
+    #[error("the FAQ index could not be built: {0}")]
+    Index(String),
+}
+
 /// How many questions of an intent go into its article.
 pub const QUESTIONS_PER_ARTICLE: usize = 5;
 
 /// Reads the Bitext CSV and splits it. The article's questions are chosen to cover as many
 /// different words as possible (what a person writing the article would do: different
 /// phrasings, not five variants of one); the answer is the intent's most frequent response.
-pub fn bitext_split(csv_path: &Path) -> Result<Split, String> {
-    let mut reader = csv::Reader::from_path(csv_path)
-        .map_err(|e| format!("cannot read {}: {e}", csv_path.display()))?;
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+pub fn bitext_split(csv_path: &Path) -> Result<Split, EvalError> {
+    let fail = |why: String| EvalError::Data {
+        path: csv_path.display().to_string(),
+        why,
+    };
+    let mut reader =
+        csv::Reader::from_path(csv_path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
     let col = |name: &str| {
         headers
             .iter()
             .position(|h| h == name)
-            .ok_or_else(|| format!("{}: no column {name}", csv_path.display()))
+            .ok_or_else(|| fail(format!("no column {name}")))
     };
     let (qi, ii, ri, ci) = (
         col("instruction")?,
@@ -54,7 +68,7 @@ pub fn bitext_split(csv_path: &Path) -> Result<Split, String> {
     type Intent = (String, Vec<String>, BTreeMap<String, usize>);
     let mut by_intent: BTreeMap<String, Intent> = BTreeMap::new();
     for row in reader.records() {
-        let row = row.map_err(|e| e.to_string())?;
+        let row = row.map_err(|e| fail(e.to_string()))?;
         let e = by_intent
             .entry(row[ii].to_owned())
             .or_insert_with(|| (row[ci].to_lowercase(), Vec::new(), BTreeMap::new()));
@@ -228,9 +242,9 @@ pub fn evaluate(
     articles: &[Article],
     split: &Split,
     mode: Mode,
-) -> Result<(Report, Calibration), String> {
+) -> Result<(Report, Calibration), EvalError> {
     let plain = FaqIndex::build(articles, None, mode, Calibration { points: vec![] })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EvalError::Index(e.to_string()))?;
     let cal_outcomes = run(&plain, "en", &split.calibrate);
     let calibration = Calibration::fit(cal_outcomes.iter().map(|o| (o.margin, o.top1)).collect());
     let test = run(&plain, "en", &split.test);

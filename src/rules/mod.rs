@@ -50,7 +50,7 @@ impl SourceFile {
 /// Why a further file the rules name (the customer list, an iCalendar file) could not be
 /// read; its text is the error reported at the name.
 #[derive(Debug, thiserror::Error)]
-enum ReadError {
+pub enum ReadError {
     /// The file system could not read the file.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -60,9 +60,6 @@ enum ReadError {
     /// None of the files given has that name.
     #[error("cannot read {0}: no such file")]
     Missing(String),
-    /// The reader given to [`compile`] could not read it, for this reason.
-    #[error("{0}")]
-    Refused(String),
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

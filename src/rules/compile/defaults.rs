@@ -68,7 +68,7 @@ pub(super) fn table(
         .unwrap_or_else(|| vec!["de".into(), "en".into()]);
     let detector = match LanguageDetector::new(languages.iter().map(String::as_str)) {
         Ok(l) => Some(l),
-        Err(code) => {
+        Err(crate::language::UnknownLanguage(code)) => {
             let at = doc.languages.as_ref().map_or(span.clone(), |l| l.span());
             ctx.error(
                 file,

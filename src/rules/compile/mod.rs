@@ -159,9 +159,9 @@ impl Ctx<'_> {
 /// (the customer list) relative to the rules directory.
 pub fn compile(
     files: &[SourceFile],
-    read: impl Fn(&str) -> Result<SourceFile, String>,
+    read: impl Fn(&str) -> Result<SourceFile, ReadError>,
 ) -> Result<Loaded, RulesError> {
-    compile_with(files, &|name| read(name).map_err(ReadError::Refused))
+    compile_with(files, &read)
 }
 
 /// [`compile`] with a reader whose errors say why a file could not be read.
