@@ -72,125 +72,38 @@ async fn every_row(server: &TestServer) -> String {
     ];
     assert_eq!(tables, known, "a table the erasure check does not read");
     let mut out = String::new();
-    let dump = |out: &mut String, rows: Vec<String>| {
-        for r in rows {
-            out.push_str(&r);
-            out.push('\n');
-        }
-    };
-    let debug = |v: &dyn std::fmt::Debug| format!("{v:?}");
-    dump(
-        &mut out,
-        agents::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
+    // Each table's rows in their Debug form; binary columns also decoded as text below.
+    macro_rules! rows {
+        ($($entity:ident),+) => {$(
+            for r in $entity::Entity::find().all(conn).await.unwrap() {
+                out.push_str(&format!("{r:?}\n"));
+            }
+        )+};
+    }
+    rows!(
+        agents,
+        api_tokens,
+        attachments,
+        events,
+        faq_articles,
+        idempotency_keys,
+        mail_outbox,
+        messages,
+        notifications,
+        organisations,
+        tickets
     );
     for a in attachments::Entity::find().all(conn).await.unwrap() {
-        out.push_str(&debug(&a));
         out.push_str(&String::from_utf8_lossy(
             a.content.as_deref().unwrap_or_default(),
         ));
         out.push('\n');
     }
-    dump(
-        &mut out,
-        events::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        faq_articles::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        idempotency_keys::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        mail_outbox::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
     for m in mail_raw::Entity::find().all(conn).await.unwrap() {
         out.push_str(&m.message_id);
         out.push_str(&String::from_utf8_lossy(&m.raw));
         out.push('\n');
     }
-    dump(
-        &mut out,
-        messages::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        notifications::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        organisations::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        tickets::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
-    dump(
-        &mut out,
-        api_tokens::Entity::find()
-            .all(conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| debug(r))
-            .collect(),
-    );
     out
 }
 

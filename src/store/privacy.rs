@@ -164,37 +164,7 @@ async fn erase_ticket(
         am.update(txn).await?;
         done.outbound_mails += 1;
     }
-    for e in events::Entity::find()
-        .filter(events::Column::TicketId.eq(t.id))
-        .all(txn)
-        .await?
-    {
-        let actor_is_them = mentions(&e.actor, &needles);
-        let data = scrub(&e.data, &needles);
-        if actor_is_them || data.is_some() {
-            let mut am = e.into_active_model();
-            if let Some(data) = data {
-                am.data = Set(data);
-            }
-            if actor_is_them {
-                am.actor = Set(ERASED.into());
-            }
-            am.update(txn).await?;
-            done.events += 1;
-        }
-    }
-    for n in notifications::Entity::find()
-        .filter(notifications::Column::TicketId.eq(t.id))
-        .all(txn)
-        .await?
-    {
-        if let Some(payload) = scrub(&n.payload, &needles) {
-            let mut am = n.into_active_model();
-            am.payload = Set(payload);
-            am.update(txn).await?;
-            done.notifications += 1;
-        }
-    }
+    scrub_events(txn, t.id, &needles, &mut done).await?;
     let trace = scrub(&t.trace, &needles).unwrap_or_else(|| t.trace.clone());
     let faq = t
         .faq
@@ -215,15 +185,13 @@ async fn erase_ticket(
     Ok(done)
 }
 
-/// Replaces the needles wherever another person's ticket mentions them: its events,
-/// notifications, messages (text and mail data), raw mail and trace. The ticket and its
-/// other content stay.
-async fn scrub_mentions(
+/// Replaces the needles in a ticket's events (data and actor) and notifications.
+async fn scrub_events(
     txn: &DatabaseTransaction,
     ticket: Uuid,
     needles: &[String],
-) -> Result<Erased, StoreError> {
-    let mut done = Erased::default();
+    done: &mut Erased,
+) -> Result<(), StoreError> {
     for e in events::Entity::find()
         .filter(events::Column::TicketId.eq(ticket))
         .all(txn)
@@ -255,6 +223,19 @@ async fn scrub_mentions(
             done.notifications += 1;
         }
     }
+    Ok(())
+}
+
+/// Replaces the needles wherever another person's ticket mentions them: its events,
+/// notifications, messages (text and mail data), raw mail and trace. The ticket and its
+/// other content stay.
+async fn scrub_mentions(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    needles: &[String],
+) -> Result<Erased, StoreError> {
+    let mut done = Erased::default();
+    scrub_events(txn, ticket, needles, &mut done).await?;
     for m in messages::Entity::find()
         .filter(messages::Column::TicketId.eq(ticket))
         .all(txn)
