@@ -215,6 +215,39 @@ mod tests {
         assert!(parsed.automatic.is_none());
     }
 
+    /// Every outbound mail, text only or with its HTML alternative, declares MIME
+    /// (RFC 2045) and its charset, and the alternative parts arrive as written.
+    #[test]
+    fn outbound_mail_is_mime_with_a_charset_and_the_html_alternative() {
+        let rules =
+            crate::rules::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+                .unwrap()
+                .rules;
+        for html in [
+            None,
+            Some("<p>Öffnen Sie <strong>das Portal</strong>.</p>".to_owned()),
+        ] {
+            let mut m = record(true);
+            m.body_html = html.clone();
+            let raw = String::from_utf8(render(&rules, &m).unwrap().formatted()).unwrap();
+            let (head, _) = raw.split_once("\r\n\r\n").unwrap();
+            assert!(head.lines().any(|l| l == "MIME-Version: 1.0"), "{head}");
+            assert!(raw.contains("charset=utf-8"), "{raw}");
+            let parsed = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap();
+            let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+            assert_eq!(text.trim(), "Guten Tag,\n\nÖffnen Sie das Portal.");
+            match &html {
+                Some(h) => {
+                    assert!(head.contains("multipart/alternative"), "{head}");
+                    assert_eq!(parsed.body_html(0).unwrap().trim(), h);
+                }
+                None => assert!(head.contains("Content-Type: text/plain"), "{head}"),
+            }
+        }
+    }
+
     #[test]
     fn retries_back_off_then_give_up() {
         let now = Utc::now();
