@@ -152,6 +152,8 @@ impl AppState {
         (name = "agents", description = "Agents, presence, work lists, claim, assign, transfer"),
         (name = "privacy", description = "A person's data: export and erasure (admins)"),
         (name = "operations", description = "Health and metrics")),
+    components(schemas(crate::model::Segment, crate::model::Channel, tickets::SlaStateParam,
+        clocks::GroupBy, clocks::NotificationStatus, agents::Presence)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
