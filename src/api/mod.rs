@@ -222,10 +222,23 @@ fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
                 add("401", "No bearer token, or an unknown or revoked one");
                 add("403", "The token's role may not use this endpoint");
             }
+            let params = op.parameters.as_deref().unwrap_or_default();
             if op.request_body.is_some() {
                 add("400", "The body could not be read");
                 add("413", "The body is larger than the limit");
                 add("415", "The body is not of the documented media type");
+                add("422", "A field of the body is invalid");
+            }
+            if !params.is_empty() {
+                add("400", "A parameter could not be read");
+                add("422", "A parameter's value is invalid");
+            }
+            // A path, or a query parameter naming a ticket, that names nothing.
+            if params.iter().any(|p| {
+                matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path)
+                    || p.name == "ticket"
+            }) {
+                add("404", "What the path or `ticket` names does not exist");
             }
             add("408", "The request took longer than the timeout");
             add("503", "The database cannot be used right now");
