@@ -19,6 +19,7 @@ use crate::desk::{self, work};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
+    #[schema(min_length = 1)]
     pub name: String,
     pub email: Option<String>,
     #[serde(default)]

@@ -22,6 +22,7 @@ use crate::desk::call::{self, Call, Outcome};
 #[serde(deny_unknown_fields)]
 pub struct CallInput {
     /// The caller's number, in any common form (`+43 662 8080-12`, `0662 808012`).
+    #[schema(min_length = 1)]
     pub caller: String,
     /// The line that was called (the hotline's number or name).
     pub called: String,

@@ -23,6 +23,7 @@ use crate::store::{self, NotificationFilter, TicketRecord};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
+    #[schema(min_length = 1)]
     pub body: String,
     /// The agent a manager writes for (recorded as acting on their behalf); agents write as
     /// themselves and leave it out.
@@ -38,6 +39,7 @@ pub struct ReplyInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
+    #[schema(min_length = 1)]
     pub body: String,
     /// The customer's address or name (default: the ticket's requester).
     pub from: Option<String>,

@@ -22,14 +22,18 @@ use crate::store::StoreError;
 #[serde(deny_unknown_fields)]
 pub struct ArticleInput {
     /// `de` or `en`.
+    #[schema(pattern = "^(de|en)$")]
     pub language: String,
+    #[schema(min_length = 1)]
     pub category: String,
+    #[schema(min_length = 1)]
     pub title: String,
     #[serde(default)]
     pub questions: Vec<String>,
     #[serde(default)]
     pub keywords: Vec<String>,
     /// Markdown; automatic answers send it as plain text and HTML.
+    #[schema(min_length = 1)]
     pub body: String,
 }
 

@@ -19,6 +19,8 @@ use crate::store::Erased;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Person {
+    #[schema(format = Email, min_length = 3)]
+    #[param(format = Email, min_length = 3)]
     pub email: String,
 }
 

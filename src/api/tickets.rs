@@ -95,6 +95,7 @@ pub struct ListParams {
     #[param(value_type = Option<SlaStateParam>)]
     pub sla_state: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^(t[0-9]+|d-?[0-9]+\.[0-9]+)$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -206,6 +207,7 @@ pub async fn events(
 #[into_params(parameter_in = Query)]
 pub struct MessageParams {
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]+$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]

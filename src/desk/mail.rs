@@ -111,13 +111,35 @@ fn readable(body: &str) -> bool {
     all > 0 && junk * 10 <= all
 }
 
+/// The ticket a new mail becomes: its subject, its text with notes on attachments not
+/// stored, its sender. Pure, for intake and for fuzzing the path from bytes to decision.
+pub fn new_ticket(parsed: &Mail, now: chrono::DateTime<chrono::Utc>) -> Ticket {
+    Ticket {
+        channel: Channel::Email,
+        subject: parsed.subject.clone(),
+        body: body_with_notes(parsed),
+        from: Sender {
+            email: parsed.from.as_ref().map(|f| f.address.clone()),
+            name: parsed.from.as_ref().and_then(|f| f.name.clone()),
+            phone: None,
+        },
+        received_at: now,
+    }
+}
+
+/// Whether a parsed message is a request at all, and why not (see [`deliver`]).
+pub fn is_request(parsed: &Mail) -> Result<(), DeskError> {
+    match no_request(parsed) {
+        Some(why) => Err(DeskError::Unparseable(why.into())),
+        None => Ok(()),
+    }
+}
+
 /// Takes one raw message.
 pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
     let parsed =
         mail::parse(raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
-    if let Some(why) = no_request(&parsed) {
-        return Err(DeskError::Unparseable(why.into()));
-    }
+    is_request(&parsed)?;
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.
     let message_id = parsed.message_id.clone().unwrap_or_else(|| {
@@ -247,17 +269,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
         &parsed.subject,
         &parsed.body,
     );
-    let ticket = Ticket {
-        channel: Channel::Email,
-        subject: parsed.subject.clone(),
-        body: body_with_notes(&parsed),
-        from: Sender {
-            email: sender,
-            name: parsed.from.as_ref().and_then(|f| f.name.clone()),
-            phone: None,
-        },
-        received_at: cx.now,
-    };
+    let ticket = new_ticket(&parsed, cx.now);
     let extra = Intake {
         mail: Some(MailIntake {
             inbound,
