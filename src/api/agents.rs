@@ -160,49 +160,22 @@ pub struct QueueView {
 #[utoipa::path(get, path = "/api/v1/queues", tag = "agents",
     responses((status = 200, body = Vec<QueueView>)))]
 pub async fn queues(State(state): State<Arc<AppState>>) -> Json<Vec<QueueView>> {
-    let rules = state.desk.rules.current();
-    let mut out = Vec::new();
-    for (id, q) in &rules.queues {
-        let mut fed_by: Vec<String> = Vec::new();
-        if rules.defaults.queue.0 == *id {
-            fed_by.push("defaults".into());
-        }
-        let mut categories: Vec<&str> = rules
-            .categories
-            .values()
-            .filter(|c| c.queue.as_ref().is_some_and(|(cq, _)| cq == id))
-            .map(|c| &*c.name)
-            .collect();
-        categories.sort_unstable();
-        fed_by.extend(categories.iter().map(|c| format!("category {c}")));
-        for seg in crate::model::Segment::ALL {
-            if rules.segments[seg.index()]
-                .queue
-                .as_ref()
-                .is_some_and(|(sq, _)| sq == id)
-            {
-                fed_by.push(format!("segment {seg}"));
-            }
-        }
-        fed_by.extend(
-            rules
-                .rules
-                .iter()
-                .filter(|r| r.set.queue.as_ref() == Some(id))
-                .map(|r| format!("rule {}", r.id)),
-        );
-        out.push(QueueView {
-            id: id.to_string(),
-            name: q.name.clone(),
-            assignment: q.policy.strategy.as_str().into(),
-            skills: q.policy.skills.clone(),
-            languages: q.policy.languages.clone(),
-            calendar: q.policy.calendar.as_ref().map(|c| c.name().to_owned()),
-            critical_skill: q.policy.critical_skill.clone(),
-            fed_by,
-        });
-    }
-    Json(out)
+    let queues = desk::report::queues(&state.ctx());
+    Json(
+        queues
+            .into_iter()
+            .map(|q| QueueView {
+                id: q.id,
+                name: q.name,
+                assignment: q.assignment.into(),
+                skills: q.skills,
+                languages: q.languages,
+                calendar: q.calendar,
+                critical_skill: q.critical_skill,
+                fed_by: q.fed_by,
+            })
+            .collect(),
+    )
 }
 
 /// The caller's own tickets that still need work, soonest due first.

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,8 +16,8 @@ use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
-use crate::sla::report::{report as build_report, to_csv, ReportRow};
-use crate::store::{self, NotificationFilter, TicketRecord};
+use crate::sla::report::to_csv;
+use crate::store::NotificationFilter;
 
 /// A reply or note by an agent.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -244,49 +244,16 @@ pub async fn sla_report(
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
+    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let cx = state.ctx();
-    let now = cx.now;
-    let to = p.to.map_or(now, |t| t.with_timezone(&Utc));
-    let from = p
-        .from
-        .map_or(to - Duration::days(30), |t| t.with_timezone(&Utc));
-    if from >= to {
-        return Err(ApiError::invalid_field("from", "from must be before to"));
-    }
-    let group_by = p.group_by.as_deref().unwrap_or("segment");
-    let key: fn(&TicketRecord) -> String = match group_by {
-        "segment" => |r| r.segment.clone(),
-        "channel" => |r| r.channel.clone(),
-        "queue" => |r| r.queue.clone(),
-        "category" => |r| r.category.clone(),
-        "policy" => |r| r.sla_policy.clone().unwrap_or_else(|| "(none)".into()),
-        other => {
-            return Err(ApiError::invalid_field(
-                "group_by",
-                format!(
-                    "cannot group by \"{other}\" (use segment, channel, queue, category or policy)"
-                ),
-            ))
-        }
-    };
-    let records = cx.store.tickets_created_between(from, to).await?;
-    let mut views: Vec<(String, Vec<crate::sla::ClockView>)> = Vec::with_capacity(records.len());
-    for r in &records {
-        let clocks =
-            store::clock_state(r)?.map_or_else(Vec::new, |s| s.view(now, &cx.rules.calendars));
-        views.push((key(r), clocks));
-    }
-    let rows: Vec<ReportRow> = build_report(views.iter().map(|(g, c)| (g.clone(), &c[..])));
+    let rows = desk::report::sla_report(&cx, utc(p.from), utc(p.to), p.group_by.as_deref()).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
-        return Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&rows),
-        )
-            .into_response());
+        let csv = [(header::CONTENT_TYPE, "text/csv; charset=utf-8")];
+        return Ok((csv, to_csv(&rows)).into_response());
     }
     Ok(Json(rows).into_response())
 }

@@ -14,6 +14,7 @@ pub mod faq;
 pub mod intake;
 pub mod mail;
 pub mod privacy;
+pub mod report;
 pub mod work;
 
 use std::sync::{Arc, RwLock};
