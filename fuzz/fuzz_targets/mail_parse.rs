@@ -37,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = subject_tag(&m.subject);
     if triage::desk::mail::is_request(&m).is_ok() {
         let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap();
-        let ticket = triage::desk::mail::new_ticket(&m, now);
+        let body = triage::desk::mail::body_with_notes(m.body.clone(), &m.attachments);
+        let ticket = triage::desk::mail::new_ticket(&m, body, now);
         let row = triage::desk::intake::decide(rules(), ticket, now);
         assert!(!row.decision.queue.is_empty());
     }

@@ -48,7 +48,7 @@ pub async fn intake_mail(
         ));
     }
     let cx = state.ctx();
-    let delivered = deliver(&cx, &raw).await?;
+    let delivered = deliver(&cx, raw.into()).await?;
     let status = match delivered.outcome {
         Outcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,

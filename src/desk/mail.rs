@@ -62,14 +62,15 @@ fn meta(m: &Mail) -> serde_json::Value {
     })
 }
 
-/// Attachments over a limit are named in the text, so an agent sees what is missing.
-fn body_with_notes(m: &Mail) -> String {
-    let mut body = if m.body.trim().is_empty() {
+/// The text of a mail as stored: attachments over a limit are named in it, so an agent
+/// sees what is missing. Takes the body, so a large mail's text is not copied again.
+pub fn body_with_notes(body: String, attachments: &[mail::Attachment]) -> String {
+    let mut body = if body.trim().is_empty() {
         "(no text)".to_owned()
     } else {
-        m.body.clone()
+        body
     };
-    for a in m.attachments.iter().filter(|a| a.content.is_none()) {
+    for a in attachments.iter().filter(|a| a.content.is_none()) {
         body.push_str(&format!(
             "\n\n[attachment {} ({}, {} bytes) {}]",
             a.name,
@@ -113,11 +114,11 @@ fn readable(body: &str) -> bool {
 
 /// The ticket a new mail becomes: its subject, its text with notes on attachments not
 /// stored, its sender. Pure, for intake and for fuzzing the path from bytes to decision.
-pub fn new_ticket(parsed: &Mail, now: chrono::DateTime<chrono::Utc>) -> Ticket {
+pub fn new_ticket(parsed: &Mail, body: String, now: chrono::DateTime<chrono::Utc>) -> Ticket {
     Ticket {
         channel: Channel::Email,
         subject: parsed.subject.clone(),
-        body: body_with_notes(parsed),
+        body,
         from: Sender {
             email: parsed.from.as_ref().map(|f| f.address.clone()),
             name: parsed.from.as_ref().and_then(|f| f.name.clone()),
@@ -135,15 +136,15 @@ pub fn is_request(parsed: &Mail) -> Result<(), DeskError> {
     }
 }
 
-/// Takes one raw message.
-pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
-    let parsed =
-        mail::parse(raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
+/// Takes one raw message; its bytes are kept as they are, without a copy.
+pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError> {
+    let mut parsed =
+        mail::parse(&raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
     is_request(&parsed)?;
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.
     let message_id = parsed.message_id.clone().unwrap_or_else(|| {
-        let hash = crate::model::hex(&Sha256::digest(raw)[..16]);
+        let hash = crate::model::hex(&Sha256::digest(&raw)[..16]);
         format!("{hash}@no-message-id.invalid")
     });
     let done = |outcome, ticket| Delivered {
@@ -151,11 +152,14 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
         message_id: message_id.clone(),
         ticket,
     };
+    // The mail's text, its attachments and its bytes each move on once, not copied.
+    let meta = meta(&parsed);
+    let body = body_with_notes(std::mem::take(&mut parsed.body), &parsed.attachments);
     let inbound = InboundMail {
         message_id: message_id.clone(),
-        meta: meta(&parsed),
-        raw: raw.to_vec(),
-        attachments: parsed.attachments.clone(),
+        meta,
+        raw,
+        attachments: std::mem::take(&mut parsed.attachments),
     };
     if let Some((record, _)) = cx
         .store
@@ -169,7 +173,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
             let message = NewMessage {
                 direction: "bounce".into(),
                 author: parsed.from.as_ref().map(|f| f.address.clone()),
-                body: body_with_notes(&parsed),
+                body,
                 channel: Some("email".into()),
                 mail: Some(inbound),
                 ..Default::default()
@@ -241,7 +245,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
         let message = NewMessage {
             direction: "inbound".into(),
             author: Some(sender.clone().unwrap_or_else(|| "customer".into())),
-            body: body_with_notes(&parsed),
+            body,
             channel: Some("email".into()),
             mail: Some(inbound),
             ..Default::default()
@@ -267,9 +271,9 @@ pub async fn deliver(cx: &Ctx<'_>, raw: &[u8]) -> Result<Delivered, DeskError> {
         parsed.spam_flag,
         parsed.spam_score,
         &parsed.subject,
-        &parsed.body,
+        &body,
     );
-    let ticket = new_ticket(&parsed, cx.now);
+    let ticket = new_ticket(&parsed, body, cx.now);
     let extra = Intake {
         mail: Some(MailIntake {
             inbound,
