@@ -212,3 +212,60 @@ fn export_and_erase_on_the_command_line() {
         text(&out.stderr)
     );
 }
+
+/// What `--help` offers, README documents: every option of every subcommand, and how to
+/// get `triage` on the PATH.
+#[test]
+fn readme_documents_every_option_the_help_lists() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo install --path ."),
+        "README says how to install triage"
+    );
+    let commands: &[&[&str]] = &[
+        &["serve"],
+        &["worker"],
+        &["bench"],
+        &["classify"],
+        &["migrate"],
+        &["erase"],
+        &["export"],
+        &["rules", "check"],
+        &["mail", "ingest"],
+        &["faq", "import"],
+        &["faq", "eval"],
+        &["token", "create"],
+    ];
+    let mut missing = Vec::new();
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = triage(&args, "");
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+        let help = text(&out.stdout);
+        for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']') {
+            let Some(flag) = word.strip_prefix("--") else {
+                continue;
+            };
+            let flag: String = flag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            if flag.is_empty() || flag == "help" || flag == "version" {
+                continue;
+            }
+            if !readme.contains(&format!("--{flag}")) {
+                missing.push(format!("{} --{flag}", cmd.join(" ")));
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "options README does not mention: {missing:?}"
+    );
+    let rules = text(&triage(&["rules", "--help"], "").stdout);
+    assert!(!rules.to_lowercase().contains("inspect"), "{rules}");
+}
