@@ -20,10 +20,32 @@ seen = 0
 stored = 0
 
 
+def defects(data):
+    """What a strict reader finds wrong with a message (RFC 5322 and MIME), or None."""
+    import email
+    import email.policy
+
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.strict)
+        for part in msg.walk():
+            if not part.is_multipart():
+                part.get_content()
+    except Exception as e:  # the strict policy raises on the first defect
+        return "%s: %s" % (type(e).__name__, e)
+    if msg.get("MIME-Version") != "1.0":
+        return "no MIME-Version: 1.0"
+    return None
+
+
 def accept(data):
-    """The SMTP answer to a message: None (250) or an error line."""
+    """The SMTP answer to a message: None (250) or an error line. Every message is read
+    strictly first: one a strict reader finds fault with is refused (554), so the test that
+    sent it fails."""
     global seen, stored
     seen += 1
+    wrong = defects(data)
+    if wrong:
+        return "554 5.6.0 malformed message: %s" % wrong.replace("\n", " ")
     if reject:
         return "550 5.1.1 mailbox unavailable"
     if seen <= fail_first:
