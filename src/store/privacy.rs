@@ -3,7 +3,7 @@
 //! notification — while the tickets' decisions, SLA figures and content-free events stay
 //! for the reports. Retention does the same for tickets closed long enough.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -322,17 +322,17 @@ impl Store {
             record(&txn, id, actor, &done, now).await?;
             total.add(&done);
         }
-        // Their words on tickets others opened (copied on a mail, a forwarded thread).
+        // Their words on tickets others opened (copied on a mail, a forwarded thread),
+        // counted per ticket.
+        let mut others: BTreeMap<Uuid, Erased> = BTreeMap::new();
         let elsewhere = messages::Entity::find()
             .filter(Expr::expr(Func::lower(Expr::col(messages::Column::Author))).eq(&email))
+            .filter(messages::Column::TicketId.is_not_in(touched.iter().copied()))
             .all(&txn)
             .await?;
         for m in elsewhere {
-            let ticket = m.ticket_id;
-            let mut part = Erased {
-                messages: 1,
-                ..Erased::default()
-            };
+            let part = others.entry(m.ticket_id).or_default();
+            part.messages += 1;
             if let Some(mid) = &m.message_id {
                 part.raw_mails += mail_raw::Entity::delete_many()
                     .filter(mail_raw::Column::MessageId.eq(mid.as_str()))
@@ -351,15 +351,10 @@ impl Store {
             am.author = Set(None);
             am.mail = Set(None);
             am.update(&txn).await?;
-            part.add(&scrub_mentions(&txn, ticket, &extra).await?);
-            if touched.insert(ticket) {
-                record(&txn, ticket, actor, &part, now).await?;
-            }
-            total.add(&part);
         }
         // Tickets that only mention them: copied on a mail, named in a reply.
         let pattern = format!("%{email}%");
-        let mentioned: BTreeSet<Uuid> = messages::Entity::find()
+        for m in messages::Entity::find()
             .filter(
                 Condition::any()
                     .add(Expr::expr(Func::lower(Expr::col(messages::Column::Body))).like(&pattern))
@@ -372,14 +367,16 @@ impl Store {
             )
             .all(&txn)
             .await?
-            .into_iter()
-            .map(|m| m.ticket_id)
-            .collect();
-        for ticket in mentioned {
-            let part = scrub_mentions(&txn, ticket, &extra).await?;
-            if touched.insert(ticket) {
-                record(&txn, ticket, actor, &part, now).await?;
+        {
+            others.entry(m.ticket_id).or_default();
+        }
+        // Each of those tickets scrubbed of their address once, and the erasure recorded.
+        for (ticket, mut part) in others {
+            if touched.contains(&ticket) {
+                continue;
             }
+            part.add(&scrub_mentions(&txn, ticket, &extra).await?);
+            record(&txn, ticket, actor, &part, now).await?;
             total.add(&part);
         }
         // Mail to them from any ticket.
