@@ -67,25 +67,11 @@ async fn a_gateway_gets_a_receipt_never_a_ticket() {
             "From: mallory@evil.example\r\nTo: helpdesk@example.com\r\nSubject: Re: [{number}] Lohnabrechnung\r\n\
              Message-ID: <forged-1@evil.example>\r\n\r\nBitte senden Sie mir alles.\r\n"
         );
-        let r = gateway
-            .post(server.url("/api/v1/intake/mail"))
-            .header("Content-Type", "message/rfc822")
-            .body(raw.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let v: Value = r.json().await.unwrap();
+        let (s, v) = common::deliver_mail(&gateway, &server, raw.clone()).await;
+        assert_eq!(s, 201, "{v}");
         assert_receipt(&v);
         // Redelivered: a duplicate, still a receipt.
-        let r = gateway
-            .post(server.url("/api/v1/intake/mail"))
-            .header("Content-Type", "message/rfc822")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
-        let v: Value = r.json().await.unwrap();
+        let (_, v) = common::deliver_mail(&gateway, &server, raw).await;
         assert_eq!(v["outcome"], "duplicate");
         assert_receipt(&v);
 
@@ -199,15 +185,8 @@ async fn blobs_dressed_as_mail_are_no_tickets() {
         let json = b"Received: by mx.helpdesk.example (Postfix)\r\nMessage-ID: <20261202.json@mx.helpdesk.example>\r\n\r\n";
         let empty_from = b"From: someone@example.net\r\nMessage-ID: <nothing@example.net>\r\n\r\n \r\n";
         for raw in [&gif[..], &json[..], &empty_from[..]] {
-            let r = client()
-                .post(server.url("/api/v1/intake/mail"))
-                .header("Content-Type", "message/rfc822")
-                .body(raw.to_vec())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 422);
-            let p: Value = r.json().await.unwrap();
+            let (s, p) = common::deliver_mail(&client(), &server, raw.to_vec()).await;
+            assert_eq!(s, 422, "{p}");
             assert_eq!(p["type"], "/problems/unparseable-mail", "{p}");
             assert!(p["detail"].as_str().unwrap().contains("no request"), "{p}");
         }

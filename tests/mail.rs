@@ -8,15 +8,7 @@ use serde_json::{json, Value};
 
 /// POSTs a raw message; returns status and body.
 async fn deliver(server: &TestServer, raw: &str) -> (u16, Value) {
-    let resp = client()
-        .post(server.url("/api/v1/intake/mail"))
-        .header("Content-Type", "message/rfc822")
-        .body(raw.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    common::deliver_mail(&client(), server, raw.to_owned()).await
 }
 
 fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String {

@@ -13,15 +13,9 @@ const ANNA: &str = "anna.berger@alpen-logistik.example";
 const SECRET: &str = "Rolltor der Lagerhalle 7";
 
 async fn deliver(server: &TestServer, raw: &str) -> Value {
-    let r = client()
-        .post(server.url("/api/v1/intake/mail"))
-        .header("Content-Type", "message/rfc822")
-        .body(raw.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
+    let (s, v) = common::deliver_mail(&client(), server, raw.to_owned()).await;
+    assert!((200..300).contains(&s), "{s}: {v}");
+    v
 }
 
 fn anna_mail(id: &str, extra: &str) -> String {

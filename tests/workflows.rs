@@ -57,15 +57,8 @@ fn password_mail() -> String {
 async fn the_conversation_reads_oldest_first_with_directions_authors_and_mail_ids() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
-        let resp = client()
-            .post(server.url("/api/v1/intake/mail"))
-            .header("Content-Type", "message/rfc822")
-            .body(password_mail())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let v: Value = resp.json().await.unwrap();
+        let (s, v) = common::deliver_mail(&client(), &server, password_mail()).await;
+        assert_eq!(s, 201, "{v}");
         let number = v["ticket"]["number"].as_str().unwrap().to_owned();
         let url = |p: &str| server.url(&format!("/api/v1/tickets/{number}{p}"));
         let (s, _) = post(url("/replies"), json!({"body": "Wir sehen uns das an."})).await;

@@ -132,12 +132,7 @@ pub async fn list(
             ));
         }
     }
-    let cursor = match &p.cursor {
-        None => None,
-        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            ApiError::invalid_field("cursor", "cursor is not one this API returned")
-        })?),
-    };
+    let cursor = cursor(p.cursor.as_deref(), parse_cursor)?;
     let cx = state.ctx();
     let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let filter = TicketFilter {
@@ -173,6 +168,20 @@ pub enum SlaStateParam {
     Met,
     Breached,
     None,
+}
+
+/// A `cursor` parameter read by `parse`; one this API did not hand out is 422.
+fn cursor<T>(
+    given: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    given
+        .map(|c| {
+            parse(c).ok_or_else(|| {
+                ApiError::invalid_field("cursor", "cursor is not one this API returned")
+            })
+        })
+        .transpose()
 }
 
 /// `t<seq>` (newest first) or `d<due>.<seq>` (soonest due first).
@@ -229,12 +238,7 @@ pub async fn messages(
     ApiQuery(p): ApiQuery<MessageParams>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let limit = page_size(p.limit, 100, 500)?;
-    let after = match &p.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            ApiError::invalid_field("cursor", "cursor is not one this API returned")
-        })?),
-    };
+    let after = cursor(p.cursor.as_deref(), |c| c.parse::<i64>().ok())?;
     let store = &state.desk.store;
     let ticket = store.get(&key).await?;
     let (rows, files, more) = store.conversation(ticket.id, after, limit).await?;

@@ -364,13 +364,11 @@ pub async fn reclassify(
         decision.automation.as_str(),
     );
     change("queue", &record.queue, &decision.queue);
-    let mut event = store::reclassified_event(&record, &decision, changes, &actor.name);
+    let mut data = store::reclassified_data(&record, &decision, changes);
     if !kept.is_empty() {
-        event.data["kept"] = kept.into();
+        data["kept"] = kept.into();
     }
-    if let Some(agent) = &actor.on_behalf_of {
-        event.data["on_behalf_of"] = agent.clone().into();
-    }
+    let mut event = actor.event("reclassified", data);
     let mut clocks = store::clock_state(&record)?.unwrap_or_default();
     let window = &rules.windows[decision.time_window.index()].calendar;
     let policy = sla::policy_for(&rules.sla, window, &ticket, &decision);

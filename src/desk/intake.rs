@@ -101,7 +101,7 @@ pub fn decide(
     ticket: Ticket,
     now: chrono::DateTime<chrono::Utc>,
 ) -> NewTicket {
-    let decision = classify(rules, &ticket);
+    let decision = classify(rules, decision_text(&ticket).as_ref().unwrap_or(&ticket));
     let (clocks, start) = start_clocks(rules, &ticket, &decision);
     NewTicket {
         sla: SlaColumns::new(&clocks, &rules.calendars, now),

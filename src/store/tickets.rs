@@ -359,12 +359,17 @@ pub fn reclassified_event(
     NewEvent {
         kind: "reclassified".into(),
         actor: actor.to_owned(),
-        data: json!({
-            "changes": changes,
-            "rules_version": decision.rules_version,
-            "previous_rules_version": record.rules_version,
-        }),
+        data: reclassified_data(record, decision, changes),
     }
+}
+
+/// What the `reclassified` event records: the fields that changed and under which rules.
+pub fn reclassified_data(record: &TicketRecord, decision: &Decision, changes: Changes) -> Value {
+    json!({
+        "changes": changes,
+        "rules_version": decision.rules_version,
+        "previous_rules_version": record.rules_version,
+    })
 }
 
 /// The ticket columns that hold a decision, for inserts and reclassification alike; all

@@ -236,6 +236,23 @@ pub async fn each_backend(f: impl AsyncFn(&TestDb)) {
     }
 }
 
+/// POSTs a raw message to the mail intake as `c`; returns status and body.
+pub async fn deliver_mail(
+    c: &reqwest::Client,
+    server: &TestServer,
+    raw: impl Into<reqwest::Body>,
+) -> (u16, serde_json::Value) {
+    let resp = c
+        .post(server.url("/api/v1/intake/mail"))
+        .header("Content-Type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 /// POSTs JSON and returns status and body.
 pub async fn post(url: String, body: serde_json::Value) -> (u16, serde_json::Value) {
     let resp = client().post(url).json(&body).send().await.unwrap();
