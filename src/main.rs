@@ -264,9 +264,9 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum MailCommand {
     /// Deliver one raw message read on stdin (an MTA pipe: Postfix pipe(8) or aliases,
-    /// procmail, fetchmail). Exit codes follow sysexits: 0 delivered, 75 the service is
-    /// unreachable or failing (the MTA retries later), 65 the message cannot be read (the
-    /// MTA bounces it), 77 the token is refused, 78 the URL is wrong.
+    /// procmail, fetchmail). Exit codes follow sysexits: 0 delivered; 65 triage refused the
+    /// message (the MTA bounces it); 75 anything else — the service unreachable or failing,
+    /// or the gateway set up wrongly (token, URL; said on stderr) — the MTA keeps it.
     Ingest {
         /// The service's base URL or its intake endpoint.
         #[arg(long, env = "TRIAGE_URL", default_value = "http://127.0.0.1:8080")]
@@ -344,13 +344,6 @@ fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
         eprintln!("triage mail ingest: cannot read the message on stdin: {e}");
         return ExitCode::from(pipe::sysexits::TEMPFAIL);
     }
-    // A URL the gateway cannot use is a configuration error, not a delivery to retry.
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        eprintln!(
-            "triage mail ingest: --url {url:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
-        );
-        return ExitCode::from(pipe::sysexits::CONFIG);
-    }
     let endpoint = if url.trim_end_matches('/').ends_with("/api/v1/intake/mail") {
         url.to_owned()
     } else {
@@ -401,7 +394,8 @@ fn main() -> ExitCode {
                     Err(e) => {
                         // The mail stays queued while the gateway is mended.
                         eprintln!(
-                            "triage mail ingest: cannot read the token file {}: {e}",
+                            "triage mail ingest: {} cannot read the token file {}: {e}",
+                            triage::intake::pipe::CONFIG_ERROR,
                             file.display()
                         );
                         return ExitCode::from(triage::intake::pipe::sysexits::TEMPFAIL);

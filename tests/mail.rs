@@ -395,6 +395,55 @@ async fn attachments_are_stored_within_limits_and_the_raw_mail_is_kept() {
     .await;
 }
 
+/// A mail of several MiB: its ticket and message hold the beginning of the text with a note,
+/// the whole mail comes back byte for byte from its stored parts, and the decision is made.
+#[tokio::test]
+async fn a_very_large_mail_is_kept_whole_and_its_ticket_stays_small() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let line = "Der Drucker im zweiten Stock druckt nur leere Seiten, Zeile für Zeile.\r\n";
+        let raw = mail(
+            "anna.berger@alpen-logistik.example",
+            "huge@alpen",
+            "Drucker Protokoll",
+            "",
+            &format!("{}Ende des Protokolls.", line.repeat(45_000)),
+        );
+        assert!(raw.len() > 3 << 20);
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!(s, 201, "{v}");
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        let body = v["ticket"]["body"].as_str().unwrap();
+        assert!(body.len() < 300 * 1024, "{}", body.len());
+        assert!(body.starts_with("Der Drucker im zweiten Stock"));
+        assert!(
+            body.contains("[the text goes on:") && body.contains("<huge@alpen>"),
+            "{}",
+            &body[body.len() - 200..]
+        );
+        assert!(!body.contains("Ende des Protokolls"));
+        let (_, page) = get_json(&server.url(&format!("/api/v1/tickets/{number}/messages"))).await;
+        assert_eq!(page["items"][0]["body"].as_str(), Some(body), "{page}");
+        let stored = client()
+            .get(server.url(&format!("/api/v1/tickets/{number}/mail/huge@alpen")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status().as_u16(), 200);
+        let bytes = stored.bytes().await.unwrap();
+        assert_eq!(bytes.len(), raw.len());
+        assert!(
+            bytes.as_ref() == raw.as_bytes(),
+            "the stored mail differs from the one sent"
+        );
+        // Redelivered: recognised, nothing stored twice.
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("duplicate")), "{v}");
+        server.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn what_is_not_a_mail_is_refused_with_a_problem() {
     each_backend(async |db| {
@@ -716,9 +765,16 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
         let (code, out) = ingest(&server.base, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with("duplicate T-"), "{out}");
-        // A wrong token: 77, the mail server holds or bounces it by its own policy.
+        // A wrong token (a rotation done in the wrong order): the mail stays queued and
+        // stderr says why, it is not bounced to the customer.
         let (code, out) = ingest(&server.base, "not-a-token", raw.as_bytes()).await;
-        assert_eq!(code, 77, "{out}");
+        assert_eq!(code, 75, "{out}");
+        assert!(out.contains("configuration error") && out.contains("token"), "{out}");
+        // A URL that leads to no mail intake (404): queued as well.
+        let wrong = format!("{}/triage", server.base);
+        let (code, out) = ingest(&wrong, "test-gateway-token", raw.as_bytes()).await;
+        assert_eq!(code, 75, "{out}");
+        assert!(out.contains("configuration error") && out.contains("404"), "{out}");
         // Not a message: 65, the MTA bounces it.
         let (code, out) = ingest(&server.base, "test-gateway-token", b"").await;
         assert_eq!(code, 65, "{out}");
@@ -757,11 +813,31 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
         let (code, out) = ingest_with(&["--url", &server.base, "--token-file", missing.to_str().unwrap()], other.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("token file"), "{out}");
-        // A URL without a scheme is a configuration error, not a delivery to retry.
+        // A URL without a scheme, or with a misspelt one, is a configuration error too: the
+        // same rule, queued and said.
         let bare = server.base.trim_start_matches("http://").to_owned();
-        let (code, out) = ingest(&bare, "test-gateway-token", raw.as_bytes()).await;
-        assert_eq!(code, 78, "{out}");
-        assert!(out.contains("http://"), "{out}");
+        let misspelt = server.base.replace("http://", "htp://");
+        for url in [bare, misspelt] {
+            let (code, out) = ingest(&url, "test-gateway-token", raw.as_bytes()).await;
+            assert_eq!(code, 75, "{url}: {out}");
+            assert!(out.contains("configuration error") && out.contains("http://"), "{out}");
+        }
+        // Another service's 4xx at the URL (not triage's problem document) bounces nothing.
+        let other_service = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other_url = format!("http://{}", other_service.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = other_service.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 422 Unprocessable\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<p>no</p>")
+                    .await;
+            }
+        });
+        let (code, out) = ingest(&other_url, "test-gateway-token", raw.as_bytes()).await;
+        assert_eq!(code, 75, "{out}");
+        assert!(out.contains("no triage mail intake"), "{out}");
         server.stop().await;
     })
     .await;

@@ -1,30 +1,55 @@
 //! `triage mail ingest`: hands one message from an MTA pipe to the service, and tells the
-//! MTA what to do with it in its own terms (sysexits): delivered, try again later, or give
-//! up and bounce it.
+//! MTA what to do with it in its own terms (sysexits): delivered, or try again later, or
+//! give up and bounce it.
+//!
+//! Only a message triage itself judged unacceptable is bounced. Everything else that goes
+//! wrong — the service down, a refused token, a URL that is no triage intake, a proxy's
+//! error page — keeps the mail queued (75) and says why on stderr, which the MTA logs: a
+//! gateway misconfigured during a token rotation must not return every customer's mail.
 
 /// `sysexits.h` codes an MTA understands.
 pub mod sysexits {
     pub const OK: u8 = 0;
-    /// The message cannot be read: the MTA bounces it to the sender.
+    /// triage refused the message itself: the MTA bounces it to the sender.
     pub const DATAERR: u8 = 65;
-    /// The service cannot take it now: the MTA keeps it and retries.
+    /// Not delivered now: the MTA keeps it and retries.
     pub const TEMPFAIL: u8 = 75;
-    /// The token is missing, wrong, or not allowed to deliver mail.
-    pub const NOPERM: u8 = 77;
-    /// The URL points at no intake endpoint.
-    pub const CONFIG: u8 = 78;
 }
 
-/// The exit code for the service's answer, or `None` when it could not be reached.
-pub fn exit_code(status: Option<u16>) -> u8 {
-    match status {
-        None => sysexits::TEMPFAIL,
-        Some(200..=299) => sysexits::OK,
-        Some(401 | 403) => sysexits::NOPERM,
-        Some(404 | 405) => sysexits::CONFIG,
-        // Too many requests, a timeout, or the service itself in trouble: later.
-        Some(408 | 429) | Some(500..=599) => sysexits::TEMPFAIL,
-        Some(_) => sysexits::DATAERR,
+/// Prefix of the stderr line for a gateway that is set up wrongly.
+pub const CONFIG_ERROR: &str = "configuration error, the message stays queued:";
+
+/// What the service's answer means for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// triage's own problem document refusing this message (too large, not a request).
+    Refused,
+    /// The service cannot take it now (unreachable, 5xx, 429, timeout).
+    Later,
+    /// The gateway is set up wrongly (token, URL): queued until someone mends it.
+    Misconfigured,
+}
+
+impl Outcome {
+    /// The answer's status and whether its body is triage's own problem document
+    /// (`application/problem+json` with a `/problems/…` type), or `None` unreachable.
+    pub fn of(status: Option<u16>, triage_problem: bool) -> Outcome {
+        match status {
+            None => Outcome::Later,
+            Some(200..=299) => Outcome::Delivered,
+            Some(413 | 422) if triage_problem => Outcome::Refused,
+            Some(408 | 429) | Some(500..=599) => Outcome::Later,
+            Some(_) => Outcome::Misconfigured,
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Delivered => sysexits::OK,
+            Outcome::Refused => sysexits::DATAERR,
+            Outcome::Later | Outcome::Misconfigured => sysexits::TEMPFAIL,
+        }
     }
 }
 
@@ -36,54 +61,98 @@ pub async fn deliver(
     raw: Vec<u8>,
     timeout: std::time::Duration,
 ) -> (u8, String) {
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(c) => c,
+    let (outcome, line) = post(url, token, raw, timeout).await;
+    let line = match outcome {
+        Outcome::Misconfigured => format!("{CONFIG_ERROR} {line}"),
+        Outcome::Later => format!("{line}; the message stays queued"),
+        _ => line,
+    };
+    (outcome.exit_code(), line)
+}
+
+async fn post(
+    url: &str,
+    token: Option<&str>,
+    raw: Vec<u8>,
+    timeout: std::time::Duration,
+) -> (Outcome, String) {
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        Ok(u) => {
+            return (
+                Outcome::Misconfigured,
+                format!(
+                    "--url {url:?} has the scheme {:?}; it takes http:// or https:// (e.g. http://127.0.0.1:8080)",
+                    u.scheme()
+                ),
+            )
+        }
         Err(e) => {
             return (
-                sysexits::TEMPFAIL,
-                format!("cannot start an HTTP client: {e}"),
+                Outcome::Misconfigured,
+                format!("--url {url:?} is no URL ({e}); e.g. http://127.0.0.1:8080"),
             )
         }
     };
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => return (Outcome::Later, format!("cannot start an HTTP client: {e}")),
+    };
     let mut req = client
-        .post(url)
+        .post(parsed)
         .header(reqwest::header::CONTENT_TYPE, "message/rfc822")
         .body(raw);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    match req.send().await {
-        Err(e) => (
-            exit_code(None),
-            format!("triage at {url} cannot be reached, the message stays queued: {e}"),
-        ),
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let body: serde_json::Value = resp.json().await.unwrap_or_default();
-            let code = exit_code(Some(status));
-            let line = if code == sysexits::OK {
-                format!(
-                    "{} {} ({})",
-                    body["outcome"].as_str().unwrap_or("delivered"),
-                    // A gateway's receipt names the number; a fuller token's answer the ticket.
-                    body["ticket"]
-                        .as_str()
-                        .or_else(|| body["ticket"]["number"].as_str())
-                        .unwrap_or("?"),
-                    body["message_id"].as_str().unwrap_or("")
-                )
-            } else {
-                format!(
-                    "HTTP {status}: {}",
-                    body["detail"]
-                        .as_str()
-                        .or_else(|| body["title"].as_str())
-                        .unwrap_or("no detail")
-                )
-            };
-            (code, line)
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                Outcome::Later,
+                format!("triage at {url} cannot be reached: {e}"),
+            )
         }
-    }
+    };
+    let status = resp.status().as_u16();
+    let problem = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let ours = problem
+        && body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/problems/"));
+    let outcome = Outcome::of(Some(status), ours);
+    let detail = body["detail"]
+        .as_str()
+        .or_else(|| body["title"].as_str())
+        .unwrap_or("no detail");
+    let line = match outcome {
+        Outcome::Delivered => format!(
+            "{} {} ({})",
+            body["outcome"].as_str().unwrap_or("delivered"),
+            // A gateway's receipt names the number; a fuller token's answer the ticket.
+            body["ticket"]
+                .as_str()
+                .or_else(|| body["ticket"]["number"].as_str())
+                .unwrap_or("?"),
+            body["message_id"].as_str().unwrap_or("")
+        ),
+        Outcome::Misconfigured => match status {
+            401 | 403 => format!(
+                "HTTP {status}: the gateway's token is refused ({detail}); check --token-file and the token's role (gateway)"
+            ),
+            _ if !ours => format!(
+                "HTTP {status} from {url}, which is no triage mail intake ({detail}); check --url"
+            ),
+            _ => format!("HTTP {status} from {url}: {detail}; check --url"),
+        },
+        Outcome::Refused | Outcome::Later => format!("HTTP {status}: {detail}"),
+    };
+    (outcome, line)
 }
 
 #[cfg(test)]
@@ -91,15 +160,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_map_to_what_an_mta_does_next() {
-        assert_eq!(exit_code(Some(201)), 0);
-        assert_eq!(exit_code(Some(200)), 0);
-        assert_eq!(exit_code(None), 75);
-        assert_eq!(exit_code(Some(503)), 75);
-        assert_eq!(exit_code(Some(429)), 75);
-        assert_eq!(exit_code(Some(422)), 65);
-        assert_eq!(exit_code(Some(413)), 65);
-        assert_eq!(exit_code(Some(401)), 77);
-        assert_eq!(exit_code(Some(404)), 78);
+    fn only_triages_own_refusal_bounces() {
+        assert_eq!(Outcome::of(Some(201), false).exit_code(), 0);
+        assert_eq!(Outcome::of(Some(200), true).exit_code(), 0);
+        assert_eq!(Outcome::of(None, false), Outcome::Later);
+        assert_eq!(Outcome::of(Some(503), false), Outcome::Later);
+        assert_eq!(Outcome::of(Some(429), true), Outcome::Later);
+        assert_eq!(Outcome::of(Some(408), true), Outcome::Later);
+        assert_eq!(Outcome::of(Some(422), true).exit_code(), 65);
+        assert_eq!(Outcome::of(Some(413), true).exit_code(), 65);
+        // The same statuses from something that is not triage (a proxy, another service).
+        assert_eq!(Outcome::of(Some(422), false), Outcome::Misconfigured);
+        assert_eq!(Outcome::of(Some(413), false), Outcome::Misconfigured);
+        for status in [400, 401, 403, 404, 405, 415] {
+            assert_eq!(Outcome::of(Some(status), true).exit_code(), 75, "{status}");
+        }
     }
 }
