@@ -59,6 +59,7 @@ async fn every_row(server: &TestServer) -> String {
         "idempotency_keys",
         "mail_outbox",
         "mail_raw",
+        "mail_raw_parts",
         "messages",
         "notifications",
         "organisations",
@@ -98,6 +99,11 @@ async fn every_row(server: &TestServer) -> String {
         out.push_str(&String::from_utf8_lossy(&m.raw));
         out.push('\n');
     }
+    for p in mail_raw_parts::Entity::find().all(conn).await.unwrap() {
+        out.push_str(&p.message_id);
+        out.push_str(&String::from_utf8_lossy(&p.bytes));
+        out.push('\n');
+    }
     out
 }
 
@@ -115,6 +121,12 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace() {
         .await;
         assert_eq!(s, 200);
         deliver(&server, &anna_mail("anna-2@alpen", "In-Reply-To: <anna-1@alpen>\r\n")).await;
+        // A long mail of hers, stored in parts: the last part names the secret too.
+        let filler = "Protokoll der Messungen am Tor, Zeile für Zeile.\r\n".repeat(50_000);
+        let long = anna_mail("anna-long@alpen", "In-Reply-To: <anna-1@alpen>\r\n")
+            .replace("klemmt seit Montag.", &format!("klemmt.\r\n{filler}Nochmals: {SECRET}."));
+        assert!(long.len() > 2 << 20);
+        deliver(&server, &long).await;
         // Bernd's ticket, on which Anna answers too (copied on his mail).
         let bernd = deliver(
             &server,
@@ -132,7 +144,11 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace() {
         let t = &export["tickets"][0];
         assert_eq!(t["number"], number.as_str());
         assert!(t["body"].as_str().unwrap().contains(SECRET));
-        assert_eq!(t["messages"].as_array().unwrap().len(), 3);
+        assert_eq!(t["messages"].as_array().unwrap().len(), 4);
+        // The export holds the long mail whole, from all its parts.
+        let raw_long = t["raw_mails"].as_array().unwrap().iter().find(|r| r["message_id"] == "anna-long@alpen").unwrap();
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, raw_long["raw_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(bytes, long.as_bytes());
         assert!(!t["raw_mails"].as_array().unwrap().is_empty());
         assert!(!t["attachments"].as_array().unwrap().is_empty());
         assert_eq!(export["messages_on_other_tickets"].as_array().unwrap().len(), 1);
@@ -145,9 +161,9 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace() {
         assert_eq!(s, 200, "{erased}");
         let removed = &erased["removed"];
         assert_eq!(removed["tickets"], 1, "{erased}");
-        assert!(removed["messages"].as_u64().unwrap() >= 4, "{erased}");
-        assert!(removed["raw_mails"].as_u64().unwrap() >= 3, "{erased}");
-        assert!(removed["attachments"].as_u64().unwrap() >= 3, "{erased}");
+        assert!(removed["messages"].as_u64().unwrap() >= 5, "{erased}");
+        assert!(removed["raw_mails"].as_u64().unwrap() >= 4, "{erased}");
+        assert!(removed["attachments"].as_u64().unwrap() >= 4, "{erased}");
 
         let after = every_row(&server).await;
         for trace in [ANNA, SECRET, "Anna Berger", "Techniker"] {

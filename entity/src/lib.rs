@@ -9,6 +9,7 @@ pub mod faq_articles;
 pub mod idempotency_keys;
 pub mod mail_outbox;
 pub mod mail_raw;
+pub mod mail_raw_parts;
 pub mod messages;
 pub mod notifications;
 pub mod organisations;

@@ -12,6 +12,7 @@ mod m20261128_000007_shifts;
 mod m20261128_000008_work_lists;
 mod m20261202_000009_conversation;
 mod m20261202_000010_erasure;
+mod m20261202_000011_raw_parts;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_work_lists::Migration),
             Box::new(m20261202_000009_conversation::Migration),
             Box::new(m20261202_000010_erasure::Migration),
+            Box::new(m20261202_000011_raw_parts::Migration),
         ]
     }
 }

@@ -82,6 +82,32 @@ pub fn body_with_notes(body: String, attachments: &[mail::Attachment]) -> String
     body
 }
 
+/// The most of a mail's text its ticket and message hold. A 50 MB text is read by nobody
+/// as a ticket, and through the database driver each stored value is copied several times:
+/// beyond this, the text is cut with a note, and the whole mail is kept as received (its
+/// raw bytes, stored in parts, at `GET /api/v1/tickets/{key}/mail/{message_id}`).
+pub const TEXT_MAX: usize = 256 * 1024;
+
+/// A mail's text as stored: at most [`TEXT_MAX`] bytes, cut at a character boundary, with
+/// a note where the raw mail has the rest.
+pub fn stored_text(mut body: String, message_id: &str) -> String {
+    if body.len() <= TEXT_MAX {
+        return body;
+    }
+    let all = body.len();
+    let mut end = TEXT_MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body.truncate(end);
+    body.shrink_to_fit();
+    body.push_str(&format!(
+        "\n\n[the text goes on: {all} bytes in all; the whole mail is kept as received, \
+         message <{message_id}>]"
+    ));
+    body
+}
+
 /// Why a parsed message is no customer request at all (a picture, a JSON document or
 /// random bytes piped in, which an MTA dresses in a few headers): nobody to answer and
 /// nothing said, or nothing said and nothing attached.
@@ -136,10 +162,35 @@ pub fn is_request(parsed: &Mail) -> Result<(), DeskError> {
     }
 }
 
+/// Parses on a blocking thread: a 50 MiB mail takes about a second of CPU, which must not
+/// stall the requests sharing this runtime thread. A message the parser fails on (it
+/// panics) is refused like one that is no mail, so the MTA bounces it instead of
+/// retrying it forever.
+async fn parse_off_the_runtime(
+    raw: Vec<u8>,
+    limits: mail::Limits,
+) -> Result<(Vec<u8>, Mail), DeskError> {
+    let parsed = tokio::task::spawn_blocking(move || {
+        let parsed = mail::parse(&raw, &limits);
+        (raw, parsed)
+    })
+    .await;
+    match parsed {
+        Ok((raw, Ok(mail))) => Ok((raw, mail)),
+        Ok((_, Err(e))) => Err(DeskError::Unparseable(e.0)),
+        Err(e) if e.is_panic() => {
+            tracing::error!("the mail parser failed on a message: {e}");
+            Err(DeskError::Unparseable(
+                "the message cannot be processed: the mail parser failed on it".into(),
+            ))
+        }
+        Err(_) => Err(DeskError::Busy("the service is shutting down".into())),
+    }
+}
+
 /// Takes one raw message; its bytes are kept as they are, without a copy.
 pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError> {
-    let mut parsed =
-        mail::parse(&raw, &cx.rules.mail.limits).map_err(|e| DeskError::Unparseable(e.0))?;
+    let (raw, mut parsed) = parse_off_the_runtime(raw, cx.rules.mail.limits).await?;
     is_request(&parsed)?;
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.
@@ -154,7 +205,10 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
     };
     // The mail's text, its attachments and its bytes each move on once, not copied.
     let meta = meta(&parsed);
-    let body = body_with_notes(std::mem::take(&mut parsed.body), &parsed.attachments);
+    let body = body_with_notes(
+        stored_text(std::mem::take(&mut parsed.body), &message_id),
+        &parsed.attachments,
+    );
     let inbound = InboundMail {
         message_id: message_id.clone(),
         meta,
@@ -349,5 +403,22 @@ pub async fn send_again(
         ))),
         Err(StoreError::NotFound(_)) => Err(DeskError::NotFound(format!("no outbound mail {id}"))),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_with_a_note() {
+        let short = "kurz".to_owned();
+        assert_eq!(stored_text(short.clone(), "m@x"), short);
+        // Two-byte characters across the limit: the cut never splits one.
+        let long = "ü".repeat(TEXT_MAX);
+        let cut = stored_text(long, "m@x");
+        let text = cut.split("\n\n[the text goes on").next().unwrap();
+        assert!(text.len() <= TEXT_MAX && text.chars().all(|c| c == 'ü'));
+        assert!(cut.contains(&format!("{} bytes in all", 2 * TEXT_MAX)) && cut.contains("<m@x>"));
     }
 }

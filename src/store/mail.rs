@@ -8,13 +8,13 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use entity::{attachments, mail_outbox, mail_raw, messages, tickets};
+use entity::{attachments, mail_outbox, mail_raw, mail_raw_parts, messages, tickets};
 
 use super::locks::{lease_columns, lease_due};
 use super::tickets::insert_events;
@@ -70,14 +70,7 @@ pub(super) async fn insert_inbound(
     mail: &InboundMail,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    mail_raw::ActiveModel {
-        message_id: Set(mail.message_id.clone()),
-        ticket_id: Set(ticket),
-        raw: Set(mail.raw.clone()),
-        created_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
+    write_raw(txn, &mail.message_id, ticket, &mail.raw, now).await?;
     if !mail.attachments.is_empty() {
         attachments::Entity::insert_many(mail.attachments.iter().map(|a| {
             attachments::ActiveModel {
@@ -97,6 +90,80 @@ pub(super) async fn insert_inbound(
         .await?;
     }
     Ok(())
+}
+
+/// The most of a raw mail one row holds: through the driver a bound value is copied several
+/// times, so a 50 MB mail is written and read a part at a time.
+const RAW_PART: usize = 1 << 20;
+
+/// Stores a mail's bytes: the first part in `mail_raw`, the rest in `mail_raw_parts`, each
+/// written without RETURNING (reading a part back would double what it costs).
+pub(super) async fn write_raw<C: ConnectionTrait>(
+    c: &C,
+    message_id: &str,
+    ticket: Uuid,
+    raw: &[u8],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut parts = raw.chunks(RAW_PART);
+    mail_raw::Entity::insert(mail_raw::ActiveModel {
+        message_id: Set(message_id.to_owned()),
+        ticket_id: Set(ticket),
+        raw: Set(parts.next().unwrap_or_default().to_vec()),
+        created_at: Set(at),
+    })
+    .exec_without_returning(c)
+    .await?;
+    for (seq, part) in (1..).zip(parts) {
+        mail_raw_parts::Entity::insert(mail_raw_parts::ActiveModel {
+            message_id: Set(message_id.to_owned()),
+            seq: Set(seq),
+            ticket_id: Set(ticket),
+            bytes: Set(part.to_vec()),
+        })
+        .exec_without_returning(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A stored mail's whole bytes: its first row and its parts in order, read one at a time.
+pub(super) async fn read_raw<C: ConnectionTrait>(
+    c: &C,
+    first: mail_raw::Model,
+) -> Result<Vec<u8>, StoreError> {
+    let mut raw = first.raw;
+    for seq in 1.. {
+        match mail_raw_parts::Entity::find_by_id((first.message_id.clone(), seq))
+            .one(c)
+            .await?
+        {
+            Some(part) => raw.extend_from_slice(&part.bytes),
+            None => break,
+        }
+    }
+    Ok(raw)
+}
+
+/// Removes stored mails with their parts: those of a ticket, or one by its Message-ID.
+/// Returns how many mails.
+pub(super) async fn delete_raw<C: ConnectionTrait>(
+    c: &C,
+    ticket: Option<Uuid>,
+    message_id: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut mails = mail_raw::Entity::delete_many();
+    let mut parts = mail_raw_parts::Entity::delete_many();
+    if let Some(t) = ticket {
+        mails = mails.filter(mail_raw::Column::TicketId.eq(t));
+        parts = parts.filter(mail_raw_parts::Column::TicketId.eq(t));
+    }
+    if let Some(m) = message_id {
+        mails = mails.filter(mail_raw::Column::MessageId.eq(m));
+        parts = parts.filter(mail_raw_parts::Column::MessageId.eq(m));
+    }
+    parts.exec(c).await?;
+    Ok(mails.exec(c).await?.rows_affected)
 }
 
 /// Queues an outbound mail; `number` replaces the ticket-number placeholder.
@@ -272,12 +339,12 @@ impl Store {
 
     /// A received mail exactly as it arrived.
     pub async fn raw_mail(&self, ticket: Uuid, message_id: &str) -> Result<Vec<u8>, StoreError> {
-        mail_raw::Entity::find_by_id(message_id.to_owned())
+        let first = mail_raw::Entity::find_by_id(message_id.to_owned())
             .filter(mail_raw::Column::TicketId.eq(ticket))
             .one(&self.db)
             .await?
-            .map(|r| r.raw)
-            .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
+        read_raw(&self.db, first).await
     }
 
     /// Automatic answers queued for an address since a moment (the per-sender limit).

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use entity::{attachments, events, mail_outbox, mail_raw, messages, notifications, tickets};
 
 use super::locks::{claim_write_lock, skip_locked};
+use super::mail::{delete_raw, read_raw, write_raw};
 use super::tickets::{insert_events, NewEvent};
 use super::{Store, StoreError};
 
@@ -135,11 +136,7 @@ async fn erase_ticket(
         .filter(messages::Column::Author.is_in(needles.iter().cloned()))
         .exec(txn)
         .await?;
-    done.raw_mails = mail_raw::Entity::delete_many()
-        .filter(mail_raw::Column::TicketId.eq(t.id))
-        .exec(txn)
-        .await?
-        .rows_affected;
+    done.raw_mails = delete_raw(txn, Some(t.id), None).await?;
     done.attachments = attachments::Entity::delete_many()
         .filter(attachments::Column::TicketId.eq(t.id))
         .exec(txn)
@@ -259,12 +256,13 @@ async fn scrub_mentions(
         .await?
     {
         // The archived bytes of someone else's mail keep everything but the person.
-        let text = String::from_utf8_lossy(&r.raw).into_owned();
+        let (message_id, at) = (r.message_id.clone(), r.created_at);
+        let raw = read_raw(txn, r).await?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
         let scrubbed = replace_all(&text, needles);
         if scrubbed != text {
-            let mut am = r.into_active_model();
-            am.raw = Set(scrubbed.into_bytes());
-            am.update(txn).await?;
+            delete_raw(txn, None, Some(&message_id)).await?;
+            write_raw(txn, &message_id, ticket, scrubbed.as_bytes(), at).await?;
             done.raw_mails += 1;
         }
     }
@@ -334,11 +332,7 @@ impl Store {
             let part = others.entry(m.ticket_id).or_default();
             part.messages += 1;
             if let Some(mid) = &m.message_id {
-                part.raw_mails += mail_raw::Entity::delete_many()
-                    .filter(mail_raw::Column::MessageId.eq(mid.as_str()))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected;
+                part.raw_mails += delete_raw(&txn, None, Some(mid)).await?;
                 part.attachments += attachments::Entity::delete_many()
                     .filter(attachments::Column::MessageId.eq(mid.as_str()))
                     .exec(&txn)
@@ -423,10 +417,15 @@ impl Store {
                 .filter(attachments::Column::TicketId.eq(t.id))
                 .all(&self.db)
                 .await?;
-            let raws = mail_raw::Entity::find()
+            let mut raws = Vec::new();
+            for r in mail_raw::Entity::find()
                 .filter(mail_raw::Column::TicketId.eq(t.id))
                 .all(&self.db)
-                .await?;
+                .await?
+            {
+                let id = r.message_id.clone();
+                raws.push((id, read_raw(&self.db, r).await?));
+            }
             out_tickets.push(json!({
                 "number": super::ticket_number(t.seq),
                 "id": t.id,
@@ -453,8 +452,8 @@ impl Store {
                     "name": a.name, "content_type": a.content_type, "size": a.size,
                     "message_id": a.message_id, "content_base64": a.content.as_deref().map(b64),
                 })).collect::<Vec<_>>(),
-                "raw_mails": raws.iter().map(|r| json!({
-                    "message_id": r.message_id, "raw_base64": b64(&r.raw),
+                "raw_mails": raws.iter().map(|(id, raw)| json!({
+                    "message_id": id, "raw_base64": b64(raw),
                 })).collect::<Vec<_>>(),
             }));
         }
