@@ -270,14 +270,7 @@ const MAX_FUNCTION_WORD: usize = 10;
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 fn prefix(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..crate::model::floor_char_boundary(s, max)]
 }
 
 #[cfg(test)]

@@ -344,11 +344,6 @@ fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
         eprintln!("triage mail ingest: cannot read the message on stdin: {e}");
         return ExitCode::from(pipe::sysexits::TEMPFAIL);
     }
-    let endpoint = if url.trim_end_matches('/').ends_with("/api/v1/intake/mail") {
-        url.to_owned()
-    } else {
-        format!("{}/api/v1/intake/mail", url.trim_end_matches('/'))
-    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -356,12 +351,7 @@ fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
             return ExitCode::from(pipe::sysexits::TEMPFAIL);
         }
     };
-    let (code, line) = rt.block_on(pipe::deliver(
-        &endpoint,
-        token,
-        raw,
-        Duration::from_secs(timeout),
-    ));
+    let (code, line) = rt.block_on(pipe::deliver(url, token, raw, Duration::from_secs(timeout)));
     if code == pipe::sysexits::OK {
         println!("{line}");
     } else {

@@ -118,6 +118,19 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The largest index at most `i` that falls on a character boundary of `s` (`s.len()` when
+/// `i` is past the end): where a text may be cut to a byte budget without splitting a
+/// character. (`str::floor_char_boundary` needs Rust 1.91, above the crate's MSRV.)
+pub fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Text as stored: without NUL characters, which carry no meaning in a request and which
 /// PostgreSQL's text columns refuse.
 pub fn clean_text(s: &str) -> String {

@@ -753,6 +753,21 @@ async fn ingest_with(args: &[&str], raw: &[u8]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// A server on a loopback port that answers every request with `response`; its URL.
+async fn canned(response: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(response).await;
+        }
+    });
+    url
+}
+
 #[tokio::test]
 async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
     each_backend(async |db| {
@@ -786,18 +801,7 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
         let (code, out) = ingest(&dead, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         // A service in trouble (503): 75 too.
-        let failing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let failing_url = format!("http://{}", failing.local_addr().unwrap());
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            while let Ok((mut s, _)) = failing.accept().await {
-                let mut buf = vec![0u8; 65536];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: 39\r\nconnection: close\r\n\r\n{\"title\":\"down\",\"detail\":\"maintenance\"}")
-                    .await;
-            }
-        });
+        let failing_url = canned(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: 39\r\nconnection: close\r\n\r\n{\"title\":\"down\",\"detail\":\"maintenance\"}").await;
         let (code, out) = ingest(&failing_url, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("maintenance"), "{out}");
@@ -823,18 +827,7 @@ async fn the_mta_pipe_exits_with_what_the_mta_should_do() {
             assert!(out.contains("configuration error") && out.contains("http://"), "{out}");
         }
         // Another service's 4xx at the URL (not triage's problem document) bounces nothing.
-        let other_service = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let other_url = format!("http://{}", other_service.local_addr().unwrap());
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            while let Ok((mut s, _)) = other_service.accept().await {
-                let mut buf = vec![0u8; 65536];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 422 Unprocessable\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<p>no</p>")
-                    .await;
-            }
-        });
+        let other_url = canned(b"HTTP/1.1 422 Unprocessable\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<p>no</p>").await;
         let (code, out) = ingest(&other_url, "test-gateway-token", raw.as_bytes()).await;
         assert_eq!(code, 75, "{out}");
         assert!(out.contains("no triage mail intake"), "{out}");

@@ -138,10 +138,7 @@ fn decision_text(ticket: &Ticket) -> Option<Ticket> {
     if ticket.body.len() <= DECISION_TEXT {
         return None;
     }
-    let mut end = DECISION_TEXT;
-    while !ticket.body.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::model::floor_char_boundary(&ticket.body, DECISION_TEXT);
     Some(Ticket {
         channel: ticket.channel,
         subject: ticket.subject.clone(),

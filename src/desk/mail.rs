@@ -95,11 +95,7 @@ pub fn stored_text(mut body: String, message_id: &str) -> String {
         return body;
     }
     let all = body.len();
-    let mut end = TEXT_MAX;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    body.truncate(end);
+    body.truncate(crate::model::floor_char_boundary(&body, TEXT_MAX));
     body.shrink_to_fit();
     body.push_str(&format!(
         "\n\n[the text goes on: {all} bytes in all; the whole mail is kept as received, \

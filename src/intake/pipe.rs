@@ -53,8 +53,9 @@ impl Outcome {
     }
 }
 
-/// Posts `raw` to the intake endpoint; returns the exit code and a line for the MTA's log
-/// (and, for a bounce, the sender).
+/// Posts `raw` to the intake endpoint at `url` (the service's base URL or the endpoint
+/// itself); returns the exit code and a line for the MTA's log (and, for a bounce, the
+/// sender).
 pub async fn deliver(
     url: &str,
     token: Option<&str>,
@@ -76,8 +77,9 @@ async fn post(
     raw: Vec<u8>,
     timeout: std::time::Duration,
 ) -> (Outcome, String) {
-    let parsed = match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+    // The URL as given is checked, so a mistake is named as the administrator wrote it.
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         Ok(u) => {
             return (
                 Outcome::Misconfigured,
@@ -93,13 +95,19 @@ async fn post(
                 format!("--url {url:?} is no URL ({e}); e.g. http://127.0.0.1:8080"),
             )
         }
+    }
+    let base = url.trim_end_matches('/');
+    let url = &if base.ends_with("/api/v1/intake/mail") {
+        url.to_owned()
+    } else {
+        format!("{base}/api/v1/intake/mail")
     };
     let client = match reqwest::Client::builder().timeout(timeout).build() {
         Ok(c) => c,
         Err(e) => return (Outcome::Later, format!("cannot start an HTTP client: {e}")),
     };
     let mut req = client
-        .post(parsed)
+        .post(url.as_str())
         .header(reqwest::header::CONTENT_TYPE, "message/rfc822")
         .body(raw);
     if let Some(t) = token {
