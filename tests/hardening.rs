@@ -131,6 +131,48 @@ async fn bad_input_is_refused_naming_the_field() {
             .await;
             assert_eq!((s, p["field"].as_str()), (422, Some(field)), "{p}");
         }
+        // … in every JSON body, named by its path (PostgreSQL would refuse them with a 503).
+        let (s, created) = send(&client(), tickets.clone(), base.clone(), None).await;
+        assert_eq!(s, 201, "{created}");
+        let number = created["number"].as_str().unwrap();
+        let base_url = server.base.as_str();
+        let put = |path: String, body: Value| async move {
+            let r = client().put(format!("{base_url}{path}")).json(&body).send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        };
+        for (s, p, field) in [
+            {
+                let url = server.url(&format!("/api/v1/tickets/{number}/messages"));
+                let (s, p) = send(&client(), url, json!({"body": "Notiz\u{0}"}), None).await;
+                (s, p, "body")
+            },
+            {
+                let agent = json!({"name": "Eva", "capacity": 3, "skills": ["de", "Dru\u{0}cker"]});
+                let (s, p) = put("/api/v1/agents/eva".into(), agent).await;
+                (s, p, "skills[1]")
+            },
+            {
+                let (s, p) = put(
+                    "/api/v1/faq/excel-freeze-de".into(),
+                    json!({"title": "Excel\u{0}", "body": "…", "category": "office-howto", "language": "de"}),
+                )
+                .await;
+                (s, p, "title")
+            },
+        ] {
+            assert_eq!((s, p["field"].as_str()), (422, Some(field)), "{p}");
+        }
+        // … and in a URL.
+        for (path, field) in [
+            ("/api/v1/agents/eva%00", "path"),
+            ("/api/v1/tickets?limit=5&category=a%00b", "category"),
+        ] {
+            let r = client().get(server.url(path)).send().await.unwrap();
+            assert_eq!(r.status(), 422, "{path}");
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["field"], field, "{p}");
+        }
         // An address that is none.
         for bad in ["not an address", "a@", "@b.example", "a b@c.example"] {
             let (s, p) = send(

@@ -28,6 +28,7 @@ pub struct AgentInput {
     #[serde(default)]
     pub languages: Vec<String>,
     /// Most open tickets at once.
+    #[schema(minimum = 0)]
     pub capacity: i32,
     /// `available`, `away` or `offline` (default `offline`).
     #[schema(value_type = Option<Presence>)]

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Who};
-use super::views::{CallView, Receipt, TicketView};
+use super::views::{CallView, OrReceipt, Receipt, TicketView};
 use super::AppState;
 use crate::desk::call::{self, Call, Outcome};
 
@@ -38,8 +38,8 @@ pub struct CallInput {
 #[utoipa::path(post, path = "/api/v1/intake/call", tag = "tickets",
     request_body = CallInput,
     responses(
-        (status = 201, description = "A new ticket (a receipt for a gateway)", content((CallView), (Receipt))),
-        (status = 200, description = "Appended to the caller's open phone ticket, or a repeat (a receipt for a gateway)", content((CallView), (Receipt))),
+        (status = 201, description = "A new ticket (a receipt for a gateway)", body = OrReceipt<CallView>),
+        (status = 200, description = "Appended to the caller's open phone ticket, or a repeat (a receipt for a gateway)", body = OrReceipt<CallView>),
         (status = 422, description = "Not a phone number, or another invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn intake_call(

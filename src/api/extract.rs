@@ -46,7 +46,53 @@ pub fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
         })
 }
 
+/// The path of the first text in a JSON document that holds a NUL character, which no
+/// text column stores faithfully (PostgreSQL refuses it): such a request is refused rather
+/// than altered. Only a body that spells `\u0000` somewhere is walked.
+fn nul_text(body: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(fields) => fields.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let spelled = body
+        .windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && &w[2..] == b"0000");
+    if !spelled {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut path = String::new();
+    walk(&value, &mut path).then_some(path)
+}
+
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if let Some(field) = nul_text(body) {
+        let detail = format!("{field} contains a NUL byte (\\u0000)");
+        return Err(ApiError::invalid_field(field, detail));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
 use super::extract::{body_bytes, content_type_is, page_size, ApiQuery, Who};
-use super::views::{AttachmentView, MailIntakeView, OutboxView, Receipt, TicketView};
+use super::views::{AttachmentView, MailIntakeView, OrReceipt, OutboxView, Receipt, TicketView};
 use super::AppState;
 use crate::desk::mail::{deliver, Outcome};
 
@@ -22,8 +22,8 @@ use crate::desk::mail::{deliver, Outcome};
 #[utoipa::path(post, path = "/api/v1/intake/mail", tag = "mail",
     request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
     responses(
-        (status = 201, description = "A new ticket (a receipt for a gateway)", content((MailIntakeView), (Receipt))),
-        (status = 200, description = "Appended to a ticket, a bounce, or a repeat (a receipt for a gateway)", content((MailIntakeView), (Receipt))),
+        (status = 201, description = "A new ticket (a receipt for a gateway)", body = OrReceipt<MailIntakeView>),
+        (status = 200, description = "Appended to a ticket, a bounce, or a repeat (a receipt for a gateway)", body = OrReceipt<MailIntakeView>),
         (status = 413, description = "Larger than the mail body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not message/rfc822", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an e-mail at all", body = Problem, content_type = "application/problem+json"),

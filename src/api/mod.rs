@@ -328,7 +328,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state.clone());
-    api.layer(middleware::from_fn(problem_for_bare_errors))
+    api.layer(middleware::from_fn(refuse_nul_in_url))
+        .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
@@ -413,6 +414,25 @@ async fn track_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("triage_http_request_duration_seconds", "route" => route)
         .record(start.elapsed().as_secs_f64());
     resp
+}
+
+/// Refuses a path or query parameter that spells a NUL byte (`%00`), naming it: no key,
+/// name or filter holds one, and the database could not compare it.
+async fn refuse_nul_in_url(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let spelled = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
+    let field = if spelled(uri.path()) {
+        Some("path")
+    } else {
+        uri.query()
+            .and_then(|q| q.split('&').find(|pair| spelled(pair)))
+            .map(|pair| pair.split('=').next().unwrap_or(pair))
+    };
+    if let Some(field) = field {
+        let detail = format!("{field} contains a NUL byte (%00)");
+        return ApiError::invalid_field(field, detail).into_response();
+    }
+    next.run(req).await
 }
 
 /// Turns error responses made outside handlers (404 unknown route, 405, 408 timeout, …) into

@@ -14,7 +14,9 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
 use super::extract::{page_size, ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
-use super::views::{EventView, MessagePage, Receipt, TicketPage, TicketResponse, TicketView};
+use super::views::{
+    EventView, MessagePage, OrReceipt, Receipt, TicketPage, TicketResponse, TicketView,
+};
 use super::AppState;
 use crate::desk::{self, conversation};
 use crate::intake::jsonl::TicketInput;
@@ -26,10 +28,10 @@ use crate::store::{Created, Cursor, TicketFilter};
 /// Agents and above get the ticket; a gateway gets a [`Receipt`] (outcome, number, status).
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
     request_body = TicketInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat returns the first ticket")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$", description = "Makes retries safe: a repeat returns the first ticket; 1 to 255 visible ASCII characters")),
     responses(
-        (status = 201, description = "Created: the ticket for agents and above, a receipt for a gateway", content((TicketView), (Receipt)), headers(("Location" = String), ("ETag" = String))),
-        (status = 200, description = "A repeat of an earlier request: the ticket it created (a receipt for a gateway)", content((TicketView), (Receipt)), headers(("ETag" = String))),
+        (status = 201, description = "Created: the ticket for agents and above, a receipt for a gateway", body = OrReceipt<TicketView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 200, description = "A repeat of an earlier request: the ticket it created (a receipt for a gateway)", body = OrReceipt<TicketView>, headers(("ETag" = String))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),

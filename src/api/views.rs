@@ -515,6 +515,15 @@ pub struct Receipt {
     pub message_id: Option<String>,
 }
 
+/// An intake answer as documented: the whole view for agents and above, a [`Receipt`] for
+/// a gateway (one schema with both, since both are `application/json`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OrReceipt<T: ToSchema> {
+    View(T),
+    Receipt(Receipt),
+}
+
 impl Receipt {
     pub fn new(outcome: &str, r: &TicketRecord, message_id: Option<String>) -> Receipt {
         Receipt {
