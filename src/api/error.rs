@@ -19,6 +19,8 @@ pub struct ApiError {
     pub detail: String,
     /// The request field the problem is about, when there is one.
     pub field: Option<String>,
+    /// Seconds after which a refused request may be tried again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// The problem document (RFC 9457) with two extension members, `field` and `request_id`.
@@ -42,6 +44,15 @@ impl ApiError {
             kind,
             detail: detail.into(),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: the caller asked too often; it may try again after `seconds`.
+    pub fn too_many_requests(detail: impl Into<String>, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail)
         }
     }
 
@@ -57,6 +68,7 @@ impl ApiError {
             kind: "invalid-field",
             detail: detail.into(),
             field: Some(field),
+            retry_after: None,
         }
     }
 
@@ -91,6 +103,10 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, body).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         resp
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, IfMatch, Who};
+use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{ArticleView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation, faq};
@@ -125,4 +125,177 @@ pub async fn feedback(
     let actor = desk::actor(&cx, who.identity(), None, "actor", "customer").await?;
     let record = conversation::feedback(&cx, &key, &expected, &actor, input.helped).await?;
     TicketResponse::new(record, &cx)
+}
+
+/// Per caller, how many FAQ self-service requests it made in the current minute: a web
+/// form's backend may search as people type, but one token cannot turn the search into a
+/// way to read the whole FAQ at machine speed. Per process, like the token cache.
+pub struct RateLimit {
+    per_minute: u32,
+    windows: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>,
+}
+
+impl RateLimit {
+    pub fn new(per_minute: u32) -> RateLimit {
+        RateLimit {
+            per_minute,
+            windows: Default::default(),
+        }
+    }
+
+    /// Counts one request of `caller`; over the limit, 429 with the seconds to wait.
+    fn check(&self, caller: &str) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        let mut windows = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let (start, n) = windows.entry(caller.to_owned()).or_insert((now, 0));
+        if now.duration_since(*start) >= minute {
+            *start = now;
+            *n = 0;
+        }
+        if *n >= self.per_minute {
+            let wait = minute.saturating_sub(now.duration_since(*start)).as_secs() + 1;
+            return Err(ApiError::too_many_requests(
+                format!(
+                    "at most {} FAQ self-service requests a minute per token; try again in {wait} s",
+                    self.per_minute
+                ),
+                wait,
+            ));
+        }
+        *n += 1;
+        Ok(())
+    }
+}
+
+/// What a web form's backend asks while a person types.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The person's question (subject and text as typed).
+    #[param(min_length = 1)]
+    pub q: String,
+    /// `de` or `en`; detected from `q` when absent (German when too short to tell).
+    #[param(pattern = "^(de|en)$")]
+    pub lang: Option<String>,
+    /// How many articles, 1 to 10 (default 3).
+    #[param(minimum = 1, maximum = 10)]
+    pub limit: Option<u64>,
+}
+
+/// The articles that may answer a question, best first.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SearchAnswer {
+    /// The language searched in.
+    pub language: String,
+    pub results: Vec<SearchHit>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SearchHit {
+    pub article: String,
+    pub title: String,
+    /// The article's answer (Markdown).
+    pub body: String,
+    /// For the best article: the share of right answers measured at its evidence (the same
+    /// confidence that decides automatic answers); the others are ranked, not measured.
+    pub confidence: Option<f64>,
+    /// The search score relative to the best article's (1 for the best).
+    pub relative_score: f64,
+    /// For the best article: the question's words it never mentions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+/// Self-service before a ticket exists: the articles that may answer a question, with
+/// their text and the confidence of the best (gateways and up; rate-limited per token).
+#[utoipa::path(get, path = "/api/v1/faq/search", tag = "faq",
+    params(SearchParams),
+    responses(
+        (status = 200, body = SearchAnswer),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests of this token this minute", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    who: Who,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<SearchAnswer>, ApiError> {
+    state
+        .search_limit
+        .check(who.identity().map_or("", |(name, _)| name))?;
+    if p.q.trim().is_empty() {
+        return Err(ApiError::invalid_field("q", "q is empty"));
+    }
+    let limit = page_size(p.limit, 3, 10)? as usize;
+    let language = match p.lang.as_deref() {
+        Some(l @ ("de" | "en")) => l.to_owned(),
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "lang",
+                format!("lang \"{other}\" is not supported (de or en)"),
+            ))
+        }
+        None => {
+            let rules = state.desk.rules.current();
+            rules
+                .language
+                .detect("", &p.q)
+                .map_or_else(|| rules.defaults.language.0.to_string(), |l| l.to_string())
+        }
+    };
+    let index = state.desk.faq.current();
+    let hits = index.search(&language, &p.q, limit);
+    let top = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
+    let results = hits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let a = index.article(&h.article)?;
+            Some(SearchHit {
+                article: h.article.clone(),
+                title: h.title.clone(),
+                body: a.body.clone(),
+                confidence: (i == 0).then_some(h.confidence),
+                relative_score: f64::from(h.score / top),
+                missing: h
+                    .evidence
+                    .as_ref()
+                    .map(|e| e.missing.clone())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Json(SearchAnswer { language, results }))
+}
+
+/// Records that a person read this article among a search's results and did not submit
+/// the form: a request settled before it became a ticket (gateways and up).
+#[utoipa::path(post, path = "/api/v1/faq/{id}/deflections", tag = "faq",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Counted"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests of this token this minute", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn deflect(
+    State(state): State<Arc<AppState>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .search_limit
+        .check(who.identity().map_or("", |(name, _)| name))?;
+    if state.desk.store.count_deflection(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no FAQ article {id}")))
+    }
 }

@@ -61,6 +61,9 @@ pub struct ApiConfig {
     pub token_cache: Duration,
     /// Header timeout and connection cap of the accept loop.
     pub connections: listen::ConnectionLimits,
+    /// FAQ self-service requests (search and deflections) one token may make per minute
+    /// (429 beyond), per process.
+    pub faq_search_per_minute: u32,
 }
 
 impl Default for ApiConfig {
@@ -73,6 +76,7 @@ impl Default for ApiConfig {
             public_metrics: true,
             token_cache: Duration::from_secs(5),
             connections: listen::ConnectionLimits::default(),
+            faq_search_per_minute: 60,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct AppState {
     pub desk: Arc<Desk>,
     pub config: ApiConfig,
     tokens: auth::TokenCache,
+    /// Per caller, the FAQ self-service requests of the current minute.
+    pub(crate) search_limit: faq::RateLimit,
 }
 
 impl AppState {
@@ -98,6 +104,7 @@ impl AppState {
     pub fn with_desk(desk: Desk, config: ApiConfig) -> AppState {
         AppState {
             desk: Arc::new(desk),
+            search_limit: faq::RateLimit::new(config.faq_search_per_minute),
             config,
             tokens: auth::TokenCache::default(),
         }
@@ -139,7 +146,7 @@ impl AppState {
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
-        faq::list, faq::get, faq::put, faq::delete, faq::feedback,
+        faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox, mail::retry,
@@ -285,6 +292,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/notifications", get(clocks::notifications))
         .route("/api/v1/sla/report", get(clocks::sla_report))
         .route("/api/v1/faq", get(faq::list))
+        .route("/api/v1/faq/search", get(faq::search))
+        .route("/api/v1/faq/{id}/deflections", post(faq::deflect))
         .route(
             "/api/v1/faq/{id}",
             get(faq::get).put(faq::put).delete(faq::delete),

@@ -347,6 +347,9 @@ pub struct ArticleView {
     pub not_helped: i64,
     /// helped / (helped + not helped): requests the article settled without a person.
     pub deflection_rate: Option<f64>,
+    /// Self-service searches after which the person read this article and did not submit
+    /// the form (`POST /api/v1/faq/{id}/deflections`).
+    pub deflected: i64,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -366,6 +369,7 @@ impl From<FaqArticleRecord> for ArticleView {
             helped: r.helped,
             not_helped: r.not_helped,
             deflection_rate: (judged > 0).then(|| r.helped as f64 / judged as f64),
+            deflected: r.deflected,
             updated_at: r.updated_at,
         }
     }

@@ -75,7 +75,7 @@ impl FaqHandle {
                 &articles,
                 dir.as_deref(),
                 crate::faq::Mode::Full,
-                crate::faq::default_calibration(),
+                crate::faq::default_confidence(),
             )
         })
         .await

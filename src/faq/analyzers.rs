@@ -165,10 +165,11 @@ const FUNCTION_WORDS: &[&str] = &[
     "meiner", "mir", "mich", "ihr", "ihre", "der", "die", "das", "den", "dem", "des", "ein",
     "eine", "einen", "einem", "einer", "ist", "sind", "bin", "zu", "und", "oder", "wie", "was",
     "wo", "wann", "bitte", "kann", "können", "könnte", "mit", "von", "für", "auf", "im", "in",
-    "am", "an", "bei",
+    "am", "an", "bei", "aus", "nach", "über", "um", "vom", "zum", "zur", "beim", "ins", "dass",
+    "uns", "unser", "unsere", "ihnen", "habe", "haben", "wird", "werden", "ihn", "er", "sich",
 ];
 
-fn is_function_word(word: &str) -> bool {
+pub fn is_function_word(word: &str) -> bool {
     let lower = word.to_lowercase();
     FUNCTION_WORDS.contains(&lower.as_str())
 }

@@ -92,6 +92,16 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
         return human(format!("no FAQ article in {} matches", d.language));
     };
     let c = best.confidence;
+    // What the best article lacks, for an answer that is not sent: the words of the
+    // question it never mentions.
+    let lacks = match &best.evidence {
+        Some(e) if !e.missing.is_empty() && e.coverage < 1.0 => format!(
+            " — the question names {}, which article {} never mentions",
+            e.missing.join(", "),
+            best.article
+        ),
+        _ => String::new(),
+    };
     if d.automation == Automation::Automated && c >= auto {
         return FaqResult {
             mode: "automated".into(),
@@ -106,7 +116,7 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
     }
     if c >= rules.suggest_threshold {
         let why = if d.automation == Automation::Automated {
-            format!("confidence {c:.2} is below the automatic threshold {auto:.2}")
+            format!("confidence {c:.2} is below the automatic threshold {auto:.2}{lacks}")
         } else {
             format!("automation is semi-automated: {}", d.trace.automation.why)
         };
@@ -119,7 +129,7 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
         };
     }
     human(format!(
-        "best article {} has confidence {c:.2}, below the suggestion threshold {:.2}",
+        "best article {} has confidence {c:.2}, below the suggestion threshold {:.2}{lacks}",
         best.article, rules.suggest_threshold
     ))
 }

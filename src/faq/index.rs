@@ -11,7 +11,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
-use super::analyzers::{self, pairs, terms, GRAMS, PAIRS, PLAIN};
+use super::analyzers::{self, is_function_word, pairs, terms, GRAMS, PAIRS, PLAIN};
 use super::{Article, FaqError};
 
 /// Which search to run: ours, or the plain BM25 baseline (one field, lower-cased words, no
@@ -32,18 +32,105 @@ pub struct Hit {
     /// How often an answer at this confidence was right on labelled data, in [0, 1]; only
     /// the first hit has one (the others are the alternatives it was measured against).
     pub confidence: f64,
+    /// What the confidence of the first hit was made of (the others: none).
+    pub evidence: Option<Evidence>,
 }
 
-/// Maps the score margin between the first and the second hit to the precision measured
-/// at that margin on labelled questions (isotonic: a larger margin is never less sure).
+/// The evidence that the best article answers the question, beyond being the best: how
+/// far it is ahead of the second, and how much of what the question names it covers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evidence {
+    /// `(s1 - s2) / s1` of the two best scores (1 for a single hit).
+    pub margin: f32,
+    /// The share of the question's content words, each weighed by how rare it is among
+    /// the language's articles (a word no article has weighs most), that the article has.
+    pub coverage: f32,
+    /// The same share for the second article (0 without one): a question both cover
+    /// alike is not settled by the margin alone.
+    pub rival_coverage: f32,
+    /// How rare the rarest content word the article lacks is, against a word no article
+    /// has (1) — 0 when it lacks none.
+    pub rarest_missing: f32,
+    /// The largest share of one of the article's questions (or its title) that the
+    /// question says, weighed by rarity: "great" shares one word with "great talking to
+    /// you, bye", and says little of it.
+    pub echo: f32,
+    /// How many content words the question has: one word is thin evidence.
+    pub content_words: usize,
+    /// No other article matched at all (the margin is 1 by default, not by distance).
+    pub alone: bool,
+    /// The question's words the article never mentions, rarest first (at most three).
+    pub missing: Vec<String>,
+}
+
+/// How many features the confidence weighs (after the bias).
+pub const FEATURES: usize = 8;
+
+impl Evidence {
+    /// Margin, coverage, coverage ahead of the second article, rarest missing word, echo,
+    /// the question's length (content words, up to six, as a share of six), whether no
+    /// other article matched at all, and margin times coverage.
+    pub fn features(&self) -> [f32; FEATURES] {
+        [
+            self.margin,
+            self.coverage,
+            self.coverage - self.rival_coverage,
+            self.rarest_missing,
+            self.echo,
+            self.content_words.min(6) as f32 / 6.0,
+            f32::from(u8::from(self.alone)),
+            self.margin * self.coverage,
+        ]
+    }
+}
+
+/// The confidence of the best article: a logistic score of its [`Evidence`], mapped to the
+/// precision measured at that score on labelled questions that include questions no
+/// article answers. The margin alone says "this is the best of these"; the coverage says
+/// "and it speaks of what was asked" — a question naming a program no article mentions
+/// has a wide margin when one article shares its other words, and a low coverage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confidence {
+    /// Bias, then one weight per [`Evidence::features`].
+    pub weights: [f32; FEATURES + 1],
+    pub calibration: Calibration,
+}
+
+impl Confidence {
+    /// The margin alone, as the plain baseline is measured.
+    pub fn margin_only(calibration: Calibration) -> Confidence {
+        let mut weights = [0.0; FEATURES + 1];
+        weights[1] = 1.0;
+        Confidence {
+            weights,
+            calibration,
+        }
+    }
+
+    pub fn score(&self, features: &[f32; FEATURES]) -> f32 {
+        self.weights[0]
+            + features
+                .iter()
+                .zip(&self.weights[1..])
+                .map(|(x, w)| x * w)
+                .sum::<f32>()
+    }
+
+    pub fn of(&self, e: &Evidence) -> f64 {
+        self.calibration.confidence(self.score(&e.features()))
+    }
+}
+
+/// Maps a score of the evidence to the precision measured at that score on labelled
+/// questions (isotonic: a higher score is never less sure).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
-    /// (margin, precision), margins ascending, precisions non-decreasing.
+    /// (score, precision), scores ascending, precisions non-decreasing.
     pub points: Vec<(f32, f64)>,
 }
 
 impl Calibration {
-    /// Fits the map from (margin, whether the first hit was right) pairs: sorts by margin,
+    /// Fits the map from (score, whether the first hit was right) pairs: sorts by score,
     /// pools adjacent violators, and keeps one point per block.
     pub fn fit(mut samples: Vec<(f32, bool)>) -> Calibration {
         samples.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -72,7 +159,7 @@ impl Calibration {
         Calibration { points }
     }
 
-    /// The precision for a margin: the value of the first block reaching it.
+    /// The precision for a score: the value of the first block reaching it.
     pub fn confidence(&self, margin: f32) -> f64 {
         match self.points.iter().find(|(m, _)| margin <= *m) {
             Some((_, p)) => *p,
@@ -93,6 +180,131 @@ struct Fields {
     plain: HashMap<&'static str, Field>,
 }
 
+/// The words of the articles, for the coverage of the evidence: per language in how many
+/// articles each analyzed word stands (anywhere in it), and each article's words.
+struct Vocabulary {
+    df: HashMap<&'static str, HashMap<String, u32>>,
+    articles: HashMap<&'static str, u32>,
+    words: Vec<HashSet<String>>,
+    /// Per article, the content terms of its title and of each question (ordered, so that
+    /// sums over them come out the same in every run).
+    asked: Vec<Vec<std::collections::BTreeSet<String>>>,
+}
+
+/// The analyzed terms of a text's content words (no function words).
+fn content_terms(analyzer: &mut TextAnalyzer, text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !is_function_word(w))
+        .flat_map(|w| terms(analyzer, w))
+        .collect()
+}
+
+impl Vocabulary {
+    /// BM25's inverse document frequency: a word no article has weighs most.
+    fn idf(&self, lang: &str, term: &str) -> f32 {
+        let n = self.articles.get(lang).copied().unwrap_or(0) as f32;
+        let df = self
+            .df
+            .get(lang)
+            .and_then(|d| d.get(term))
+            .copied()
+            .unwrap_or(0) as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    /// The share of the query's content words (given as surface word and its analyzed
+    /// terms), weighed by rarity, that article `ord` has.
+    fn coverage(&self, lang: &str, ord: usize, words: &[(&str, Vec<String>)]) -> f32 {
+        let has = &self.words[ord];
+        let (mut total, mut covered) = (0.0f32, 0.0f32);
+        let mut seen = HashSet::new();
+        for t in words.iter().flat_map(|(_, ts)| ts) {
+            if seen.insert(t.as_str()) {
+                let w = self.idf(lang, t);
+                total += w;
+                if has.contains(t) {
+                    covered += w;
+                }
+            }
+        }
+        if total > 0.0 {
+            covered / total
+        } else {
+            1.0
+        }
+    }
+
+    /// How much of one of the article's questions (or its title) the query says: the best
+    /// share, weighed by rarity, of a question's content terms that the query has.
+    fn echo(&self, lang: &str, ord: usize, words: &[(&str, Vec<String>)]) -> f32 {
+        let query: HashSet<&str> = words
+            .iter()
+            .flat_map(|(_, ts)| ts.iter().map(String::as_str))
+            .collect();
+        self.asked[ord]
+            .iter()
+            .map(|q| {
+                let (mut total, mut said) = (0.0f32, 0.0f32);
+                for t in q {
+                    let w = self.idf(lang, t);
+                    total += w;
+                    if query.contains(t.as_str()) {
+                        said += w;
+                    }
+                }
+                if total > 0.0 {
+                    said / total
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0, f32::max)
+    }
+
+    /// The evidence for article `ord`, with `rival` the second-best.
+    fn evidence(
+        &self,
+        lang: &str,
+        ord: usize,
+        rival: Option<usize>,
+        words: &[(&str, Vec<String>)],
+        margin: f32,
+    ) -> Evidence {
+        let has = &self.words[ord];
+        let mut missing: Vec<(f32, &str)> = Vec::new();
+        for (surface, ts) in words {
+            if let Some(w) = ts
+                .iter()
+                .filter(|t| !has.contains(*t))
+                .map(|t| self.idf(lang, t))
+                .reduce(f32::max)
+            {
+                if !missing.iter().any(|(_, m)| m.eq_ignore_ascii_case(surface)) {
+                    missing.push((w, surface));
+                }
+            }
+        }
+        missing.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let unseen = self.idf(lang, "");
+        Evidence {
+            margin,
+            coverage: self.coverage(lang, ord, words),
+            rival_coverage: rival.map_or(0.0, |r| self.coverage(lang, r, words)),
+            rarest_missing: missing.first().map_or(0.0, |(w, _)| {
+                if unseen > 0.0 {
+                    w / unseen
+                } else {
+                    0.0
+                }
+            }),
+            echo: self.echo(lang, ord, words),
+            content_words: words.len(),
+            alone: rival.is_none(),
+            missing: missing.iter().take(3).map(|(_, m)| m.to_string()).collect(),
+        }
+    }
+}
+
 /// Field weights (asked, keywords, body): the title and the questions say what an article
 /// answers, the body says it at length in words of its own — it is searched only for the
 /// words that no title, question or keyword has, because its long posting lists would
@@ -109,7 +321,8 @@ pub struct FaqIndex {
     reader: IndexReader,
     fields: Fields,
     analyzers: HashMap<&'static str, TextAnalyzer>,
-    calibration: Calibration,
+    confidence: Confidence,
+    vocabulary: Vocabulary,
     mode: Mode,
     articles: Vec<Article>,
     by_id: HashMap<String, usize>,
@@ -141,7 +354,7 @@ impl FaqIndex {
         articles: &[Article],
         dir: Option<&Path>,
         mode: Mode,
-        calibration: Calibration,
+        confidence: Confidence,
     ) -> Result<FaqIndex, FaqError> {
         let mut sb = Schema::builder();
         let id = sb.add_text_field("id", STRING);
@@ -186,12 +399,39 @@ impl FaqIndex {
         let mut writer: tantivy::IndexWriter<TantivyDocument> = index
             .writer_with_num_threads(1, 50_000_000)
             .map_err(index_err)?;
+        let mut vocabulary = Vocabulary {
+            df: HashMap::new(),
+            articles: HashMap::new(),
+            words: Vec::with_capacity(articles.len()),
+            asked: Vec::with_capacity(articles.len()),
+        };
         for (ord, a) in articles.iter().enumerate() {
             let lang = if a.language == "de" { "de" } else { "en" };
             let [fa, fk, fb] = fields.words[lang];
             let questions = a.questions.join("\n");
             let keywords = a.keywords.join(" ");
             let all = format!("{}\n{questions}\n{keywords}\n{}", a.title, a.body);
+            let vocabulary_analyzer = match mode {
+                Mode::Full => analyzers::for_language(lang),
+                Mode::Plain => PLAIN,
+            };
+            let own: HashSet<String> = terms(&mut analyzer_map[vocabulary_analyzer].clone(), &all)
+                .into_iter()
+                .collect();
+            let df = vocabulary.df.entry(lang).or_default();
+            for t in &own {
+                *df.entry(t.clone()).or_default() += 1;
+            }
+            *vocabulary.articles.entry(lang).or_default() += 1;
+            vocabulary.words.push(own);
+            let mut analyzer = analyzer_map[vocabulary_analyzer].clone();
+            vocabulary.asked.push(
+                std::iter::once(&a.title)
+                    .chain(&a.questions)
+                    .map(|q| content_terms(&mut analyzer, q))
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            );
             let mut analyzer = analyzer_map[analyzers::for_language(lang)].clone();
             let pair_text = pairs(&mut analyzer, &format!("{}\n{questions}", a.title));
             writer
@@ -217,7 +457,8 @@ impl FaqIndex {
             reader,
             fields,
             analyzers: analyzer_map,
-            calibration,
+            confidence,
+            vocabulary,
             mode,
             by_id: articles
                 .iter()
@@ -231,8 +472,13 @@ impl FaqIndex {
     /// An empty index: no article matches anything.
     pub fn empty() -> FaqIndex {
         // Building over no articles cannot fail: there is nothing to write.
-        FaqIndex::build(&[], None, Mode::Full, Calibration { points: Vec::new() })
-            .expect("an empty in-memory index")
+        FaqIndex::build(
+            &[],
+            None,
+            Mode::Full,
+            Confidence::margin_only(Calibration { points: Vec::new() }),
+        )
+        .expect("an empty in-memory index")
     }
 
     pub fn len(&self) -> usize {
@@ -261,12 +507,21 @@ impl FaqIndex {
             let mut a = self.analyzers[name].clone();
             terms(&mut a, text)
         };
+        // The query's words, each with its analyzed terms: for the query, the unknown-word
+        // check and the coverage of the evidence.
+        let vocabulary_analyzer = match self.mode {
+            Mode::Full => analyzers::for_language(lang),
+            Mode::Plain => PLAIN,
+        };
+        let mut words_analyzer = self.analyzers[vocabulary_analyzer].clone();
+        let per_word: Vec<(&str, Vec<String>)> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| (w, terms(&mut words_analyzer, w)))
+            .collect();
         match self.mode {
             Mode::Full => {
-                // One copy of the language analyzer serves words, the unknown-word check and
-                // the pairs.
-                let mut words_analyzer = self.analyzers[analyzers::for_language(lang)].clone();
-                let words = terms(&mut words_analyzer, text);
+                let words: Vec<String> = per_word.iter().flat_map(|(_, t)| t.clone()).collect();
                 let [asked, keywords, body] = self.fields.words[lang];
                 let has = |field: Field, term: &str| {
                     searcher
@@ -292,11 +547,7 @@ impl FaqIndex {
                 // and misspellings. Known words are matched as words; their n-grams would
                 // only add cost (long posting lists) and noise.
                 let mut unknown = String::new();
-                for word in text
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                {
-                    let t = terms(&mut words_analyzer, word);
+                for (word, t) in &per_word {
                     if t.iter().all(|t| nowhere.contains(t.as_str())) {
                         unknown.push_str(word);
                         unknown.push(' ');
@@ -339,30 +590,42 @@ impl FaqIndex {
             return Vec::new();
         };
         let margin = score_margin(top.first().map(|t| t.0), top.get(1).map(|t| t.0));
-        let mut hits = Vec::new();
-        for (i, (score, addr)) in top.into_iter().take(limit).enumerate() {
-            let ord = searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .u64("ord")
-                .ok()
-                .and_then(|c| c.first(addr.doc_id));
-            let Some(a) = ord.and_then(|o| self.articles.get(o as usize)) else {
-                continue;
-            };
-            hits.push(Hit {
-                article: a.id.clone(),
-                category: a.category.clone(),
-                title: a.title.clone(),
-                score,
-                confidence: if i == 0 {
-                    self.calibration.confidence(margin)
-                } else {
-                    0.0
-                },
-            });
-        }
-        hits
+        let content: Vec<(&str, Vec<String>)> = per_word
+            .into_iter()
+            .filter(|(w, t)| !t.is_empty() && !is_function_word(&w.to_lowercase()))
+            .collect();
+        let found: Vec<(f32, usize)> = top
+            .into_iter()
+            .filter_map(|(score, addr)| {
+                let ord = searcher
+                    .segment_reader(addr.segment_ord)
+                    .fast_fields()
+                    .u64("ord")
+                    .ok()
+                    .and_then(|c| c.first(addr.doc_id))?;
+                ((ord as usize) < self.articles.len()).then_some((score, ord as usize))
+            })
+            .collect();
+        let mut evidence = found.first().map(|&(_, ord)| {
+            let rival = found.get(1).map(|&(_, o)| o);
+            self.vocabulary.evidence(lang, ord, rival, &content, margin)
+        });
+        found
+            .into_iter()
+            .take(limit)
+            .map(|(score, ord)| {
+                let a = &self.articles[ord];
+                let evidence = evidence.take();
+                Hit {
+                    article: a.id.clone(),
+                    category: a.category.clone(),
+                    title: a.title.clone(),
+                    score,
+                    confidence: evidence.as_ref().map_or(0.0, |e| self.confidence.of(e)),
+                    evidence,
+                }
+            })
+            .collect()
     }
 
     /// The score margin of the first hit, `(s1 - s2) / s1`, for calibration.
@@ -423,9 +686,9 @@ mod tests {
             ],
             None,
             Mode::Full,
-            Calibration {
+            Confidence::margin_only(Calibration {
                 points: vec![(0.1, 0.5), (1.0, 0.99)],
-            },
+            }),
         )
         .unwrap()
     }

@@ -51,6 +51,7 @@ impl Store {
                 sent: Set(0),
                 helped: Set(0),
                 not_helped: Set(0),
+                deflected: Set(0),
                 updated_at: Set(now),
             };
             faq_articles::Entity::insert(row)
@@ -106,6 +107,18 @@ impl Store {
             .await?
             .map(|a| a.updated_at);
         Ok((n, latest))
+    }
+
+    /// Counts a self-service deflection of article `id`; `false` if there is no such
+    /// article.
+    pub async fn count_deflection(&self, id: &str) -> Result<bool, StoreError> {
+        let col = faq_articles::Column::Deflected;
+        let r = faq_articles::Entity::update_many()
+            .col_expr(col, Expr::col(col).add(1))
+            .filter(faq_articles::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected > 0)
     }
 
     /// Counts a customer's verdict on an automatic answer.
