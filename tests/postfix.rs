@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{backends, client, TestDb, TestServer};
+use common::{backends, client, free_port, TestDb, TestServer};
 
 /// What the machine lacks for this test, if anything.
 fn missing_prerequisites() -> Vec<String> {
@@ -48,14 +48,6 @@ fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// README's Postfix section, as the lines a test instance needs: the master.cf service (with
@@ -394,6 +386,26 @@ fn queued_to(pf: &Postfix, to: &str) -> usize {
         .count()
 }
 
+const HELPDESK: &str = "helpdesk@example.com";
+const CUSTOMER: &str = "anna@alpen-logistik.example";
+
+/// Sends a mail that triage cannot take now: it stays deferred, with `reason` in the
+/// deferral, and no ticket exists.
+async fn held(pf: &Postfix, server: &TestServer, subject: &str, reason: &str) {
+    pf.send(CUSTOMER, HELPDESK, &message(subject));
+    let said = pf.wait_deferred(HELPDESK);
+    assert!(said.contains(reason), "deferral reason: {said}");
+    assert!(tickets_with_subject(server, subject).await.is_empty());
+}
+
+/// After the cause is mended, `postqueue -f` delivers the held mail: one ticket, an
+/// empty queue.
+async fn delivered_once(pf: &Postfix, server: &TestServer, subject: &str) {
+    pf.flush();
+    wait_ticket(server, subject, pf).await;
+    assert_eq!(queued_to(pf, HELPDESK), 0, "{:?}", pf.queue());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_delivers_through_readme_transport_and_keeps_mail_while_triage_cannot_take_it() {
     let missing = missing_prerequisites();
@@ -422,8 +434,7 @@ async fn postfix_delivers_through_readme_transport_and_keeps_mail_while_triage_c
     let mut door = Door::new();
     let setup = readme_setup(&binary, &door.url(), &token_file, d);
     let pf = Postfix::start(d, &setup);
-    let helpdesk = "helpdesk@example.com";
-    let customer = "anna@alpen-logistik.example";
+    let (helpdesk, customer) = (HELPDESK, CUSTOMER);
 
     for backend in backends() {
         let db = TestDb::new(backend).await;
@@ -451,37 +462,27 @@ async fn postfix_delivers_through_readme_transport_and_keeps_mail_while_triage_c
         // triage down: deferred, not bounced; once after it is back and the queue is flushed.
         door.close();
         let subject = format!("Während der Wartung geschickt ({tag})");
-        pf.send(customer, helpdesk, &message(&subject));
-        let reason = pf.wait_deferred(helpdesk);
-        assert!(
-            reason.contains("triage mail ingest"),
-            "deferral reason: {reason}"
-        );
-        assert!(tickets_with_subject(&server, &subject).await.is_empty());
+        held(&pf, &server, &subject, "triage mail ingest").await;
         door.open(addr).await;
-        pf.flush();
-        wait_ticket(&server, &subject, &pf).await;
-        assert_eq!(queued_to(&pf, helpdesk), 0, "{:?}", pf.queue());
+        delivered_once(&pf, &server, &subject).await;
 
         // A refused token (a rotation done in the wrong order): kept queued, said loudly.
         write_token("a-token-that-was-revoked");
         let subject = format!("Nach der Tokenrotation ({tag})");
-        pf.send(customer, helpdesk, &message(&subject));
-        let reason = pf.wait_deferred(helpdesk);
-        assert!(
-            reason.contains("configuration error, the message stays queued"),
-            "deferral reason: {reason}"
-        );
-        assert!(tickets_with_subject(&server, &subject).await.is_empty());
+        held(
+            &pf,
+            &server,
+            &subject,
+            "configuration error, the message stays queued",
+        )
+        .await;
         assert!(
             !pf.log().contains(&format!("to=<{customer}>")),
             "nothing went back to the customer: {}",
             pf.log()
         );
         write_token("test-gateway-token");
-        pf.flush();
-        wait_ticket(&server, &subject, &pf).await;
-        assert_eq!(queued_to(&pf, helpdesk), 0, "{:?}", pf.queue());
+        delivered_once(&pf, &server, &subject).await;
 
         door.close();
         server.stop().await;

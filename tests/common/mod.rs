@@ -307,3 +307,12 @@ impl Drop for Workers {
         }
     }
 }
+
+/// A loopback port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
