@@ -164,11 +164,16 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         Some(c) => c.automation.clone(),
         None => (Automation::Human, rules.defaults.category.1.clone()),
     });
+    let reports_failure = cat
+        .is_none_or(|c| c.outage_cap)
+        .then(|| reported_failure(&ticket.subject, &ticket.body))
+        .flatten();
     let (automation, automation_reason) = cap_automation(
         wanted,
         wanted_reason,
         segment,
         cat.is_some_and(|c| c.automatable),
+        reports_failure.as_deref(),
         &category,
     );
 
@@ -251,18 +256,40 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
     }
 }
 
+/// Wording of German and English reports that something is down, failing or broken —
+/// whatever product or routine topic the request also names, no machine answers it.
+static FAILURE_WORDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)\b",
+    )
+    .expect("the failure wording is a valid expression")
+});
+
+/// The failure wording a request uses, if any (as written).
+fn reported_failure(subject: &str, body: &str) -> Option<String> {
+    FAILURE_WORDING
+        .find(subject)
+        .or_else(|| FAILURE_WORDING.find(body))
+        .map(|m| m.as_str().to_owned())
+}
+
 /// Applies the product's guarantees to the automation level the rules allowed.
 fn cap_automation(
     wanted: Automation,
     reason: Arc<Reason>,
     segment: Segment,
     automatable: bool,
+    reports_failure: Option<&str>,
     category: &str,
 ) -> (Automation, Arc<Reason>) {
+    let failure;
     let why = if segment == Segment::BusinessCritical {
         "business-critical tickets are never answered by a machine alone"
     } else if !automatable {
         "its category is not marked automatable"
+    } else if let Some(words) = reports_failure {
+        failure = format!("it reports a failure (\"{words}\"), which no machine answers");
+        &failure
     } else {
         return (wanted, reason);
     };
@@ -564,6 +591,75 @@ set = { category = "password-reset", automation = "automated" }
         assert_eq!(d.trace.automation.by, ReasonKind::Cap);
         assert_eq!(d.trace.automation.rule.as_deref(), Some("pw"));
         assert!(d.trace.automation.why.contains("business-critical"));
+    }
+
+    #[test]
+    fn a_report_that_something_is_broken_is_never_automated_whatever_it_names() {
+        let rules = r#"
+[[rule]]
+id = "shop"
+when.keywords = ["webshop", "vpn"]
+set = { category = "password-reset", automation = "automated" }
+"#;
+        let t = ticket(
+            Channel::Email,
+            "Webshop",
+            "Wie löse ich einen Gutschein ein?",
+            Some("a@shop.example"),
+        );
+        assert_eq!(decide(rules, &t).automation, Automation::Automated);
+        for (subject, body, words) in [
+            (
+                "Webshop ausgefallen",
+                "Seit 8 Uhr zeigt der Webshop nur Fehler 500.",
+                "ausgefallen",
+            ),
+            (
+                "Webshop",
+                "Der Webshop geht nicht mehr, wir verlieren Bestellungen.",
+                "geht nicht mehr",
+            ),
+            (
+                "VPN",
+                "The VPN is down for all of us since this morning.",
+                "is down",
+            ),
+            (
+                "webshop",
+                "Checkout not working, we are losing orders!",
+                "not working",
+            ),
+        ] {
+            let d = decide(
+                rules,
+                &ticket(Channel::Email, subject, body, Some("a@shop.example")),
+            );
+            assert_eq!(d.automation, Automation::SemiAutomated, "{body}");
+            assert_eq!(d.trace.automation.by, ReasonKind::Cap, "{body}");
+            assert!(
+                d.trace.automation.why.contains(words),
+                "{}",
+                d.trace.automation.why
+            );
+        }
+        // A category may leave it out.
+        let exempt = r#"
+[category.status]
+automatable = true
+outage-cap = false
+
+[[rule]]
+id = "status"
+when.keywords = "vpn"
+set = { category = "status", automation = "automated" }
+"#;
+        let t = ticket(
+            Channel::Email,
+            "VPN",
+            "Is the VPN down?",
+            Some("a@shop.example"),
+        );
+        assert_eq!(decide(exempt, &t).automation, Automation::Automated);
     }
 
     #[test]

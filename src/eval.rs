@@ -166,7 +166,19 @@ pub struct Report {
     pub language: CrossTab,
     /// Label × a plain stopword vote, to tell detection errors from mislabelled rows.
     pub language_by_stopwords: CrossTab,
+    /// Queue × our automation level.
+    pub queue_automation: CrossTab,
+    /// Tickets of the outage queue, and of those the ones we take for an outage or as
+    /// business-critical.
+    pub outage_queue: (usize, usize),
+    /// Tickets whose wording reports a failure (held from automatic answers by the cap).
+    pub failure_reports: usize,
+    /// Tickets of the outage queue, or reporting a failure, that would be automated.
+    pub outage_automated: usize,
 }
+
+/// The data set's queue of outage reports.
+pub const OUTAGE_QUEUE: &str = "Service Outages and Maintenance";
 
 /// Which of German or English has more of its commonest function words in the text: a
 /// deliberately simple, independent second opinion on the language labels.
@@ -202,6 +214,20 @@ pub fn evaluate(rules: &CompiledRules, data: &[Labelled]) -> Report {
         report.queue_category.add(&l.queue, &d.category);
         report.priority.add(&l.priority, d.priority.as_str());
         report.language.add(&l.language, &d.language);
+        report.queue_automation.add(&l.queue, d.automation.as_str());
+        let failure = d.trace.automation.why.contains("reports a failure");
+        report.failure_reports += usize::from(failure);
+        if l.queue == OUTAGE_QUEUE {
+            report.outage_queue.0 += 1;
+            report.outage_queue.1 += usize::from(
+                &*d.category == "outage" || d.segment == crate::model::Segment::BusinessCritical,
+            );
+        }
+        if (l.queue == OUTAGE_QUEUE || failure)
+            && d.automation == crate::model::Automation::Automated
+        {
+            report.outage_automated += 1;
+        }
         let text = format!("{}\n{}", l.ticket.subject, l.ticket.body);
         report
             .language_by_stopwords
@@ -218,6 +244,18 @@ impl Report {
             .iter()
             .map(|s| s.to_string())
             .collect();
+        let automation: Vec<String> = ["automated", "semi-automated", "human"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (n, recognised) = self.outage_queue;
+        let outage = format!(
+            "\n### Outage reports\n\n{recognised} of the {n} tickets of the outage queue ({:.0}%) are taken for an outage or as business-critical; {} tickets report a failure in their wording and are held from automatic answers by the cap; {} tickets of the outage queue or reporting a failure would be answered automatically.\n\n### Data set queue × our automation\n\n{}",
+            100.0 * recognised as f64 / n.max(1) as f64,
+            self.failure_reports,
+            self.outage_automated,
+            self.queue_automation.markdown("queue (data set)", &automation),
+        );
         format!(
             "{} tickets.\n\n### Data set queue × our segment\n\n{}\n### Data set queue × our category\n\n{}\n### Data set priority × our priority\n\n{}\n### Data set language × detected language\n\n{}\n### Data set language × stopword vote (a check on the labels)\n\n{}",
             self.tickets,
@@ -227,6 +265,6 @@ impl Report {
             self.language.markdown("language (data set)", &self.language.columns()),
             self.language_by_stopwords
                 .markdown("language (data set)", &self.language_by_stopwords.columns()),
-        )
+        ) + &outage
     }
 }

@@ -447,3 +447,32 @@ async fn self_service_search_finds_articles_counts_deflections_and_is_rate_limit
     })
     .await;
 }
+
+/// A report that something is down or failing is never answered by a machine, whatever
+/// routine product it names; the trace says which guarantee held it.
+#[tokio::test]
+async fn outage_reports_naming_a_routine_product_are_never_answered_automatically() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        for (subject, body) in [
+            ("Webshop", "Seit heute früh zeigt der Webshop beim Bezahlen nur Fehler 500, wir verlieren Bestellungen."),
+            ("VPN-Client", "Der VPN-Client geht nicht mehr, seit dem Update kann sich im Büro keiner verbinden."),
+            ("Passwort zurücksetzen", "Die Seite zum Passwort zurücksetzen ist nicht erreichbar."),
+            ("Order status", "The order status page is not working, our customers cannot see their orders."),
+            ("Webshop checkout", "Checkout went down an hour ago and we are losing orders."),
+        ] {
+            let t = json!({"channel": "web", "subject": subject, "body": body,
+                           "from": {"email": "someone@unknown-firm.example"}});
+            let (status, _, t) = post_ticket(&server.base, &t, None).await;
+            assert_eq!(status, 201, "{t}");
+            let d = &t["decision"];
+            assert_ne!(d["automation"], "automated", "{body}: {d}");
+            assert_ne!(t["faq"]["mode"], "automated", "{body}");
+            assert_ne!(t["status"], "answered-automatically", "{body}");
+            let by = d["trace"]["automation"]["by"].as_str().unwrap();
+            assert!(by == "cap" || d["category"] == "outage", "{body}: {}", d["trace"]["automation"]);
+        }
+        server.stop().await;
+    })
+    .await;
+}

@@ -203,6 +203,10 @@ async fn machines_and_spam_never_get_an_automatic_answer() {
             ),
             ("noreply@alpen-logistik.example", ""),
             ("MAILER-DAEMON@alpen-logistik.example", ""),
+            (
+                "anna.berger@alpen-logistik.example",
+                "X-Auto-Response-Suppress: All\r\n",
+            ),
         ];
         for (i, (from, header)) in robots.iter().enumerate() {
             let (s, v) = deliver(
@@ -218,13 +222,28 @@ async fn machines_and_spam_never_get_an_automatic_answer() {
             .await;
             assert_eq!(s, 201, "{header}: {v}");
             let t = &v["ticket"];
-            assert_eq!(t["status"], "open", "{header}{from}: {t}");
+            // Noise: kept, out of the agents' queues, without a service level.
+            assert_eq!(t["status"], "noise", "{header}{from}: {t}");
+            assert_eq!(t["decision"]["queue"], "review", "{header}{from}");
+            assert!(
+                t["decision"]["trace"]["queue"]["why"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no person wrote it"),
+                "{}",
+                t["decision"]["trace"]["queue"]
+            );
+            assert!(
+                t["sla"]["clocks"].as_array().is_none_or(|c| c.is_empty()),
+                "{}",
+                t["sla"]
+            );
             assert_ne!(t["faq"]["mode"], "automated", "{header}");
             assert!(
                 t["faq"]["reason"]
                     .as_str()
                     .unwrap()
-                    .contains("not sent automatically"),
+                    .contains("no person wrote it"),
                 "{header}{from}: {}",
                 t["faq"]
             );
@@ -1039,6 +1058,105 @@ async fn a_subject_tag_threads_only_where_the_sender_is_authenticated() {
         let (rows, _, _) = server.state.desk.store.conversation(record.id, None, 10).await.unwrap();
         let meta = rows.last().unwrap().mail.clone().unwrap();
         assert!(meta["threaded_by"].as_str().unwrap().contains("dmarc=pass"), "{meta}");
+        server.stop().await;
+    })
+    .await;
+}
+
+/// Mail no person wrote never becomes work for agents: an out-of-office reply, a delivery
+/// report about mail we never sent and a newsletter are kept as noise (searchable, with
+/// the reason); an out-of-office answer to our mail is recorded on its ticket without
+/// reopening it; noise is erased after `noise-kept-days`.
+#[tokio::test]
+async fn noise_is_kept_out_of_the_agents_queues_and_recorded_where_it_belongs() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let anna = "anna.berger@alpen-logistik.example";
+        let noise = [
+            mail(anna, "ooo1@x", "Automatische Antwort: Drucker", "", "Ich bin bis 7. Dezember nicht im Büro."),
+            mail(anna, "ooo2@x", "Out of Office: printer", "", "I am out of the office until Monday."),
+            String::from(
+                "From: MAILER-DAEMON@mx.alpen-logistik.example\r\nTo: helpdesk@example.com\r\n\
+                 Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@x>\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nYour message to x@y could not be delivered.\r\n\
+                 --b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; x@y\r\n\
+                 Original-Envelope-Id: <never-ours@elsewhere>\r\nStatus: 5.1.1\r\n--b--\r\n"
+            ),
+            mail("news@shop.example", "nl1@x", "Unser Adventkalender", "List-Unsubscribe: <mailto:out@shop.example>\r\nPrecedence: bulk\r\n", "24 Angebote warten auf Sie."),
+        ];
+        let mut numbers = Vec::new();
+        for raw in &noise {
+            let (s, v) = deliver(&server, raw).await;
+            assert_eq!(s, 201, "{v}");
+            let t = &v["ticket"];
+            assert_eq!(t["status"], "noise", "{t}");
+            assert_eq!(t["decision"]["queue"], "review", "{t}");
+            assert_eq!(t["decision"]["automation"], "human");
+            numbers.push(t["number"].as_str().unwrap().to_owned());
+        }
+        // Searchable by status; none in the service desk's queue.
+        let (_, page) = get_json(&server.url("/api/v1/tickets?status=noise")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), noise.len(), "{page}");
+        let (_, desk) = get_json(&server.url("/api/v1/queues/service-desk/tickets")).await;
+        let in_desk = desk.to_string();
+        assert!(numbers.iter().all(|n| !in_desk.contains(n.as_str())), "{desk}");
+
+        // An out-of-office answer to our automatic answer: recorded on the ticket, which
+        // stays answered, with no next-reply clock and no "not helped".
+        let (s, v) = deliver(
+            &server,
+            &mail(anna, "m1@alpen-logistik.example", "Passwort vergessen", "", PASSWORD_DE),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let number = v["ticket"]["number"].as_str().unwrap().to_owned();
+        assert_eq!(v["ticket"]["status"], "answered-automatically");
+        let clocks_before = v["ticket"]["sla"]["clocks"].as_array().map_or(0, Vec::len);
+        let ours = outbox(&server, &number).await[0]["message_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ooo = mail(
+            anna,
+            "ooo3@alpen-logistik.example",
+            &format!("Automatische Antwort: [{number}] Re: Passwort vergessen"),
+            &format!("In-Reply-To: <{ours}>\r\nAuto-Submitted: auto-replied\r\n"),
+            "Ich bin bis 7. Dezember nicht im Büro.",
+        );
+        let (s, v) = deliver(&server, &ooo).await;
+        assert_eq!((s, v["outcome"].as_str()), (200, Some("appended")), "{v}");
+        let t = &v["ticket"];
+        assert_eq!(t["number"], number.as_str());
+        assert_eq!(t["status"], "answered-automatically", "{t}");
+        assert_eq!(t["sla"]["clocks"].as_array().map_or(0, Vec::len), clocks_before, "{}", t["sla"]);
+        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+        let kinds: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"mail.automatic"), "{kinds:?}");
+        assert!(!kinds.contains(&"faq.not_helped") && !kinds.contains(&"customer_message"), "{kinds:?}");
+        let (_, msgs) = get_json(&server.url(&format!("/api/v1/tickets/{number}/messages"))).await;
+        assert!(msgs.to_string().contains("\"automatic\""), "{msgs}");
+
+        // Kept for noise-kept-days (30 in the shipped rules), then its content is erased.
+        let store = &server.state.desk.store;
+        let now = chrono::Utc::now();
+        let early = store
+            .erase_in_status("noise", now - chrono::Duration::days(30), 100, now)
+            .await
+            .unwrap();
+        assert_eq!(early.tickets, 0);
+        let later = store
+            .erase_in_status("noise", now + chrono::Duration::days(1), 100, now)
+            .await
+            .unwrap();
+        assert_eq!(later.tickets as usize, noise.len());
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{}", numbers[0]))).await;
+        assert!(!t.to_string().contains("nicht im Büro"), "{t}");
         server.stop().await;
     })
     .await;

@@ -296,10 +296,23 @@ impl Door {
     }
 
     async fn open(&mut self, to: SocketAddr) {
-        self.close();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .unwrap();
+        self.close().await;
+        // The port was ours a moment ago: connections of then may linger in TIME_WAIT.
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let mut tries = 0;
+        let listener = loop {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_reuseaddr(true).unwrap();
+            match socket.bind(addr).and_then(|()| socket.listen(64)) {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    eprintln!("door: {e}, again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the door cannot open on {addr}: {e}"),
+            }
+        };
         self.task = Some(tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 tokio::spawn(async move {
@@ -311,9 +324,11 @@ impl Door {
         }));
     }
 
-    fn close(&mut self) {
+    /// Stops listening, and waits until the listener is gone.
+    async fn close(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
+            let _ = t.await;
         }
     }
 }
@@ -460,7 +475,7 @@ async fn postfix_delivers_through_readme_transport_and_keeps_mail_while_triage_c
         assert_eq!(queued_to(&pf, helpdesk), 0);
 
         // triage down: deferred, not bounced; once after it is back and the queue is flushed.
-        door.close();
+        door.close().await;
         let subject = format!("Während der Wartung geschickt ({tag})");
         held(&pf, &server, &subject, "triage mail ingest").await;
         door.open(addr).await;
@@ -484,7 +499,7 @@ async fn postfix_delivers_through_readme_transport_and_keeps_mail_while_triage_c
         write_token("test-gateway-token");
         delivered_once(&pf, &server, &subject).await;
 
-        door.close();
+        door.close().await;
         server.stop().await;
         db.drop_db().await;
     }

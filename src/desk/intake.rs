@@ -30,6 +30,9 @@ pub struct MailIntake {
     pub inbound: store::InboundMail,
     /// Why no automatic answer may go out (loop protection).
     pub withhold: Option<String>,
+    /// No person wrote it (auto-reply, delivery report, bulk or list mail; `withhold` says
+    /// which): a new ticket of it is noise, kept out of the agents' queues.
+    pub machine: bool,
     pub spam: Option<crate::rules::SpamVerdict>,
     /// Where an answer goes.
     pub reply_to: Option<String>,
@@ -163,7 +166,22 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
         review(rules, &mut decision, verdict);
     }
-    let (mut clocks, start) = start_clocks(rules, &ticket, &decision);
+    let noise = mail
+        .as_ref()
+        .filter(|m| m.machine)
+        .and_then(|m| m.withhold.clone());
+    if let Some(why) = &noise {
+        route_noise(rules, &mut decision, why);
+    }
+    // Noise has no service level: nobody owes its sender an answer.
+    let (mut clocks, start) = match &noise {
+        Some(_) => {
+            let event = ClockEvent::Policy { policy: None };
+            let s = sla::SlaState::replay([(&event, ticket.received_at)], &rules.calendars);
+            (s, event)
+        }
+        None => start_clocks(rules, &ticket, &decision),
+    };
     let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, probe, &decision);
     // Where an automatic answer would go by mail: the mail's reply address, or the sender
     // of an e-mail ticket that reached us another way.
@@ -196,7 +214,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     if let Some(why) = &withhold {
         faq_result = faq_result.withhold(why);
     }
-    let mut status = "open".to_owned();
+    let mut status = if noise.is_some() { "noise" } else { "open" }.to_owned();
     let mut answer = None;
     if let Some(article) = faq_result
         .article
@@ -283,6 +301,23 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
         cx.wake_assigner();
     }
     Ok(created)
+}
+
+/// Machine mail that threads to no ticket goes to the noise queue, for people only, with
+/// the header that showed it as the reason.
+fn route_noise(rules: &CompiledRules, d: &mut Decision, why: &str) {
+    let reason = Arc::new(crate::model::Reason {
+        by: crate::model::ReasonKind::Mail,
+        rule: Some("mail.noise-queue".into()),
+        at: rules.mail.at.clone(),
+        why: format!("no person wrote it ({why}) and it belongs to no ticket").into(),
+    });
+    if let Some(queue) = &rules.mail.noise_queue {
+        d.queue = queue.clone();
+        d.trace.queue = reason.clone();
+    }
+    d.automation = crate::model::Automation::Human;
+    d.trace.automation = reason;
 }
 
 /// Spam goes to the review queue, for people only.

@@ -292,6 +292,25 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
         if let (Some(obj), Some(by)) = (inbound.meta.as_object_mut(), threaded_by) {
             obj.insert("threaded_by".into(), by.into());
         }
+        // An out-of-office answer to an agent's reply is recorded on the ticket, not taken
+        // as the customer's word: no reopening, no next-reply clock, no "not helped".
+        if let Some(a) = &parsed.automatic {
+            let message = NewMessage {
+                direction: "automatic".into(),
+                author: sender.clone(),
+                body,
+                channel: Some("email".into()),
+                mail: Some(inbound),
+                ..Default::default()
+            };
+            let event = NewEvent {
+                kind: "mail.automatic".into(),
+                actor: "mail".into(),
+                data: serde_json::json!({ "reason": a.reason }),
+            };
+            let record = append(cx, record, message, Some(event)).await?;
+            return Ok(done(Outcome::Appended, record));
+        }
         let message = NewMessage {
             direction: "inbound".into(),
             author: Some(sender.clone().unwrap_or_else(|| "customer".into())),
@@ -328,6 +347,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
         mail: Some(MailIntake {
             inbound,
             withhold: parsed.automatic.as_ref().map(|a| a.reason.clone()),
+            machine: parsed.automatic.is_some(),
             spam,
             reply_to: parsed.reply_address().map(str::to_owned),
             references,
@@ -348,12 +368,14 @@ async fn append(
     cx: &Ctx<'_>,
     mut record: TicketRecord,
     message: NewMessage,
-    bounce: Option<NewEvent>,
+    recorded: Option<NewEvent>,
 ) -> Result<TicketRecord, DeskError> {
     let author = message.author.clone().unwrap_or_else(|| "customer".into());
     let actor = Actor::named(author.clone());
     for _ in 0..5 {
-        let result = match &bounce {
+        // A customer's message changes the ticket (reopens it, starts the next-reply
+        // clock); a bounce or an automatic answer is only recorded, with its event.
+        let result = match &recorded {
             None => {
                 let changes =
                     conversation::customer_changes(cx, &record, &actor, &author, message.clone())

@@ -374,14 +374,43 @@ fn automatic(msg: &Message, from: Option<&Mailbox>) -> Option<Automatic> {
             return reason(format!("{h} header"));
         }
     }
+    // Exchange marks what it generates itself (out-of-office, delivery and read reports)
+    // with the kinds of automatic answer it should not provoke.
+    if let Some(v) = text_header(msg, "X-Auto-Response-Suppress") {
+        if !v.is_empty() && !v.eq_ignore_ascii_case("none") {
+            return reason(format!("X-Auto-Response-Suppress: {v}"));
+        }
+    }
     if let Some(f) = from {
         let local = f.address.split('@').next().unwrap_or("");
         if ROBOT_SENDERS.contains(&local) {
             return reason(format!("sender {}", f.address));
         }
     }
+    if let Some(subject) = msg.subject() {
+        let lower = subject.trim().to_lowercase();
+        if let Some(p) = OUT_OF_OFFICE.iter().find(|p| lower.starts_with(*p)) {
+            return reason(format!("subject begins \"{p}\" (an out-of-office reply)"));
+        }
+    }
     None
 }
+
+/// How German and English mailers begin the subject of an out-of-office reply (lower case).
+const OUT_OF_OFFICE: &[&str] = &[
+    "automatische antwort",
+    "abwesenheitsnotiz",
+    "abwesend:",
+    "abwesenheit:",
+    "nicht im büro",
+    "out of office",
+    "out of the office",
+    "automatic reply",
+    "auto-reply",
+    "autoreply",
+    "auto reply",
+    "auto:",
+];
 
 fn spam(msg: &Message) -> (bool, Option<f64>) {
     let flag = text_header(msg, "X-Spam-Flag").is_some_and(|v| v.eq_ignore_ascii_case("yes"));

@@ -44,6 +44,10 @@ pub struct MailRules {
     pub address: String,
     pub name: String,
     pub review_queue: Option<Arc<str>>,
+    /// Where machine mail that threads to no ticket goes (status `noise`).
+    pub noise_queue: Option<Arc<str>>,
+    /// Days after which a `noise` ticket's content is erased.
+    pub noise_kept_days: Option<u32>,
     pub spam_score: f64,
     blocked: GlobSet,
     allowed: GlobSet,
@@ -63,6 +67,8 @@ impl Default for MailRules {
             address: "helpdesk@localhost".into(),
             name: "Helpdesk".into(),
             review_queue: None,
+            noise_queue: None,
+            noise_kept_days: None,
             spam_score: 5.0,
             blocked: GlobSet::empty(),
             allowed: GlobSet::empty(),
@@ -224,6 +230,32 @@ pub(super) fn compile_mail(
                 file,
                 &q.span(),
                 format!("unknown queue \"{}\"", q.get_ref()),
+            ),
+        }
+    }
+    if let Some(q) = &d.noise_queue {
+        match queues.get(q.get_ref().as_str()) {
+            Some(queue) => rules.noise_queue = Some(queue.id.clone()),
+            None => ctx.error(
+                file,
+                &q.span(),
+                format!("unknown queue \"{}\"", q.get_ref()),
+            ),
+        }
+    }
+    if rules.noise_queue.is_none() {
+        rules.noise_queue = rules.review_queue.clone();
+    }
+    if let Some(n) = &d.noise_kept_days {
+        match u32::try_from(*n.get_ref()) {
+            Ok(days) if days > 0 => rules.noise_kept_days = Some(days),
+            _ => ctx.error(
+                file,
+                &n.span(),
+                format!(
+                    "noise-kept-days must be a positive number of days, not {}",
+                    n.get_ref()
+                ),
             ),
         }
     }

@@ -52,6 +52,12 @@ pub struct MailDoc {
     pub name: Option<Name>,
     /// Where mail judged spam goes (a defined queue); never an agent's queue.
     pub review_queue: Option<Name>,
+    /// Where machine mail goes that threads to no ticket (auto-replies, delivery reports
+    /// about mail we never sent, bulk and list mail), with status `noise`; default the
+    /// review queue.
+    pub noise_queue: Option<Name>,
+    /// Days after which a `noise` ticket's content is erased (none: kept like any other).
+    pub noise_kept_days: Option<Spanned<i64>>,
     /// `X-Spam-Score` at or above this is spam.
     pub spam_score: Option<Spanned<f64>>,
     /// Sender patterns (`*@domain`, `name@*`) whose mail is spam.
@@ -211,6 +217,9 @@ pub struct CategoryDoc {
     pub description: Option<String>,
     #[serde(default)]
     pub automatable: bool,
+    /// Whether a request that reports something broken is kept from automatic answers in
+    /// this category (default true).
+    pub outage_cap: Option<bool>,
     pub automation: Option<Name>,
     pub segment: Option<Name>,
     pub priority: Option<Name>,

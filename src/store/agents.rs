@@ -20,7 +20,7 @@ pub use entity::agents::Model as AgentRecord;
 const DONE: [&str; 2] = ["resolved", "closed"];
 
 /// Statuses in which a ticket needs no agent (yet): done, or answered by the FAQ.
-const NO_AGENT: [&str; 3] = ["resolved", "closed", "answered-automatically"];
+const NO_AGENT: [&str; 4] = ["resolved", "closed", "answered-automatically", "noise"];
 
 /// An agent with the open tickets they hold now.
 #[derive(Clone, Debug)]

@@ -480,20 +480,21 @@ impl Store {
         }))
     }
 
-    /// Removes the content of up to `limit` tickets closed before `closed_before` whose
-    /// content is still there. Several workers share the work: each takes the tickets no
-    /// other holds (`SKIP LOCKED`).
-    pub async fn erase_closed(
+    /// Removes the content of up to `limit` tickets in `status` (`closed`, `noise`) since
+    /// before `before` (their last change) whose content is still there. Several workers
+    /// share the work: each takes the tickets no other holds (`SKIP LOCKED`).
+    pub async fn erase_in_status(
         &self,
-        closed_before: DateTime<Utc>,
+        status: &str,
+        before: DateTime<Utc>,
         limit: u64,
         now: DateTime<Utc>,
     ) -> Result<Erased, StoreError> {
         let txn = self.db.begin().await?;
         claim_write_lock(&txn).await?;
         let q = tickets::Entity::find()
-            .filter(tickets::Column::Status.eq("closed"))
-            .filter(tickets::Column::UpdatedAt.lt(closed_before))
+            .filter(tickets::Column::Status.eq(status))
+            .filter(tickets::Column::UpdatedAt.lt(before))
             .filter(tickets::Column::ErasedAt.is_null())
             .order_by_asc(tickets::Column::Seq)
             .limit(limit);
@@ -505,7 +506,7 @@ impl Store {
             let event = NewEvent {
                 kind: "privacy.retention".into(),
                 actor: "retention".into(),
-                data: json!({ "removed": done, "closed_before": closed_before }),
+                data: json!({ "removed": done, "status": status, "before": before }),
             };
             insert_events(&txn, id, vec![event], now).await?;
             total.add(&done);

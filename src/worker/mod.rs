@@ -62,7 +62,7 @@ pub struct Round {
     /// Tickets given to agents automatically.
     pub assigned: usize,
     pub mail_failed: usize,
-    /// Closed tickets whose personal content retention removed.
+    /// Closed (and noise) tickets whose personal content retention removed.
     pub erased: usize,
 }
 
@@ -143,9 +143,17 @@ pub async fn round(
     }
     // Catches what no request woke the assigner for: a shift starting, a rules reload.
     out.assigned = crate::desk::assign::round(store, rules, now).await?.len();
-    if let Some(days) = rules.privacy.erase_closed_after_days {
-        let before = now - chrono::Duration::days(i64::from(days));
-        out.erased = store.erase_closed(before, config.batch, now).await?.tickets as usize;
+    for (status, days) in [
+        ("closed", rules.privacy.erase_closed_after_days),
+        ("noise", rules.mail.noise_kept_days),
+    ] {
+        if let Some(days) = days {
+            let before = now - chrono::Duration::days(i64::from(days));
+            let erased = store
+                .erase_in_status(status, before, config.batch, now)
+                .await?;
+            out.erased += erased.tickets as usize;
+        }
     }
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let leased = store.lease_deliveries(now, config.batch, lease).await?;

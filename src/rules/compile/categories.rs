@@ -15,6 +15,8 @@ pub struct Category {
     pub name: Arc<str>,
     pub description: Option<String>,
     pub automatable: bool,
+    /// A request reporting an outage or failure is never answered by a machine alone.
+    pub outage_cap: bool,
     pub automation: Why<Automation>,
     pub segment: Option<Why<Segment>>,
     pub priority: Option<Why<Priority>>,
@@ -79,6 +81,7 @@ fn category(
         name: name.into(),
         description: c.item.description.clone(),
         automatable: c.item.automatable,
+        outage_cap: c.item.outage_cap.unwrap_or(true),
         automation: (automation, cat_reason(ctx, "automation")),
         segment: segment.map(|s| (s, cat_reason(ctx, "segment"))),
         priority: priority.map(|p| (p, cat_reason(ctx, "priority"))),
