@@ -150,13 +150,8 @@ async fn an_unhelpful_answer_goes_to_people_with_the_clock_from_the_original_arr
         // The due time is the original one: counted from arrival, not from the feedback.
         let original_due = clock(&t, "first_response")["due_at"].clone();
         assert_eq!(first["due_at"], original_due, "{first}");
-        let (_, events) = get_json(&url("events")).await;
-        let kinds: Vec<&str> = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap())
-            .collect();
+        let kinds = common::event_kinds(&server, t["number"].as_str().unwrap()).await;
+        let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         assert!(
             kinds.contains(&"faq.not_helped") && kinds.contains(&"status"),
             "{kinds:?}"

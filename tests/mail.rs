@@ -80,13 +80,8 @@ async fn a_password_mail_is_answered_by_mail_and_the_reply_threads_into_its_tick
         assert_eq!((s, v["outcome"].as_str()), (200, Some("appended")), "{v}");
         assert_eq!(v["ticket"]["number"], number.as_str());
         assert_eq!(v["ticket"]["status"], "open", "{v}");
-        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
-        let kinds: Vec<&str> = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap())
-            .collect();
+        let kinds = common::event_kinds(&server, &number).await;
+        let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         assert!(kinds.contains(&"faq.not_helped"), "{kinds:?}");
         assert!(kinds.contains(&"customer_message"), "{kinds:?}");
 
@@ -1130,13 +1125,8 @@ async fn noise_is_kept_out_of_the_agents_queues_and_recorded_where_it_belongs() 
         assert_eq!(t["number"], number.as_str());
         assert_eq!(t["status"], "answered-automatically", "{t}");
         assert_eq!(t["sla"]["clocks"].as_array().map_or(0, Vec::len), clocks_before, "{}", t["sla"]);
-        let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
-        let kinds: Vec<&str> = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap())
-            .collect();
+        let kinds = common::event_kinds(&server, &number).await;
+        let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         assert!(kinds.contains(&"mail.automatic"), "{kinds:?}");
         assert!(!kinds.contains(&"faq.not_helped") && !kinds.contains(&"customer_message"), "{kinds:?}");
         let (_, msgs) = get_json(&server.url(&format!("/api/v1/tickets/{number}/messages"))).await;

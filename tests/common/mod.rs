@@ -316,3 +316,14 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The kinds of a ticket's events, oldest first.
+pub async fn event_kinds(server: &TestServer, ticket: &str) -> Vec<String> {
+    let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{ticket}/events"))).await;
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
