@@ -143,8 +143,9 @@ impl RateLimit {
         }
     }
 
-    /// Counts one request of `caller`; over the limit, 429 with the seconds to wait.
-    fn check(&self, caller: &str) -> Result<(), ApiError> {
+    /// Counts one request of the caller; over the limit, 429 with the seconds to wait.
+    fn check(&self, who: &Who) -> Result<(), ApiError> {
+        let caller = who.identity().map_or("", |(name, _)| name);
         let now = std::time::Instant::now();
         let minute = std::time::Duration::from_secs(60);
         let mut windows = match self.windows.lock() {
@@ -228,9 +229,7 @@ pub async fn search(
     who: Who,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
-    state
-        .search_limit
-        .check(who.identity().map_or("", |(name, _)| name))?;
+    state.search_limit.check(&who)?;
     if p.q.trim().is_empty() {
         return Err(ApiError::invalid_field("q", "q is empty"));
     }
@@ -253,7 +252,6 @@ pub async fn search(
     };
     let index = state.desk.faq.current();
     let hits = index.search(&language, &p.q, limit);
-    let top = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
     let results = hits
         .iter()
         .enumerate()
@@ -264,7 +262,7 @@ pub async fn search(
                 title: h.title.clone(),
                 body: a.body.clone(),
                 confidence: (i == 0).then_some(h.confidence),
-                relative_score: f64::from(h.score / top),
+                relative_score: f64::from(h.relative_score),
                 missing: h
                     .evidence
                     .as_ref()
@@ -290,9 +288,7 @@ pub async fn deflect(
     who: Who,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .search_limit
-        .check(who.identity().map_or("", |(name, _)| name))?;
+    state.search_limit.check(&who)?;
     if state.desk.store.count_deflection(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

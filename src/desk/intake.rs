@@ -175,11 +175,10 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     }
     // Noise has no service level: nobody owes its sender an answer.
     let (mut clocks, start) = match &noise {
-        Some(_) => {
-            let event = ClockEvent::Policy { policy: None };
-            let s = sla::SlaState::replay([(&event, ticket.received_at)], &rules.calendars);
-            (s, event)
-        }
+        Some(_) => (
+            sla::SlaState::new(None, ticket.received_at, &rules.calendars),
+            ClockEvent::Policy { policy: None },
+        ),
         None => start_clocks(rules, &ticket, &decision),
     };
     let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, probe, &decision);

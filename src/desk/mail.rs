@@ -220,19 +220,12 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
     }
     if let Some(a) = parsed.automatic.as_ref().filter(|a| a.bounce) {
         if let Some((record, ids)) = cx.store.mark_bounced(&parsed.bounced, &a.reason).await? {
-            let message = NewMessage {
-                direction: "bounce".into(),
-                author: parsed.from.as_ref().map(|f| f.address.clone()),
-                body,
-                channel: Some("email".into()),
-                mail: Some(inbound),
-                ..Default::default()
-            };
-            let event = NewEvent {
-                kind: "mail.bounced".into(),
-                actor: "mail".into(),
-                data: serde_json::json!({ "message_ids": ids, "reason": a.reason }),
-            };
+            let author = parsed.from.as_ref().map(|f| f.address.clone());
+            let message = received("bounce", author, body, inbound);
+            let event = mail_event(
+                "mail.bounced",
+                serde_json::json!({ "message_ids": ids, "reason": a.reason }),
+            );
             let record = append(cx, record, message, Some(event)).await?;
             return Ok(done(Outcome::Bounce, record));
         }
@@ -295,30 +288,13 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
         // An out-of-office answer to an agent's reply is recorded on the ticket, not taken
         // as the customer's word: no reopening, no next-reply clock, no "not helped".
         if let Some(a) = &parsed.automatic {
-            let message = NewMessage {
-                direction: "automatic".into(),
-                author: sender.clone(),
-                body,
-                channel: Some("email".into()),
-                mail: Some(inbound),
-                ..Default::default()
-            };
-            let event = NewEvent {
-                kind: "mail.automatic".into(),
-                actor: "mail".into(),
-                data: serde_json::json!({ "reason": a.reason }),
-            };
+            let message = received("automatic", sender.clone(), body, inbound);
+            let event = mail_event("mail.automatic", serde_json::json!({ "reason": a.reason }));
             let record = append(cx, record, message, Some(event)).await?;
             return Ok(done(Outcome::Appended, record));
         }
-        let message = NewMessage {
-            direction: "inbound".into(),
-            author: Some(sender.clone().unwrap_or_else(|| "customer".into())),
-            body,
-            channel: Some("email".into()),
-            mail: Some(inbound),
-            ..Default::default()
-        };
+        let author = Some(sender.clone().unwrap_or_else(|| "customer".into()));
+        let message = received("inbound", author, body, inbound);
         let record = append(cx, record, message, None).await?;
         return Ok(done(Outcome::Appended, record));
     }
@@ -326,13 +302,14 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
     references.push(message_id.clone());
     let events = links
         .iter()
-        .map(|(r, why)| NewEvent {
-            kind: "linked".into(),
-            actor: "mail".into(),
-            data: serde_json::json!({
-                "ticket": store::ticket_number(r.seq),
-                "why": format!("the mail refers to {}; {why}", store::ticket_number(r.seq)),
-            }),
+        .map(|(r, why)| {
+            mail_event(
+                "linked",
+                serde_json::json!({
+                    "ticket": store::ticket_number(r.seq),
+                    "why": format!("the mail refers to {}; {why}", store::ticket_number(r.seq)),
+                }),
+            )
         })
         .collect();
     let spam = cx.rules.mail.spam(
@@ -364,6 +341,32 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
 /// Adds a message to a ticket: a customer's (which moves the clocks like any customer
 /// message) or, with its event, a bounce (which moves none). Retries when another request
 /// changed the ticket at the same moment: the mail server must not see a conflict.
+/// A received mail as a message on a ticket.
+fn received(
+    direction: &str,
+    author: Option<String>,
+    body: String,
+    inbound: InboundMail,
+) -> NewMessage {
+    NewMessage {
+        direction: direction.into(),
+        author,
+        body,
+        channel: Some("email".into()),
+        mail: Some(inbound),
+        ..Default::default()
+    }
+}
+
+/// An event the mail gateway records.
+fn mail_event(kind: &str, data: serde_json::Value) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        actor: "mail".into(),
+        data,
+    }
+}
+
 async fn append(
     cx: &Ctx<'_>,
     mut record: TicketRecord,

@@ -64,7 +64,6 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
             SUGGESTIONS,
         )
     };
-    let top_score = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
     let suggestions: Vec<Suggestion> = hits
         .iter()
         .enumerate()
@@ -72,7 +71,7 @@ pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision)
             article: h.article.clone(),
             title: h.title.clone(),
             confidence: (i == 0).then_some(h.confidence),
-            relative_score: f64::from(h.score / top_score),
+            relative_score: f64::from(h.relative_score),
         })
         .collect();
     let best = hits.first();

@@ -412,12 +412,7 @@ pub fn threshold_for(samples: &Samples, confidence: &Confidence, precision: f64)
     let mut scored: Vec<(f64, bool, usize)> = samples
         .outcomes
         .iter()
-        .map(|(o, n)| {
-            let c = confidence
-                .calibration
-                .confidence(confidence.score(&o.features));
-            (c, o.top1, *n)
-        })
+        .map(|(o, n)| (confidence.of_features(&o.features), o.top1, *n))
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (mut right, mut all) = (0usize, 0usize);
@@ -576,11 +571,7 @@ pub fn report(
     let n = test.len().max(1) as f64;
     let n_in = test.iter().filter(in_scope).count().max(1) as f64;
     let n_oos = test.iter().filter(|o| o.out_of_scope).count();
-    let conf = |o: &Outcome| {
-        confidence
-            .calibration
-            .confidence(confidence.score(&o.features))
-    };
+    let conf = |o: &Outcome| confidence.of_features(&o.features);
     let rows = thresholds
         .iter()
         .map(|&t| {

@@ -22,6 +22,16 @@ pub enum Mode {
     Plain,
 }
 
+impl Mode {
+    /// The analyzer of single words in `lang` (what queries and articles are made of).
+    fn word_analyzer(self, lang: &str) -> &'static str {
+        match self {
+            Mode::Full => analyzers::for_language(lang),
+            Mode::Plain => PLAIN,
+        }
+    }
+}
+
 /// One search result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
@@ -34,6 +44,8 @@ pub struct Hit {
     pub confidence: f64,
     /// What the confidence of the first hit was made of (the others: none).
     pub evidence: Option<Evidence>,
+    /// The score relative to the best hit's (1 for the best).
+    pub relative_score: f32,
 }
 
 /// The evidence that the best article answers the question, beyond being the best: how
@@ -116,8 +128,13 @@ impl Confidence {
                 .sum::<f32>()
     }
 
+    /// The confidence of evidence given as its features.
+    pub fn of_features(&self, features: &[f32; FEATURES]) -> f64 {
+        self.calibration.confidence(self.score(features))
+    }
+
     pub fn of(&self, e: &Evidence) -> f64 {
-        self.calibration.confidence(self.score(&e.features()))
+        self.of_features(&e.features())
     }
 }
 
@@ -411,10 +428,7 @@ impl FaqIndex {
             let questions = a.questions.join("\n");
             let keywords = a.keywords.join(" ");
             let all = format!("{}\n{questions}\n{keywords}\n{}", a.title, a.body);
-            let vocabulary_analyzer = match mode {
-                Mode::Full => analyzers::for_language(lang),
-                Mode::Plain => PLAIN,
-            };
+            let vocabulary_analyzer = mode.word_analyzer(lang);
             let own: HashSet<String> = terms(&mut analyzer_map[vocabulary_analyzer].clone(), &all)
                 .into_iter()
                 .collect();
@@ -509,11 +523,7 @@ impl FaqIndex {
         };
         // The query's words, each with its analyzed terms: for the query, the unknown-word
         // check and the coverage of the evidence.
-        let vocabulary_analyzer = match self.mode {
-            Mode::Full => analyzers::for_language(lang),
-            Mode::Plain => PLAIN,
-        };
-        let mut words_analyzer = self.analyzers[vocabulary_analyzer].clone();
+        let mut words_analyzer = self.analyzers[self.mode.word_analyzer(lang)].clone();
         let per_word: Vec<(&str, Vec<String>)> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -592,7 +602,7 @@ impl FaqIndex {
         let margin = score_margin(top.first().map(|t| t.0), top.get(1).map(|t| t.0));
         let content: Vec<(&str, Vec<String>)> = per_word
             .into_iter()
-            .filter(|(w, t)| !t.is_empty() && !is_function_word(&w.to_lowercase()))
+            .filter(|(w, t)| !t.is_empty() && !is_function_word(w))
             .collect();
         let found: Vec<(f32, usize)> = top
             .into_iter()
@@ -606,6 +616,9 @@ impl FaqIndex {
                 ((ord as usize) < self.articles.len()).then_some((score, ord as usize))
             })
             .collect();
+        let top = found
+            .first()
+            .map_or(1.0, |&(s, _)| s.max(f32::MIN_POSITIVE));
         let mut evidence = found.first().map(|&(_, ord)| {
             let rival = found.get(1).map(|&(_, o)| o);
             self.vocabulary.evidence(lang, ord, rival, &content, margin)
@@ -623,14 +636,10 @@ impl FaqIndex {
                     score,
                     confidence: evidence.as_ref().map_or(0.0, |e| self.confidence.of(e)),
                     evidence,
+                    relative_score: score / top,
                 }
             })
             .collect()
-    }
-
-    /// The score margin of the first hit, `(s1 - s2) / s1`, for calibration.
-    pub fn margin(hits: &[Hit]) -> f32 {
-        score_margin(hits.first().map(|h| h.score), hits.get(1).map(|h| h.score))
     }
 }
 

@@ -8,7 +8,7 @@ use globset::{GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use toml::Spanned;
 
-use super::compile::{full_sender_pattern, sender_glob, Ctx, Queue};
+use super::compile::{full_sender_pattern, queue_ref, sender_glob, Ctx, Queue};
 use super::source::{MailDoc, Strings};
 use crate::intake::mail::{AuthResults, Limits};
 
@@ -223,29 +223,14 @@ pub(super) fn compile_mail(
     if let Some(n) = &d.name {
         rules.name = n.get_ref().clone();
     }
-    if let Some(q) = &d.review_queue {
-        match queues.get(q.get_ref().as_str()) {
-            Some(queue) => rules.review_queue = Some(queue.id.clone()),
-            None => ctx.error(
-                file,
-                &q.span(),
-                format!("unknown queue \"{}\"", q.get_ref()),
-            ),
-        }
-    }
-    if let Some(q) = &d.noise_queue {
-        match queues.get(q.get_ref().as_str()) {
-            Some(queue) => rules.noise_queue = Some(queue.id.clone()),
-            None => ctx.error(
-                file,
-                &q.span(),
-                format!("unknown queue \"{}\"", q.get_ref()),
-            ),
-        }
-    }
-    if rules.noise_queue.is_none() {
-        rules.noise_queue = rules.review_queue.clone();
-    }
+    rules.review_queue = d
+        .review_queue
+        .as_ref()
+        .and_then(|q| queue_ref(ctx, queues, file, q));
+    rules.noise_queue = match &d.noise_queue {
+        Some(q) => queue_ref(ctx, queues, file, q),
+        None => rules.review_queue.clone(),
+    };
     if let Some(n) = &d.noise_kept_days {
         match u32::try_from(*n.get_ref()) {
             Ok(days) if days > 0 => rules.noise_kept_days = Some(days),

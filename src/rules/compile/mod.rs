@@ -40,6 +40,7 @@ pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob};
 pub use defaults::Defaults;
 pub use faq::FaqRules;
+pub(super) use queues::queue_ref;
 pub use queues::Queue;
 pub(super) use sections::{collect, At};
 pub use segments::SegmentDef;

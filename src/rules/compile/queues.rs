@@ -34,7 +34,7 @@ pub(super) fn declared(docs: &BTreeMap<String, At<QueueDoc>>) -> BTreeMap<Arc<st
 }
 
 /// The id of the queue `name` refers to, or an error at `name` listing the defined queues.
-pub(super) fn queue_ref(
+pub(in crate::rules) fn queue_ref(
     ctx: &mut Ctx,
     queues: &BTreeMap<Arc<str>, Queue>,
     file: usize,
