@@ -89,6 +89,10 @@ pub struct SlaView {
     pub policy: Option<String>,
     /// `file:line` of the policy.
     pub policy_at: Option<String>,
+    /// The calendar the policy counts in (its own, the organisation's or the time window's).
+    pub calendar: Option<String>,
+    /// `file:line` of the customer-list row when the calendar is the organisation's own.
+    pub calendar_at: Option<String>,
     /// `none`, `running`, `paused`, `met` or `breached` (any clock breached).
     pub state: String,
     /// The earliest due time of a running clock.
@@ -107,6 +111,8 @@ impl SlaView {
             Some(s) => SlaView {
                 policy: s.policy.as_ref().map(|p| p.id.clone()),
                 policy_at: s.policy.as_ref().map(|p| p.at.clone()),
+                calendar: s.policy.as_ref().map(|p| p.calendar.clone()),
+                calendar_at: s.policy.as_ref().and_then(|p| p.calendar_at.clone()),
                 state: s.summary(now).to_owned(),
                 due_at: s.next_due(),
                 clocks: s.view(now, &rules.calendars),
@@ -114,6 +120,8 @@ impl SlaView {
             None => SlaView {
                 policy: None,
                 policy_at: None,
+                calendar: None,
+                calendar_at: None,
                 state: "none".into(),
                 due_at: None,
                 clocks: Vec::new(),

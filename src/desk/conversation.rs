@@ -5,7 +5,7 @@
 use super::{ensure_not_closed, Actor, Ctx, DeskError, Expected};
 use crate::classify::classify;
 use crate::model::{Reason, ReasonKind};
-use crate::sla::{self, ClockEvent, SlaState};
+use crate::sla::{ClockEvent, SlaState};
 use crate::store::{self, FaqOutcome, NewMessage, SlaColumns, TicketRecord, TicketUpdate};
 
 /// A change an agent or customer makes to a ticket that moves its clocks.
@@ -369,20 +369,12 @@ pub async fn reclassify(
         data["kept"] = kept.into();
     }
     let mut event = actor.event("reclassified", data);
-    let mut clocks = store::clock_state(&record)?.unwrap_or_default();
-    let window = &rules.windows[decision.time_window.index()].calendar;
-    let policy = sla::policy_for(&rules.sla, window, &ticket, &decision);
+    let policy = rules.policy_for(&crate::rules::SlaSubject::of(&ticket, &decision));
     let mut update = TicketUpdate {
         decision: Some(&decision),
         ..Default::default()
     };
-    if clocks.policy != policy {
-        let e = ClockEvent::Policy { policy };
-        clocks.apply(&e, cx.now, &rules.calendars);
-        event.data["clock"] = serde_json::to_value(&e).map_err(store::StoreError::from)?;
-        event.data["clock_at"] = serde_json::json!(cx.now);
-        update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, cx.now));
-    }
+    super::follow_policy(cx, &record, policy, &mut event, &mut update)?;
     update.events.push(event);
     let updated = cx.store.update_ticket(&record, update, cx.now).await?;
     cx.wake_assigner();

@@ -8,7 +8,7 @@ use super::{Ctx, DeskError};
 use crate::classify::classify;
 use crate::intake::jsonl::TicketInput;
 use crate::model::{Channel, Decision, Ticket};
-use crate::rules::CompiledRules;
+use crate::rules::{CompiledRules, SlaSubject};
 use crate::sla::{self, ClockEvent};
 use crate::store::{self, Created, NewEvent, NewMessage, NewTicket, OutboundMail, SlaColumns};
 
@@ -22,6 +22,9 @@ pub struct Intake {
     /// `Idempotency-Key` and the hash of its request.
     pub idempotency: Option<(String, String)>,
     pub mail: Option<MailIntake>,
+    /// What the rules, language detection and the FAQ read instead of the stored subject and
+    /// body: a call's note without the line triage writes about the call.
+    pub said: Option<String>,
 }
 
 /// A ticket that arrived as an e-mail.
@@ -74,7 +77,7 @@ pub async fn create(
         Intake {
             external_id,
             idempotency,
-            mail: None,
+            ..Intake::default()
         },
     )
     .await
@@ -121,15 +124,14 @@ pub fn decide(
     }
 }
 
-/// The clocks a classified ticket starts with, under the rules' policies and the calendar
-/// of its time window.
+/// The clocks a classified ticket starts with, under the rules' policies.
 pub fn start_clocks(
     rules: &CompiledRules,
     ticket: &Ticket,
     d: &Decision,
 ) -> (sla::SlaState, ClockEvent) {
-    let window = &rules.windows[d.time_window.index()].calendar;
-    sla::start(&rules.sla, window, &rules.calendars, ticket, d)
+    let policy = rules.policy_for(&SlaSubject::of(ticket, d));
+    sla::start(policy, &rules.calendars, ticket.received_at)
 }
 
 /// How much of a ticket's body its decision reads.
@@ -159,7 +161,12 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     // A request is decided by its beginning: rules, language detection and the FAQ read at
     // most the first DECISION_TEXT bytes, so a huge mail costs no more to decide than a
     // long one (and no query of millions of words). The whole text is stored.
-    let probe = decision_text(&ticket);
+    let said = extra.said.as_ref().map(|said| Ticket {
+        subject: String::new(),
+        body: said.clone(),
+        ..ticket.clone()
+    });
+    let probe = said.or_else(|| decision_text(&ticket));
     let probe = probe.as_ref().unwrap_or(&ticket);
     let mut decision = classify(rules, probe);
     let mail = extra.mail;

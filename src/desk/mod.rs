@@ -291,6 +291,55 @@ pub async fn ticket(
     Ok(record)
 }
 
+/// Moves a stored ticket's clocks to `policy` when it is not the one they count under,
+/// recording it on `event` (which a replay of the events reads); the business time used so
+/// far is kept and counts against the new targets.
+fn follow_policy(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    policy: Option<crate::sla::PolicySnapshot>,
+    event: &mut NewEvent,
+    update: &mut store::TicketUpdate,
+) -> Result<(), DeskError> {
+    let mut clocks = store::clock_state(record)?.unwrap_or_default();
+    if clocks.policy == policy {
+        return Ok(());
+    }
+    let e = crate::sla::ClockEvent::Policy { policy };
+    clocks.apply(&e, cx.now, &cx.rules.calendars);
+    event.data["clock"] = serde_json::to_value(&e).map_err(StoreError::from)?;
+    event.data["clock_at"] = serde_json::json!(cx.now);
+    update.sla = Some(store::SlaColumns::new(&clocks, &cx.rules.calendars, cx.now));
+    Ok(())
+}
+
+/// The facts a stored ticket's service level depends on, in `queue`.
+fn stored_subject<'a>(
+    record: &'a TicketRecord,
+    tags: &'a [Arc<str>],
+    queue: &'a str,
+) -> Result<crate::rules::SlaSubject<'a>, DeskError> {
+    fn field<T: std::str::FromStr>(r: &TicketRecord, name: &str, v: &str) -> Result<T, StoreError> {
+        v.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "ticket {} has an unknown {name} \"{v}\"",
+                store::ticket_number(r.seq)
+            ))
+        })
+    }
+    Ok(crate::rules::SlaSubject {
+        channel: field(record, "channel", &record.channel)?,
+        received_at: record.received_at,
+        segment: field(record, "segment", &record.segment)?,
+        priority: field(record, "priority", &record.priority)?,
+        category: &record.category,
+        tags,
+        time_window: field(record, "time window", &record.time_window)?,
+        organisation: record.organisation.as_deref(),
+        queue,
+    })
+}
+
 /// Closed tickets are final.
 fn ensure_not_closed(record: &TicketRecord) -> Result<(), DeskError> {
     if record.status == "closed" {

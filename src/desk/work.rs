@@ -203,19 +203,27 @@ pub async fn transfer(
     let mut trace = record.trace.clone();
     trace["queue"] = serde_json::to_value(super::conversation::transfer_reason(actor, reason))
         .map_err(StoreError::from)?;
-    let update = TicketUpdate {
+    let mut event = actor.event(
+        "transferred",
+        serde_json::json!({
+            "from": record.queue, "to": queue, "reason": reason,
+            "previous_agent": record.assignee,
+        }),
+    );
+    let mut update = TicketUpdate {
         queue: Some(queue.to_owned()),
         trace: Some(trace),
         assignee: Some(None),
-        events: vec![actor.event(
-            "transferred",
-            serde_json::json!({
-                "from": record.queue, "to": queue, "reason": reason,
-                "previous_agent": record.assignee,
-            }),
-        )],
         ..Default::default()
     };
+    // A team's own targets (a queue condition) apply from the transfer on; the time used
+    // so far stays used.
+    let tags = store::tags_of(&record)?;
+    let policy = cx
+        .rules
+        .policy_for(&super::stored_subject(&record, &tags, queue)?);
+    super::follow_policy(cx, &record, policy, &mut event, &mut update)?;
+    update.events.push(event);
     let updated = cx.store.update_ticket(&record, update, cx.now).await?;
     cx.wake_assigner();
     Ok(updated)

@@ -16,6 +16,9 @@ pub struct Customer {
     pub name: Arc<str>,
     pub segment: Option<Segment>,
     pub tags: Vec<Arc<str>>,
+    /// The calendar its service levels count in where a policy says `calendar = "customer"`
+    /// (a customer abroad served in its own business hours).
+    pub calendar: Option<Arc<str>>,
     /// `file:line` of its row.
     pub at: Arc<str>,
     /// Why a ticket has this customer's segment, when the customer has one.
@@ -27,6 +30,15 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// The line of its row in the customer list.
+    pub fn line(&self) -> usize {
+        self.at
+            .rsplit(':')
+            .next()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0)
+    }
+
     fn new(name: &str, segment: Option<Segment>, tags: Vec<Arc<str>>, at: Arc<str>) -> Customer {
         let reason = |why: String| {
             Arc::new(Reason {
@@ -40,6 +52,7 @@ impl Customer {
             name: name.into(),
             segment,
             tags,
+            calendar: None,
             segment_reason: segment.map(|s| reason(format!("{name} is a {s} customer"))),
             found_by_email: reason("found in the customer list by e-mail domain".into()),
             found_by_phone: reason("found in the customer list by phone number".into()),
@@ -52,6 +65,7 @@ impl Customer {
 #[derive(Debug, Clone, Default)]
 pub struct CustomerIndex {
     customers: Vec<Customer>,
+    by_name: HashMap<String, usize>,
     by_domain: HashMap<String, usize>,
     /// Normalised phone prefixes, sorted for binary search.
     by_phone: Vec<(String, usize)>,
@@ -64,11 +78,18 @@ pub struct RowError {
     pub message: String,
 }
 
-const COLUMNS: [&str; 5] = ["organisation", "segment", "domains", "phones", "tags"];
+const COLUMNS: [&str; 6] = [
+    "organisation",
+    "segment",
+    "domains",
+    "phones",
+    "tags",
+    "calendar",
+];
 
 impl CustomerIndex {
     /// Parses the CSV text. Columns: `organisation` (required), `segment`, `domains`,
-    /// `phones`, `tags`; list cells separate their items with `;`. Lines starting with `#`
+    /// `phones`, `tags`, `calendar` (a calendar's name, checked by the rules compiler); list cells separate their items with `;`. Lines starting with `#`
     /// are comments. Returns the index of the rows that could be read (so that rules can
     /// still be checked against them) together with the errors of the others.
     pub fn parse(file: &str, text: &str, country_code: &str) -> (Self, Vec<RowError>) {
@@ -196,24 +217,24 @@ impl CustomerIndex {
                     }),
                 }
             }
-            index.customers.push(Customer::new(
+            let mut customer = Customer::new(
                 name,
                 segment,
                 list("tags").into_iter().map(Arc::from).collect(),
                 format!("{file}:{line}").into(),
-            ));
+            );
+            customer.calendar = Some(cell("calendar"))
+                .filter(|c| !c.is_empty())
+                .map(Arc::from);
+            index.by_name.insert(name.to_owned(), id);
+            index.customers.push(customer);
         }
         index.by_phone.sort();
         for pair in index.by_phone.windows(2) {
             if pair[0].0 == pair[1].0 {
                 let (a, b) = (&index.customers[pair[0].1], &index.customers[pair[1].1]);
                 errors.push(RowError {
-                    line: b
-                        .at
-                        .rsplit(':')
-                        .next()
-                        .and_then(|l| l.parse().ok())
-                        .unwrap_or(0),
+                    line: b.line(),
                     message: format!(
                         "phone number {} is listed for both \"{}\" and \"{}\"",
                         pair[0].0, a.name, b.name
@@ -233,7 +254,7 @@ impl CustomerIndex {
     }
 
     pub fn get(&self, name: &str) -> Option<&Customer> {
-        self.customers.iter().find(|c| &*c.name == name)
+        self.by_name.get(name).map(|&i| &self.customers[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Customer> {

@@ -8,6 +8,7 @@
 mod compile;
 pub mod customers;
 mod mail;
+mod policy;
 mod sla;
 mod source;
 
@@ -20,6 +21,7 @@ pub use compile::{
 };
 pub use customers::{Customer, CustomerIndex};
 pub use mail::{MailRules, MailTemplate, SpamVerdict};
+pub use policy::SlaSubject;
 
 /// One rules file's name (as shown in messages) and text.
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@ use super::source::{CalendarDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings
 use super::{ReadError, SourceFile};
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
 use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
-use crate::sla::{parse_minutes, Escalation, Notify, Policy, PolicyWhen, SlaRules, Webhook};
+use crate::sla::{
+    parse_minutes, Escalation, Notify, Policy, PolicyCalendar, PolicyWhen, SlaRules, Webhook,
+};
 
 /// The holidays, special days and imported iCalendar days of one calendar.
 pub(super) fn special_days(
@@ -74,6 +76,7 @@ pub(super) struct Known<'a> {
     pub windows: &'a [WindowDef; 4],
     pub queues: &'a BTreeMap<Arc<str>, Queue>,
     pub categories: &'a HashMap<Arc<str>, Category>,
+    pub customers: &'a super::CustomerIndex,
 }
 
 /// The `[sla]`, `[[policy]]` and `[webhook]` sections of all files.
@@ -342,21 +345,63 @@ impl SlaCompiler<'_, '_, '_> {
             channel: self.vocab_list::<Channel>(file, &w.channel),
             ..Default::default()
         };
-        for (list, into, kind) in [
-            (&w.category, &mut when.category, "category"),
-            (&w.tag, &mut when.tag, "tag"),
+        let customer_tags: Vec<Arc<str>> = {
+            let mut t: Vec<Arc<str>> = self
+                .known
+                .customers
+                .iter()
+                .flat_map(|c| c.tags.iter().cloned())
+                .collect();
+            t.sort();
+            t.dedup();
+            t
+        };
+        let mut categories: Vec<Arc<str>> = self.known.categories.keys().cloned().collect();
+        categories.sort();
+        let organisations: Vec<Arc<str>> = self
+            .known
+            .customers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let queues: Vec<Arc<str>> = self.known.queues.keys().cloned().collect();
+        // Each list with the names it may hold (`None`: any name, such as a rule's tag).
+        for (list, into, kind, known) in [
+            (
+                &w.category,
+                &mut when.category,
+                "category",
+                Some(&categories),
+            ),
+            (&w.tag, &mut when.tag, "tag", None),
+            (
+                &w.organisation,
+                &mut when.organisation,
+                "organisation",
+                Some(&organisations),
+            ),
+            (
+                &w.customer_tag,
+                &mut when.customer_tag,
+                "customer tag",
+                Some(&customer_tags),
+            ),
+            (&w.queue, &mut when.queue, "queue", Some(&queues)),
         ] {
             let Some(list) = list else { continue };
             for name in &list.get_ref().0 {
-                if kind == "category" && !self.known.categories.contains_key(name.as_str()) {
-                    let mut names: Vec<&Arc<str>> = self.known.categories.keys().collect();
-                    names.sort();
+                if let Some(known) = known.filter(|k| !k.iter().any(|n| **n == **name)) {
+                    let where_ = if matches!(kind, "organisation" | "customer tag") {
+                        " in the customer list"
+                    } else {
+                        ""
+                    };
                     self.ctx.error(
                         file,
                         &list.span(),
                         format!(
-                            "unknown category \"{name}\" (defined categories: {})",
-                            super::compile::list(names.into_iter())
+                            "unknown {kind} \"{name}\" (defined{where_}: {})",
+                            super::compile::list(known.iter())
                         ),
                     );
                 }
@@ -427,20 +472,21 @@ impl SlaCompiler<'_, '_, '_> {
             );
         }
         let calendar = match &doc.calendar {
-            None => None,
+            None => PolicyCalendar::Window,
+            Some(name) if name.get_ref() == "customer" => PolicyCalendar::Customer,
             Some(name) => match self.known.calendars.get(name.get_ref().as_str()) {
-                Some(c) => Some(c.clone()),
+                Some(c) => PolicyCalendar::Named(c.clone()),
                 None => {
                     self.ctx.error(
                         file,
                         &name.span(),
                         format!(
-                            "unknown calendar \"{}\" (defined calendars: {})",
+                            "unknown calendar \"{}\" (defined calendars: {}; \"customer\" counts in the organisation's own)",
                             name.get_ref(),
                             super::compile::list(self.known.calendars.keys())
                         ),
                     );
-                    None
+                    PolicyCalendar::Window
                 }
             },
         };

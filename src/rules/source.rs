@@ -163,6 +163,9 @@ pub struct PolicyWhenDoc {
     pub tag: Option<Spanned<Strings>>,
     pub arrived_in: Option<Name>,
     pub arrived_on: Option<Name>,
+    pub organisation: Option<Spanned<Strings>>,
+    pub customer_tag: Option<Spanned<Strings>>,
+    pub queue: Option<Spanned<Strings>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,7 +18,8 @@ mod policy;
 pub mod report;
 
 pub use policy::{
-    parse_minutes, Escalation, Notify, Policy, PolicyFacts, PolicyWhen, SlaRules, Webhook,
+    parse_minutes, CalendarChoice, Escalation, Notify, Policy, PolicyCalendar, PolicyFacts,
+    PolicyWhen, SlaRules, Webhook,
 };
 
 use chrono::{DateTime, Utc};
@@ -85,6 +86,10 @@ pub struct PolicySnapshot {
     /// `file:line` of the policy.
     pub at: String,
     pub calendar: String,
+    /// `file:line` of the customer-list row whose calendar this is, when the policy counts
+    /// in the organisation's own calendar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_at: Option<String>,
     /// Target minutes, indexed by [`Metric::index`].
     pub targets: [Option<u32>; 3],
     /// Warning thresholds in percent of the target.
@@ -180,37 +185,15 @@ pub struct SlaIndex {
     pub alarm_at: Option<DateTime<Utc>>,
 }
 
-/// The policy for a classified ticket, as its clocks keep it; its calendar is the policy's
-/// own or else `window_calendar`, the calendar of the ticket's time window.
-pub fn policy_for(
-    sla: &SlaRules,
-    window_calendar: &Calendar,
-    ticket: &crate::model::Ticket,
-    d: &crate::model::Decision,
-) -> Option<PolicySnapshot> {
-    let facts = PolicyFacts {
-        segment: d.segment,
-        priority: d.priority,
-        channel: ticket.channel,
-        category: &d.category,
-        tags: &d.tags,
-        received_at: ticket.received_at,
-    };
-    sla.select(&facts).map(|p| p.snapshot(window_calendar))
-}
-
-/// The clocks of a new ticket and the event that started them (kept for recomputation).
+/// The clocks of a new ticket under `policy` and the event that started them (kept for
+/// recomputation).
 pub fn start(
-    sla: &SlaRules,
-    window_calendar: &Calendar,
+    policy: Option<PolicySnapshot>,
     cals: &dyn Calendars,
-    ticket: &crate::model::Ticket,
-    d: &crate::model::Decision,
+    received_at: DateTime<Utc>,
 ) -> (SlaState, ClockEvent) {
-    let event = ClockEvent::Policy {
-        policy: policy_for(sla, window_calendar, ticket, d),
-    };
-    let s = SlaState::replay([(&event, ticket.received_at)], cals);
+    let event = ClockEvent::Policy { policy };
+    let s = SlaState::replay([(&event, received_at)], cals);
     (s, event)
 }
 
@@ -531,7 +514,8 @@ impl SlaState {
                             elapsed(cals, &c.calendar, since, c.stopped_at.unwrap_or(now))
                         }))
                         / 60,
-                    business_minutes_remaining: (c.target_secs() - used) / 60,
+                    // Whole minutes that add up to the target: used + remaining = target.
+                    business_minutes_remaining: i64::from(c.target_minutes) - used / 60,
                     stopped_at: c.stopped_at,
                 }
             })

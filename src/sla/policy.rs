@@ -74,6 +74,26 @@ pub struct PolicyWhen {
     pub arrived_in: Option<(TimeWindow, Arc<Calendar>)>,
     /// Arrived on one of these local weekdays (Monday = 0), in `arrived_on_tz`.
     pub arrived_on: Option<([bool; 7], chrono_tz::Tz)>,
+    /// The ticket's organisation is one of these (names of the customer list).
+    pub organisation: Vec<Arc<str>>,
+    /// The organisation carries any of these tags in the customer list.
+    pub customer_tag: Vec<Arc<str>>,
+    /// The ticket is in one of these queues: a team's own targets (an operational level
+    /// agreement), chosen again when the ticket moves to another queue.
+    pub queue: Vec<Arc<str>>,
+}
+
+/// Which calendar a policy's clocks count in.
+#[derive(Clone, Debug, Default)]
+pub enum PolicyCalendar {
+    /// The calendar of the ticket's time window.
+    #[default]
+    Window,
+    /// The policy's own `calendar`.
+    Named(Arc<Calendar>),
+    /// `calendar = "customer"`: the calendar the customer list gives the ticket's
+    /// organisation (its time zone and hours), else the time window's.
+    Customer,
 }
 
 /// One `[[policy]]`.
@@ -84,8 +104,8 @@ pub struct Policy {
     pub when: PolicyWhen,
     /// Target minutes, indexed by [`super::Metric::index`].
     pub targets: [Option<u32>; 3],
-    /// The calendar the clocks count in; `None`: the calendar of the ticket's time window.
-    pub calendar: Option<Arc<Calendar>>,
+    /// The calendar the clocks count in.
+    pub calendar: PolicyCalendar,
     pub warn: Vec<u8>,
     pub warn_notify: Vec<Notify>,
     pub warn_outside_hours: bool,
@@ -123,6 +143,18 @@ pub struct PolicyFacts<'a> {
     pub category: &'a str,
     pub tags: &'a [Arc<str>],
     pub received_at: DateTime<Utc>,
+    pub organisation: Option<&'a str>,
+    /// The organisation's tags in the customer list.
+    pub customer_tags: &'a [Arc<str>],
+    pub queue: &'a str,
+}
+
+/// The calendars a policy may count in for one ticket.
+pub struct CalendarChoice<'a> {
+    /// The calendar of the ticket's time window.
+    pub window: &'a Calendar,
+    /// The organisation's own calendar and the `file:line` of its customer-list row.
+    pub customer: Option<(&'a Calendar, &'a str)>,
 }
 
 impl SlaRules {
@@ -153,11 +185,20 @@ impl PolicyWhen {
         fn any<T: PartialEq>(list: &[T], v: &T) -> bool {
             list.is_empty() || list.contains(v)
         }
+        fn named(list: &[Arc<str>], v: Option<&str>) -> bool {
+            list.is_empty() || v.is_some_and(|v| list.iter().any(|n| &**n == v))
+        }
+        fn any_tag(list: &[Arc<str>], tags: &[Arc<str>]) -> bool {
+            list.is_empty() || list.iter().any(|t| tags.contains(t))
+        }
         any(&self.segment, &f.segment)
             && any(&self.priority, &f.priority)
             && any(&self.channel, &f.channel)
-            && (self.category.is_empty() || self.category.iter().any(|c| &**c == f.category))
-            && (self.tag.is_empty() || self.tag.iter().any(|t| f.tags.contains(t)))
+            && named(&self.category, Some(f.category))
+            && any_tag(&self.tag, f.tags)
+            && named(&self.organisation, f.organisation)
+            && any_tag(&self.customer_tag, f.customer_tags)
+            && named(&self.queue, Some(f.queue))
             && self
                 .arrived_in
                 .as_ref()
@@ -173,18 +214,18 @@ impl PolicyWhen {
 }
 
 impl Policy {
-    /// What the clocks keep of this policy, counting in `window_calendar` unless the policy
-    /// names its own.
-    pub fn snapshot(&self, window_calendar: &Calendar) -> PolicySnapshot {
+    /// What the clocks keep of this policy, counting in the calendar it says.
+    pub fn snapshot(&self, calendars: &CalendarChoice) -> PolicySnapshot {
+        let (calendar, calendar_at) = match (&self.calendar, calendars.customer) {
+            (PolicyCalendar::Named(c), _) => (&**c, None),
+            (PolicyCalendar::Customer, Some((c, at))) => (c, Some(at.to_owned())),
+            (PolicyCalendar::Customer | PolicyCalendar::Window, _) => (calendars.window, None),
+        };
         PolicySnapshot {
             id: self.id.to_string(),
             at: self.reason.at.as_deref().unwrap_or("").to_owned(),
-            calendar: self
-                .calendar
-                .as_deref()
-                .unwrap_or(window_calendar)
-                .name()
-                .to_owned(),
+            calendar: calendar.name().to_owned(),
+            calendar_at,
             targets: self.targets,
             warn: self.warn.clone(),
             escalations: self.escalations.iter().map(|e| e.after_minutes).collect(),

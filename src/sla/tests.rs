@@ -33,6 +33,7 @@ fn policy(id: &str, calendar: &str, first: u32, next: u32, resolution: u32) -> P
         id: id.into(),
         at: "sla.toml:1".into(),
         calendar: calendar.into(),
+        calendar_at: None,
         targets: [Some(first), Some(next), Some(resolution)],
         warn: vec![75, 90],
         escalations: vec![60],

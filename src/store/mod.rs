@@ -38,8 +38,8 @@ pub use sla::{
     AlarmPlan, Delivery, NewNotification, NotificationFilter, NotificationRecord, SlaColumns,
 };
 pub use tickets::{
-    clock_state, reclassified_data, reclassified_event, ticket_of, Changes, Created, Cursor,
-    NewEvent, NewMessage, NewTicket, TicketFilter, TicketUpdate,
+    clock_state, reclassified_data, reclassified_event, tags_of, ticket_of, Changes, Created,
+    Cursor, NewEvent, NewMessage, NewTicket, TicketFilter, TicketUpdate,
 };
 pub use tokens::{new_token, token_hash, TokenRecord};
 

@@ -466,6 +466,16 @@ pub(super) async fn insert_events(
 }
 
 /// The ticket as the engine sees it, rebuilt from a stored record (for reclassification).
+/// A ticket's tags as its decision set them.
+pub fn tags_of(record: &TicketRecord) -> Result<Vec<std::sync::Arc<str>>, StoreError> {
+    serde_json::from_value(record.tags.clone()).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "the tags of ticket {}: {e}",
+            super::ticket_number(record.seq)
+        ))
+    })
+}
+
 pub fn ticket_of(record: &TicketRecord) -> Option<Ticket> {
     Some(Ticket {
         channel: record.channel.parse().ok()?,

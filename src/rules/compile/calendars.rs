@@ -52,6 +52,14 @@ pub(super) fn compile<'d>(
         .collect();
     let mut compiled = BTreeMap::new();
     for (name, c) in defined {
+        if name == "customer" {
+            ctx.error(
+                c.file,
+                &c.span,
+                "a calendar cannot be named \"customer\": a policy's calendar = \"customer\" means the organisation's own",
+            );
+            continue;
+        }
         if let Some(cal) = calendar(ctx, name, c, &own_days, defined) {
             compiled.insert(name.as_str().into(), Arc::new(cal));
         }

@@ -12,7 +12,7 @@ use super::queues::{queue_ref, Queue};
 use super::{Ctx, Why};
 use crate::language::{supported_codes, LanguageDetector};
 use crate::model::{Priority, Reason, ReasonKind, Segment};
-use crate::rules::customers::CustomerIndex;
+use crate::rules::customers::{CustomerIndex, RowError};
 use crate::rules::source::DefaultsDoc;
 use crate::rules::{Diagnostic, ReadError, Severity, SourceFile};
 
@@ -157,6 +157,7 @@ pub(super) fn customer_list(
     table: &Table,
     read: &dyn Fn(&str) -> Result<SourceFile, ReadError>,
     extra_files: &mut Vec<SourceFile>,
+    calendars: &super::calendars::Calendars,
 ) -> CustomerIndex {
     let Some(path) = &table.doc.customers else {
         return CustomerIndex::default();
@@ -167,7 +168,21 @@ pub(super) fn customer_list(
             CustomerIndex::default()
         }
         Ok(src) => {
-            let (index, errors) = CustomerIndex::parse(&src.path, &src.text, &table.country_code);
+            let (index, mut errors) =
+                CustomerIndex::parse(&src.path, &src.text, &table.country_code);
+            for c in index.iter() {
+                let Some(name) = &c.calendar else { continue };
+                if !calendars.defined.contains_key(&**name) {
+                    errors.push(RowError {
+                        line: c.line(),
+                        message: format!(
+                            "unknown calendar \"{name}\" for \"{}\" (defined calendars: {})",
+                            c.name,
+                            super::list(calendars.defined.keys())
+                        ),
+                    });
+                }
+            }
             for e in errors {
                 ctx.diags.push(Diagnostic {
                     severity: Severity::Error,

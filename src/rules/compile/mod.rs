@@ -245,7 +245,7 @@ fn build(
     let fallbacks = defaults::fallbacks(ctx, &table, &categories, &queues);
     let channel_windows = segments::channels(ctx, &docs.channels);
     let segments = segments::compile(ctx, &docs.segments, &queues, (table.file, &table.span));
-    let customers = defaults::customer_list(ctx, &table, read, &mut extra_files);
+    let customers = defaults::customer_list(ctx, &table, read, &mut extra_files, &calendars);
     let classification = classification::compile(
         ctx,
         docs.rules,
@@ -271,6 +271,7 @@ fn build(
             windows: &windows,
             queues: &queues,
             categories: &categories,
+            customers: &customers,
         },
     );
     let mail = super::mail::compile_mail(ctx, docs.mail, &queues);
@@ -337,7 +338,7 @@ pub fn list<'a, S: AsRef<str> + 'a>(names: impl Iterator<Item = &'a S>) -> Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::rules) mod tests {
     use super::super::fixture::with_rules;
     use super::super::{Diagnostic, Severity};
 
@@ -359,12 +360,12 @@ mod tests {
     }
 
     /// A message as "file:line: message".
-    pub(super) fn located(d: &Diagnostic) -> String {
+    pub(in crate::rules) fn located(d: &Diagnostic) -> String {
         format!("{}:{}: {}", d.file, d.line, d.message)
     }
 
     /// Whether any message contains `needle`.
-    pub(super) fn has(list: &[String], needle: &str) -> bool {
+    pub(in crate::rules) fn has(list: &[String], needle: &str) -> bool {
         list.iter().any(|m| m.contains(needle))
     }
 
@@ -463,6 +464,9 @@ first-response = "2h"
             category: "general",
             tags: &[],
             received_at: chrono::DateTime::parse_from_rfc3339(at).unwrap().into(),
+            organisation: None,
+            customer_tags: &[],
+            queue: "desk",
         };
         let pick = |f| sla.select(&f).map(|p| p.id.to_string());
         assert_eq!(
