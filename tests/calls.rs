@@ -13,7 +13,7 @@ async fn a_call_finds_its_customer_by_number_and_call_backs_join_its_ticket() {
         let url = server.url("/api/v1/intake/call");
         let call = json!({"caller": "+43 662 8080-12", "called": "Hotline 1",
             "started_at": "2026-11-24T10:15:00+01:00", "call_id": "pbx-1001",
-            "note": "Lieferung fehlt"});
+            "note": "Die Lieferung von gestern fehlt, bitte um Rückruf"});
         let (s, v) = post(url.clone(), call.clone()).await;
         assert_eq!(s, 201, "{v}");
         assert_eq!(v["outcome"], "created");
@@ -23,7 +23,12 @@ async fn a_call_finds_its_customer_by_number_and_call_backs_join_its_ticket() {
         assert_eq!(t["organisation"], "Alpen Logistik GmbH", "{t}");
         assert_eq!(t["decision"]["segment"], "commercial");
         assert_eq!(t["received_at"], "2026-11-24T09:15:00Z");
-        assert!(t["body"].as_str().unwrap().contains("Lieferung fehlt"));
+        assert!(t["body"]
+            .as_str()
+            .unwrap()
+            .contains("Die Lieferung von gestern fehlt"));
+        // The language is the caller's, not that of the line written about the call.
+        assert_eq!(t["language"], "de", "{t}");
         let number = t["number"].as_str().unwrap().to_owned();
 
         // The telephone system reports the same call again: the same ticket.

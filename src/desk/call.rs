@@ -97,8 +97,18 @@ pub async fn take(cx: &Ctx<'_>, call: Call) -> Result<(Outcome, TicketRecord), D
         },
         received_at: started,
     };
+    // The rules and language detection read what the caller said, not the call line.
+    let said = call
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            n[..crate::model::floor_char_boundary(n, super::intake::DECISION_TEXT)].to_owned()
+        });
     let extra = Intake {
         external_id,
+        said,
         ..Intake::default()
     };
     Ok(match intake(cx, ticket, extra).await? {
