@@ -72,6 +72,31 @@ fn ago(minutes: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap()
 }
 
+/// The first-response clock of a ticket just moved to a policy with `target` minutes, after
+/// 30 minutes under another: 30 used, 30 left (whole minutes adding up to the target), due
+/// 30 minutes after the move.
+fn thirty_used_thirty_left(r: &Value, target: u32) {
+    let f = clock(r, "first_response");
+    assert_eq!(f["target_minutes"], target);
+    assert_eq!(f["business_minutes_used"], 30, "{f}");
+    assert_eq!(f["business_minutes_remaining"], target - 30, "{f}");
+    let left = time(&f["due_at"]) - time(&r["updated_at"]);
+    let expected = chrono::Duration::minutes(i64::from(target) - 30);
+    assert!((left - expected).num_seconds().abs() <= 2, "{left}");
+}
+
+/// The clock changes recorded in a ticket's events, with their times.
+fn clock_events(events: &[triage::store::EventRecord]) -> Vec<(ClockEvent, DateTime<Utc>)> {
+    events
+        .iter()
+        .filter(|e| !e.data["clock"].is_null())
+        .map(|e| {
+            let c = serde_json::from_value(e.data["clock"].clone()).unwrap();
+            (c, time(&e.data["clock_at"]))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn pending_customer_pauses_and_resuming_moves_the_due_time() {
     each_backend(async |db| {
@@ -168,17 +193,8 @@ async fn reclassification_keeps_the_time_already_used() {
         .await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["sla"]["policy"], "fast");
-        let f = clock(&r, "first_response");
-        assert_eq!(f["target_minutes"], 60);
-        assert_eq!(f["business_minutes_used"], 30, "{f}");
-        // Whole minutes used and remaining add up to the target.
-        assert_eq!(f["business_minutes_remaining"], 30, "{f}");
         // Due 30 minutes after the reclassification, not 60 after it nor at creation + 60.
-        let left = time(&f["due_at"]) - time(&r["updated_at"]);
-        assert!(
-            (left - chrono::Duration::minutes(30)).num_seconds().abs() <= 2,
-            "{left}"
-        );
+        thirty_used_thirty_left(&r, 60);
         // The new policy measures no next reply; resolution keeps its 30 minutes as well.
         assert_eq!(clock(&r, "resolution")["business_minutes_used"], 30);
         let (_, events) = get_json(&server.url(&format!(
@@ -367,16 +383,7 @@ async fn clocks_are_recomputed_from_the_events() {
         let record = server.state.desk.store.get(key).await.unwrap();
         let stored: SlaState = serde_json::from_value(record.sla.clone().unwrap()).unwrap();
         let events = server.state.desk.store.events(record.id).await.unwrap();
-        let clock_events: Vec<(ClockEvent, DateTime<Utc>)> = events
-            .iter()
-            .filter(|e| !e.data["clock"].is_null())
-            .map(|e| {
-                (
-                    serde_json::from_value(e.data["clock"].clone()).unwrap(),
-                    time(&e.data["clock_at"]),
-                )
-            })
-            .collect();
+        let clock_events = clock_events(&events);
         assert_eq!(clock_events.len(), 7, "{events:?}");
         let replayed =
             SlaState::replay(clock_events.iter().map(|(e, t)| (e, *t)), &rules.calendars);
@@ -685,16 +692,8 @@ async fn policies_condition_on_organisation_customer_tag_and_queue() {
         let (s, r) = transfer("billing").await;
         assert_eq!(s, 200, "{r}");
         assert_eq!(r["sla"]["policy"], "billing-team", "{}", r["sla"]);
-        let f = clock(&r, "first_response");
-        assert_eq!(f["target_minutes"], 60);
-        assert_eq!(f["business_minutes_used"], 30, "{f}");
-        assert_eq!(f["business_minutes_remaining"], 30, "{f}");
         // Due 30 minutes after the transfer: the time used stays used.
-        let left = time(&f["due_at"]) - time(&r["updated_at"]);
-        assert!(
-            (left - chrono::Duration::minutes(30)).num_seconds().abs() <= 2,
-            "{left}"
-        );
+        thirty_used_thirty_left(&r, 60);
         let res = clock(&r, "resolution");
         assert_eq!(res["target_minutes"], 600);
         assert_eq!(res["business_minutes_used"], 30, "{res}");
@@ -716,14 +715,7 @@ async fn policies_condition_on_organisation_customer_tag_and_queue() {
             .map(|e| e.data["clock"]["policy"]["id"].as_str().unwrap())
             .collect();
         assert_eq!(moved, ["billing-team", "standard"]);
-        let clock_events: Vec<(ClockEvent, DateTime<Utc>)> = events
-            .iter()
-            .filter(|e| !e.data["clock"].is_null())
-            .map(|e| {
-                let c = serde_json::from_value(e.data["clock"].clone()).unwrap();
-                (c, time(&e.data["clock_at"]))
-            })
-            .collect();
+        let clock_events = clock_events(&events);
         let rules = server.state.rules();
         let replayed =
             SlaState::replay(clock_events.iter().map(|(e, t)| (e, *t)), &rules.calendars);

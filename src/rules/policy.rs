@@ -88,7 +88,16 @@ hours = { mon-fri = ["09:00-17:00"] }
 "#;
 
     fn compile(sla: &str, customers: &str) -> Result<crate::rules::Loaded, Vec<String>> {
-        let service = format!("{SERVICE}{NEW_YORK}");
+        compile_with(NEW_YORK, sla, customers)
+    }
+
+    /// The fixture's service model with `calendars` added.
+    fn compile_with(
+        calendars: &str,
+        sla: &str,
+        customers: &str,
+    ) -> Result<crate::rules::Loaded, Vec<String>> {
+        let service = format!("{SERVICE}{calendars}");
         compile_sources(&[
             ("service.toml", &service),
             ("sla.toml", sla),
@@ -214,18 +223,10 @@ first-response = "1h"
 
     #[test]
     fn a_calendar_cannot_take_the_reserved_name() {
-        let service = format!("{SERVICE}\n[calendar.customer]\ntimezone = \"UTC\"\nhours = {{ mon-fri = [\"09:00-17:00\"] }}\n");
-        let errs: Vec<String> = compile_sources(&[
-            ("service.toml", &service),
-            (
-                "customers.csv",
-                CUSTOMERS.replace(",new-york", ",").as_str(),
-            ),
-        ])
-        .unwrap_err()
-        .errors()
-        .map(located)
-        .collect();
+        let reserved =
+            "\n[calendar.customer]\ntimezone = \"UTC\"\nhours = { mon-fri = [\"09:00-17:00\"] }\n";
+        let customers = CUSTOMERS.replace(",new-york", ",");
+        let errs = compile_with(reserved, "", &customers).unwrap_err();
         assert!(
             has(&errs, "a calendar cannot be named \"customer\""),
             "{errs:?}"
