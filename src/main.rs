@@ -53,6 +53,10 @@ enum Command {
         /// Rules directory.
         #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
         rules: PathBuf,
+        /// Also give each decision its SLA: the policy (with its file:line), the calendar
+        /// and the first-response and resolution due times counted from received_at.
+        #[arg(long)]
+        sla: bool,
     },
     /// Run the HTTP service: migrate the database, load the rules, serve the API.
     ///
@@ -372,7 +376,7 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
-        Command::Classify { rules } => classify_lines(&rules),
+        Command::Classify { rules, sla } => classify_lines(&rules, sla),
         Command::Token { command } => runtime().and_then(|rt| rt.block_on(token_command(command))),
         Command::Mail {
             command:
@@ -753,7 +757,7 @@ fn rules_check(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn classify_lines(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn classify_lines(dir: &std::path::Path, with_sla: bool) -> anyhow::Result<ExitCode> {
     let rules = load(dir)?.rules;
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -776,6 +780,10 @@ fn classify_lines(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
                     v["external_id"] = id.into();
                 }
                 merge(&mut v, serde_json::to_value(&decision)?);
+                if with_sla {
+                    let plan = rules.sla_plan(&triage::rules::SlaSubject::of(&ticket, &decision));
+                    v["sla"] = serde_json::to_value(plan)?;
+                }
                 v
             }
             Err(e) => {

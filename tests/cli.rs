@@ -269,3 +269,137 @@ fn readme_documents_every_option_the_help_lists() {
     let rules = text(&triage(&["rules", "--help"], "").stdout);
     assert!(!rules.to_lowercase().contains("inspect"), "{rules}");
 }
+
+/// The shipped rules with a printer category, its rule and its policy added at the end, as a
+/// new service manager would: `keywords` are the printer rule's keywords.
+fn printer_example(name: &str, keywords: &str) -> PathBuf {
+    broken_copy(name, |dir| {
+        let append = |file: &str, text: &str| {
+            let path = dir.join(file);
+            let mut rules = std::fs::read_to_string(&path).unwrap();
+            rules.push_str(text);
+            std::fs::write(&path, rules).unwrap();
+        };
+        append(
+            "catalogue.toml",
+            "\n[category.printer]\ndescription = \"Printers and toner\"\nqueue = \"service-desk\"\n",
+        );
+        append(
+            "classification.toml",
+            &format!("\n[[rule]]\nid = \"printer\"\nwhen.keywords = [{keywords}]\nset = {{ category = \"printer\" }}\n"),
+        );
+        append(
+            "sla.toml",
+            "\n[[policy]]\nid = \"printer\"\nwhen = { category = \"printer\" }\nfirst-response = \"2h\"\nresolution = \"1d\"\n",
+        );
+    })
+}
+
+#[test]
+fn rules_check_names_rules_and_policies_that_can_never_apply() {
+    let dir = printer_example("printer", "\"drucker\", \"printer\", \"toner\"");
+    let out = triage(&["rules", "check", dir.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let line_in = |dir: &Path, file: &str, needle: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // The block that starts at the last `[[…]]` before the needle's line.
+        let at = lines.iter().rposition(|l| l.contains(needle)).unwrap();
+        let start = lines[..=at]
+            .iter()
+            .rposition(|l| l.starts_with("[["))
+            .unwrap();
+        format!("{}:{}", dir.join(file).display(), start + 1)
+    };
+    let rule = line_in(&dir, "classification.toml", "id = \"printer\"");
+    let incident = line_in(&dir, "classification.toml", "id = \"incident\"");
+    assert!(
+        err.contains(&format!("{rule}:1: warning: keywords \"drucker\", \"printer\" of rule \"printer\" never decide its category: earlier rule \"incident\" ({incident}) takes every ticket with them (by \"*drucker\", \"printer*\")")),
+        "{err}"
+    );
+    let policy = line_in(&dir, "sla.toml", "id = \"printer\"");
+    // Each ticket it matches is taken by the first earlier policy that matches it: phone
+    // calls by phone-callback, the rest by the segment-wide policies at the end.
+    let warning = err
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "{policy}:1: warning: policy \"printer\" can never apply: earlier policies "
+            ))
+        })
+        .unwrap_or_else(|| panic!("{err}"));
+    for earlier in ["critical", "phone-callback", "commercial", "administrative"] {
+        let at = line_in(&dir, "sla.toml", &format!("id = \"{earlier}\""));
+        assert!(
+            warning.contains(&format!("\"{earlier}\" ({at})")),
+            "{warning}"
+        );
+    }
+    assert!(!warning.contains("quote-follow-up"), "{warning}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Every keyword taken: the rule never changes anything and no ticket is a printer ticket.
+    let dir = printer_example("printer-all", "\"drucker\", \"printer\"");
+    let out = triage(&["rules", "check", dir.to_str().unwrap()], "");
+    let err = text(&out.stderr);
+    let rule = line_in(&dir, "classification.toml", "id = \"printer\"");
+    assert!(
+        err.contains(&format!(
+            "{rule}:1: warning: rule \"printer\" can never change a decision"
+        )),
+        "{err}"
+    );
+    let category = {
+        let text = std::fs::read_to_string(dir.join("catalogue.toml")).unwrap();
+        let n = text
+            .lines()
+            .position(|l| l == "[category.printer]")
+            .unwrap();
+        format!("{}:{}", dir.join("catalogue.toml").display(), n + 1)
+    };
+    assert!(
+        err.contains(&format!(
+            "{category}:1: warning: category \"printer\" is never decided"
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn classify_with_sla_counts_due_times_in_the_policys_calendar() {
+    let input = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tickets.jsonl"),
+    )
+    .unwrap();
+    let first_two: String = input.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let out = triage(&["classify", "--sla"], &first_two);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sla_toml = std::fs::read_to_string("rules/sla.toml").unwrap();
+    let at = |id: &str| {
+        let n = sla_toml
+            .lines()
+            .position(|l| l == format!("id = \"{id}\""))
+            .unwrap();
+        format!("rules/sla.toml:{n}")
+    };
+    // Monday 07:45 in Vienna, Alpen Logistik's contract: 2 h and 24 h in the extended
+    // window (07:00-20:00): 09:45, and Tuesday 18:45 (12 h 15 min on Monday, 11 h 45 min on Tuesday).
+    assert_eq!(d[0]["sla"]["policy"], "alpen-logistik-contract");
+    assert_eq!(d[0]["sla"]["policy_at"], at("alpen-logistik-contract"));
+    assert_eq!(d[0]["sla"]["calendar"], "extended");
+    assert_eq!(d[0]["sla"]["first_response_due"], "2026-11-23T08:45:00Z");
+    assert_eq!(d[0]["sla"]["resolution_due"], "2026-11-24T17:45:00Z");
+    // The hospital's outage at 02:14 at night: 15 min and 4 h round the clock.
+    assert_eq!(d[1]["sla"]["policy"], "critical-outage");
+    assert_eq!(d[1]["sla"]["calendar"], "always");
+    assert_eq!(d[1]["sla"]["first_response_due"], "2026-11-24T01:29:00Z");
+    assert_eq!(d[1]["sla"]["resolution_due"], "2026-11-24T05:14:00Z");
+    let plain = triage(&["classify"], &first_two);
+    assert!(!text(&plain.stdout).contains("\"sla\""));
+}

@@ -21,7 +21,7 @@ pub use compile::{
 };
 pub use customers::{Customer, CustomerIndex};
 pub use mail::{MailRules, MailTemplate, SpamVerdict};
-pub use policy::SlaSubject;
+pub use policy::{SlaPlan, SlaSubject};
 
 /// One rules file's name (as shown in messages) and text.
 #[derive(Debug, Clone)]

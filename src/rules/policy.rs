@@ -5,9 +5,24 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use serde::Serialize;
+
 use super::CompiledRules;
 use crate::model::{Channel, Decision, Priority, Segment, Ticket, TimeWindow};
-use crate::sla::{CalendarChoice, PolicyFacts, PolicySnapshot};
+use crate::sla::{CalendarChoice, Metric, PolicyFacts, PolicySnapshot};
+
+/// The service level a new ticket gets: its policy, where it is written, the calendar it
+/// counts in and the due times counted from arrival (before any pause).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlaPlan {
+    pub policy: String,
+    pub policy_at: String,
+    pub calendar: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_at: Option<String>,
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+}
 
 /// What a ticket's service level depends on, whether it comes from a fresh decision or
 /// from a stored ticket that moved to another queue.
@@ -65,6 +80,31 @@ impl CompiledRules {
             window: &self.windows[s.time_window.index()].calendar,
             customer: own,
         }))
+    }
+}
+
+impl CompiledRules {
+    /// The policy a subject gets and its due times from `received_at`; `None` when no
+    /// policy applies. Pure: `triage classify --sla` and the rules diff use it.
+    pub fn sla_plan(&self, s: &SlaSubject) -> Option<SlaPlan> {
+        let p = self.policy_for(s)?;
+        let due = |m: Metric| {
+            let minutes = p.targets[m.index()]?;
+            crate::sla::due_after(
+                &self.calendars,
+                &p.calendar,
+                s.received_at,
+                i64::from(minutes) * 60,
+            )
+        };
+        Some(SlaPlan {
+            first_response_due: due(Metric::FirstResponse),
+            resolution_due: due(Metric::Resolution),
+            policy: p.id,
+            policy_at: p.at,
+            calendar: p.calendar,
+            calendar_at: p.calendar_at,
+        })
     }
 }
 
@@ -219,6 +259,44 @@ first-response = "1h"
             ),
             "{errs:?}"
         );
+    }
+
+    fn policy_warnings(sla: &str) -> Vec<String> {
+        compile(sla, CUSTOMERS)
+            .unwrap()
+            .warnings
+            .iter()
+            .map(located)
+            .filter(|w| w.contains("can never apply"))
+            .collect()
+    }
+
+    #[test]
+    fn a_policy_earlier_ones_take_together_is_a_warning() {
+        let segments = |segs: &[&str]| {
+            segs.iter()
+                .map(|s| format!("[[policy]]\nid = \"{s}\"\nwhen = {{ segment = \"{s}\" }}\nfirst-response = \"1h\"\n\n"))
+                .collect::<String>()
+        };
+        let billing = "[[policy]]\nid = \"billing\"\nwhen = { category = \"billing\", tag = \"x\" }\nfirst-response = \"2h\"\n";
+        // Administrative billing tickets still reach it.
+        let two = segments(&["business-critical", "commercial"]);
+        assert!(policy_warnings(&format!("{two}{billing}")).is_empty());
+        let all = segments(&["business-critical", "commercial", "administrative"]);
+        let warns = policy_warnings(&format!("{all}{billing}"));
+        assert_eq!(warns.len(), 1, "{warns:?}");
+        assert!(
+            has(&warns, "sla.toml:16: policy \"billing\" can never apply: earlier policies \"business-critical\" (sla.toml:1), \"commercial\" (sla.toml:6), \"administrative\" (sla.toml:11)"),
+            "{warns:?}"
+        );
+        // An earlier policy that needs a tag takes none of the tickets without it.
+        let tagged = "[[policy]]\nid = \"tagged\"\nwhen = { tag = \"y\" }\nfirst-response = \"1h\"\n\n[[policy]]\nid = \"rest\"\nfirst-response = \"8h\"\n";
+        assert!(policy_warnings(tagged).is_empty());
+        let phone_then_rest = "[[policy]]\nid = \"phone\"\nwhen = { channel = \"phone\" }\nfirst-response = \"1h\"\n\n[[policy]]\nid = \"phone-p1\"\nwhen = { channel = \"phone\", priority = \"P1\" }\nfirst-response = \"8h\"\n";
+        assert!(has(
+            &policy_warnings(phone_then_rest),
+            "policy \"phone-p1\" can never apply: earlier policy \"phone\""
+        ));
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
         }
     }
     let mut policies: Vec<Policy> = Vec::new();
+    let mut spans = Vec::new();
     let mut seen: HashMap<String, Arc<str>> = HashMap::new();
     for (file, p) in &docs.policies {
         let at = c.ctx.at(*file, &p.span());
@@ -155,8 +156,13 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
         seen.insert(id.clone(), at.clone());
         if let Some(policy) = c.policy(*file, at, p, &warn, &warn_notify, &breach_notify) {
             policies.push(policy);
+            spans.push((*file, p.span()));
         }
     }
+    let mut categories: Vec<Arc<str>> = known.categories.keys().cloned().collect();
+    categories.sort();
+    let queues: Vec<Arc<str>> = known.queues.keys().cloned().collect();
+    super::compile::report_unreachable_policies(c.ctx, &policies, &spans, &categories, &queues);
     SlaRules {
         pause_statuses,
         policies,

@@ -221,7 +221,9 @@ fn elapsed(cals: &dyn Calendars, calendar: &str, from: DateTime<Utc>, to: DateTi
     }
 }
 
-fn add(
+/// `secs` business seconds after `from` in the named calendar; wall time when the calendar
+/// is no longer defined.
+pub fn due_after(
     cals: &dyn Calendars,
     calendar: &str,
     from: DateTime<Utc>,
@@ -264,7 +266,7 @@ impl Clock {
         self.end_pause(at, cals);
         if self.stopped_at.is_none() && self.running_since.is_none() {
             self.running_since = Some(at);
-            self.due_at = add(
+            self.due_at = due_after(
                 cals,
                 &self.calendar,
                 at,
@@ -360,7 +362,8 @@ impl SlaState {
                     } else {
                         // Running since it stopped: the customer loses no time.
                         c.running_since = Some(stopped);
-                        c.due_at = add(cals, &c.calendar, stopped, c.target_secs() - c.used_secs);
+                        c.due_at =
+                            due_after(cals, &c.calendar, stopped, c.target_secs() - c.used_secs);
                     }
                 }
             }
@@ -605,7 +608,7 @@ impl SlaState {
             };
             let target = c.target_secs();
             let mut push = |level: String, at_secs: i64| {
-                if let Some(at) = add(cals, &c.calendar, since, at_secs - c.used_secs) {
+                if let Some(at) = due_after(cals, &c.calendar, since, at_secs - c.used_secs) {
                     out.push(Alarm {
                         metric: c.metric,
                         cycle: c.cycle,

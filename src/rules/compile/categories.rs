@@ -112,6 +112,25 @@ fn automation(ctx: &mut Ctx, name: &str, c: &At<CategoryDoc>) -> Automation {
     }
 }
 
+/// Warns about categories no ticket can get: no rule that can change a decision sets them,
+/// and they are not the default.
+pub(super) fn report_undecided(
+    ctx: &mut Ctx,
+    docs: &BTreeMap<String, At<CategoryDoc>>,
+    decided: &std::collections::BTreeSet<Arc<str>>,
+    default: &str,
+) {
+    for (name, c) in docs {
+        if name != default && !decided.contains(name.as_str()) {
+            ctx.warn(
+                c.file,
+                &c.span,
+                format!("category \"{name}\" is never decided: no rule that can apply sets it, and it is not the default category"),
+            );
+        }
+    }
+}
+
 /// The name of the category `name` refers to, or an error at `name` listing the defined
 /// categories in name order.
 pub(super) fn category_ref(

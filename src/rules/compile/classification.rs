@@ -66,6 +66,8 @@ pub(super) struct Classification {
     pub(super) rules_by_pattern: Vec<Vec<u32>>,
     pub(super) rules_without_pattern: Vec<u64>,
     pub(super) sender_globs: GlobSet,
+    /// The categories some rule that can change a decision sets.
+    pub(super) decided_categories: BTreeSet<Arc<str>>,
 }
 
 /// Compiles every rule in file order, warns about rules that can never change a decision and
@@ -102,7 +104,13 @@ pub(super) fn compile(
         rules.push(rule);
         keys.push(key);
     }
-    report_shadowed(ctx, &keys);
+    let shadowed = report_shadowed(ctx, &keys);
+    let decided_categories = rules
+        .iter()
+        .zip(&shadowed)
+        .filter(|(_, s)| !**s)
+        .filter_map(|(r, _)| r.set.category.clone())
+        .collect();
     let text_set = compiler.text_set(ctx);
     let (rules_by_pattern, rules_without_pattern) = index(&rules, compiler.pattern_count());
     let sender_globs = compiler.sender_globs(ctx);
@@ -112,6 +120,7 @@ pub(super) fn compile(
         rules_by_pattern,
         rules_without_pattern,
         sender_globs: sender_globs?,
+        decided_categories,
     })
 }
 

@@ -125,7 +125,7 @@ fn country_code(ctx: &mut Ctx, file: usize, span: &Range<usize>, doc: &DefaultsD
 pub(super) struct Fallbacks {
     segment: Segment,
     priority: Priority,
-    category: Arc<str>,
+    pub(super) category: Arc<str>,
     queue: Arc<str>,
 }
 

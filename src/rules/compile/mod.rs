@@ -16,6 +16,7 @@ mod queues;
 mod sections;
 mod segments;
 mod shadow;
+pub(super) use shadow::report_unreachable_policies;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -257,6 +258,10 @@ fn build(
         },
     );
 
+    if let (Some(c), Some(f)) = (&classification, &fallbacks) {
+        categories::report_undecided(ctx, &docs.categories, &c.decided_categories, &f.category);
+    }
+
     // SLA and mail are checked only once everything above compiled.
     let (Some(fallbacks), Some(windows), Some(segments), Some(classification), Some(language)) =
         (fallbacks, windows, segments, classification, language)
@@ -348,8 +353,17 @@ pub(in crate::rules) mod tests {
         err.errors().map(located).collect()
     }
 
-    /// The warnings of an accepted rules set, as "file:line: message" strings.
+    /// The warnings of an accepted rules set, as "file:line: message" strings; without
+    /// those about the fixture's categories that `rules` leaves undecided.
     pub(super) fn warnings(rules: &str) -> Vec<String> {
+        all_warnings(rules)
+            .into_iter()
+            .filter(|w| !(w.starts_with("service.toml:") && w.contains("is never decided")))
+            .collect()
+    }
+
+    /// Every warning of an accepted rules set, as "file:line: message" strings.
+    pub(super) fn all_warnings(rules: &str) -> Vec<String> {
         with_rules(rules)
             .unwrap_or_else(|e| panic!("rules rejected: {e}"))
             .warnings
@@ -389,9 +403,47 @@ pub(in crate::rules) mod tests {
     }
 
     #[test]
+    fn categories_no_rule_decides_are_warned_about() {
+        let warns = all_warnings(
+            "[[rule]]\nid = \"pw\"\nwhen.keywords = \"passwort\"\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"shadowed\"\nwhen = { keywords = \"passwort\", channel = \"web\" }\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"major\"\nwhen.keywords = \"down\"\nset = { category = \"outage\" }\n",
+        );
+        // billing: no rule at all; general is the default; outage and password-reset are set.
+        let undecided: Vec<&String> = warns
+            .iter()
+            .filter(|w| w.contains("never decided"))
+            .collect();
+        assert_eq!(undecided.len(), 1, "{warns:?}");
+        assert!(
+            has(
+                &warns,
+                "service.toml:44: category \"billing\" is never decided"
+            ),
+            "{warns:?}"
+        );
+        // A category only a rule that can never apply sets is never decided either.
+        let warns = all_warnings(
+            "[[rule]]\nid = \"pw\"\nwhen.keywords = \"passwort*\"\nset = { category = \"password-reset\" }\n\n[[rule]]\nid = \"billing\"\nwhen.keywords = \"passwortrechnung\"\nset = { category = \"billing\" }\n",
+        );
+        assert!(
+            has(
+                &warns,
+                "rules.toml:6: rule \"billing\" can never change a decision"
+            ),
+            "{warns:?}"
+        );
+        assert!(
+            has(
+                &warns,
+                "service.toml:44: category \"billing\" is never decided"
+            ),
+            "{warns:?}"
+        );
+    }
+
+    #[test]
     fn the_fixture_compiles_without_warnings() {
         let loaded = with_rules("").unwrap();
-        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(warnings("").is_empty(), "{:?}", loaded.warnings);
         assert_eq!(loaded.rules.customers.len(), 3);
         assert!(loaded.rules.version.starts_with("sha256:"));
     }
