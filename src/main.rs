@@ -193,9 +193,19 @@ struct WorkerArgs {
     /// the queue.
     #[arg(long, env = "TRIAGE_SMTP_URL")]
     smtp_url: Option<String>,
+    /// The name this process reports its rules version under (`GET /api/v1/rules`);
+    /// default: host:pid.
+    #[arg(long, env = "TRIAGE_INSTANCE")]
+    instance: Option<String>,
 }
 
 impl WorkerArgs {
+    fn instance(&self) -> String {
+        self.instance
+            .clone()
+            .unwrap_or_else(triage::desk::rules::default_instance_name)
+    }
+
     fn config(&self) -> triage::worker::WorkerConfig {
         triage::worker::WorkerConfig {
             interval: Duration::from_millis(self.worker_interval_ms.max(10)),
@@ -707,6 +717,7 @@ fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let config = triage::server::ServeConfig {
+        instance: args.worker.instance(),
         db: args.db,
         rules_dir: args.rules,
         listen: args.listen,
@@ -737,7 +748,7 @@ async fn run_worker(
     log_format: LogFormat,
 ) -> anyhow::Result<ExitCode> {
     init_logging(log_format);
-    triage::server::work(&db, rules_dir, args.config()).await?;
+    triage::server::work(&db, rules_dir, &args.instance(), args.config()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

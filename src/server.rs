@@ -40,6 +40,8 @@ pub enum StartError {
 
 /// What `triage serve` runs with.
 pub struct ServeConfig {
+    /// The name this process reports its rules under.
+    pub instance: String,
     pub db: String,
     pub rules_dir: PathBuf,
     pub listen: String,
@@ -89,7 +91,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
         return Err(StartError::DemoNotLoopback(addr));
     }
     let version = rules.version.clone();
-    let handle = RulesHandle::new(rules);
+    let handle = RulesHandle::from_dir(rules, config.rules_dir.clone(), &config.instance);
+    crate::desk::rules::record_start(&store, &handle, clock.now())
+        .await
+        .map_err(|e| StartError::Rules(format!("recording the rules version: {e}")))?;
+    tokio::spawn(heartbeat(store.clone(), handle.clone(), clock.clone()));
     // Each process keeps its own copy of the index, rebuilt from the database at start.
     let faq_dir = config
         .data_dir
@@ -136,7 +142,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
         config.db, source
     );
     tracing::info!(%addr, db = %config.db, rules = %source, %version, "listening");
-    tokio::spawn(reload_on_sighup(config.rules_dir.clone(), handle.clone()));
+    tokio::spawn(reload_on_sighup(
+        store.clone(),
+        handle.clone(),
+        clock.clone(),
+    ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = config.worker.map(|w| {
         let mut stopped = stopped.clone();
@@ -155,14 +165,24 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
 }
 
 /// Runs the background worker alone until SIGTERM or Ctrl-C.
-pub async fn work(db: &str, rules_dir: PathBuf, config: WorkerConfig) -> Result<(), StartError> {
-    let handle = RulesHandle::new(load_rules(&rules_dir)?.rules);
+pub async fn work(
+    db: &str,
+    rules_dir: PathBuf,
+    instance: &str,
+    config: WorkerConfig,
+) -> Result<(), StartError> {
+    let clock = Clock::system();
+    let handle = RulesHandle::from_dir(load_rules(&rules_dir)?.rules, rules_dir.clone(), instance);
     let store = open_store(db).await?;
+    crate::desk::rules::record_start(&store, &handle, clock.now())
+        .await
+        .map_err(|e| StartError::Rules(format!("recording the rules version: {e}")))?;
+    tokio::spawn(heartbeat(store.clone(), handle.clone(), clock.clone()));
     println!(
         "triage worker running (database {db}, rules from {})",
         rules_dir.display()
     );
-    tokio::spawn(reload_on_sighup(rules_dir, handle.clone()));
+    tokio::spawn(reload_on_sighup(store.clone(), handle.clone(), clock));
     worker::run(store, handle, config, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
@@ -188,27 +208,40 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Reloads the rules on SIGHUP; an invalid directory is logged and the running rules stay.
-async fn reload_on_sighup(dir: PathBuf, handle: RulesHandle) {
+/// Reports this instance alive, so the rules overview can tell it from one that is gone.
+async fn heartbeat(store: Store, handle: RulesHandle, clock: Clock) {
+    let every = Duration::from_secs(crate::desk::rules::HEARTBEAT_EVERY_SECS);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::desk::rules::heartbeat(&store, &handle, clock.now()).await {
+            tracing::warn!("rules heartbeat not recorded: {e}");
+        }
+    }
+}
+
+/// Reloads the rules on SIGHUP; an invalid directory is logged and recorded, and the running
+/// rules stay.
+async fn reload_on_sighup(store: Store, handle: RulesHandle, clock: Clock) {
     #[cfg(unix)]
     {
+        use crate::desk::rules::{reload, Trigger};
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             return;
         };
         while hup.recv().await.is_some() {
-            match rules::load_dir(&dir) {
-                Ok(loaded) => {
-                    for w in &loaded.warnings {
+            match reload(&store, &handle, Trigger::Signal, None, clock.now()).await {
+                Ok((rules, warnings)) => {
+                    for w in &warnings {
                         tracing::warn!("{w}");
                     }
-                    tracing::info!(version = %loaded.rules.version, "rules reloaded");
-                    handle.set(loaded.rules);
+                    tracing::info!(version = %rules.version, "rules reloaded");
                 }
                 Err(e) => tracing::error!("rules not reloaded, the running rules stay: {e}"),
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = (handle, dir);
+    let _ = (store, handle, clock);
 }

@@ -13,4 +13,8 @@ pub mod mail_raw_parts;
 pub mod messages;
 pub mod notifications;
 pub mod organisations;
+pub mod rules_files;
+pub mod rules_instances;
+pub mod rules_loads;
+pub mod rules_versions;
 pub mod tickets;

@@ -14,6 +14,7 @@ mod m20261202_000009_conversation;
 mod m20261202_000010_erasure;
 mod m20261202_000011_raw_parts;
 mod m20261202_000012_faq_deflections;
+mod m20261203_000013_rules_versions;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_erasure::Migration),
             Box::new(m20261202_000011_raw_parts::Migration),
             Box::new(m20261202_000012_faq_deflections::Migration),
+            Box::new(m20261203_000013_rules_versions::Migration),
         ]
     }
 }

@@ -51,6 +51,7 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
             Some(MANAGERS)
         }
         ("PUT", "/api/v1/agents/{id}") => Some(MANAGERS),
+        (_, r) if r.starts_with("/api/v1/rules") => Some(MANAGERS),
         // A person's data: admins only.
         (_, "/api/v1/privacy/erase" | "/api/v1/privacy/export") => Some(&[Admin]),
         // Everything else is ticket work.

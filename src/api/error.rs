@@ -21,6 +21,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds after which a refused request may be tried again (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// Every error of a rejected rules set, as `file:line:column: error: sentence`.
+    pub errors: Vec<String>,
 }
 
 /// The problem document (RFC 9457) with two extension members, `field` and `request_id`.
@@ -35,6 +37,9 @@ pub struct Problem {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Every error of a rejected rules set, as `file:line:column: error: sentence`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 impl ApiError {
@@ -45,6 +50,7 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             retry_after: None,
+            errors: Vec::new(),
         }
     }
 
@@ -69,11 +75,28 @@ impl ApiError {
             detail: detail.into(),
             field: Some(field),
             retry_after: None,
+            errors: Vec::new(),
         }
     }
 
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// 422: rules with errors, each listed with its `file:line:column`.
+    pub fn rules_rejected(e: &crate::rules::RulesError) -> ApiError {
+        let errors: Vec<String> = e.errors().map(|d| d.to_string()).collect();
+        ApiError {
+            errors,
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rules-rejected",
+                format!(
+                    "{}; the running rules stay",
+                    e.to_string().lines().next().unwrap_or("rules rejected")
+                ),
+            )
+        }
     }
 
     /// 500: a stored value cannot be read back.
@@ -90,6 +113,7 @@ impl ApiError {
             detail: self.detail.clone(),
             field: self.field.clone(),
             request_id: None,
+            errors: self.errors.clone(),
         }
     }
 }
@@ -157,6 +181,7 @@ impl From<DeskError> for ApiError {
                 status(StatusCode::UNPROCESSABLE_ENTITY, "unparseable-mail", d)
             }
             DeskError::Busy(d) => status(StatusCode::SERVICE_UNAVAILABLE, "busy", d),
+            DeskError::RulesRejected(e) => ApiError::rules_rejected(&e),
             DeskError::Store(e) => e.into(),
         }
     }

@@ -15,6 +15,7 @@ pub mod faq;
 pub mod listen;
 pub mod mail;
 pub mod privacy;
+pub mod rules;
 pub mod tickets;
 pub mod views;
 
@@ -151,6 +152,7 @@ impl AppState {
         agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox, mail::retry,
         privacy::erase, privacy::export,
+        rules::overview, rules::reload, rules::version,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
@@ -158,6 +160,7 @@ impl AppState {
         (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
         (name = "agents", description = "Agents, presence, work lists, claim, assign, transfer"),
         (name = "privacy", description = "A person's data: export and erasure (admins)"),
+        (name = "rules", description = "The rules version each instance runs, reloads, and every version ever loaded (managers)"),
         (name = "operations", description = "Health and metrics")),
     components(schemas(crate::model::Segment, crate::model::Channel, tickets::SlaStateParam,
         clocks::GroupBy, clocks::NotificationStatus, agents::Presence)),
@@ -326,6 +329,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mail/outbox/{id}/retry", post(mail::retry))
         .route("/api/v1/privacy/erase", post(privacy::erase))
         .route("/api/v1/privacy/export", get(privacy::export))
+        .route("/api/v1/rules", get(rules::overview))
+        .route("/api/v1/rules/reload", post(rules::reload))
+        .route("/api/v1/rules/versions/{version}", get(rules::version))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
@@ -392,6 +398,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::V
     Ok(Json(serde_json::json!({
         "status": "ready",
         "rules_version": rules.version,
+        "instance": state.desk.rules.instance(),
         "database": format!("{:?}", state.desk.store.backend()).to_lowercase(),
     })))
 }
@@ -400,7 +407,10 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn metrics_text() -> impl IntoResponse {
+async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    // Set on every scrape: the version loaded before the recorder existed shows too.
+    metrics::gauge!("triage_rules_version_info", "version" => state.rules().version.to_string())
+        .set(1.0);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics_handle().render(),

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod mail;
 pub mod privacy;
 pub mod report;
+pub mod rules;
 pub mod work;
 
 use std::sync::{Arc, RwLock};
@@ -56,6 +57,9 @@ pub enum DeskError {
     /// The caller's identity cannot do this (a claim without an agent behind the token).
     #[error("{0}")]
     NotAnAgent(String),
+    /// A rules directory with errors; the running rules stay.
+    #[error("{0}")]
+    RulesRejected(crate::rules::RulesError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -70,18 +74,46 @@ impl DeskError {
 }
 
 /// The rules in force, shared by the API, the worker and the reload on SIGHUP of one
-/// process; swapped whole, never mutated.
+/// process; swapped whole, never mutated. It also knows where they come from and under which
+/// instance name this process reports them.
 #[derive(Clone, Debug)]
-pub struct RulesHandle(Arc<RwLock<Arc<CompiledRules>>>);
+pub struct RulesHandle(Arc<HandleInner>);
+
+#[derive(Debug)]
+struct HandleInner {
+    rules: RwLock<Arc<CompiledRules>>,
+    dir: Option<std::path::PathBuf>,
+    instance: Arc<str>,
+    status: std::sync::Mutex<rules::RulesStatus>,
+}
 
 impl RulesHandle {
+    /// Rules given as they are (tests, benches): no directory to reload from.
     pub fn new(rules: CompiledRules) -> RulesHandle {
-        RulesHandle(Arc::new(RwLock::new(Arc::new(rules))))
+        RulesHandle::build(rules, None, rules::default_instance_name().into())
+    }
+
+    /// Rules loaded from `dir`, reported as `instance`.
+    pub fn from_dir(rules: CompiledRules, dir: std::path::PathBuf, instance: &str) -> RulesHandle {
+        RulesHandle::build(rules, Some(dir), instance.into())
+    }
+
+    fn build(
+        rules: CompiledRules,
+        dir: Option<std::path::PathBuf>,
+        instance: Arc<str>,
+    ) -> RulesHandle {
+        RulesHandle(Arc::new(HandleInner {
+            rules: RwLock::new(Arc::new(rules)),
+            dir,
+            instance,
+            status: Default::default(),
+        }))
     }
 
     /// The rules in force now.
     pub fn current(&self) -> Arc<CompiledRules> {
-        match self.0.read() {
+        match self.0.rules.read() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
@@ -90,9 +122,34 @@ impl RulesHandle {
     /// Replaces the rules in force.
     pub fn set(&self, rules: CompiledRules) {
         let rules = Arc::new(rules);
-        match self.0.write() {
+        match self.0.rules.write() {
             Ok(mut r) => *r = rules,
             Err(poisoned) => *poisoned.into_inner() = rules,
+        }
+    }
+
+    /// The directory the rules are reloaded from, if any.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.0.dir.as_deref()
+    }
+
+    /// The name this process reports its rules under.
+    pub fn instance(&self) -> &str {
+        &self.0.instance
+    }
+
+    /// When the rules in force were loaded and the last rejected reload.
+    pub fn status(&self) -> rules::RulesStatus {
+        match self.0.status.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn update_status(&self, f: impl FnOnce(&mut rules::RulesStatus)) {
+        match self.0.status.lock() {
+            Ok(mut s) => f(&mut s),
+            Err(p) => f(&mut p.into_inner()),
         }
     }
 }

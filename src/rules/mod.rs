@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use compile::{
-    compile, list, Category, CompiledRules, Cond, Defaults, FaqRules, Rule, SegmentDef, WindowDef,
+    compile, list, Category, CompiledRules, Cond, Defaults, FaqRules, Rule, RulesFile, SegmentDef,
+    WindowDef,
 };
 pub use customers::{Customer, CustomerIndex};
 pub use mail::{MailRules, MailTemplate, SpamVerdict};

@@ -23,6 +23,7 @@ mod locks;
 mod mail;
 mod organisations;
 mod privacy;
+mod rules;
 mod sla;
 mod tickets;
 mod tokens;
@@ -34,6 +35,7 @@ pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
 pub use mail::{AttachmentRecord, InboundMail, MessageRecord, OutboundMail, OutboxRecord, Sent};
 pub use privacy::{Erased, ERASED};
+pub use rules::{LoadBy, RulesInstanceRecord, RulesLoadRecord, StoredFileRef, StoredVersion};
 pub use sla::{
     AlarmPlan, Delivery, NewNotification, NotificationFilter, NotificationRecord, SlaColumns,
 };

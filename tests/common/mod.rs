@@ -135,18 +135,26 @@ impl TestServer {
         config: ApiConfig,
         rules: triage::rules::CompiledRules,
     ) -> TestServer {
-        let store = Store::open(&db.url).await.expect("store opens");
-        for (role, token) in TOKENS {
-            // A second server on the same database finds them there.
-            match store
-                .add_token(role.as_str(), *role, token, chrono::Utc::now())
-                .await
-            {
-                Ok(_) | Err(triage::store::StoreError::Duplicate(_)) => {}
-                Err(e) => panic!("test token not stored: {e}"),
-            }
-        }
-        let state = Arc::new(AppState::new(store, rules, config));
+        let store = open_with_tokens(db).await;
+        TestServer::serve(Arc::new(AppState::new(store, rules, config))).await
+    }
+
+    /// A server that loads its rules from `dir`, reports them as `instance` and records
+    /// the version at start, as `triage serve` does.
+    pub async fn start_from_dir(db: &TestDb, dir: &Path, instance: &str) -> TestServer {
+        let rules = triage::rules::load_dir(dir)
+            .unwrap_or_else(|e| panic!("test rules rejected: {e}"))
+            .rules;
+        let store = open_with_tokens(db).await;
+        let handle = triage::desk::RulesHandle::from_dir(rules, dir.to_path_buf(), instance);
+        triage::desk::rules::record_start(&store, &handle, chrono::Utc::now())
+            .await
+            .expect("rules version recorded");
+        let desk = triage::desk::Desk::new(store, handle, triage::clock::Clock::system());
+        TestServer::serve(Arc::new(AppState::with_desk(desk, ApiConfig::default()))).await
+    }
+
+    async fn serve(state: Arc<AppState>) -> TestServer {
         state
             .init_faq(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
             .await
@@ -176,6 +184,22 @@ impl TestServer {
         }
         self.handle.await.unwrap().unwrap();
     }
+}
+
+/// The test database with one token per role.
+async fn open_with_tokens(db: &TestDb) -> Store {
+    let store = Store::open(&db.url).await.expect("store opens");
+    for (role, token) in TOKENS {
+        // A second server on the same database finds them there.
+        match store
+            .add_token(role.as_str(), *role, token, chrono::Utc::now())
+            .await
+        {
+            Ok(_) | Err(triage::store::StoreError::Duplicate(_)) => {}
+            Err(e) => panic!("test token not stored: {e}"),
+        }
+    }
+    store
 }
 
 /// One token per role in every test server's database.

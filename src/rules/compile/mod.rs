@@ -46,6 +46,16 @@ pub use queues::Queue;
 pub(super) use sections::{collect, At};
 pub use segments::SegmentDef;
 
+/// One file of a rules version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesFile {
+    /// The name traces give it (`rules/sla.toml`).
+    pub name: Arc<str>,
+    /// Hex SHA-256 of the text.
+    pub hash: String,
+    pub text: Arc<str>,
+}
+
 /// A value together with the reason the rules give for it.
 pub type Why<T> = (T, Arc<Reason>);
 
@@ -54,6 +64,9 @@ pub type Why<T> = (T, Arc<Reason>);
 pub struct CompiledRules {
     /// `sha256:` and the first 16 hex digits of the hash over all files' names and contents.
     pub version: Arc<str>,
+    /// The files this version was compiled from, as traces name them, with their text: kept
+    /// so the store can resolve a version's `file:line` after the files changed.
+    pub files: Arc<[RulesFile]>,
     pub defaults: Defaults,
     /// Indexed by `TimeWindow::index`.
     pub windows: [WindowDef; 4],
@@ -205,15 +218,22 @@ pub(super) fn compile_with(
     match build(&mut ctx, docs, read) {
         Some(mut rules) if !ctx.has_errors() => {
             let mut hasher = Sha256::new();
+            let mut kept = Vec::new();
             for f in files.iter().chain(rules.1.iter()) {
                 let name = f.path.rsplit(['/', '\\']).next().unwrap_or(&f.path);
                 hasher.update(name.as_bytes());
                 hasher.update([0]);
                 hasher.update(f.text.as_bytes());
                 hasher.update([0]);
+                kept.push(RulesFile {
+                    name: f.path.clone(),
+                    hash: crate::model::hex(&Sha256::digest(f.text.as_bytes())),
+                    text: f.text.as_str().into(),
+                });
             }
             let hex = crate::model::hex(&hasher.finalize()[..8]);
             rules.0.version = format!("sha256:{hex}").into();
+            rules.0.files = kept.into();
             Ok(Loaded {
                 rules: rules.0,
                 warnings: ctx.diags,
@@ -289,6 +309,7 @@ fn build(
     Some((
         CompiledRules {
             version: "".into(),
+            files: Arc::from(Vec::new()),
             defaults,
             windows,
             segments,
