@@ -26,6 +26,7 @@ pub mod model;
 pub mod routing;
 pub mod rules;
 pub mod server;
+pub mod simulate;
 pub mod sla;
 pub mod store;
 pub mod worker;

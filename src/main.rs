@@ -312,6 +312,97 @@ enum RulesCommand {
         #[arg(default_value = "rules", env = "TRIAGE_RULES")]
         dir: PathBuf,
     },
+    /// Try a rules change on past tickets: each stored ticket is decided again as it arrived
+    /// under the current and the candidate rules; reports what changes per field (with
+    /// examples and both traces) and the attainment the recorded responses would have had.
+    Diff {
+        /// The changed rules directory.
+        candidate: PathBuf,
+        /// The rules in force.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+        /// Database with the history.
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// Only tickets received at or after (RFC 3339 or YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only tickets received before (RFC 3339 or YYYY-MM-DD, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many tickets, oldest first.
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Classification only: no SLA policy, due times or attainment.
+        #[arg(long)]
+        no_sla: bool,
+        /// No FAQ decision (the search costs most of a replay).
+        #[arg(long)]
+        no_faq: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 time.
+fn parse_day_or_time(s: &str) -> anyhow::Result<chrono::DateTime<Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("\"{s}\" is neither YYYY-MM-DD nor an RFC 3339 time"))?;
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn rules_diff(
+    candidate: PathBuf,
+    rules_dir: PathBuf,
+    db: String,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u64>,
+    format: DiffFormat,
+    scope: triage::simulate::Scope,
+) -> anyhow::Result<ExitCode> {
+    let since = since.as_deref().map(parse_day_or_time).transpose()?;
+    let until = until.as_deref().map(parse_day_or_time).transpose()?;
+    let current = load(&rules_dir)?.rules;
+    let proposed = load(&candidate)?.rules;
+    let store = triage::store::Store::open(&db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    let faq = if scope.faq {
+        let handle = triage::desk::faq::FaqHandle::in_memory();
+        handle.refresh(&store).await?;
+        Some(handle.current())
+    } else {
+        None
+    };
+    let report = triage::desk::simulate::diff(
+        &store,
+        std::sync::Arc::new(current),
+        std::sync::Arc::new(proposed),
+        faq,
+        triage::desk::simulate::DiffOptions {
+            since,
+            until,
+            limit,
+            scope,
+        },
+    )
+    .await?;
+    match format {
+        DiffFormat::Text => print!("{}", report.text()),
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
@@ -386,6 +477,34 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
+        Command::Rules {
+            command:
+                RulesCommand::Diff {
+                    candidate,
+                    rules,
+                    db,
+                    since,
+                    until,
+                    limit,
+                    format,
+                    no_sla,
+                    no_faq,
+                },
+        } => runtime().and_then(|rt| {
+            rt.block_on(rules_diff(
+                candidate,
+                rules,
+                db,
+                since,
+                until,
+                limit,
+                format,
+                triage::simulate::Scope {
+                    sla: !no_sla,
+                    faq: !no_faq,
+                },
+            ))
+        }),
         Command::Classify { rules, sla } => classify_lines(&rules, sla),
         Command::Token { command } => runtime().and_then(|rt| rt.block_on(token_command(command))),
         Command::Mail {

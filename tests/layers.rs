@@ -21,6 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("classify", &["calendar", "language", "model", "rules"]),
     ("faq", &["language", "model", "rules"]),
+    ("simulate", &["classify", "faq", "model", "rules", "sla"]),
     (
         "store",
         &["calendar", "faq", "intake", "model", "rules", "sla"],
@@ -29,7 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "desk",
         &[
             "calendar", "classify", "clock", "faq", "intake", "language", "model", "routing",
-            "rules", "sla", "store",
+            "rules", "simulate", "sla", "store",
         ],
     ),
     (

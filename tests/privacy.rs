@@ -63,6 +63,10 @@ async fn every_row(server: &TestServer) -> String {
         "messages",
         "notifications",
         "organisations",
+        "rules_files",
+        "rules_instances",
+        "rules_loads",
+        "rules_versions",
         "tickets",
     ];
     assert_eq!(tables, known, "a table the erasure check does not read");
@@ -86,6 +90,10 @@ async fn every_row(server: &TestServer) -> String {
         messages,
         notifications,
         organisations,
+        rules_files,
+        rules_instances,
+        rules_loads,
+        rules_versions,
         tickets
     );
     for a in attachments::Entity::find().all(conn).await.unwrap() {

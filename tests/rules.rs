@@ -219,3 +219,195 @@ impl IntoBody for (u16, String, serde_json::Value) {
         (self.0, self.2)
     }
 }
+
+/// The shipped rules with a printer category whose rule comes before `incident` and whose
+/// policy comes before the segment-wide ones.
+fn printer_candidate() -> tempfile::TempDir {
+    let dir = shipped_copy();
+    let edit = |file: &str, f: &dyn Fn(String) -> String| {
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    };
+    edit("catalogue.toml", &|t| {
+        format!("{t}\n[category.printer]\nqueue = \"service-desk\"\n")
+    });
+    edit("classification.toml", &|t| {
+        t.replacen(
+            "[[rule]]\nid = \"incident\"",
+            "[[rule]]\nid = \"printer\"\nwhen.keywords = [\"drucker\", \"printer\", \"toner\"]\nset = { category = \"printer\" }\n\n[[rule]]\nid = \"incident\"",
+            1,
+        )
+    });
+    edit("sla.toml", &|t| {
+        t.replacen(
+            "[[policy]]\nid = \"security-team\"",
+            "[[policy]]\nid = \"printer\"\nwhen = { category = \"printer\" }\nfirst-response = \"2h\"\n\n[[policy]]\nid = \"security-team\"",
+            1,
+        )
+    });
+    dir
+}
+
+/// Six tickets of a hand-made history: three about printers, three about other things.
+const HISTORY: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "email",
+        "Drucker druckt nicht mehr",
+        "Der Drucker im 2. Stock zeigt seit heute früh Fehler E05.",
+        "amt@seewalchen.gv.example",
+        "2026-11-23T09:00:00+01:00",
+    ),
+    (
+        "email",
+        "Printer jams",
+        "The printer on floor 3 jams every second page.",
+        "it@northwind.example",
+        "2026-11-23T10:00:00+01:00",
+    ),
+    (
+        "web",
+        "Toner",
+        "Bitte um neuen Toner für den Kopierer im Sekretariat.",
+        "amt@seewalchen.gv.example",
+        "2026-11-24T11:00:00+01:00",
+    ),
+    (
+        "email",
+        "Passwort vergessen",
+        "Ich habe mein Passwort vergessen.",
+        "anna.berger@alpen-logistik.example",
+        "2026-11-24T12:00:00+01:00",
+    ),
+    (
+        "email",
+        "Rechnung falsch",
+        "Die Rechnung 2026-113 ist doppelt verrechnet.",
+        "buchhaltung@alpen-logistik.example",
+        "2026-11-25T09:30:00+01:00",
+    ),
+    (
+        "email",
+        "Outlook stürzt ab",
+        "Outlook stürzt beim Öffnen von Anhängen ab.",
+        "amt@seewalchen.gv.example",
+        "2026-11-25T14:00:00+01:00",
+    ),
+];
+
+fn rules_diff(db: &TestDb, candidate: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "rules",
+            "diff",
+            candidate.to_str().unwrap(),
+            "--rules",
+            "rules",
+            "--db",
+            &db.url,
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TRIAGE_RULES")
+        .env_remove("TRIAGE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The tickets named in a transition's examples.
+fn examples(report: &serde_json::Value, field: &str, transition: &str) -> Vec<String> {
+    report["fields"][field]["transitions"][transition]["examples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {field} transition {transition}: {report}"))
+        .iter()
+        .map(|e| e["ticket"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rules_diff_moves_exactly_the_tickets_the_change_should() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        for (channel, subject, body, from, at) in HISTORY {
+            let (status, _, t) = post_ticket(
+                &server.base,
+                &serde_json::json!({"channel": channel, "subject": subject, "body": body,
+                    "from": {"email": from}, "received_at": at}),
+                None,
+            )
+            .await;
+            assert_eq!(status, 201, "{t}");
+        }
+
+        // The same rules: nothing changes.
+        let same = rules_diff(db, Path::new("rules"));
+        assert_eq!(same["tickets"], 6);
+        assert_eq!(same["changed"], 0, "{same}");
+        assert_eq!(same["fields"], serde_json::json!({}));
+        assert_eq!(same["current_version"], same["candidate_version"]);
+
+        let candidate = printer_candidate();
+        let report = rules_diff(db, candidate.path());
+        assert_eq!(report["tickets"], 6);
+        assert_eq!(report["changed"], 3, "{report}");
+        assert_eq!(report["fields"]["category"]["changed"], 3);
+        assert_eq!(examples(&report, "category", "incident → printer"), ["T-000001", "T-000002"]);
+        assert_eq!(examples(&report, "category", "general → printer"), ["T-000003"]);
+        let example = &report["fields"]["category"]["transitions"]["incident → printer"]["examples"][0];
+        assert_eq!(example["current"]["rule"], "incident");
+        assert!(example["current"]["at"].as_str().unwrap().contains("classification.toml:"));
+        assert_eq!(example["candidate"]["rule"], "printer");
+        assert!(example["candidate"]["at"].as_str().unwrap().starts_with(&candidate.path().display().to_string()));
+        assert_eq!(report["fields"]["sla_policy"]["changed"], 3);
+        assert_eq!(examples(&report, "sla_policy", "administrative → printer"), ["T-000001"]);
+        assert_eq!(examples(&report, "sla_policy", "commercial → printer"), ["T-000002"]);
+        assert_eq!(examples(&report, "sla_policy", "web-form → printer"), ["T-000003"]);
+        for field in ["segment", "priority", "queue", "automation", "time_window", "faq", "tags"] {
+            assert!(report["fields"].get(field).is_none(), "{field} changed: {report}");
+        }
+        assert_eq!(report["queues"]["current"], report["queues"]["candidate"]);
+
+        // The same through the API, with only the changed files in the body.
+        let files: serde_json::Map<String, serde_json::Value> = ["catalogue.toml", "classification.toml", "sla.toml"]
+            .iter()
+            .map(|f| (f.to_string(), std::fs::read_to_string(candidate.path().join(f)).unwrap().into()))
+            .collect();
+        let resp = client()
+            .post(server.url("/api/v1/rules/simulate"))
+            .json(&serde_json::json!({ "files": files }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let api: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(api["changed"], 3, "{api}");
+        assert_eq!(api["fields"]["category"]["changed"], 3);
+        assert_eq!(examples(&api, "sla_policy", "web-form → printer"), ["T-000003"]);
+        // A broken candidate is refused with its file:line; agents may not simulate.
+        let resp = client()
+            .post(server.url("/api/v1/rules/simulate"))
+            .json(&serde_json::json!({ "files": { "classification.toml": "[[rule]]\nid = \"x\"\nset = { category = \"nope\" }\n" } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 422);
+        let problem: serde_json::Value = resp.json().await.unwrap();
+        assert!(problem["errors"][0].as_str().unwrap().starts_with("classification.toml:3:"), "{problem}");
+        let resp = client_with("test-agent-token")
+            .post(server.url("/api/v1/rules/simulate"))
+            .json(&serde_json::json!({ "files": {} }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+        server.stop().await;
+    })
+    .await;
+}

@@ -152,7 +152,7 @@ impl AppState {
         agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox, mail::retry,
         privacy::erase, privacy::export,
-        rules::overview, rules::reload, rules::version,
+        rules::overview, rules::reload, rules::version, rules::simulate,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
@@ -331,6 +331,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/privacy/export", get(privacy::export))
         .route("/api/v1/rules", get(rules::overview))
         .route("/api/v1/rules/reload", post(rules::reload))
+        .route("/api/v1/rules/simulate", post(rules::simulate))
         .route("/api/v1/rules/versions/{version}", get(rules::version))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

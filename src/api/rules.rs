@@ -79,3 +79,58 @@ pub async fn version(
         rules::version(&state.desk.store, &version, p.at.as_deref()).await?,
     ))
 }
+
+/// A candidate rules change: files (name → content) laid over the rules in force.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateInput {
+    /// File name (`classification.toml`, `customers.csv`, …) → its new text; files not
+    /// named stay as they are in force.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Only tickets received at or after.
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only tickets received before.
+    pub until: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// At most this many tickets, oldest first.
+    #[schema(minimum = 1)]
+    pub limit: Option<u64>,
+    /// Decide the FAQ answer again too (default true; the search costs most of a replay).
+    pub faq: Option<bool>,
+}
+
+/// Tries a rules change on the stored tickets, as `triage rules diff` does: changes per
+/// field with from → to transitions, examples with both traces, projected attainment,
+/// automation and queues. An invalid candidate is refused with every `file:line` error.
+#[utoipa::path(post, path = "/api/v1/rules/simulate", tag = "rules",
+    request_body = SimulateInput,
+    responses((status = 200, body = Object, description = "The diff report (as `rules diff --format json`)"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The candidate rules have errors (listed in `errors`)")))]
+pub async fn simulate(
+    State(state): State<Arc<AppState>>,
+    super::extract::ApiJson(input): super::extract::ApiJson<SimulateInput>,
+) -> Result<Json<crate::desk::simulate::DiffReport>, ApiError> {
+    use crate::desk::simulate;
+    if input.limit == Some(0) {
+        return Err(ApiError::invalid_field("limit", "limit must be at least 1"));
+    }
+    let d = &state.desk;
+    let current = d.rules.current();
+    let candidate = simulate::candidate_of(&current, &input.files)?;
+    let utc =
+        |t: Option<chrono::DateTime<chrono::FixedOffset>>| t.map(|t| t.with_timezone(&chrono::Utc));
+    let faq = input.faq.unwrap_or(true);
+    let report = simulate::diff(
+        &d.store,
+        current,
+        Arc::new(candidate),
+        faq.then(|| d.faq.current()),
+        simulate::DiffOptions {
+            since: utc(input.since),
+            until: utc(input.until),
+            limit: input.limit,
+            scope: crate::simulate::Scope { sla: true, faq },
+        },
+    )
+    .await?;
+    Ok(Json(report))
+}

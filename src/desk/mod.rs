@@ -16,6 +16,7 @@ pub mod mail;
 pub mod privacy;
 pub mod report;
 pub mod rules;
+pub mod simulate;
 pub mod work;
 
 use std::sync::{Arc, RwLock};

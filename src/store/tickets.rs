@@ -262,6 +262,28 @@ impl Store {
     }
 
     /// Number of stored tickets.
+    /// Up to `limit` tickets after sequence `after`, oldest first, received in
+    /// `[since, until)`: one page of a history read in bounded memory.
+    pub async fn tickets_after(
+        &self,
+        after: i64,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        limit: u64,
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        let mut q = tickets::Entity::find().filter(tickets::Column::Seq.gt(after));
+        if let Some(t) = since {
+            q = q.filter(tickets::Column::ReceivedAt.gte(t));
+        }
+        if let Some(t) = until {
+            q = q.filter(tickets::Column::ReceivedAt.lt(t));
+        }
+        Ok(q.order_by_asc(tickets::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
     pub async fn count(&self) -> Result<u64, StoreError> {
         Ok(tickets::Entity::find().count(&self.db).await?)
     }
