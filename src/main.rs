@@ -369,7 +369,7 @@ async fn rules_diff(
     until: Option<String>,
     limit: Option<u64>,
     format: DiffFormat,
-    scope: triage::simulate::Scope,
+    scope: triage::desk::simulate::Scope,
 ) -> anyhow::Result<ExitCode> {
     let since = since.as_deref().map(parse_day_or_time).transpose()?;
     let until = until.as_deref().map(parse_day_or_time).transpose()?;
@@ -499,7 +499,7 @@ fn main() -> ExitCode {
                 until,
                 limit,
                 format,
-                triage::simulate::Scope {
+                triage::desk::simulate::Scope {
                     sla: !no_sla,
                     faq: !no_faq,
                 },

@@ -128,7 +128,7 @@ pub async fn simulate(
             since: utc(input.since),
             until: utc(input.until),
             limit: input.limit,
-            scope: crate::simulate::Scope { sla: true, faq },
+            scope: simulate::Scope { sla: true, faq },
         },
     )
     .await?;

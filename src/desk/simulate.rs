@@ -12,7 +12,8 @@ use super::DeskError;
 use crate::faq::FaqIndex;
 use crate::model::ReasonKind;
 use crate::rules::CompiledRules;
-use crate::simulate::{replay, Diff, Past, Scope, Stop};
+pub use crate::simulate::Scope;
+use crate::simulate::{replay, Diff, Past, Stop};
 use crate::sla::{Metric, SlaState};
 use crate::store::{self, Store, TicketRecord};
 
@@ -233,6 +234,14 @@ impl DiffReport {
             "segment/channel", "first response now → cand.", "resolution now → cand."
         );
         for (g, a) in &d.attainment {
+            if a.first_response.current_measured
+                + a.first_response.candidate_measured
+                + a.resolution.current_measured
+                + a.resolution.candidate_measured
+                == 0
+            {
+                continue;
+            }
             let col = |x: &crate::simulate::Attainment| {
                 format!(
                     "{} → {} ({})",
