@@ -315,33 +315,36 @@ enum RulesCommand {
     /// Try a rules change on past tickets: each stored ticket is decided again as it arrived
     /// under the current and the candidate rules; reports what changes per field (with
     /// examples and both traces) and the attainment the recorded responses would have had.
-    Diff {
-        /// The changed rules directory.
-        candidate: PathBuf,
-        /// The rules in force.
-        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
-        rules: PathBuf,
-        /// Database with the history.
-        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
-        db: String,
-        /// Only tickets received at or after (RFC 3339 or YYYY-MM-DD, UTC).
-        #[arg(long)]
-        since: Option<String>,
-        /// Only tickets received before (RFC 3339 or YYYY-MM-DD, UTC).
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many tickets, oldest first.
-        #[arg(long)]
-        limit: Option<u64>,
-        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-        format: DiffFormat,
-        /// Classification only: no SLA policy, due times or attainment.
-        #[arg(long)]
-        no_sla: bool,
-        /// No FAQ decision (the search costs most of a replay).
-        #[arg(long)]
-        no_faq: bool,
-    },
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The changed rules directory.
+    candidate: PathBuf,
+    /// The rules in force.
+    #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+    rules: PathBuf,
+    /// Database with the history.
+    #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+    db: String,
+    /// Only tickets received at or after (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only tickets received before (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many tickets, oldest first.
+    #[arg(long)]
+    limit: Option<u64>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Classification only: no SLA policy, due times or attainment.
+    #[arg(long)]
+    no_sla: bool,
+    /// No FAQ decision (the search costs most of a replay).
+    #[arg(long)]
+    no_faq: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -360,20 +363,25 @@ fn parse_day_or_time(s: &str) -> anyhow::Result<chrono::DateTime<Utc>> {
     Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn rules_diff(
-    candidate: PathBuf,
-    rules_dir: PathBuf,
-    db: String,
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<u64>,
-    format: DiffFormat,
-    scope: triage::desk::simulate::Scope,
-) -> anyhow::Result<ExitCode> {
+async fn rules_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let DiffArgs {
+        candidate,
+        rules,
+        db,
+        since,
+        until,
+        limit,
+        format,
+        no_sla,
+        no_faq,
+    } = args;
+    let scope = triage::desk::simulate::Scope {
+        sla: !no_sla,
+        faq: !no_faq,
+    };
     let since = since.as_deref().map(parse_day_or_time).transpose()?;
     let until = until.as_deref().map(parse_day_or_time).transpose()?;
-    let current = load(&rules_dir)?.rules;
+    let current = load(&rules)?.rules;
     let proposed = load(&candidate)?.rules;
     let store = triage::store::Store::open(&db)
         .await
@@ -478,33 +486,8 @@ fn main() -> ExitCode {
             command: RulesCommand::Check { dir },
         } => rules_check(&dir),
         Command::Rules {
-            command:
-                RulesCommand::Diff {
-                    candidate,
-                    rules,
-                    db,
-                    since,
-                    until,
-                    limit,
-                    format,
-                    no_sla,
-                    no_faq,
-                },
-        } => runtime().and_then(|rt| {
-            rt.block_on(rules_diff(
-                candidate,
-                rules,
-                db,
-                since,
-                until,
-                limit,
-                format,
-                triage::desk::simulate::Scope {
-                    sla: !no_sla,
-                    faq: !no_faq,
-                },
-            ))
-        }),
+            command: RulesCommand::Diff(args),
+        } => runtime().and_then(|rt| rt.block_on(rules_diff(args))),
         Command::Classify { rules, sla } => classify_lines(&rules, sla),
         Command::Token { command } => runtime().and_then(|rt| rt.block_on(token_command(command))),
         Command::Mail {

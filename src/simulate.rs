@@ -446,19 +446,16 @@ impl Diff {
             ),
         ] {
             let Some(stop) = stop else { continue };
-            if let Some(ok) = current
-                .sla
-                .as_ref()
-                .and_then(|p| met(rules.0, p, stop, received, metric))
-            {
+            let met_on = |side: &Replayed, rules: &CompiledRules| {
+                side.sla
+                    .as_ref()
+                    .and_then(|p| met(rules, p, stop, received, metric))
+            };
+            if let Some(ok) = met_on(current, rules.0) {
                 slot.current_measured += 1;
                 slot.current_met += ok as u64;
             }
-            if let Some(ok) = candidate
-                .sla
-                .as_ref()
-                .and_then(|p| met(rules.1, p, stop, received, metric))
-            {
+            if let Some(ok) = met_on(candidate, rules.1) {
                 slot.candidate_measured += 1;
                 slot.candidate_met += ok as u64;
             }

@@ -7,19 +7,6 @@ use std::path::Path;
 
 use common::*;
 
-/// A copy of the shipped rules in a temporary directory.
-fn shipped_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    for entry in std::fs::read_dir(&shipped).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 async fn get(c: &reqwest::Client, url: String) -> (u16, serde_json::Value) {
     let resp = c.get(url).send().await.unwrap();
     let status = resp.status().as_u16();

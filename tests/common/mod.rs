@@ -89,9 +89,8 @@ impl TestDb {
     }
 }
 
-/// A copy of the shipped rules with `sla.toml` replaced, in a temporary directory (so that a
-/// `triage worker` process can read it too).
-pub fn rules_with_sla(sla: &str) -> (tempfile::TempDir, triage::rules::CompiledRules) {
+/// A copy of the shipped rules in a temporary directory.
+pub fn shipped_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     for entry in std::fs::read_dir(&shipped).unwrap() {
@@ -100,6 +99,13 @@ pub fn rules_with_sla(sla: &str) -> (tempfile::TempDir, triage::rules::CompiledR
             std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
         }
     }
+    dir
+}
+
+/// A copy of the shipped rules with `sla.toml` replaced, in a temporary directory (so that a
+/// `triage worker` process can read it too).
+pub fn rules_with_sla(sla: &str) -> (tempfile::TempDir, triage::rules::CompiledRules) {
+    let dir = shipped_copy();
     std::fs::write(dir.path().join("sla.toml"), sla).unwrap();
     let rules = triage::rules::load_dir(dir.path())
         .unwrap_or_else(|e| panic!("test rules rejected: {e}"))
