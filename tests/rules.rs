@@ -360,6 +360,14 @@ async fn a_rules_diff_moves_exactly_the_tickets_the_change_should() {
             assert!(report["fields"].get(field).is_none(), "{field} changed: {report}");
         }
         assert_eq!(report["queues"]["current"], report["queues"]["candidate"]);
+        // The password mail got its automatic answer when it was posted, days after the
+        // received_at it came with: a recorded first response, late on both sides (its
+        // policy does not change).
+        let fr = &report["attainment"]["commercial/email"]["first_response"];
+        assert_eq!(fr["current_measured"], 1, "{}", report["attainment"]);
+        assert_eq!(fr["candidate_measured"], 1);
+        assert_eq!(fr["current_met"], 0);
+        assert_eq!(fr["candidate_met"], 0);
 
         // The same through the API, with only the changed files in the body.
         let files: serde_json::Map<String, serde_json::Value> = ["catalogue.toml", "classification.toml", "sla.toml"]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::DeskError;
 use crate::faq::FaqIndex;
@@ -15,7 +15,7 @@ use crate::rules::CompiledRules;
 pub use crate::simulate::Scope;
 use crate::simulate::{replay, Diff, Past, Stop};
 use crate::sla::{Metric, SlaState};
-use crate::store::{self, Store, TicketRecord};
+use crate::store::{self, HistoryRow, Store};
 
 /// Tickets read per page.
 const PAGE: u64 = 4096;
@@ -43,17 +43,12 @@ pub struct DiffReport {
 }
 
 /// What the diff needs of a stored ticket; `None` for one whose channel is unknown.
-pub fn past_of(r: &TicketRecord) -> Option<Past> {
-    let ticket = store::ticket_of(r)?;
+pub fn past_of(r: HistoryRow) -> Option<Past> {
     let by = r
-        .trace
-        .get("queue")
-        .and_then(|q| q.get("by"))
-        .and_then(|b| serde_json::from_value::<ReasonKind>(b.clone()).ok());
-    let clocks: Option<SlaState> = r
-        .sla
-        .as_ref()
-        .and_then(|s| serde_json::from_value(s.clone()).ok());
+        .queue_by
+        .as_deref()
+        .and_then(|b| ReasonKind::deserialize(serde_json::Value::from(b)).ok());
+    let clocks: Option<SlaState> = r.sla.as_deref().and_then(|s| serde_json::from_str(s).ok());
     let stop = |m: Metric| {
         let c = clocks
             .as_ref()?
@@ -75,19 +70,29 @@ pub fn past_of(r: &TicketRecord) -> Option<Past> {
         assigned: r.assignee.is_some(),
         first_response: stop(Metric::FirstResponse),
         resolution: stop(Metric::Resolution),
-        ticket,
+        ticket: crate::model::Ticket {
+            channel: r.channel.parse().ok()?,
+            subject: r.subject,
+            body: r.body,
+            from: crate::model::Sender {
+                email: r.from_email,
+                name: r.from_name,
+                phone: r.from_phone,
+            },
+            received_at: r.received_at,
+        },
     })
 }
 
 /// Decides one page on all cores.
 fn decide_page(
-    rows: Vec<TicketRecord>,
+    rows: Vec<HistoryRow>,
     current: &CompiledRules,
     candidate: &CompiledRules,
     faq: Option<&FaqIndex>,
     scope: Scope,
 ) -> Diff {
-    let pasts: Vec<Past> = rows.iter().filter_map(past_of).collect();
+    let pasts: Vec<Past> = rows.into_iter().filter_map(past_of).collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .max(1);
@@ -129,7 +134,7 @@ pub async fn diff(
     let mut total = Diff::default();
     let mut left = opts.limit.unwrap_or(u64::MAX);
     let page =
-        |after: i64, left: u64| store.tickets_after(after, opts.since, opts.until, PAGE.min(left));
+        |after: i64, left: u64| store.history_after(after, opts.since, opts.until, PAGE.min(left));
     let mut rows = page(0, left).await?;
     while !rows.is_empty() && left > 0 {
         left = left.saturating_sub(rows.len() as u64);

@@ -41,7 +41,7 @@ pub use sla::{
 };
 pub use tickets::{
     clock_state, reclassified_data, reclassified_event, tags_of, ticket_of, Changes, Created,
-    Cursor, NewEvent, NewMessage, NewTicket, TicketFilter, TicketUpdate,
+    Cursor, HistoryRow, NewEvent, NewMessage, NewTicket, TicketFilter, TicketUpdate,
 };
 pub use tokens::{new_token, token_hash, TokenRecord};
 

@@ -262,6 +262,52 @@ impl Store {
     }
 
     /// Number of stored tickets.
+    /// Like [`Store::tickets_after`], but only what a replay of the history reads: no
+    /// trace (only who chose the queue), no decision fields beyond queue and automation.
+    pub async fn history_after(
+        &self,
+        after: i64,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        limit: u64,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        use sea_orm::{DbBackend, QuerySelect};
+        let queue_by = match self.backend() {
+            DbBackend::Postgres => "trace->'queue'->>'by'",
+            _ => "json_extract(trace, '$.queue.by')",
+        };
+        let mut q = tickets::Entity::find()
+            .select_only()
+            .columns([
+                tickets::Column::Seq,
+                tickets::Column::Channel,
+                tickets::Column::Subject,
+                tickets::Column::Body,
+                tickets::Column::FromEmail,
+                tickets::Column::FromName,
+                tickets::Column::FromPhone,
+                tickets::Column::ReceivedAt,
+                tickets::Column::Queue,
+                tickets::Column::Automation,
+                tickets::Column::Assignee,
+            ])
+            // As text: parsed straight into the clocks, without a JSON tree per row.
+            .column_as(Expr::cust("CAST(sla AS TEXT)"), "sla")
+            .column_as(Expr::cust(queue_by), "queue_by")
+            .filter(tickets::Column::Seq.gt(after));
+        if let Some(t) = since {
+            q = q.filter(tickets::Column::ReceivedAt.gte(t));
+        }
+        if let Some(t) = until {
+            q = q.filter(tickets::Column::ReceivedAt.lt(t));
+        }
+        Ok(q.order_by_asc(tickets::Column::Seq)
+            .limit(limit)
+            .into_model::<HistoryRow>()
+            .all(&self.db)
+            .await?)
+    }
+
     /// Up to `limit` tickets after sequence `after`, oldest first, received in
     /// `[since, until)`: one page of a history read in bounded memory.
     pub async fn tickets_after(
@@ -496,6 +542,26 @@ pub fn tags_of(record: &TicketRecord) -> Result<Vec<std::sync::Arc<str>>, StoreE
             super::ticket_number(record.seq)
         ))
     })
+}
+
+/// A stored ticket as a replay of the history reads it.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct HistoryRow {
+    pub seq: i64,
+    pub channel: String,
+    pub subject: String,
+    pub body: String,
+    pub from_email: Option<String>,
+    pub from_name: Option<String>,
+    pub from_phone: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub queue: String,
+    pub automation: String,
+    pub assignee: Option<String>,
+    /// The SLA clocks as JSON text.
+    pub sla: Option<String>,
+    /// Who decided the queue (`by` of the trace's queue reason).
+    pub queue_by: Option<String>,
 }
 
 pub fn ticket_of(record: &TicketRecord) -> Option<Ticket> {
