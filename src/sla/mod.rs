@@ -262,16 +262,20 @@ impl Clock {
         }
     }
 
+    /// Runs from `at` on the time left. With none left the due time stays the moment the
+    /// target ran out (kept since it stopped): the clock is breached since then, not now.
+    fn run_from(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        self.running_since = Some(at);
+        let left = self.target_secs() - self.used_secs;
+        if left > 0 || self.due_at.is_none() {
+            self.due_at = due_after(cals, &self.calendar, at, left.max(0));
+        }
+    }
+
     fn resume(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
         self.end_pause(at, cals);
         if self.stopped_at.is_none() && self.running_since.is_none() {
-            self.running_since = Some(at);
-            self.due_at = due_after(
-                cals,
-                &self.calendar,
-                at,
-                self.target_secs() - self.used_secs,
-            );
+            self.run_from(at, cals);
         }
     }
 
@@ -361,9 +365,7 @@ impl SlaState {
                         c.used_secs += elapsed(cals, &c.calendar, stopped, at);
                     } else {
                         // Running since it stopped: the customer loses no time.
-                        c.running_since = Some(stopped);
-                        c.due_at =
-                            due_after(cals, &c.calendar, stopped, c.target_secs() - c.used_secs);
+                        c.run_from(stopped, cals);
                     }
                 }
             }

@@ -254,6 +254,27 @@ fn replaying_the_events_gives_the_same_state() {
 }
 
 #[test]
+fn a_late_automatic_answer_rejected_keeps_the_due_time_it_missed() {
+    let c = cals();
+    let t0 = at("2026-11-23T09:00:00+01:00");
+    let mut s = SlaState::new(Some(policy("p", "always", 60, 60, 600)), t0, &c);
+    // Answered automatically 90 minutes after arrival (the mail waited): already late.
+    s.apply(&ClockEvent::AgentReply, at("2026-11-23T10:30:00+01:00"), &c);
+    assert_eq!(clock(&s, Metric::FirstResponse).met, Some(false));
+    s.apply(
+        &ClockEvent::AnswerRejected,
+        at("2026-11-23T10:40:00+01:00"),
+        &c,
+    );
+    let f = clock(&s, Metric::FirstResponse);
+    assert_eq!(f.due_at, Some(at("2026-11-23T10:00:00+01:00")));
+    assert_eq!(
+        f.state(at("2026-11-23T10:40:00+01:00")),
+        ClockState::Breached
+    );
+}
+
+#[test]
 fn a_rejected_automatic_answer_leaves_the_first_response_clock_running_from_arrival() {
     let c = cals();
     let t0 = at("2026-11-23T09:00:00+01:00");

@@ -307,6 +307,18 @@ mod tests {
     }
 
     #[test]
+    fn a_unicode_word_boundary_warns() {
+        let warns = warnings(
+            "[[rule]]\nid = \"a\"\nwhen.text = '\\bdown\\b'\nset = { priority = \"P1\" }\n\n[[rule]]\nid = \"b\"\nwhen.text = '(?:^|\\W)down(?:\\W|$)|a\\\\b'\nset = { priority = \"P2\" }\n",
+        );
+        assert!(
+            has(&warns, "rules.toml:3: \\b keeps the patterns"),
+            "{warns:?}"
+        );
+        assert_eq!(warns.len(), 1, "{warns:?}");
+    }
+
+    #[test]
     fn automating_a_non_automatable_category_warns() {
         let warns = warnings(
             "[[rule]]\nid = \"a\"\nwhen.keywords = \"x\"\nset = { category = \"billing\", automation = \"automated\" }\n",

@@ -151,6 +151,22 @@ impl RuleCompiler {
     }
 }
 
+/// Whether a pattern asserts a Unicode word boundary (`\b`, `\B`, outside `(?-u)`), which the
+/// lazy DFA cannot run on non-ASCII text: the whole set then falls back to the PikeVM.
+fn unicode_word_boundary(pattern: &str) -> bool {
+    if pattern.contains("(?-u") {
+        return false;
+    }
+    let mut escaped = false;
+    for c in pattern.chars() {
+        if escaped && (c == 'b' || c == 'B') {
+            return true;
+        }
+        escaped = !escaped && c == '\\';
+    }
+    false
+}
+
 /// What compiling one rule's conditions needs: where errors go and what names are known.
 pub(super) struct RuleCx<'c, 'a> {
     pub(super) ctx: &'c mut Ctx<'a>,
@@ -188,7 +204,16 @@ impl RuleCx<'_, '_> {
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
         {
-            Ok(_) => Some(full),
+            Ok(_) => {
+                if unicode_word_boundary(pat.get_ref()) {
+                    self.ctx.warn(
+                        self.file,
+                        &pat.span(),
+                        "\\b keeps the patterns of all rules off the fast matcher on text with umlauts (a Unicode word boundary); write (?:^|\\W)…(?:\\W|$) or use keywords, which mean the same",
+                    );
+                }
+                Some(full)
+            }
             Err(e) => {
                 let detail = match &e {
                     regex::Error::Syntax(s) => s
