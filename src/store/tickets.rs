@@ -262,8 +262,9 @@ impl Store {
     }
 
     /// Number of stored tickets.
-    /// Like [`Store::tickets_after`], but only what a replay of the history reads: no
-    /// trace (only who chose the queue), no decision fields beyond queue and automation.
+    /// Up to `limit` tickets after sequence `after`, oldest first, received in
+    /// `[since, until)`: one page of a history read in bounded memory, with only what a
+    /// replay reads (of the trace only who chose the queue; the clocks as text).
     pub async fn history_after(
         &self,
         after: i64,
@@ -304,28 +305,6 @@ impl Store {
         Ok(q.order_by_asc(tickets::Column::Seq)
             .limit(limit)
             .into_model::<HistoryRow>()
-            .all(&self.db)
-            .await?)
-    }
-
-    /// Up to `limit` tickets after sequence `after`, oldest first, received in
-    /// `[since, until)`: one page of a history read in bounded memory.
-    pub async fn tickets_after(
-        &self,
-        after: i64,
-        since: Option<DateTime<Utc>>,
-        until: Option<DateTime<Utc>>,
-        limit: u64,
-    ) -> Result<Vec<TicketRecord>, StoreError> {
-        let mut q = tickets::Entity::find().filter(tickets::Column::Seq.gt(after));
-        if let Some(t) = since {
-            q = q.filter(tickets::Column::ReceivedAt.gte(t));
-        }
-        if let Some(t) = until {
-            q = q.filter(tickets::Column::ReceivedAt.lt(t));
-        }
-        Ok(q.order_by_asc(tickets::Column::Seq)
-            .limit(limit)
             .all(&self.db)
             .await?)
     }
