@@ -80,6 +80,9 @@ pub async fn version(
     ))
 }
 
+/// The most tickets one simulation may replay.
+const MAX_LIMIT: u64 = 10_000_000;
+
 /// A candidate rules change: files (name → content) laid over the rules in force.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,8 +94,8 @@ pub struct SimulateInput {
     pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Only tickets received before.
     pub until: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// At most this many tickets, oldest first.
-    #[schema(minimum = 1)]
+    /// At most this many tickets, oldest first (1 to 10,000,000).
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub limit: Option<u64>,
     /// Decide the FAQ answer again too (default true; the search costs most of a replay).
     pub faq: Option<bool>,
@@ -110,8 +113,11 @@ pub async fn simulate(
     super::extract::ApiJson(input): super::extract::ApiJson<SimulateInput>,
 ) -> Result<Json<crate::desk::simulate::DiffReport>, ApiError> {
     use crate::desk::simulate;
-    if input.limit == Some(0) {
-        return Err(ApiError::invalid_field("limit", "limit must be at least 1"));
+    if input.limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let d = &state.desk;
     let current = d.rules.current();
