@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         after = last.seq;
         tickets.extend(
             page.into_iter()
-                .filter_map(triage::desk::simulate::past_of)
+                .filter_map(|r| triage::desk::simulate::past_of(r, false))
                 .map(|p| p.ticket),
         );
     }

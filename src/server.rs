@@ -92,10 +92,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
     }
     let version = rules.version.clone();
     let handle = RulesHandle::from_dir(rules, config.rules_dir.clone(), &config.instance);
-    crate::desk::rules::record_start(&store, &handle, clock.now())
-        .await
-        .map_err(|e| StartError::Rules(format!("recording the rules version: {e}")))?;
-    tokio::spawn(heartbeat(store.clone(), handle.clone(), clock.clone()));
+    report_rules(&store, &handle, &clock).await?;
     // Each process keeps its own copy of the index, rebuilt from the database at start.
     let faq_dir = config
         .data_dir
@@ -174,10 +171,7 @@ pub async fn work(
     let clock = Clock::system();
     let handle = RulesHandle::from_dir(load_rules(&rules_dir)?.rules, rules_dir.clone(), instance);
     let store = open_store(db).await?;
-    crate::desk::rules::record_start(&store, &handle, clock.now())
-        .await
-        .map_err(|e| StartError::Rules(format!("recording the rules version: {e}")))?;
-    tokio::spawn(heartbeat(store.clone(), handle.clone(), clock.clone()));
+    report_rules(&store, &handle, &clock).await?;
     println!(
         "triage worker running (database {db}, rules from {})",
         rules_dir.display()
@@ -206,6 +200,19 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Records the rules this process starts with and keeps reporting it alive.
+async fn report_rules(
+    store: &Store,
+    handle: &RulesHandle,
+    clock: &Clock,
+) -> Result<(), StartError> {
+    crate::desk::rules::record_start(store, handle, clock.now())
+        .await
+        .map_err(|e| StartError::Rules(format!("recording the rules version: {e}")))?;
+    tokio::spawn(heartbeat(store.clone(), handle.clone(), clock.clone()));
+    Ok(())
 }
 
 /// Reports this instance alive, so the rules overview can tell it from one that is gone.

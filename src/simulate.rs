@@ -149,6 +149,18 @@ pub struct FieldDiff {
     pub transitions: BTreeMap<String, Transition>,
 }
 
+impl FieldDiff {
+    /// The transition `key` counts under, or `other` once [`TRANSITIONS`] are kept.
+    fn transition(&mut self, key: String) -> &mut Transition {
+        let key = if self.transitions.len() >= TRANSITIONS && !self.transitions.contains_key(&key) {
+            "other".to_owned()
+        } else {
+            key
+        };
+        self.transitions.entry(key).or_default()
+    }
+}
+
 /// Met and measured recorded moments of one metric, under each side's due times.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Attainment {
@@ -261,12 +273,7 @@ fn met(
     received_at: DateTime<Utc>,
     metric: crate::sla::Metric,
 ) -> Option<bool> {
-    let target = rules
-        .sla
-        .policies
-        .iter()
-        .find(|p| *p.id == *plan.policy)?
-        .targets[metric.index()]?;
+    let target = plan.targets[metric.index()]?;
     let due = crate::sla::due_after(
         &rules.calendars,
         &plan.calendar,
@@ -299,14 +306,7 @@ impl Diff {
                 changed = true;
                 let f = self.fields.entry(field).or_default();
                 f.changed += 1;
-                let key = format!("{from} → {to}");
-                let key = if f.transitions.len() >= TRANSITIONS && !f.transitions.contains_key(&key)
-                {
-                    "other".to_owned()
-                } else {
-                    key
-                };
-                let t = f.transitions.entry(key).or_default();
+                let t = f.transition(format!("{from} → {to}"));
                 t.count += 1;
                 if t.examples.len() < EXAMPLES {
                     let (current, candidate) = sides();
@@ -473,14 +473,7 @@ impl Diff {
             let mine = self.fields.entry(name).or_default();
             mine.changed += f.changed;
             for (key, t) in f.transitions {
-                let key = if mine.transitions.len() >= TRANSITIONS
-                    && !mine.transitions.contains_key(&key)
-                {
-                    "other".to_owned()
-                } else {
-                    key
-                };
-                let m = mine.transitions.entry(key).or_default();
+                let m = mine.transition(key);
                 m.count += t.count;
                 for e in t.examples {
                     if m.examples.len() < EXAMPLES {

@@ -410,8 +410,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // Set on every scrape: the version loaded before the recorder existed shows too.
-    metrics::gauge!("triage_rules_version_info", "version" => state.rules().version.to_string())
-        .set(1.0);
+    crate::desk::rules::version_gauge(&state.rules().version, 1.0);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics_handle().render(),

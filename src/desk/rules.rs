@@ -60,12 +60,51 @@ pub fn default_instance_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn set_gauge(version: &str, value: f64) {
+/// Sets the `triage_rules_version_info` gauge of `version` (1 in force, 0 replaced).
+pub fn version_gauge(version: &str, value: f64) {
     metrics::gauge!("triage_rules_version_info", "version" => version.to_owned()).set(value);
 }
 
-/// Stores `rules` as loaded by this instance (its files, once per content) and puts them in
-/// force. Stored first: a version that runs anywhere can always be looked up.
+fn load_by<'a>(
+    handle: &'a RulesHandle,
+    trigger: Trigger,
+    token: Option<&'a str>,
+    at: DateTime<Utc>,
+) -> LoadBy<'a> {
+    LoadBy {
+        instance: handle.instance(),
+        trigger: trigger.as_str(),
+        token,
+        at,
+    }
+}
+
+/// Stores `rules` as loaded by this instance (its files, once per content) and notes the
+/// load in the handle's status and the version gauge; `replaces` is the version it follows.
+async fn record(
+    store: &Store,
+    handle: &RulesHandle,
+    rules: &CompiledRules,
+    replaces: &str,
+    by: LoadBy<'_>,
+) -> Result<(), DeskError> {
+    let started_at = handle.status().started_at.unwrap_or(by.at);
+    store
+        .record_rules_loaded(&rules.version, &rules.files, &by, started_at)
+        .await?;
+    if *replaces != *rules.version {
+        version_gauge(replaces, 0.0);
+    }
+    version_gauge(&rules.version, 1.0);
+    handle.update_status(|s| {
+        s.started_at = Some(started_at);
+        s.loaded_at = Some(by.at);
+    });
+    Ok(())
+}
+
+/// Stores `rules`, then puts them in force: a version that runs anywhere can always be
+/// looked up.
 pub async fn install(
     store: &Store,
     handle: &RulesHandle,
@@ -74,32 +113,17 @@ pub async fn install(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Arc<CompiledRules>, DeskError> {
-    let started_at = handle.status().started_at.unwrap_or(now);
-    store
-        .record_rules_loaded(
-            &rules.version,
-            &rules.files,
-            &LoadBy {
-                instance: handle.instance(),
-                trigger: trigger.as_str(),
-                token,
-                at: now,
-            },
-            started_at,
-        )
-        .await?;
     let before = handle.current().version.clone();
+    record(
+        store,
+        handle,
+        &rules,
+        &before,
+        load_by(handle, trigger, token, now),
+    )
+    .await?;
     handle.set(rules);
-    let current = handle.current();
-    if before != current.version {
-        set_gauge(&before, 0.0);
-    }
-    set_gauge(&current.version, 1.0);
-    handle.update_status(|s| {
-        s.started_at = Some(started_at);
-        s.loaded_at = Some(now);
-    });
-    Ok(current)
+    Ok(handle.current())
 }
 
 /// Records the rules already in force (a process that just started).
@@ -108,9 +132,15 @@ pub async fn record_start(
     handle: &RulesHandle,
     now: DateTime<Utc>,
 ) -> Result<(), DeskError> {
-    let rules = (*handle.current()).clone();
-    install(store, handle, rules, Trigger::Start, None, now).await?;
-    Ok(())
+    let rules = handle.current();
+    record(
+        store,
+        handle,
+        &rules,
+        &rules.version,
+        load_by(handle, Trigger::Start, None, now),
+    )
+    .await
 }
 
 /// Reads the rules directory again. Valid: stored, then in force, with the warnings. Invalid:
@@ -145,13 +175,9 @@ pub async fn reload(
                     message: message.clone(),
                 })
             });
-            let by = LoadBy {
-                instance: handle.instance(),
-                trigger: trigger.as_str(),
-                token,
-                at: now,
-            };
-            store.record_rules_rejected(&by, &message).await?;
+            store
+                .record_rules_rejected(&load_by(handle, trigger, token, now), &message)
+                .await?;
             Err(DeskError::RulesRejected(e))
         }
     }
@@ -253,15 +279,7 @@ pub async fn overview(
         instance: handle.instance().to_owned(),
         version: rules.version.to_string(),
         loaded_at: status.loaded_at,
-        files: rules
-            .files
-            .iter()
-            .map(|f| StoredFileRef {
-                name: f.name.to_string(),
-                hash: f.hash.clone(),
-                bytes: f.text.len(),
-            })
-            .collect(),
+        files: rules.files.iter().map(StoredFileRef::from).collect(),
         last_reload_error: status.last_error,
         all_same_version,
         instances,

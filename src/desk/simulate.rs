@@ -42,13 +42,18 @@ pub struct DiffReport {
     pub diff: Diff,
 }
 
-/// What the diff needs of a stored ticket; `None` for one whose channel is unknown.
-pub fn past_of(r: HistoryRow) -> Option<Past> {
+/// What the diff needs of a stored ticket (its recorded clocks only `with_clocks`); `None`
+/// for one whose channel is unknown.
+pub fn past_of(r: HistoryRow, with_clocks: bool) -> Option<Past> {
     let by = r
         .queue_by
         .as_deref()
         .and_then(|b| ReasonKind::deserialize(serde_json::Value::from(b)).ok());
-    let clocks: Option<SlaState> = r.sla.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    let clocks: Option<SlaState> = r
+        .sla
+        .as_deref()
+        .filter(|_| with_clocks)
+        .and_then(|s| serde_json::from_str(s).ok());
     let stop = |m: Metric| {
         let c = clocks
             .as_ref()?
@@ -92,7 +97,10 @@ fn decide_page(
     faq: Option<&FaqIndex>,
     scope: Scope,
 ) -> Diff {
-    let pasts: Vec<Past> = rows.into_iter().filter_map(past_of).collect();
+    let pasts: Vec<Past> = rows
+        .into_iter()
+        .filter_map(|r| past_of(r, scope.sla))
+        .collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .max(1);

@@ -22,6 +22,9 @@ pub struct SlaPlan {
     pub calendar_at: Option<String>,
     pub first_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
+    /// Target minutes, indexed by [`Metric::index`] (what the due times count).
+    #[serde(skip)]
+    pub targets: [Option<u32>; 3],
 }
 
 /// What a ticket's service level depends on, whether it comes from a fresh decision or
@@ -100,6 +103,7 @@ impl CompiledRules {
         Some(SlaPlan {
             first_response_due: due(Metric::FirstResponse),
             resolution_due: due(Metric::Resolution),
+            targets: p.targets,
             policy: p.id,
             policy_at: p.at,
             calendar: p.calendar,

@@ -26,6 +26,16 @@ pub struct StoredFileRef {
     pub bytes: usize,
 }
 
+impl From<&RulesFile> for StoredFileRef {
+    fn from(f: &RulesFile) -> StoredFileRef {
+        StoredFileRef {
+            name: f.name.to_string(),
+            hash: f.hash.clone(),
+            bytes: f.text.len(),
+        }
+    }
+}
+
 /// A stored rules version with its files' text.
 #[derive(Clone, Debug)]
 pub struct StoredVersion {
@@ -55,14 +65,7 @@ impl Store {
         by: &LoadBy<'_>,
         started_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let refs: Vec<StoredFileRef> = files
-            .iter()
-            .map(|f| StoredFileRef {
-                name: f.name.to_string(),
-                hash: f.hash.clone(),
-                bytes: f.text.len(),
-            })
-            .collect();
+        let refs: Vec<StoredFileRef> = files.iter().map(StoredFileRef::from).collect();
         let listing =
             serde_json::to_string(&refs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let txn = self.db.begin().await?;
