@@ -257,20 +257,23 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
 }
 
 /// Wording of German and English reports that something is down, failing or broken —
-/// whatever product or routine topic the request also names, no machine answers it.
+/// whatever product or routine topic the request also names, no machine answers it. The
+/// word edges are a non-word character or the text's edge (as the rules' keywords have
+/// them): Unicode `\b` would keep the search off the lazy DFA on German text, and every
+/// request is searched.
 static FAILURE_WORDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
-        r"(?i)\b(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)\b",
+        r"(?i)(?:^|\W)(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)(?:\W|$)",
     )
     .expect("the failure wording is a valid expression")
 });
 
 /// The failure wording a request uses, if any (as written).
 fn reported_failure(subject: &str, body: &str) -> Option<String> {
-    FAILURE_WORDING
-        .find(subject)
-        .or_else(|| FAILURE_WORDING.find(body))
-        .map(|m| m.as_str().to_owned())
+    [subject, body].into_iter().find_map(|text| {
+        let c = FAILURE_WORDING.captures(text)?;
+        c.get(1).map(|m| m.as_str().to_owned())
+    })
 }
 
 /// Applies the product's guarantees to the automation level the rules allowed.
@@ -318,6 +321,31 @@ mod tests {
     use crate::model::{Channel, Priority, Sender, TimeWindow};
     use crate::rules::fixture::with_rules;
     use chrono::{DateTime, TimeZone, Utc};
+
+    #[test]
+    fn failure_wording_is_found_between_word_edges_next_to_umlauts() {
+        // As written, at the text's edges and beside punctuation.
+        assert_eq!(reported_failure("Störung", "").as_deref(), Some("Störung"));
+        assert_eq!(
+            reported_failure("Webshop", "Seit heute früh: Totalausfall!").as_deref(),
+            Some("Totalausfall")
+        );
+        assert_eq!(
+            reported_failure("", "Der Server ist überlastet.").as_deref(),
+            Some("überlastet")
+        );
+        assert_eq!(
+            reported_failure("Shop is down", "").as_deref(),
+            Some("is down")
+        );
+        // Inside a longer word (umlaut neighbours included) it is no failure report.
+        assert_eq!(reported_failure("Ausfallsicherheit", "Störungsfrei"), None);
+        assert_eq!(reported_failure("Überausfallen", "Abstürzte"), None);
+        assert_eq!(
+            reported_failure("Passwort vergessen", "Bitte zurücksetzen"),
+            None
+        );
+    }
 
     /// Monday 2026-11-23 10:00 in Vienna: inside office hours.
     fn monday_morning() -> DateTime<Utc> {
