@@ -577,14 +577,17 @@ impl FaqIndex {
             }
             Mode::Plain => parts.push((self.fields.plain[lang], analyze(PLAIN, text), 1.0)),
         }
+        // A term no article has adds nothing to any score, but would still cost a weight and
+        // a scorer: a ticket's text has many such words, and they are left out.
         for (field, list, weight) in parts {
             let mut seen = HashSet::new();
             for t in list {
                 if weight > 0.0 && seen.insert(t.clone()) {
-                    let q = TermQuery::new(
-                        Term::from_field_text(field, &t),
-                        IndexRecordOption::WithFreqs,
-                    );
+                    let term = Term::from_field_text(field, &t);
+                    if !searcher.doc_freq(&term).is_ok_and(|n| n > 0) {
+                        continue;
+                    }
+                    let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
                     clauses.push((
                         Occur::Should,
                         Box::new(BoostQuery::new(Box::new(q), weight)),
