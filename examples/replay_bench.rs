@@ -80,7 +80,9 @@ async fn main() -> anyhow::Result<()> {
     let mut after = 0;
     let read = Instant::now();
     loop {
-        let page = store.history_after(after, None, None, 10_000).await?;
+        let page = store
+            .history_after(after, (None, None), 10_000, false)
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         tickets.extend(

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::classify::classify;
-use crate::faq::FaqIndex;
+use crate::faq::{FaqIndex, Hit};
 use crate::model::{Automation, Decision, Reason, Ticket};
 use crate::rules::{CompiledRules, SlaPlan, SlaSubject};
 
@@ -75,12 +75,41 @@ pub struct Replayed {
     pub faq: Option<(String, String)>,
 }
 
+/// One ticket's FAQ search, shared by both sides of a replay: what is found depends only
+/// on the text and the language, so the second side searches again only when its language
+/// differs (and not at all when people answer the ticket anyway).
+pub struct FaqLookup<'a> {
+    index: &'a FaqIndex,
+    found: Option<(Arc<str>, Vec<Hit>)>,
+}
+
+impl<'a> FaqLookup<'a> {
+    pub fn new(index: &'a FaqIndex) -> FaqLookup<'a> {
+        FaqLookup { index, found: None }
+    }
+
+    fn hits(&mut self, ticket: &Ticket, d: &Decision) -> &[Hit] {
+        if d.automation == Automation::Human {
+            return &[];
+        }
+        if self
+            .found
+            .as_ref()
+            .is_none_or(|(lang, _)| *lang != d.language)
+        {
+            let hits = crate::faq::answer::search(self.index, ticket, d);
+            self.found = Some((d.language.clone(), hits));
+        }
+        self.found.as_ref().map_or(&[], |(_, h)| h.as_slice())
+    }
+}
+
 /// Decides a past ticket again under `rules`, keeping what people and the mail rules decided.
 pub fn replay(
     rules: &CompiledRules,
     past: &Past,
     scope: Scope,
-    faq: Option<&FaqIndex>,
+    faq: Option<&mut FaqLookup>,
 ) -> Replayed {
     let mut d = classify(rules, &past.ticket);
     if let Some(q) = &past.queue_by_person {
@@ -96,8 +125,8 @@ pub fn replay(
         None
     };
     let faq = match (scope.faq, faq) {
-        (true, Some(index)) => {
-            let r = crate::faq::answer::decide(index, &rules.faq, &past.ticket, &d);
+        (true, Some(lookup)) => {
+            let r = crate::faq::answer::decide_on(lookup.hits(&past.ticket, &d), &rules.faq, &d);
             let what = match &r.article {
                 Some(a) => format!("{} {a}", r.mode),
                 None => r.mode.clone(),

@@ -15,6 +15,7 @@ mod m20261202_000010_erasure;
 mod m20261202_000011_raw_parts;
 mod m20261202_000012_faq_deflections;
 mod m20261203_000013_rules_versions;
+mod m20261203_000014_queue_by;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_raw_parts::Migration),
             Box::new(m20261202_000012_faq_deflections::Migration),
             Box::new(m20261203_000013_rules_versions::Migration),
+            Box::new(m20261203_000014_queue_by::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use crate::faq::FaqIndex;
 use crate::model::ReasonKind;
 use crate::rules::CompiledRules;
 pub use crate::simulate::Scope;
-use crate::simulate::{replay, Diff, Past, Stop};
+use crate::simulate::{replay, Diff, FaqLookup, Past, Stop};
 use crate::sla::{Metric, SlaState};
 use crate::store::{self, HistoryRow, Store};
 
@@ -112,8 +112,9 @@ fn decide_page(
                 s.spawn(move || {
                     let mut diff = Diff::default();
                     for p in part {
-                        let a = replay(current, p, scope, faq);
-                        let b = replay(candidate, p, scope, faq);
+                        let mut lookup = faq.map(FaqLookup::new);
+                        let a = replay(current, p, scope, lookup.as_mut());
+                        let b = replay(candidate, p, scope, lookup.as_mut());
                         diff.add(p, (current, candidate), &a, &b);
                     }
                     diff
@@ -141,8 +142,14 @@ pub async fn diff(
     let started = Instant::now();
     let mut total = Diff::default();
     let mut left = opts.limit.unwrap_or(u64::MAX);
-    let page =
-        |after: i64, left: u64| store.history_after(after, opts.since, opts.until, PAGE.min(left));
+    let page = |after: i64, left: u64| {
+        store.history_after(
+            after,
+            (opts.since, opts.until),
+            PAGE.min(left),
+            opts.scope.sla,
+        )
+    };
     let mut rows = page(0, left).await?;
     while !rows.is_empty() && left > 0 {
         left = left.saturating_sub(rows.len() as u64);

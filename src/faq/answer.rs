@@ -55,15 +55,23 @@ impl FaqResult {
 
 /// Decides from the rules' automation level and the best article's confidence.
 pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision) -> FaqResult {
-    let hits: Vec<Hit> = if d.automation == Automation::Human || index.is_empty() {
-        Vec::new()
-    } else {
-        index.search(
-            &d.language,
-            &format!("{}\n{}", ticket.subject, ticket.body),
-            SUGGESTIONS,
-        )
-    };
+    decide_on(&search(index, ticket, d), rules, d)
+}
+
+/// The articles a classified ticket is decided on: none when people answer it anyway.
+pub fn search(index: &FaqIndex, ticket: &Ticket, d: &Decision) -> Vec<Hit> {
+    if d.automation == Automation::Human || index.is_empty() {
+        return Vec::new();
+    }
+    index.search(
+        &d.language,
+        &format!("{}\n{}", ticket.subject, ticket.body),
+        SUGGESTIONS,
+    )
+}
+
+/// Decides on the articles [`search`] found for the ticket.
+pub fn decide_on(hits: &[Hit], rules: &FaqRules, d: &Decision) -> FaqResult {
     let suggestions: Vec<Suggestion> = hits
         .iter()
         .enumerate()

@@ -261,22 +261,18 @@ impl Store {
             .await?)
     }
 
-    /// Number of stored tickets.
     /// Up to `limit` tickets after sequence `after`, oldest first, received in
     /// `[since, until)`: one page of a history read in bounded memory, with only what a
-    /// replay reads (of the trace only who chose the queue; the clocks as text).
+    /// replay reads — who chose the queue from its own column (kept by the database from
+    /// the trace), and the clocks, as text, only `with_clocks`.
     pub async fn history_after(
         &self,
         after: i64,
-        since: Option<DateTime<Utc>>,
-        until: Option<DateTime<Utc>>,
+        range: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
         limit: u64,
+        with_clocks: bool,
     ) -> Result<Vec<HistoryRow>, StoreError> {
-        use sea_orm::{DbBackend, QuerySelect};
-        let queue_by = match self.backend() {
-            DbBackend::Postgres => "trace->'queue'->>'by'",
-            _ => "json_extract(trace, '$.queue.by')",
-        };
+        use sea_orm::QuerySelect;
         let mut q = tickets::Entity::find()
             .select_only()
             .columns([
@@ -293,13 +289,20 @@ impl Store {
                 tickets::Column::Assignee,
             ])
             // As text: parsed straight into the clocks, without a JSON tree per row.
-            .column_as(Expr::cust("CAST(sla AS TEXT)"), "sla")
-            .column_as(Expr::cust(queue_by), "queue_by")
+            .column_as(
+                Expr::cust(if with_clocks {
+                    "CAST(sla AS TEXT)"
+                } else {
+                    "CAST(NULL AS TEXT)"
+                }),
+                "sla",
+            )
+            .column_as(Expr::cust("queue_by"), "queue_by")
             .filter(tickets::Column::Seq.gt(after));
-        if let Some(t) = since {
+        if let Some(t) = range.0 {
             q = q.filter(tickets::Column::ReceivedAt.gte(t));
         }
-        if let Some(t) = until {
+        if let Some(t) = range.1 {
             q = q.filter(tickets::Column::ReceivedAt.lt(t));
         }
         Ok(q.order_by_asc(tickets::Column::Seq)
@@ -309,6 +312,7 @@ impl Store {
             .await?)
     }
 
+    /// Number of stored tickets.
     pub async fn count(&self) -> Result<u64, StoreError> {
         Ok(tickets::Entity::find().count(&self.db).await?)
     }
@@ -537,7 +541,7 @@ pub struct HistoryRow {
     pub queue: String,
     pub automation: String,
     pub assignee: Option<String>,
-    /// The SLA clocks as JSON text.
+    /// The SLA clocks as JSON text (read only when they are replayed).
     pub sla: Option<String>,
     /// Who decided the queue (`by` of the trace's queue reason).
     pub queue_by: Option<String>,
