@@ -369,6 +369,28 @@ async fn a_rules_diff_moves_exactly_the_tickets_the_change_should() {
         assert_eq!(fr["current_met"], 0);
         assert_eq!(fr["candidate_met"], 0);
 
+        // A category no machine may answer any more: only the FAQ decision of its ticket
+        // changes (the search found on the current side serves both).
+        let manual = shipped_copy();
+        let catalogue = manual.path().join("catalogue.toml");
+        let text = std::fs::read_to_string(&catalogue).unwrap();
+        let edited = text.replacen(
+            "[category.password-reset]\ndescription = \"Forgotten password, locked account, MFA reset\"\nautomatable = true",
+            "[category.password-reset]\ndescription = \"Forgotten password, locked account, MFA reset\"\nautomatable = false",
+            1,
+        );
+        assert_ne!(edited, text);
+        std::fs::write(&catalogue, edited).unwrap();
+        let report = rules_diff(db, manual.path());
+        assert_eq!(report["fields"]["faq"]["changed"], 1, "{report}");
+        let moves = report["fields"]["faq"]["transitions"].as_object().unwrap();
+        assert_eq!(moves.len(), 1, "{report}");
+        let (transition, t) = moves.iter().next().unwrap();
+        let (from, to) = transition.split_once(" → ").unwrap();
+        assert_eq!(from, "automated password-reset-de", "{report}");
+        assert!(!to.starts_with("automated"), "{transition}");
+        assert_eq!(t["examples"][0]["ticket"], "T-000004");
+
         // The same through the API, with only the changed files in the body.
         let files: serde_json::Map<String, serde_json::Value> = ["catalogue.toml", "classification.toml", "sla.toml"]
             .iter()
