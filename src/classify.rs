@@ -164,10 +164,11 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         Some(c) => c.automation.clone(),
         None => (Automation::Human, rules.defaults.category.1.clone()),
     });
-    let reports_failure = cat
-        .is_none_or(|c| c.outage_cap)
-        .then(|| reported_failure(&ticket.subject, &ticket.body))
-        .flatten();
+    let failure = rules.failure_pattern;
+    let reports_failure = (cat.is_none_or(|c| c.outage_cap)
+        && (subject_hits.matched(failure) || body_hits.matched(failure)))
+    .then(|| reported_failure(&ticket.subject, &ticket.body))
+    .flatten();
     let (automation, automation_reason) = cap_automation(
         wanted,
         wanted_reason,
@@ -259,19 +260,20 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
 /// Wording of German and English reports that something is down, failing or broken —
 /// whatever product or routine topic the request also names, no machine answers it. The
 /// word edges are a non-word character or the text's edge (as the rules' keywords have
-/// them): Unicode `\b` would keep the search off the lazy DFA on German text, and every
-/// request is searched.
-static FAILURE_WORDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(
-        r"(?i)(?:^|\W)(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)(?:\W|$)",
-    )
-    .expect("the failure wording is a valid expression")
+/// them): Unicode `\b` would keep the search off the lazy DFA on German text. Compiled
+/// into the rules' pattern set, so finding it costs no scan of its own.
+pub const FAILURE_WORDING: &str = r"(?i)(?:^|\W)(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)(?:\W|$)";
+
+/// [`FAILURE_WORDING`] for taking out the words, once the rules' pattern set (which it is
+/// scanned with) said it matched.
+static FAILURE_REGEX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(FAILURE_WORDING).expect("the failure wording is a valid expression")
 });
 
 /// The failure wording a request uses, if any (as written).
 fn reported_failure(subject: &str, body: &str) -> Option<String> {
     [subject, body].into_iter().find_map(|text| {
-        let c = FAILURE_WORDING.captures(text)?;
+        let c = FAILURE_REGEX.captures(text)?;
         c.get(1).map(|m| m.as_str().to_owned())
     })
 }

@@ -63,6 +63,7 @@ pub(super) struct Known<'a> {
 pub(super) struct Classification {
     pub(super) rules: Vec<Rule>,
     pub(super) text_set: RegexSet,
+    pub(super) failure_pattern: usize,
     pub(super) rules_by_pattern: Vec<Vec<u32>>,
     pub(super) rules_without_pattern: Vec<u64>,
     pub(super) sender_globs: GlobSet,
@@ -111,12 +112,14 @@ pub(super) fn compile(
         .filter(|(_, s)| !**s)
         .filter_map(|(r, _)| r.set.category.clone())
         .collect();
+    let failure_pattern = compiler.builtin_pattern(crate::classify::FAILURE_WORDING);
     let text_set = compiler.text_set(ctx);
     let (rules_by_pattern, rules_without_pattern) = index(&rules, compiler.pattern_count());
     let sender_globs = compiler.sender_globs(ctx);
     Some(Classification {
         rules,
         text_set: text_set?,
+        failure_pattern,
         rules_by_pattern,
         rules_without_pattern,
         sender_globs: sender_globs?,

@@ -119,6 +119,12 @@ impl RuleCompiler {
         self.patterns.patterns.len()
     }
 
+    /// The index of a pattern the engine itself scans for beside the rules' (no rule is
+    /// listed under it unless one has the same pattern).
+    pub(super) fn builtin_pattern(&mut self, pattern: &str) -> usize {
+        self.patterns.add(pattern)
+    }
+
     /// All text patterns as one set, or an error when they cannot be compiled together.
     pub(super) fn text_set(&self, ctx: &mut Ctx) -> Option<RegexSet> {
         self.patterns.build(ctx)
@@ -153,7 +159,7 @@ impl RuleCompiler {
 
 /// Whether a pattern asserts a Unicode word boundary (`\b`, `\B`, outside `(?-u)`), which the
 /// lazy DFA cannot run on non-ASCII text: the whole set then falls back to the PikeVM.
-fn unicode_word_boundary(pattern: &str) -> bool {
+pub(in crate::rules) fn unicode_word_boundary(pattern: &str) -> bool {
     if pattern.contains("(?-u") {
         return false;
     }

@@ -38,7 +38,7 @@ pub use calendars::WindowDef;
 pub use categories::Category;
 pub use classification::Rule;
 pub use conditions::Cond;
-pub(super) use conditions::{full_sender_pattern, sender_glob};
+pub(super) use conditions::{full_sender_pattern, sender_glob, unicode_word_boundary};
 pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub(super) use queues::queue_ref;
@@ -79,8 +79,11 @@ pub struct CompiledRules {
     pub calendars: BTreeMap<Arc<str>, Arc<Calendar>>,
     pub customers: CustomerIndex,
     pub rules: Vec<Rule>,
-    /// Every rule's text patterns, scanned over subject and body.
+    /// Every rule's text patterns, scanned over subject and body, and the failure wording
+    /// of outage reports.
     pub text_set: RegexSet,
+    /// The index of [`crate::classify::FAILURE_WORDING`] in `text_set`.
+    pub failure_pattern: usize,
     /// Pattern index → the rules that need it to match (each rule listed under one pattern).
     pub rules_by_pattern: Vec<Vec<u32>>,
     /// Bit set (bit `i` = rule `i`) of the rules without a text condition: they are
@@ -320,6 +323,7 @@ fn build(
             customers,
             rules: classification.rules,
             text_set: classification.text_set,
+            failure_pattern: classification.failure_pattern,
             rules_by_pattern: classification.rules_by_pattern,
             rules_without_pattern: classification.rules_without_pattern,
             sender_globs: classification.sender_globs,
