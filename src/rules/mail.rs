@@ -8,7 +8,9 @@ use globset::{GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use toml::Spanned;
 
-use super::compile::{full_sender_pattern, queue_ref, sender_glob, Ctx, Queue};
+use super::compile::{
+    full_sender_pattern, queue_ref, sender_glob, unicode_word_boundary, Ctx, Queue,
+};
 use super::source::{MailDoc, Strings};
 use crate::intake::mail::{AuthResults, Limits};
 
@@ -251,7 +253,16 @@ pub(super) fn compile_mail(
     rules.allowed = globs(ctx, file, &d.allowed_senders);
     if let Some(p) = &d.spam_patterns {
         match RegexSet::new(&p.get_ref().0) {
-            Ok(set) => rules.patterns = set,
+            Ok(set) => {
+                rules.patterns = set;
+                for pat in p.get_ref().0.iter().filter(|x| unicode_word_boundary(x)) {
+                    ctx.warn(
+                        file,
+                        &p.span(),
+                        format!("spam pattern {pat:?}: \\b keeps the spam patterns off the fast matcher on mail with umlauts (a Unicode word boundary); write (?:^|\\W)…(?:\\W|$)"),
+                    );
+                }
+            }
             Err(e) => ctx.error(
                 file,
                 &p.span(),

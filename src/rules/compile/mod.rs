@@ -98,7 +98,8 @@ pub struct CompiledRules {
 }
 
 impl CompiledRules {
-    /// Every distinct text pattern of every rule, as compiled into the pattern set.
+    /// Every distinct text pattern of every rule and the failure wording, as compiled into
+    /// the pattern set.
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
         self.text_set.patterns().iter().map(String::as_str)
     }
@@ -425,6 +426,25 @@ pub(in crate::rules) mod tests {
                 "{errs:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_spam_pattern_with_a_unicode_word_boundary_warns() {
+        let warns = warnings(
+            "[mail]\nreview-queue = \"desk\"\nspam-patterns = [\n  '(?i)\\bbacklinks\\b',\n  '(?i)(?:^|\\W)seo(?:\\W|$)',\n]\n",
+        );
+        let about: Vec<&String> = warns
+            .iter()
+            .filter(|w| w.contains("spam pattern"))
+            .collect();
+        assert_eq!(about.len(), 1, "{warns:?}");
+        assert!(
+            has(
+                &warns,
+                "rules.toml:3: spam pattern \"(?i)\\\\bbacklinks\\\\b\": \\b keeps"
+            ),
+            "{warns:?}"
+        );
     }
 
     #[test]
