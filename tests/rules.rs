@@ -333,8 +333,19 @@ async fn a_rules_diff_moves_exactly_the_tickets_the_change_should() {
             assert_eq!(status, 201, "{t}");
         }
 
+        // A person moves the English printer mail to another queue: the diff keeps that
+        // queue on both sides and counts it apart.
+        let resp = client()
+            .post(server.url("/api/v1/tickets/T-000002/transfer"))
+            .json(&serde_json::json!({"queue": "user-admin", "reason": "Drucker im Labor"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
         // The same rules: nothing changes.
         let same = rules_diff(db, Path::new("rules"));
+        assert_eq!(same["kept"]["queue_by_person"], 1, "{same}");
         assert_eq!(same["tickets"], 6);
         assert_eq!(same["changed"], 0, "{same}");
         assert_eq!(same["fields"], serde_json::json!({}));
@@ -360,6 +371,8 @@ async fn a_rules_diff_moves_exactly_the_tickets_the_change_should() {
             assert!(report["fields"].get(field).is_none(), "{field} changed: {report}");
         }
         assert_eq!(report["queues"]["current"], report["queues"]["candidate"]);
+        assert_eq!(report["queues"]["candidate"]["user-admin"], 1, "{report}");
+        assert_eq!(report["kept"]["queue_by_person"], 1);
         // The password mail got its automatic answer when it was posted, days after the
         // received_at it came with: a recorded first response, late on both sides (its
         // policy does not change).
