@@ -20,7 +20,7 @@ use crate::model::{
     Automation, Channel, Decision, Reason, ReasonKind, Segment, Steer, Ticket, Trace,
 };
 use crate::rules::customers::e164;
-use crate::rules::{CompiledRules, Cond, Customer};
+use crate::rules::{CompiledRules, Cond, Customer, FAILURE_WORDING};
 
 /// One decision field while rules are applied: unset until a source decides it.
 struct Slot<T>(Option<(T, Arc<Reason>)>);
@@ -256,13 +256,6 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         },
     }
 }
-
-/// Wording of German and English reports that something is down, failing or broken —
-/// whatever product or routine topic the request also names, no machine answers it. The
-/// word edges are a non-word character or the text's edge (as the rules' keywords have
-/// them): Unicode `\b` would keep the search off the lazy DFA on German text. Compiled
-/// into the rules' pattern set, so finding it costs no scan of its own.
-pub const FAILURE_WORDING: &str = r"(?i)(?:^|\W)(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)(?:\W|$)";
 
 /// [`FAILURE_WORDING`] for taking out the words, once the rules' pattern set (which it is
 /// scanned with) said it matched.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use compile::{
     compile, list, Category, CompiledRules, Cond, Defaults, FaqRules, Rule, RulesFile, SegmentDef,
-    WindowDef,
+    WindowDef, FAILURE_WORDING,
 };
 pub use customers::{Customer, CustomerIndex};
 pub use mail::{MailRules, MailTemplate, SpamVerdict};

@@ -59,6 +59,13 @@ pub(super) struct Known<'a> {
     pub(super) queues: &'a BTreeMap<Arc<str>, Queue>,
 }
 
+/// Wording of German and English reports that something is down, failing or broken —
+/// whatever product or routine topic the request also names, no machine answers it. The
+/// word edges are a non-word character or the text's edge (as the rules' keywords have
+/// them): Unicode `\b` would keep the search off the lazy DFA on German text. Compiled
+/// into the rules' pattern set, so finding it costs no scan of its own.
+pub const FAILURE_WORDING: &str = r"(?i)(?:^|\W)(ausgefallen|ausfall|ausfälle|totalausfall|geht nicht mehr|gehen nicht mehr|funktioniert nicht mehr|funktionieren nicht mehr|geht gar nichts|nicht (mehr )?erreichbar|keine verbindung|stillstand|störung|fehler ?5\d\d|error ?5\d\d|http ?5\d\d|internal server error|service unavailable|is down|are down|went down|goes down|is not working|are not working|not working|stopped working|doesn'?t work any ?more|does not work any ?more|unreachable|not reachable|outage|downtime|crash(es|ed)?|abgestürzt|stürzt ab|losing orders|lose orders|verlieren bestellungen|overload(ed)?|server overload|überlastet|überlastung|nobody can|no one can|niemand kann|keiner kann)(?:\W|$)";
+
 /// The compiled rules and the sets their patterns are scanned with.
 pub(super) struct Classification {
     pub(super) rules: Vec<Rule>,
@@ -112,7 +119,7 @@ pub(super) fn compile(
         .filter(|(_, s)| !**s)
         .filter_map(|(r, _)| r.set.category.clone())
         .collect();
-    let failure_pattern = compiler.builtin_pattern(crate::classify::FAILURE_WORDING);
+    let failure_pattern = compiler.builtin_pattern(FAILURE_WORDING);
     let text_set = compiler.text_set(ctx);
     let (rules_by_pattern, rules_without_pattern) = index(&rules, compiler.pattern_count());
     let sender_globs = compiler.sender_globs(ctx);

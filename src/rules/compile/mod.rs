@@ -36,7 +36,7 @@ use crate::sla::SlaRules;
 
 pub use calendars::WindowDef;
 pub use categories::Category;
-pub use classification::Rule;
+pub use classification::{Rule, FAILURE_WORDING};
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob, unicode_word_boundary};
 pub use defaults::Defaults;
@@ -82,7 +82,7 @@ pub struct CompiledRules {
     /// Every rule's text patterns, scanned over subject and body, and the failure wording
     /// of outage reports.
     pub text_set: RegexSet,
-    /// The index of [`crate::classify::FAILURE_WORDING`] in `text_set`.
+    /// The index of [`FAILURE_WORDING`] in `text_set`.
     pub failure_pattern: usize,
     /// Pattern index → the rules that need it to match (each rule listed under one pattern).
     pub rules_by_pattern: Vec<Vec<u32>>,
