@@ -515,8 +515,9 @@ impl FaqIndex {
         // the top (block-max WAND), which any other clause would prevent.
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let searcher = self.reader.searcher();
-        // (field, terms, weight) of every part of the query.
-        let mut parts: Vec<(Field, Vec<String>, f32)> = Vec::new();
+        // (field, terms, weight, whether the terms are known to be in the field) of every
+        // part of the query.
+        let mut parts: Vec<(Field, Vec<String>, f32, bool)> = Vec::new();
         let analyze = |name: &str, text: &str| {
             let mut a = self.analyzers[name].clone();
             terms(&mut a, text)
@@ -538,21 +539,29 @@ impl FaqIndex {
                         .doc_freq(&Term::from_field_text(field, term))
                         .is_ok_and(|n| n > 0)
                 };
-                // The words no title, question or keyword has are looked up in the answer
-                // text; those it lacks as well no article has at all.
-                let rest: Vec<String> = words
-                    .iter()
-                    .filter(|t| !has(asked, t) && !has(keywords, t))
-                    .cloned()
-                    .collect();
-                let nowhere: HashSet<&str> = rest
-                    .iter()
-                    .filter(|t| !has(body, t))
-                    .map(String::as_str)
-                    .collect();
-                parts.push((asked, words.clone(), WEIGHTS[0]));
-                parts.push((keywords, words, WEIGHTS[1]));
-                parts.push((body, rest.clone(), WEIGHTS[2]));
+                // Each word is looked up where it stands; the words no title, question or
+                // keyword has are looked up in the answer text; those it lacks as well no
+                // article has at all.
+                let (mut in_asked, mut in_keywords, mut rest) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                for t in &words {
+                    let (a, k) = (has(asked, t), has(keywords, t));
+                    if a {
+                        in_asked.push(t.clone());
+                    }
+                    if k {
+                        in_keywords.push(t.clone());
+                    }
+                    if !a && !k {
+                        rest.push(t.clone());
+                    }
+                }
+                let (in_body, nowhere): (Vec<String>, Vec<String>) =
+                    rest.into_iter().partition(|t| has(body, t));
+                let nowhere: HashSet<&str> = nowhere.iter().map(String::as_str).collect();
+                parts.push((asked, in_asked, WEIGHTS[0], true));
+                parts.push((keywords, in_keywords, WEIGHTS[1], true));
+                parts.push((body, in_body, WEIGHTS[2], true));
                 // Character n-grams only for the words no article has as a word: compounds
                 // and misspellings. Known words are matched as words; their n-grams would
                 // only add cost (long posting lists) and noise.
@@ -567,24 +576,27 @@ impl FaqIndex {
                     self.fields.grams[lang],
                     analyze(GRAMS, &unknown),
                     GRAM_WEIGHT,
+                    false,
                 ));
                 let query_pairs = pairs(&mut words_analyzer, text);
                 parts.push((
                     self.fields.pairs[lang],
                     analyze(PAIRS, &query_pairs),
                     PAIR_WEIGHT,
+                    false,
                 ));
             }
-            Mode::Plain => parts.push((self.fields.plain[lang], analyze(PLAIN, text), 1.0)),
+            Mode::Plain => parts.push((self.fields.plain[lang], analyze(PLAIN, text), 1.0, false)),
         }
         // A term no article has adds nothing to any score, but would still cost a weight and
-        // a scorer: a ticket's text has many such words, and they are left out.
-        for (field, list, weight) in parts {
+        // a scorer: a ticket's text has many such words, and they are left out (the word
+        // fields' terms were looked up above already).
+        for (field, list, weight, known) in parts {
             let mut seen = HashSet::new();
             for t in list {
                 if weight > 0.0 && seen.insert(t.clone()) {
                     let term = Term::from_field_text(field, &t);
-                    if !searcher.doc_freq(&term).is_ok_and(|n| n > 0) {
+                    if !known && !searcher.doc_freq(&term).is_ok_and(|n| n > 0) {
                         continue;
                     }
                     let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
