@@ -17,4 +17,5 @@ pub mod rules_files;
 pub mod rules_instances;
 pub mod rules_loads;
 pub mod rules_versions;
+pub mod sla_clocks;
 pub mod tickets;

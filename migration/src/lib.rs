@@ -16,6 +16,7 @@ mod m20261202_000011_raw_parts;
 mod m20261202_000012_faq_deflections;
 mod m20261203_000013_rules_versions;
 mod m20261203_000014_queue_by;
+mod m20261203_000015_sla_clocks;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_faq_deflections::Migration),
             Box::new(m20261203_000013_rules_versions::Migration),
             Box::new(m20261203_000014_queue_by::Migration),
+            Box::new(m20261203_000015_sla_clocks::Migration),
         ]
     }
 }

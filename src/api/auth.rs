@@ -47,9 +47,13 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         // The FAQ and the mail queue are managed; agents read articles.
         ("GET", "/api/v1/faq" | "/api/v1/faq/{id}") => Some(PEOPLE),
         (_, "/api/v1/faq/{id}") => Some(MANAGERS),
-        (_, "/api/v1/sla/report" | "/api/v1/mail/outbox" | "/api/v1/mail/outbox/{id}/retry") => {
-            Some(MANAGERS)
-        }
+        (
+            _,
+            "/api/v1/sla/report"
+            | "/api/v1/sla/report/series"
+            | "/api/v1/mail/outbox"
+            | "/api/v1/mail/outbox/{id}/retry",
+        ) => Some(MANAGERS),
         ("PUT", "/api/v1/agents/{id}") => Some(MANAGERS),
         (_, r) if r.starts_with("/api/v1/rules") => Some(MANAGERS),
         // A person's data: admins only.

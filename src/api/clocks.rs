@@ -16,7 +16,7 @@ use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
-use crate::sla::report::to_csv;
+use crate::sla::report::{series_to_csv, to_csv, SeriesGroup};
 use crate::store::NotificationFilter;
 
 /// A reply or note by an agent.
@@ -247,13 +247,100 @@ pub async fn sla_report(
     let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let cx = state.ctx();
     let rows = desk::report::sla_report(&cx, utc(p.from), utc(p.to), p.group_by.as_deref()).await?;
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"));
-    if wants_csv {
-        let csv = [(header::CONTENT_TYPE, "text/csv; charset=utf-8")];
-        return Ok((csv, to_csv(&rows)).into_response());
+    if wants_csv(&headers) {
+        return Ok(csv(to_csv(&rows)));
     }
     Ok(Json(rows).into_response())
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"))
+}
+
+fn csv(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+/// How the series cuts the period.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum BucketName {
+    Day,
+    Week,
+}
+
+/// Period, grouping and buckets of the compliance time series.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesParams {
+    /// Tickets created at or after (RFC 3339); default: 30 days before `to`.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Tickets created before (RFC 3339); default: now.
+    pub to: Option<DateTime<FixedOffset>>,
+    /// `segment` (default), `channel`, `queue`, `category` or `policy`.
+    #[param(value_type = Option<GroupBy>)]
+    pub group_by: Option<String>,
+    /// `day` (default) or `week` (from Monday).
+    #[param(value_type = Option<BucketName>)]
+    pub bucket: Option<String>,
+    /// The IANA time zone whose days and weeks the buckets are (default `UTC`).
+    pub tz: Option<String>,
+}
+
+/// The compliance time series.
+#[derive(Debug, serde::Serialize)]
+pub struct SeriesView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket: &'static str,
+    pub tz: String,
+    pub group_by: String,
+    /// Each bucket's first moment, local midnight in `tz`.
+    pub starts: Vec<DateTime<FixedOffset>>,
+    /// Per group in name order, a point per bucket (the same figures as a report row).
+    pub groups: Vec<SeriesGroup>,
+}
+
+/// The report's figures per day or week and group, every bucket present: for attainment
+/// over time. Counted from the same kept clocks as the report, a bucket holding the tickets
+/// created in it. CSV with `Accept: text/csv`.
+#[utoipa::path(get, path = "/api/v1/sla/report/series", tag = "sla", params(SeriesParams),
+    responses(
+        (status = 200, body = Object, description = "{from, to, bucket, tz, group_by, starts, groups: [{group, points: [{start, attainment_pct, first_response, next_reply, resolution}]}]}, or CSV with Accept: text/csv"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sla_series(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<SeriesParams>,
+) -> Result<Response, ApiError> {
+    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
+    let cx = state.ctx();
+    let series = desk::report::sla_series(
+        &cx,
+        utc(p.from),
+        utc(p.to),
+        p.group_by.as_deref(),
+        p.bucket.as_deref(),
+        p.tz.as_deref(),
+    )
+    .await?;
+    if wants_csv(&headers) {
+        return Ok(csv(series_to_csv(&series.groups)));
+    }
+    Ok(Json(SeriesView {
+        from: series.from,
+        to: series.to,
+        bucket: series.plan.bucket.as_str(),
+        tz: series.tz,
+        group_by: p.group_by.unwrap_or_else(|| "segment".into()),
+        starts: series.plan.starts.iter().map(|s| s.1).collect(),
+        groups: series.groups,
+    })
+    .into_response())
 }

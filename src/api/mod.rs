@@ -146,7 +146,7 @@ impl AppState {
 #[openapi(
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
-        clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report,
+        clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
@@ -294,6 +294,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tickets/{key}/status", post(clocks::set_status))
         .route("/api/v1/notifications", get(clocks::notifications))
         .route("/api/v1/sla/report", get(clocks::sla_report))
+        .route("/api/v1/sla/report/series", get(clocks::sla_series))
         .route("/api/v1/faq", get(faq::list))
         .route("/api/v1/faq/search", get(faq::search))
         .route("/api/v1/faq/{id}/deflections", post(faq::deflect))

@@ -3,46 +3,110 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, DeskError};
-use crate::sla::report::{report, ReportRow};
-use crate::store::{self, TicketRecord};
+use chrono_tz::Tz;
 
-/// Per group: attainment, met/breached/open counts and business minutes, over the tickets
-/// created from `from` (default: 30 days before `to`) to `to` (default: now).
-pub async fn sla_report(
+use super::{Ctx, DeskError};
+use crate::sla::report::{rows_of, series_of, Bucket, BucketPlan, GroupBy, ReportRow, SeriesGroup};
+
+/// The period of a report: `from` (default: 30 days before `to`) to `to` (default: now).
+fn period(
     cx: &Ctx<'_>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    group_by: Option<&str>,
-) -> Result<Vec<ReportRow>, DeskError> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DeskError> {
     let to = to.unwrap_or(cx.now);
     let from = from.unwrap_or(to - Duration::days(30));
     if from >= to {
         return Err(DeskError::invalid("from", "from must be before to"));
     }
-    let key: fn(&TicketRecord) -> String = match group_by.unwrap_or("segment") {
-        "segment" => |r| r.segment.clone(),
-        "channel" => |r| r.channel.clone(),
-        "queue" => |r| r.queue.clone(),
-        "category" => |r| r.category.clone(),
-        "policy" => |r| r.sla_policy.clone().unwrap_or_else(|| "(none)".into()),
-        other => {
-            return Err(DeskError::invalid(
-                "group_by",
-                format!(
-                    "cannot group by \"{other}\" (use segment, channel, queue, category or policy)"
-                ),
-            ))
-        }
-    };
-    let records = cx.store.tickets_created_between(from, to).await?;
-    let mut views = Vec::with_capacity(records.len());
-    for r in &records {
-        let clocks =
-            store::clock_state(r)?.map_or_else(Vec::new, |s| s.view(cx.now, &cx.rules.calendars));
-        views.push((key(r), clocks));
+    Ok((from, to))
+}
+
+fn group_by(group_by: Option<&str>) -> Result<GroupBy, DeskError> {
+    let name = group_by.unwrap_or("segment");
+    GroupBy::parse(name).ok_or_else(|| {
+        DeskError::invalid(
+            "group_by",
+            format!("cannot group by \"{name}\" (use {})", GroupBy::NAMES),
+        )
+    })
+}
+
+/// Per group: attainment, met/breached/open counts and business minutes, over the tickets
+/// created in the period; counted by the database from the kept clocks.
+pub async fn sla_report(
+    cx: &Ctx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    group: Option<&str>,
+) -> Result<Vec<ReportRow>, DeskError> {
+    let (from, to) = period(cx, from, to)?;
+    let group = group_by(group)?;
+    let (tickets, tallies) = tokio::try_join!(
+        cx.store.tickets_per_group(from, to, group),
+        cx.store.sla_tallies(from, to, group, None, cx.now),
+    )?;
+    Ok(rows_of(tickets, tallies))
+}
+
+/// The most buckets one series has: a year of days, or ten years of weeks.
+pub const MAX_BUCKETS: usize = 550;
+
+/// A compliance time series: its period and zone, buckets and groups.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub tz: String,
+    pub plan: BucketPlan,
+    pub groups: Vec<SeriesGroup>,
+}
+
+/// The report's figures per day or week of `tz` and per group, for charts.
+pub async fn sla_series(
+    cx: &Ctx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    group: Option<&str>,
+    bucket: Option<&str>,
+    tz: Option<&str>,
+) -> Result<Series, DeskError> {
+    let (from, to) = period(cx, from, to)?;
+    let group = group_by(group)?;
+    let name = bucket.unwrap_or("day");
+    let bucket = Bucket::parse(name).ok_or_else(|| {
+        DeskError::invalid(
+            "bucket",
+            format!("unknown bucket \"{name}\" (use day or week)"),
+        )
+    })?;
+    let zone = tz.unwrap_or("UTC");
+    let tz: Tz = zone.parse().map_err(|_| {
+        DeskError::invalid(
+            "tz",
+            format!("unknown time zone \"{zone}\" (an IANA name such as Europe/Berlin)"),
+        )
+    })?;
+    let days = (to - from).num_days() / if bucket == Bucket::Week { 7 } else { 1 };
+    if days >= MAX_BUCKETS as i64 {
+        return Err(DeskError::invalid(
+            "from",
+            format!("at most {MAX_BUCKETS} buckets (a shorter period, or bucket=week)"),
+        ));
     }
-    Ok(report(views.iter().map(|(g, c)| (g.clone(), &c[..]))))
+    let plan = BucketPlan::new(from, to, tz, bucket);
+    let tallies = cx
+        .store
+        .sla_tallies(from, to, group, Some(&plan), cx.now)
+        .await?;
+    let groups = series_of(&plan, tallies);
+    Ok(Series {
+        from,
+        to,
+        tz: zone.to_owned(),
+        plan,
+        groups,
+    })
 }
 
 /// A queue as the rules define it: who works it, how tickets find them, what feeds it.

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{
+    DateTime, Duration, DurationRound, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc,
+};
+use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::{ClockState, ClockView, Metric};
+use super::{ClockState, ClockView, Metric, SlaState};
 
 /// Figures of one metric in one group.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -34,11 +38,127 @@ pub struct ReportRow {
     pub resolution: MetricFigures,
 }
 
+/// What the report groups tickets by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Segment,
+    Channel,
+    Queue,
+    Category,
+    /// The ticket's SLA policy; `(none)` for tickets without one.
+    Policy,
+}
+
+impl GroupBy {
+    pub const NAMES: &'static str = "segment, channel, queue, category or policy";
+
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        Some(match s {
+            "segment" => GroupBy::Segment,
+            "channel" => GroupBy::Channel,
+            "queue" => GroupBy::Queue,
+            "category" => GroupBy::Category,
+            "policy" => GroupBy::Policy,
+            _ => return None,
+        })
+    }
+}
+
+/// The group of tickets without an SLA policy.
+pub const NO_POLICY: &str = "(none)";
+
+/// A clock as the store keeps it for the report: what no passing of time changes, and the
+/// due time after which a running clock counts as breached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptClock {
+    pub metric: Metric,
+    pub cycle: u32,
+    /// Met, breached, ended, running or paused; never breached by time alone.
+    pub state: ClockState,
+    pub due_at: Option<DateTime<Utc>>,
+    /// Business minutes used, for met and breached clocks.
+    pub minutes: Option<i64>,
+}
+
+/// The clocks of `state` as kept for the report.
+pub fn kept(state: &SlaState) -> Vec<KeptClock> {
+    state
+        .clocks
+        .iter()
+        .map(|c| {
+            // Before any due time: a running clock stays running.
+            let state = c.state(DateTime::<Utc>::MIN_UTC);
+            KeptClock {
+                metric: c.metric,
+                cycle: c.cycle,
+                state,
+                due_at: c.due_at.filter(|_| state == ClockState::Running),
+                minutes: c.met.map(|_| c.used_secs / 60),
+            }
+        })
+        .collect()
+}
+
+/// How many clocks of one group (and bucket) have one metric, state and minutes, as the
+/// database counts them; the state is as of the report's now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub group: String,
+    pub bucket: i64,
+    pub metric: Metric,
+    pub state: ClockState,
+    pub minutes: Option<i64>,
+    pub n: u64,
+}
+
 #[derive(Default)]
 struct Acc {
     tickets: u64,
     counts: [(u64, u64, u64); 3],
-    minutes: [Vec<i64>; 3],
+    /// Minutes of decided clocks and how often each occurs: exact percentiles from counts.
+    minutes: [BTreeMap<i64, u64>; 3],
+}
+
+impl Acc {
+    fn add(&mut self, metric: Metric, state: ClockState, minutes: Option<i64>, n: u64) {
+        let i = metric.index();
+        match state {
+            ClockState::Met => self.counts[i].0 += n,
+            ClockState::Breached => self.counts[i].1 += n,
+            ClockState::Running | ClockState::Paused => self.counts[i].2 += n,
+            ClockState::Ended => {}
+        }
+        if let (Some(m), ClockState::Met | ClockState::Breached) = (minutes, state) {
+            *self.minutes[i].entry(m).or_default() += n;
+        }
+    }
+
+    fn row(self, group: String) -> ReportRow {
+        let mut figures = Metric::ALL.map(|m| {
+            let (met, breached, open) = self.counts[m.index()];
+            let mins = &self.minutes[m.index()];
+            MetricFigures {
+                met,
+                breached,
+                open,
+                attainment_pct: pct(met, breached),
+                median_minutes: nearest_rank(mins, 50),
+                p90_minutes: nearest_rank(mins, 90),
+            }
+        });
+        let (met, breached) = figures
+            .iter()
+            .fold((0, 0), |(m, b), f| (m + f.met, b + f.breached));
+        let [first_response, next_reply, resolution] = std::mem::take(&mut figures);
+        ReportRow {
+            group,
+            tickets: self.tickets,
+            attainment_pct: pct(met, breached),
+            first_response,
+            next_reply,
+            resolution,
+        }
+    }
 }
 
 /// Builds the rows, one per group in name order, from each ticket's group and clocks.
@@ -48,48 +168,29 @@ pub fn report<'a>(tickets: impl IntoIterator<Item = (String, &'a [ClockView])>) 
         let acc = groups.entry(group).or_default();
         acc.tickets += 1;
         for c in clocks {
-            let i = c.metric.index();
-            match c.state {
-                ClockState::Met => acc.counts[i].0 += 1,
-                ClockState::Breached => acc.counts[i].1 += 1,
-                ClockState::Running | ClockState::Paused => acc.counts[i].2 += 1,
-                ClockState::Ended => {}
-            }
-            if c.stopped_at.is_some() && matches!(c.state, ClockState::Met | ClockState::Breached) {
-                acc.minutes[i].push(c.business_minutes_used);
-            }
+            let minutes = c.stopped_at.map(|_| c.business_minutes_used);
+            acc.add(c.metric, c.state, minutes, 1);
         }
     }
-    groups
-        .into_iter()
-        .map(|(group, mut acc)| {
-            let mut figures = Metric::ALL.map(|m| {
-                let (met, breached, open) = acc.counts[m.index()];
-                let mins = &mut acc.minutes[m.index()];
-                mins.sort_unstable();
-                MetricFigures {
-                    met,
-                    breached,
-                    open,
-                    attainment_pct: pct(met, breached),
-                    median_minutes: nearest_rank(mins, 50),
-                    p90_minutes: nearest_rank(mins, 90),
-                }
-            });
-            let (met, breached) = figures
-                .iter()
-                .fold((0, 0), |(m, b), f| (m + f.met, b + f.breached));
-            let [first_response, next_reply, resolution] = std::mem::take(&mut figures);
-            ReportRow {
-                group,
-                tickets: acc.tickets,
-                attainment_pct: pct(met, breached),
-                first_response,
-                next_reply,
-                resolution,
-            }
-        })
-        .collect()
+    groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
+}
+
+/// The same rows from the tickets per group and the database's tallies of their clocks.
+pub fn rows_of(
+    tickets: impl IntoIterator<Item = (String, u64)>,
+    tallies: impl IntoIterator<Item = Tally>,
+) -> Vec<ReportRow> {
+    let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+    for (group, n) in tickets {
+        groups.entry(group).or_default().tickets += n;
+    }
+    for t in tallies {
+        groups
+            .entry(t.group)
+            .or_default()
+            .add(t.metric, t.state, t.minutes, t.n);
+    }
+    groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
 }
 
 fn pct(met: u64, breached: u64) -> Option<f64> {
@@ -97,40 +198,237 @@ fn pct(met: u64, breached: u64) -> Option<f64> {
     (n > 0).then(|| (met as f64 * 1000.0 / n as f64).round() / 10.0)
 }
 
-fn nearest_rank(sorted: &[i64], p: usize) -> Option<i64> {
-    if sorted.is_empty() {
+/// The nearest-rank percentile of the minutes counted in `hist`.
+fn nearest_rank(hist: &BTreeMap<i64, u64>, p: u64) -> Option<i64> {
+    let total: u64 = hist.values().sum();
+    if total == 0 {
         return None;
     }
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
+    let rank = (p * total).div_ceil(100).max(1);
+    let mut seen = 0;
+    hist.iter().find_map(|(&m, &n)| {
+        seen += n;
+        (seen >= rank).then_some(m)
+    })
+}
+
+/// How a period is cut into buckets: days or weeks (from Monday) of one time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    Day,
+    Week,
+}
+
+impl Bucket {
+    pub fn parse(s: &str) -> Option<Bucket> {
+        match s {
+            "day" => Some(Bucket::Day),
+            "week" => Some(Bucket::Week),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+        }
+    }
+}
+
+/// The buckets of a period in a time zone, as integer arithmetic the database can do: a
+/// moment's local day is `(seconds + offset) / 86400` with the zone's offset in force then,
+/// a week `(day + 3) / 7` (1970-01-01 was a Thursday).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketPlan {
+    pub bucket: Bucket,
+    /// The zone's UTC offset in seconds from each moment on (microseconds since 1970); the
+    /// first holds from the period's start.
+    pub offsets: Vec<(i64, i64)>,
+    /// Each bucket's number and its first moment, local midnight in the zone.
+    pub starts: Vec<(i64, DateTime<FixedOffset>)>,
+}
+
+impl BucketPlan {
+    /// The plan for `[from, to)` in `tz`; offsets change where the zone's do (in steps of
+    /// 15 minutes, which every zone's transitions since 1970 fall on).
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, bucket: Bucket) -> BucketPlan {
+        let offset_at = |t: DateTime<Utc>| {
+            i64::from(
+                tz.offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc(),
+            )
+        };
+        let mut offsets = vec![(from.timestamp_micros(), offset_at(from))];
+        let step = Duration::minutes(15);
+        let mut t = from.duration_trunc(step).unwrap_or(from) + step;
+        while t < to {
+            let o = offset_at(t);
+            if o != offsets.last().map_or(o, |l| l.1) {
+                offsets.push((t.timestamp_micros(), o));
+            }
+            t += step;
+        }
+        let mut plan = BucketPlan {
+            bucket,
+            offsets,
+            starts: Vec::new(),
+        };
+        let last = (to - Duration::microseconds(1)).max(from);
+        let (first, last) = (plan.bucket_of(from), plan.bucket_of(last));
+        plan.starts = (first..=last)
+            .map(|b| {
+                let day = match bucket {
+                    Bucket::Day => b,
+                    Bucket::Week => b * 7 - 3,
+                };
+                let date =
+                    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + Duration::days(day);
+                let midnight = date.and_time(NaiveTime::MIN);
+                // A midnight that a transition skips starts at the first moment that exists.
+                let local = tz
+                    .from_local_datetime(&midnight)
+                    .earliest()
+                    .or_else(|| {
+                        tz.from_local_datetime(&(midnight + Duration::hours(1)))
+                            .earliest()
+                    })
+                    .map_or_else(
+                        || Utc.from_utc_datetime(&midnight).fixed_offset(),
+                        |t| t.fixed_offset(),
+                    );
+                (b, local)
+            })
+            .collect();
+        plan
+    }
+
+    /// The zone's offset in seconds at `us` microseconds since 1970.
+    fn offset_at(&self, us: i64) -> i64 {
+        self.offsets
+            .iter()
+            .rev()
+            .find(|(from, _)| us >= *from)
+            .or(self.offsets.first())
+            .map_or(0, |o| o.1)
+    }
+
+    /// The bucket of a moment, as the database computes it.
+    pub fn bucket_of(&self, t: DateTime<Utc>) -> i64 {
+        let us = t.timestamp_micros();
+        let day = (us.div_euclid(1_000_000) + self.offset_at(us)).div_euclid(86_400);
+        match self.bucket {
+            Bucket::Day => day,
+            Bucket::Week => (day + 3).div_euclid(7),
+        }
+    }
+}
+
+/// One bucket of one group in the time series.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    /// The bucket's first moment (local midnight in the series' zone).
+    pub start: DateTime<FixedOffset>,
+    pub attainment_pct: Option<f64>,
+    pub first_response: MetricFigures,
+    pub next_reply: MetricFigures,
+    pub resolution: MetricFigures,
+}
+
+/// One group's figures over the buckets, every bucket present (empty ones with zeros).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesGroup {
+    pub group: String,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// The series of every group that has clocks in the period, in name order.
+pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) -> Vec<SeriesGroup> {
+    let mut groups: BTreeMap<String, BTreeMap<i64, Acc>> = BTreeMap::new();
+    for t in tallies {
+        groups
+            .entry(t.group)
+            .or_default()
+            .entry(t.bucket)
+            .or_default()
+            .add(t.metric, t.state, t.minutes, t.n);
+    }
+    groups
+        .into_iter()
+        .map(|(group, mut buckets)| SeriesGroup {
+            points: plan
+                .starts
+                .iter()
+                .map(|(b, start)| {
+                    let r = buckets.remove(b).unwrap_or_default().row(String::new());
+                    SeriesPoint {
+                        start: *start,
+                        attainment_pct: r.attainment_pct,
+                        first_response: r.first_response,
+                        next_reply: r.next_reply,
+                        resolution: r.resolution,
+                    }
+                })
+                .collect(),
+            group,
+        })
+        .collect()
+}
+
+/// The figure columns of both CSV forms, after their leading columns.
+const FIGURE_COLUMNS: &str = "attainment_pct,first_response_met,first_response_breached,first_response_open,first_response_attainment_pct,first_response_median_minutes,first_response_p90_minutes,next_reply_met,next_reply_breached,next_reply_open,next_reply_attainment_pct,next_reply_median_minutes,next_reply_p90_minutes,resolution_met,resolution_breached,resolution_open,resolution_attainment_pct,resolution_median_minutes,resolution_p90_minutes";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn push_figures(out: &mut String, attainment: Option<f64>, figures: [&MetricFigures; 3]) {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let opt_i = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    out.push_str(&opt(attainment));
+    for f in figures {
+        out.push_str(&format!(
+            ",{},{},{},{},{},{}",
+            f.met,
+            f.breached,
+            f.open,
+            opt(f.attainment_pct),
+            opt_i(f.median_minutes),
+            opt_i(f.p90_minutes)
+        ));
+    }
+    out.push('\n');
 }
 
 /// The rows as CSV with a header line.
 pub fn to_csv(rows: &[ReportRow]) -> String {
-    let mut out = String::from(
-        "group,tickets,attainment_pct,first_response_met,first_response_breached,first_response_open,first_response_attainment_pct,first_response_median_minutes,first_response_p90_minutes,next_reply_met,next_reply_breached,next_reply_open,next_reply_attainment_pct,next_reply_median_minutes,next_reply_p90_minutes,resolution_met,resolution_breached,resolution_open,resolution_attainment_pct,resolution_median_minutes,resolution_p90_minutes\n",
-    );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    let opt_i = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    let mut out = format!("group,tickets,{FIGURE_COLUMNS}\n");
     for r in rows {
-        let group = if r.group.contains([',', '"', '\n']) {
-            format!("\"{}\"", r.group.replace('"', "\"\""))
-        } else {
-            r.group.clone()
-        };
-        out.push_str(&format!("{group},{},{}", r.tickets, opt(r.attainment_pct)));
-        for f in [&r.first_response, &r.next_reply, &r.resolution] {
+        out.push_str(&format!("{},{},", csv_field(&r.group), r.tickets));
+        let figures = [&r.first_response, &r.next_reply, &r.resolution];
+        push_figures(&mut out, r.attainment_pct, figures);
+    }
+    out
+}
+
+/// The series as CSV, a line per bucket and group.
+pub fn series_to_csv(groups: &[SeriesGroup]) -> String {
+    let mut out = format!("start,group,{FIGURE_COLUMNS}\n");
+    for g in groups {
+        for p in &g.points {
             out.push_str(&format!(
-                ",{},{},{},{},{},{}",
-                f.met,
-                f.breached,
-                f.open,
-                opt(f.attainment_pct),
-                opt_i(f.median_minutes),
-                opt_i(f.p90_minutes)
+                "{},{},",
+                p.start.to_rfc3339(),
+                csv_field(&g.group)
             ));
+            let figures = [&p.first_response, &p.next_reply, &p.resolution];
+            push_figures(&mut out, p.attainment_pct, figures);
         }
-        out.push('\n');
     }
     out
 }
@@ -203,5 +501,94 @@ mod tests {
             .nth(2)
             .unwrap()
             .starts_with("commercial,3,50,2,1,0,66.7,30,90,"));
+    }
+
+    #[test]
+    fn counted_tallies_give_the_rows_of_the_clocks_they_count() {
+        use ClockState::*;
+        let states = [Met, Breached, Running, Paused, Ended];
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut tickets = Vec::new();
+        for _ in 0..400 {
+            let group = ["a", "b", "c"][next(3) as usize].to_owned();
+            let clocks: Vec<ClockView> = (0..next(4))
+                .map(|_| {
+                    let state = states[next(5) as usize];
+                    let stopped = matches!(state, Met | Breached | Ended) && next(5) > 0;
+                    clock(
+                        Metric::ALL[next(3) as usize],
+                        state,
+                        next(300) as i64,
+                        stopped,
+                    )
+                })
+                .collect();
+            tickets.push((group, clocks));
+        }
+        let expected = report(tickets.iter().map(|(g, c)| (g.clone(), &c[..])));
+        let mut per_group: BTreeMap<String, u64> = BTreeMap::new();
+        let mut counted: BTreeMap<(String, usize, &str, Option<i64>), u64> = BTreeMap::new();
+        for (g, clocks) in &tickets {
+            *per_group.entry(g.clone()).or_default() += 1;
+            for c in clocks {
+                let minutes = c.stopped_at.map(|_| c.business_minutes_used);
+                *counted
+                    .entry((g.clone(), c.metric.index(), c.state.as_str(), minutes))
+                    .or_default() += 1;
+            }
+        }
+        let tallies = counted
+            .into_iter()
+            .map(|((group, m, s, minutes), n)| Tally {
+                group,
+                bucket: 0,
+                metric: Metric::ALL[m],
+                state: *states.iter().find(|x| x.as_str() == s).unwrap(),
+                minutes,
+                n,
+            });
+        let rows = rows_of(per_group, tallies);
+        assert_eq!(rows, expected);
+        assert!(rows
+            .iter()
+            .all(|r| r.first_response.median_minutes.is_some()));
+    }
+
+    #[test]
+    fn a_plan_follows_the_zone_across_the_end_of_summer_time() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let (from, to) = (at("2026-10-23T22:00:00Z"), at("2026-10-26T23:00:00Z"));
+        let plan = BucketPlan::new(from, to, tz, Bucket::Day);
+        assert_eq!(
+            plan.offsets,
+            vec![
+                (from.timestamp_micros(), 7200),
+                (at("2026-10-25T01:00:00Z").timestamp_micros(), 3600)
+            ]
+        );
+        let starts: Vec<String> = plan.starts.iter().map(|s| s.1.to_rfc3339()).collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-10-24T00:00:00+02:00",
+                "2026-10-25T00:00:00+02:00",
+                "2026-10-26T00:00:00+01:00"
+            ]
+        );
+        // The last second of a local day and the first of the next.
+        let b = |s: &str| plan.bucket_of(at(s));
+        assert_eq!(b("2026-10-24T21:59:59Z") + 1, b("2026-10-24T22:00:00Z"));
+        assert_eq!(b("2026-10-25T22:59:59Z") + 1, b("2026-10-25T23:00:00Z"));
+        assert_eq!(b("2026-10-25T00:59:59Z"), b("2026-10-25T01:00:00Z"));
+        let weeks = BucketPlan::new(from, to, tz, Bucket::Week);
+        assert_eq!(weeks.starts.len(), 2);
+        assert_eq!(weeks.starts[1].1.to_rfc3339(), "2026-10-26T00:00:00+01:00");
     }
 }

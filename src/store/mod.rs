@@ -23,6 +23,7 @@ mod locks;
 mod mail;
 mod organisations;
 mod privacy;
+mod report;
 mod rules;
 mod sla;
 mod tickets;
@@ -139,7 +140,7 @@ impl Store {
             return Err(StoreError::SchemaTooNew(unknown));
         }
         Migrator::up(&self.db, None).await?;
-        Ok(())
+        self.backfill_clocks().await
     }
 
     async fn applied_migrations(&self) -> Result<Vec<String>, StoreError> {

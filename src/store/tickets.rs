@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -387,12 +387,20 @@ impl Store {
             insert_message(&txn, record.id, &record.subject, &m, &number, now).await?;
         }
         insert_events(&txn, record.id, update.events, now).await?;
+        let updated = by_id(&txn, record.id).await?;
+        // What the report groups by or counts may have changed.
+        if update.decision.is_some() || update.sla.is_some() || update.queue.is_some() {
+            super::report::keep_clocks(&txn, std::slice::from_ref(&updated)).await?;
+        }
         txn.commit().await?;
-        self.by_id(record.id).await
+        Ok(updated)
     }
 }
 
-pub(super) async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<TicketRecord, StoreError> {
+pub(super) async fn by_id<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<TicketRecord, StoreError> {
     tickets::Entity::find()
         .filter(tickets::Column::Id.eq(id))
         .one(db)

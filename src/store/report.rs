@@ -1,0 +1,238 @@
+//! The figures of the compliance report, kept and counted in the database: every SLA clock
+//! is a row of `sla_clocks`, written in the transaction that writes its ticket, so a report
+//! over a period is one grouped count over an index instead of a replay of every ticket.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+
+use entity::{sla_clocks, tickets};
+
+use super::{clock_state, Store, StoreError, TicketRecord};
+use crate::sla::report::{kept, BucketPlan, GroupBy, Tally, NO_POLICY};
+use crate::sla::{ClockState, Metric};
+
+/// Replaces the kept clocks of `records` with what their SLA state says now.
+pub(super) async fn keep_clocks<C: ConnectionTrait>(
+    db: &C,
+    records: &[TicketRecord],
+) -> Result<(), StoreError> {
+    sla_clocks::Entity::delete_many()
+        .filter(sla_clocks::Column::TicketId.is_in(records.iter().map(|r| r.id)))
+        .exec(db)
+        .await?;
+    insert_clocks(db, records).await
+}
+
+/// Inserts the kept clocks of `records`; rows that exist already stay as they are.
+pub(super) async fn insert_clocks<C: ConnectionTrait>(
+    db: &C,
+    records: &[TicketRecord],
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for r in records {
+        let Some(state) = clock_state(r)? else {
+            continue;
+        };
+        for c in kept(&state) {
+            rows.push(sla_clocks::ActiveModel {
+                ticket_id: Set(r.id),
+                metric: Set(c.metric.as_str().to_owned()),
+                cycle: Set(i32::try_from(c.cycle).unwrap_or(i32::MAX)),
+                created_us: Set(r.created_at.timestamp_micros()),
+                segment: Set(r.segment.clone()),
+                channel: Set(r.channel.clone()),
+                queue: Set(r.queue.clone()),
+                category: Set(r.category.clone()),
+                policy: Set(r.sla_policy.clone().unwrap_or_else(|| NO_POLICY.into())),
+                state: Set(c.state.as_str().to_owned()),
+                due_us: Set(c.due_at.map(|d| d.timestamp_micros())),
+                minutes: Set(c.minutes),
+            });
+        }
+    }
+    // Well below either database's limit of bound values per statement.
+    for chunk in rows.chunks(2_000) {
+        sla_clocks::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    sla_clocks::Column::TicketId,
+                    sla_clocks::Column::Metric,
+                    sla_clocks::Column::Cycle,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn ticket_group(g: GroupBy) -> &'static str {
+    match g {
+        GroupBy::Segment => "segment",
+        GroupBy::Channel => "channel",
+        GroupBy::Queue => "queue",
+        GroupBy::Category => "category",
+        GroupBy::Policy => "COALESCE(sla_policy, '(none)')",
+    }
+}
+
+fn clock_group(g: GroupBy) -> &'static str {
+    match g {
+        GroupBy::Segment => "segment",
+        GroupBy::Channel => "channel",
+        GroupBy::Queue => "queue",
+        GroupBy::Category => "category",
+        GroupBy::Policy => "policy",
+    }
+}
+
+/// The SQL of a bucket number from `created_us`, the same arithmetic as
+/// [`BucketPlan::bucket_of`]; only integers of ours go into it.
+fn bucket_sql(plan: Option<&BucketPlan>) -> String {
+    use crate::sla::report::Bucket;
+    let Some(plan) = plan else {
+        return "CAST(0 AS BIGINT)".into();
+    };
+    let offset = match &plan.offsets[..] {
+        [] => "0".to_owned(),
+        [(_, o)] => o.to_string(),
+        [rest @ .., (_, last)] => {
+            let mut case = String::from("CASE");
+            for (w, next) in rest.iter().zip(&plan.offsets[1..]) {
+                case.push_str(&format!(" WHEN created_us < {} THEN {}", next.0, w.1));
+            }
+            case.push_str(&format!(" ELSE {last} END"));
+            case
+        }
+    };
+    let day = format!("((created_us / 1000000 + {offset}) / 86400)");
+    match plan.bucket {
+        Bucket::Day => day,
+        Bucket::Week => format!("(({day} + 3) / 7)"),
+    }
+}
+
+impl Store {
+    /// Writes the kept clocks of tickets stored before they were kept, once: when the table
+    /// is empty and some ticket has clocks. One transaction, so a crash leaves it empty and
+    /// the next start does it again; rows another process wrote meanwhile stay.
+    pub(super) async fn backfill_clocks(&self) -> Result<(), StoreError> {
+        let kept_any = sla_clocks::Entity::find().limit(1).one(&self.db).await?;
+        let with_sla = tickets::Entity::find()
+            .filter(tickets::Column::Sla.is_not_null())
+            .limit(1)
+            .one(&self.db)
+            .await?;
+        if kept_any.is_some() || with_sla.is_none() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        let mut after = i64::MIN;
+        loop {
+            let page = tickets::Entity::find()
+                .filter(tickets::Column::Seq.gt(after))
+                .filter(tickets::Column::Sla.is_not_null())
+                .order_by_asc(tickets::Column::Seq)
+                .limit(1_000)
+                .all(&txn)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            insert_clocks(&txn, &page).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Tickets created in `[from, to)` per group.
+    pub async fn tickets_per_group(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group: GroupBy,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let g = ticket_group(group);
+        let rows: Vec<(String, i64)> = tickets::Entity::find()
+            .select_only()
+            .column_as(Expr::cust(g), "grp")
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(tickets::Column::CreatedAt.gte(from))
+            .filter(tickets::Column::CreatedAt.lt(to))
+            .group_by(Expr::cust(g))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(g, n)| (g, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    /// The clocks of the tickets created in `[from, to)`, counted per group, bucket (all in
+    /// bucket 0 without a plan), metric, state as of `now` and minutes used.
+    pub async fn sla_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group: GroupBy,
+        plan: Option<&BucketPlan>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Tally>, StoreError> {
+        let bucket = bucket_sql(plan);
+        let g = clock_group(group);
+        let state = format!(
+            "CASE WHEN state = 'running' AND due_us < {} THEN 'breached' ELSE state END",
+            now.timestamp_micros()
+        );
+        let rows: Vec<(i64, String, String, String, Option<i64>, i64)> = sla_clocks::Entity::find()
+            .select_only()
+            .column_as(Expr::cust(&bucket), "bucket")
+            .column_as(Expr::cust(g), "grp")
+            .column(sla_clocks::Column::Metric)
+            .column_as(Expr::cust(&state), "st")
+            .column(sla_clocks::Column::Minutes)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
+            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .group_by(Expr::cust(&bucket))
+            .group_by(Expr::cust(g))
+            .group_by(sla_clocks::Column::Metric)
+            .group_by(Expr::cust(&state))
+            .group_by(sla_clocks::Column::Minutes)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let metrics: HashMap<&str, Metric> = Metric::ALL.iter().map(|m| (m.as_str(), *m)).collect();
+        let states: HashMap<&str, ClockState> = [
+            ClockState::Met,
+            ClockState::Breached,
+            ClockState::Running,
+            ClockState::Paused,
+            ClockState::Ended,
+        ]
+        .iter()
+        .map(|s| (s.as_str(), *s))
+        .collect();
+        rows.into_iter()
+            .map(|(bucket, group, metric, state, minutes, n)| {
+                let corrupt = || StoreError::Corrupt(format!("a kept SLA clock: {metric} {state}"));
+                Ok(Tally {
+                    metric: *metrics.get(metric.as_str()).ok_or_else(corrupt)?,
+                    state: *states.get(state.as_str()).ok_or_else(corrupt)?,
+                    group,
+                    bucket,
+                    minutes,
+                    n: u64::try_from(n).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
