@@ -82,6 +82,13 @@ async fn series_buckets_are_the_days_of_the_zone_and_add_up_to_the_report() {
         );
         assert_eq!(berlin["groups"][0]["group"], "email");
         assert_eq!(counts(&berlin, "first_response"), [1, 2, 2], "{berlin}");
+        let tickets: Vec<i64> = berlin["groups"][0]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["tickets"].as_i64().unwrap())
+            .collect();
+        assert_eq!(tickets, [1, 2, 2], "{berlin}");
 
         // The same moments in UTC days.
         let utc = series(&server, "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z", "").await;
@@ -135,7 +142,7 @@ async fn series_buckets_are_the_days_of_the_zone_and_add_up_to_the_report() {
             .unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert!(
-            lines[0].starts_with("start,group,attainment_pct,first_response_met,"),
+            lines[0].starts_with("start,group,tickets,attainment_pct,first_response_met,"),
             "{csv}"
         );
         assert_eq!(lines.len(), 4, "{csv}");

@@ -1,4 +1,4 @@
-//! One SLA clock of one ticket, as the compliance report counts it.
+//! One SLA clock of one ticket, or the ticket itself, as the compliance report counts it.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,8 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub ticket_id: Uuid,
+    /// 0 first response, 1 next reply, 2 resolution; 3 the ticket itself.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub metric: String,
+    pub metric: i16,
     #[sea_orm(primary_key, auto_increment = false)]
     pub cycle: i32,
     /// The ticket's creation time, microseconds since 1970.
@@ -19,8 +20,8 @@ pub struct Model {
     pub category: String,
     /// The ticket's SLA policy, `(none)` without one.
     pub policy: String,
-    /// `met`, `breached`, `ended`, `running` or `paused`.
-    pub state: String,
+    /// 0 met, 1 breached, 2 running, 3 paused, 4 ended (and the ticket's own row).
+    pub state: i16,
     /// When a running clock breaches, microseconds since 1970.
     pub due_us: Option<i64>,
     /// Business minutes used by a met or breached clock.

@@ -100,12 +100,13 @@ pub fn kept(state: &SlaState) -> Vec<KeptClock> {
 }
 
 /// How many clocks of one group (and bucket) have one metric, state and minutes, as the
-/// database counts them; the state is as of the report's now.
+/// database counts them; the state is as of the report's now. Without a metric: how many
+/// tickets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tally {
     pub group: String,
     pub bucket: i64,
-    pub metric: Metric,
+    pub metric: Option<Metric>,
     pub state: ClockState,
     pub minutes: Option<i64>,
     pub n: u64,
@@ -130,6 +131,13 @@ impl Acc {
         }
         if let (Some(m), ClockState::Met | ClockState::Breached) = (minutes, state) {
             *self.minutes[i].entry(m).or_default() += n;
+        }
+    }
+
+    fn count(&mut self, t: &Tally) {
+        match t.metric {
+            Some(m) => self.add(m, t.state, t.minutes, t.n),
+            None => self.tickets += t.n,
         }
     }
 
@@ -175,20 +183,11 @@ pub fn report<'a>(tickets: impl IntoIterator<Item = (String, &'a [ClockView])>) 
     groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
 }
 
-/// The same rows from the tickets per group and the database's tallies of their clocks.
-pub fn rows_of(
-    tickets: impl IntoIterator<Item = (String, u64)>,
-    tallies: impl IntoIterator<Item = Tally>,
-) -> Vec<ReportRow> {
+/// The same rows from the database's tallies of the tickets and their clocks.
+pub fn rows_of(tallies: impl IntoIterator<Item = Tally>) -> Vec<ReportRow> {
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-    for (group, n) in tickets {
-        groups.entry(group).or_default().tickets += n;
-    }
     for t in tallies {
-        groups
-            .entry(t.group)
-            .or_default()
-            .add(t.metric, t.state, t.minutes, t.n);
+        groups.entry(t.group.clone()).or_default().count(&t);
     }
     groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
 }
@@ -330,6 +329,8 @@ impl BucketPlan {
 pub struct SeriesPoint {
     /// The bucket's first moment (local midnight in the series' zone).
     pub start: DateTime<FixedOffset>,
+    /// Tickets created in the bucket.
+    pub tickets: u64,
     pub attainment_pct: Option<f64>,
     pub first_response: MetricFigures,
     pub next_reply: MetricFigures,
@@ -348,11 +349,11 @@ pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) ->
     let mut groups: BTreeMap<String, BTreeMap<i64, Acc>> = BTreeMap::new();
     for t in tallies {
         groups
-            .entry(t.group)
+            .entry(t.group.clone())
             .or_default()
             .entry(t.bucket)
             .or_default()
-            .add(t.metric, t.state, t.minutes, t.n);
+            .count(&t);
     }
     groups
         .into_iter()
@@ -364,6 +365,7 @@ pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) ->
                     let r = buckets.remove(b).unwrap_or_default().row(String::new());
                     SeriesPoint {
                         start: *start,
+                        tickets: r.tickets,
                         attainment_pct: r.attainment_pct,
                         first_response: r.first_response,
                         next_reply: r.next_reply,
@@ -418,14 +420,11 @@ pub fn to_csv(rows: &[ReportRow]) -> String {
 
 /// The series as CSV, a line per bucket and group.
 pub fn series_to_csv(groups: &[SeriesGroup]) -> String {
-    let mut out = format!("start,group,{FIGURE_COLUMNS}\n");
+    let mut out = format!("start,group,tickets,{FIGURE_COLUMNS}\n");
     for g in groups {
         for p in &g.points {
-            out.push_str(&format!(
-                "{},{},",
-                p.start.to_rfc3339(),
-                csv_field(&g.group)
-            ));
+            let (start, group) = (p.start.to_rfc3339(), csv_field(&g.group));
+            out.push_str(&format!("{start},{group},{},", p.tickets));
             let figures = [&p.first_response, &p.next_reply, &p.resolution];
             push_figures(&mut out, p.attainment_pct, figures);
         }
@@ -532,15 +531,15 @@ mod tests {
             tickets.push((group, clocks));
         }
         let expected = report(tickets.iter().map(|(g, c)| (g.clone(), &c[..])));
-        let mut per_group: BTreeMap<String, u64> = BTreeMap::new();
-        let mut counted: BTreeMap<(String, usize, &str, Option<i64>), u64> = BTreeMap::new();
+        // What the database counts: a row per ticket, a row per clock.
+        type Key<'a> = (String, Option<usize>, &'a str, Option<i64>);
+        let mut counted: BTreeMap<Key, u64> = BTreeMap::new();
         for (g, clocks) in &tickets {
-            *per_group.entry(g.clone()).or_default() += 1;
+            *counted.entry((g.clone(), None, "ended", None)).or_default() += 1;
             for c in clocks {
                 let minutes = c.stopped_at.map(|_| c.business_minutes_used);
-                *counted
-                    .entry((g.clone(), c.metric.index(), c.state.as_str(), minutes))
-                    .or_default() += 1;
+                let key = (g.clone(), Some(c.metric.index()), c.state.as_str(), minutes);
+                *counted.entry(key).or_default() += 1;
             }
         }
         let tallies = counted
@@ -548,12 +547,12 @@ mod tests {
             .map(|((group, m, s, minutes), n)| Tally {
                 group,
                 bucket: 0,
-                metric: Metric::ALL[m],
+                metric: m.map(|m| Metric::ALL[m]),
                 state: *states.iter().find(|x| x.as_str() == s).unwrap(),
                 minutes,
                 n,
             });
-        let rows = rows_of(per_group, tallies);
+        let rows = rows_of(tallies);
         assert_eq!(rows, expected);
         assert!(rows
             .iter()

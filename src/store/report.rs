@@ -1,14 +1,14 @@
-//! The figures of the compliance report, kept and counted in the database: every SLA clock
-//! is a row of `sla_clocks`, written in the transaction that writes its ticket, so a report
-//! over a period is one grouped count over an index instead of a replay of every ticket.
-
-use std::collections::HashMap;
+//! The figures of the compliance report, kept and counted in the database: every ticket and
+//! each of its SLA clocks is a row of `sla_clocks`, written in the transaction that writes
+//! the ticket, so a report over a period is one grouped count over an index instead of a
+//! replay of every ticket. Metrics and states are small integers there (see
+//! [`metric_code`], [`state_code`]): less to read, hash and compare per row.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 
 use entity::{sla_clocks, tickets};
@@ -36,24 +36,35 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for r in records {
-        let Some(state) = clock_state(r)? else {
-            continue;
-        };
-        for c in kept(&state) {
-            rows.push(sla_clocks::ActiveModel {
+        let row = |metric: i16, cycle: u32, state: i16, due: Option<i64>, minutes: Option<i64>| {
+            sla_clocks::ActiveModel {
                 ticket_id: Set(r.id),
-                metric: Set(c.metric.as_str().to_owned()),
-                cycle: Set(i32::try_from(c.cycle).unwrap_or(i32::MAX)),
+                metric: Set(metric),
+                cycle: Set(i32::try_from(cycle).unwrap_or(i32::MAX)),
                 created_us: Set(r.created_at.timestamp_micros()),
                 segment: Set(r.segment.clone()),
                 channel: Set(r.channel.clone()),
                 queue: Set(r.queue.clone()),
                 category: Set(r.category.clone()),
                 policy: Set(r.sla_policy.clone().unwrap_or_else(|| NO_POLICY.into())),
-                state: Set(c.state.as_str().to_owned()),
-                due_us: Set(c.due_at.map(|d| d.timestamp_micros())),
-                minutes: Set(c.minutes),
-            });
+                state: Set(state),
+                due_us: Set(due),
+                minutes: Set(minutes),
+            }
+        };
+        rows.push(row(TICKET, 0, state_code(ClockState::Ended), None, None));
+        let Some(state) = clock_state(r)? else {
+            continue;
+        };
+        for c in kept(&state) {
+            let due = c.due_at.map(|d| d.timestamp_micros());
+            rows.push(row(
+                metric_code(c.metric),
+                c.cycle,
+                state_code(c.state),
+                due,
+                c.minutes,
+            ));
         }
     }
     // Well below either database's limit of bound values per statement.
@@ -74,14 +85,23 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
     Ok(())
 }
 
-fn ticket_group(g: GroupBy) -> &'static str {
-    match g {
-        GroupBy::Segment => "segment",
-        GroupBy::Channel => "channel",
-        GroupBy::Queue => "queue",
-        GroupBy::Category => "category",
-        GroupBy::Policy => "COALESCE(sla_policy, '(none)')",
-    }
+/// The row of the ticket itself, beside its clocks' 0 to 2.
+const TICKET: i16 = 3;
+
+fn metric_code(m: Metric) -> i16 {
+    m.index() as i16
+}
+
+const STATES: [ClockState; 5] = [
+    ClockState::Met,
+    ClockState::Breached,
+    ClockState::Running,
+    ClockState::Paused,
+    ClockState::Ended,
+];
+
+fn state_code(s: ClockState) -> i16 {
+    STATES.iter().position(|x| *x == s).unwrap_or(4) as i16
 }
 
 fn clock_group(g: GroupBy) -> &'static str {
@@ -121,63 +141,37 @@ fn bucket_sql(plan: Option<&BucketPlan>) -> String {
 }
 
 impl Store {
-    /// Writes the kept clocks of tickets stored before they were kept, once: when the table
-    /// is empty and some ticket has clocks. One transaction, so a crash leaves it empty and
+    /// Writes the kept rows of tickets stored before they were kept, once: when the table is
+    /// empty and there are tickets. One transaction, so a crash leaves it empty and
     /// the next start does it again; rows another process wrote meanwhile stay.
     pub(super) async fn backfill_clocks(&self) -> Result<(), StoreError> {
         let kept_any = sla_clocks::Entity::find().limit(1).one(&self.db).await?;
-        let with_sla = tickets::Entity::find()
-            .filter(tickets::Column::Sla.is_not_null())
-            .limit(1)
-            .one(&self.db)
-            .await?;
-        if kept_any.is_some() || with_sla.is_none() {
+        let any_ticket = tickets::Entity::find().limit(1).one(&self.db).await?;
+        if kept_any.is_some() || any_ticket.is_none() {
             return Ok(());
         }
         let txn = self.db.begin().await?;
         let mut after = i64::MIN;
+        let mut filled = 0;
         loop {
             let page = tickets::Entity::find()
                 .filter(tickets::Column::Seq.gt(after))
-                .filter(tickets::Column::Sla.is_not_null())
                 .order_by_asc(tickets::Column::Seq)
                 .limit(1_000)
                 .all(&txn)
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
+            filled += page.len();
             insert_clocks(&txn, &page).await?;
         }
         txn.commit().await?;
+        tracing::info!(tickets = filled, "the report's SLA clocks were filled in");
         Ok(())
     }
 
-    /// Tickets created in `[from, to)` per group.
-    pub async fn tickets_per_group(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        group: GroupBy,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let g = ticket_group(group);
-        let rows: Vec<(String, i64)> = tickets::Entity::find()
-            .select_only()
-            .column_as(Expr::cust(g), "grp")
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .filter(tickets::Column::CreatedAt.gte(from))
-            .filter(tickets::Column::CreatedAt.lt(to))
-            .group_by(Expr::cust(g))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(g, n)| (g, u64::try_from(n).unwrap_or(0)))
-            .collect())
-    }
-
-    /// The clocks of the tickets created in `[from, to)`, counted per group, bucket (all in
-    /// bucket 0 without a plan), metric, state as of `now` and minutes used.
+    /// The tickets created in `[from, to)` and their clocks, counted per group, bucket (all
+    /// in bucket 0 without a plan), metric, state as of `now` and minutes used.
     pub async fn sla_tallies(
         &self,
         from: DateTime<Utc>,
@@ -189,10 +183,12 @@ impl Store {
         let bucket = bucket_sql(plan);
         let g = clock_group(group);
         let state = format!(
-            "CASE WHEN state = 'running' AND due_us < {} THEN 'breached' ELSE state END",
-            now.timestamp_micros()
+            "CAST(CASE WHEN state = {} AND due_us < {} THEN {} ELSE state END AS SMALLINT)",
+            state_code(ClockState::Running),
+            now.timestamp_micros(),
+            state_code(ClockState::Breached),
         );
-        let rows: Vec<(i64, String, String, String, Option<i64>, i64)> = sla_clocks::Entity::find()
+        let query = sla_clocks::Entity::find()
             .select_only()
             .column_as(Expr::cust(&bucket), "bucket")
             .column_as(Expr::cust(g), "grp")
@@ -207,26 +203,36 @@ impl Store {
             .group_by(sla_clocks::Column::Metric)
             .group_by(Expr::cust(&state))
             .group_by(sla_clocks::Column::Minutes)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let metrics: HashMap<&str, Metric> = Metric::ALL.iter().map(|m| (m.as_str(), *m)).collect();
-        let states: HashMap<&str, ClockState> = [
-            ClockState::Met,
-            ClockState::Breached,
-            ClockState::Running,
-            ClockState::Paused,
-            ClockState::Ended,
-        ]
-        .iter()
-        .map(|s| (s.as_str(), *s))
-        .collect();
+            .into_tuple::<(i64, String, i16, i16, Option<i64>, i64)>();
+        let rows = if self.db.get_database_backend() == DbBackend::Postgres {
+            // Enough memory to hash the groups (minutes make many) instead of sorting the
+            // rows on disk; for this statement only.
+            let txn = self.db.begin().await?;
+            txn.execute_unprepared("SET LOCAL work_mem = '64MB'")
+                .await?;
+            let rows = query.all(&txn).await?;
+            txn.commit().await?;
+            rows
+        } else {
+            query.all(&self.db).await?
+        };
         rows.into_iter()
             .map(|(bucket, group, metric, state, minutes, n)| {
                 let corrupt = || StoreError::Corrupt(format!("a kept SLA clock: {metric} {state}"));
+                let metric = match metric {
+                    TICKET => None,
+                    m => Some(
+                        *Metric::ALL
+                            .get(usize::try_from(m).map_err(|_| corrupt())?)
+                            .ok_or_else(corrupt)?,
+                    ),
+                };
+                let state = *STATES
+                    .get(usize::try_from(state).map_err(|_| corrupt())?)
+                    .ok_or_else(corrupt)?;
                 Ok(Tally {
-                    metric: *metrics.get(metric.as_str()).ok_or_else(corrupt)?,
-                    state: *states.get(state.as_str()).ok_or_else(corrupt)?,
+                    metric,
+                    state,
                     group,
                     bucket,
                     minutes,

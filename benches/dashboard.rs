@@ -1,0 +1,298 @@
+//! The calls of a service manager's dashboard over HTTP on PostgreSQL with 1,000,000
+//! tickets created over a year (a kept row for each, and for 2,300,000 SLA clocks): the
+//! compliance report of 30 and 90 days per grouping, its time series per day and week, the
+//! tickets that breached and those due within the hour — against a plain indexed count of
+//! the last 30 days' tickets (`SELECT COUNT(*) … WHERE created_at >= …`) in the same run.
+//!
+//! `cargo bench --bench dashboard`. The server comes from `TRIAGE_BENCH_DATABASE_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/test`); the bench makes a database of its
+//! own there and drops it afterwards.
+
+mod common;
+
+use common::percentile;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use triage::api::{ApiConfig, AppState};
+use triage::store::Store;
+
+const TICKETS: u64 = 1_000_000;
+const BUDGET: Duration = Duration::from_secs(4);
+
+/// Runs `call` from `clients` tasks for the budget; returns sorted latencies.
+async fn measure<F, Fut>(clients: usize, call: F) -> Vec<Duration>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    call().await;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while start.elapsed() < BUDGET || lat.len() < 20 {
+                let t0 = Instant::now();
+                call().await;
+                lat.push(t0.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
+async fn columns(db: &DatabaseConnection, table: &str) -> anyhow::Result<Vec<String>> {
+    Ok(db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+                 AND column_name NOT IN ('seq', 'queue_by') ORDER BY ordinal_position"
+            ),
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "column_name").unwrap())
+        .collect())
+}
+
+/// One real ticket, classified by the shipped rules, copied a million times: created over
+/// the last 365 days, in three segments, three channels, 20 queues and three policies.
+async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
+    let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .rules;
+    let samples = triage::loadtest::sample_tickets(include_str!("../examples/tickets.jsonl"));
+    let seed = triage::loadtest::decided_tickets(&rules, &samples[..1], Utc::now())
+        .pop()
+        .expect("a sample ticket");
+    store.create_ticket_unbatched(seed, Utc::now()).await?;
+    let db = Database::connect(url).await?;
+    let cols = columns(&db, "tickets").await?;
+    let value = |c: &str| -> String {
+        match c {
+            "id" => "gen_random_uuid()".into(),
+            "external_id" => "NULL".into(),
+            "created_at" | "received_at" | "updated_at" => {
+                "now() - (g * 31.536) * interval '1 second'".into()
+            }
+            "segment" => {
+                "(ARRAY['business-critical','commercial','administrative'])[1 + g % 3]".into()
+            }
+            "channel" => "(ARRAY['email','web','phone'])[1 + (g / 3) % 3]".into(),
+            "queue" => "'queue-' || (g % 20)".into(),
+            "sla_policy" => "(ARRAY['critical','standard','basic'])[1 + (g / 7) % 3]".into(),
+            "status" => "CASE WHEN g % 20 = 0 THEN 'open' ELSE 'resolved' END".into(),
+            "sla_state" => {
+                "CASE WHEN g % 20 = 0 THEN 'running' WHEN g % 9 = 0 THEN 'breached' ELSE 'met' END"
+                    .into()
+            }
+            "sla_due_at" => {
+                "CASE WHEN g % 20 = 0 THEN now() + ((g % 5000) - 200) * interval '1 minute' END"
+                    .into()
+            }
+            other => format!("s.{other}"),
+        }
+    };
+    let t0 = Instant::now();
+    db.execute_unprepared(&format!(
+        "INSERT INTO tickets ({}) SELECT {} FROM tickets s \
+         CROSS JOIN generate_series(1, {}) g",
+        cols.join(", "),
+        cols.iter().map(|c| value(c)).collect::<Vec<_>>().join(", "),
+        TICKETS - 1
+    ))
+    .await?;
+    // A row per ticket (metric 3) and its clocks (0 first response, 2 resolution, 1 next
+    // reply for three in ten): 85 % met (0), 10 % breached (1), the rest running (2, due
+    // over the next days, some past) or paused (3); up to 10 hours to first response, 4 days
+    // to resolution.
+    db.execute_unprepared(
+        "INSERT INTO sla_clocks (ticket_id, metric, cycle, created_us, segment, channel, queue, \
+           category, policy, state, due_us, minutes) \
+         SELECT t.id, m.metric, CASE WHEN m.metric = 3 THEN 0 ELSE 1 END, \
+           (extract(epoch FROM t.created_at) * 1000000)::bigint, \
+           t.segment, t.channel, t.queue, t.category, COALESCE(t.sla_policy, '(none)'), \
+           CASE WHEN m.metric = 3 THEN 4 WHEN x.h % 100 < 85 THEN 0 WHEN x.h % 100 < 95 THEN 1 \
+                WHEN x.h % 100 < 98 THEN 2 ELSE 3 END, \
+           CASE WHEN m.metric <> 3 AND x.h % 100 BETWEEN 95 AND 97 THEN \
+             (extract(epoch FROM now()) * 1000000)::bigint + (x.h % 5000 - 200) * 60000000 END, \
+           CASE WHEN m.metric <> 3 AND x.h % 100 < 95 THEN (x.h / 100) % m.span END \
+         FROM tickets t \
+         CROSS JOIN (VALUES (0, 600), (2, 5760), (1, 480), (3, 1)) m(metric, span) \
+         CROSS JOIN LATERAL (SELECT abs(hashtext(t.id::text || m.metric)::bigint) AS h) x \
+         WHERE m.metric <> 1 OR t.seq % 10 < 3 \
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    // Vacuumed, as autovacuum would have done long since: index-only scans need the
+    // visibility map.
+    for table in ["tickets", "sla_clocks"] {
+        db.execute_unprepared(&format!("VACUUM ANALYZE {table}"))
+            .await?;
+    }
+    println!(
+        "{TICKETS} tickets over 365 days and their clocks written in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    db.close().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let admin = std::env::var("TRIAGE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = "triage_bench_dashboard";
+    let conn = Database::connect(&admin).await?;
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await?;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let store = Store::open(&url).await?;
+    seed(&url, &store).await?;
+
+    let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .rules;
+    let config = ApiConfig {
+        auth: false,
+        ..ApiConfig::default()
+    };
+    let state = Arc::new(AppState::new(store, rules, config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(triage::api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+
+    let db = Database::connect(&url).await?;
+    let now = Utc::now();
+    let ago = |days: i64| {
+        (now - chrono::Duration::days(days))
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+            .replace(':', "%3A")
+    };
+    let soon = (now + chrono::Duration::hours(1))
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+        .replace(':', "%3A");
+    let calls: Vec<(String, String)> = vec![
+        (
+            "report, 30 days, per segment".into(),
+            format!("/api/v1/sla/report?from={}&group_by=segment", ago(30)),
+        ),
+        (
+            "report, 30 days, per queue".into(),
+            format!("/api/v1/sla/report?from={}&group_by=queue", ago(30)),
+        ),
+        (
+            "report, 30 days, per policy".into(),
+            format!("/api/v1/sla/report?from={}&group_by=policy", ago(30)),
+        ),
+        (
+            "report, 90 days, per channel".into(),
+            format!("/api/v1/sla/report?from={}&group_by=channel", ago(90)),
+        ),
+        (
+            "series, 30 days by day, per segment".into(),
+            format!(
+                "/api/v1/sla/report/series?from={}&group_by=segment&tz=Europe/Berlin",
+                ago(30)
+            ),
+        ),
+        (
+            "series, 90 days by day, per queue".into(),
+            format!(
+                "/api/v1/sla/report/series?from={}&group_by=queue&tz=Europe/Berlin",
+                ago(90)
+            ),
+        ),
+        (
+            "series, 90 days by week, per policy".into(),
+            format!(
+                "/api/v1/sla/report/series?from={}&group_by=policy&bucket=week&tz=Europe/Berlin",
+                ago(90)
+            ),
+        ),
+        (
+            "tickets breached, newest 50".into(),
+            "/api/v1/tickets?sla_state=breached&limit=50".into(),
+        ),
+        (
+            "tickets due within the hour, soonest 50".into(),
+            format!("/api/v1/tickets?due_before={soon}&limit=50"),
+        ),
+    ];
+    let http = reqwest::Client::new();
+    for clients in [1, 4] {
+        let base = {
+            let db = db.clone();
+            let from = now - chrono::Duration::days(30);
+            measure(clients, move || {
+                let db = db.clone();
+                async move {
+                    db.query_one(Statement::from_sql_and_values(
+                        db.get_database_backend(),
+                        "SELECT COUNT(*) AS n FROM tickets WHERE created_at >= $1",
+                        [from.into()],
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                }
+            })
+            .await
+        };
+        let b99 = percentile(&base, 0.99);
+        println!(
+            "{clients} client(s), {:>42}: p50 {:>7.2} ms, p99 {:>7.2} ms",
+            "plain indexed count, 30 days (baseline)",
+            percentile(&base, 0.5).as_secs_f64() * 1e3,
+            b99.as_secs_f64() * 1e3
+        );
+        for (what, path) in &calls {
+            let (http, url) = (http.clone(), format!("{addr}{path}"));
+            let lat = measure(clients, move || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let r = http.get(&url).send().await.unwrap();
+                    assert!(r.status().is_success(), "{url}: {}", r.status());
+                    r.bytes().await.unwrap();
+                }
+            })
+            .await;
+            let p99 = percentile(&lat, 0.99);
+            println!(
+                "{clients} client(s), {what:>42}: p50 {:>7.2} ms, p99 {:>7.2} ms ({:.1}x the baseline's p99)",
+                percentile(&lat, 0.5).as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                p99.as_secs_f64() / b99.as_secs_f64()
+            );
+        }
+    }
+    let _ = stop.send(());
+    server.await??;
+    db.close().await?;
+    // TRIAGE_BENCH_KEEP=1 leaves the database for a look at the query plans.
+    if std::env::var("TRIAGE_BENCH_KEEP").is_err() {
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
