@@ -217,6 +217,13 @@ async fn main() -> anyhow::Result<()> {
             ),
         ),
         (
+            "same, with p50/p90 per day".into(),
+            format!(
+                "/api/v1/sla/report/series?from={}&group_by=segment&tz=Europe/Berlin&percentiles=true",
+                ago(30)
+            ),
+        ),
+        (
             "series, 90 days by day, per queue".into(),
             format!(
                 "/api/v1/sla/report/series?from={}&group_by=queue&tz=Europe/Berlin",

@@ -237,6 +237,28 @@ async fn kept_clocks_follow_replies_and_transfers_and_are_filled_in_for_older_ti
             Some((1, 0, 0, 1)),
             "{after}"
         );
+        // The series has the minutes per bucket when asked for them.
+        let point = |series: &Value| {
+            let groups = series["groups"].as_array().unwrap();
+            let g = groups.iter().find(|g| g["group"] == home.as_str()).unwrap();
+            g["points"].as_array().unwrap().last().unwrap()["first_response"].clone()
+        };
+        let (_, plain) = get_json(&server.url("/api/v1/sla/report/series?group_by=queue")).await;
+        assert_eq!(point(&plain)["met"], 1, "{plain}");
+        assert_eq!(point(&plain)["median_minutes"], Value::Null, "{plain}");
+        let (_, with) =
+            get_json(&server.url("/api/v1/sla/report/series?group_by=queue&percentiles=true"))
+                .await;
+        let row = after
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == home.as_str());
+        assert_eq!(point(&with)["median_minutes"], 0, "{with}");
+        assert_eq!(
+            point(&with)["median_minutes"],
+            row.unwrap()["first_response"]["median_minutes"]
+        );
         server.stop().await;
 
         // A database whose tickets were stored before clocks were kept: the store fills

@@ -42,7 +42,10 @@ pub async fn sla_report(
 ) -> Result<Vec<ReportRow>, DeskError> {
     let (from, to) = period(cx, from, to)?;
     let group = group_by(group)?;
-    let tallies = cx.store.sla_tallies(from, to, group, None, cx.now).await?;
+    let tallies = cx
+        .store
+        .sla_tallies(from, to, group, None, true, cx.now)
+        .await?;
     Ok(rows_of(tallies))
 }
 
@@ -59,7 +62,8 @@ pub struct Series {
     pub groups: Vec<SeriesGroup>,
 }
 
-/// The report's figures per day or week of `tz` and per group, for charts.
+/// The report's figures per day or week of `tz` and per group, for charts; median and p90
+/// minutes per bucket only with `percentiles` (they make the count many times dearer).
 pub async fn sla_series(
     cx: &Ctx<'_>,
     from: Option<DateTime<Utc>>,
@@ -67,6 +71,7 @@ pub async fn sla_series(
     group: Option<&str>,
     bucket: Option<&str>,
     tz: Option<&str>,
+    percentiles: bool,
 ) -> Result<Series, DeskError> {
     let (from, to) = period(cx, from, to)?;
     let group = group_by(group)?;
@@ -94,7 +99,7 @@ pub async fn sla_series(
     let plan = BucketPlan::new(from, to, tz, bucket);
     let tallies = cx
         .store
-        .sla_tallies(from, to, group, Some(&plan), cx.now)
+        .sla_tallies(from, to, group, Some(&plan), percentiles, cx.now)
         .await?;
     let groups = series_of(&plan, tallies);
     Ok(Series {
