@@ -54,21 +54,6 @@ where
     all
 }
 
-async fn columns(db: &DatabaseConnection, table: &str) -> anyhow::Result<Vec<String>> {
-    Ok(db
-        .query_all(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
-                 AND column_name NOT IN ('seq', 'queue_by') ORDER BY ordinal_position"
-            ),
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "column_name").unwrap())
-        .collect())
-}
-
 /// One real ticket, classified by the shipped rules, copied a million times: created over
 /// the last 365 days, in three segments, three channels, 20 queues and three policies.
 async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
@@ -81,7 +66,7 @@ async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
         .expect("a sample ticket");
     store.create_ticket_unbatched(seed, Utc::now()).await?;
     let db = Database::connect(url).await?;
-    let cols = columns(&db, "tickets").await?;
+    let cols = common::copied_columns(&db, "tickets").await?;
     let value = |c: &str| -> String {
         match c {
             "id" => "gen_random_uuid()".into(),
@@ -154,16 +139,8 @@ async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let admin = std::env::var("TRIAGE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = "triage_bench_dashboard";
-    let conn = Database::connect(&admin).await?;
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await?;
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+    let bench_db = common::BenchDb::create("triage_bench_dashboard").await?;
+    let url = bench_db.url.clone();
     let store = Store::open(&url).await?;
     seed(&url, &store).await?;
 
@@ -298,8 +275,7 @@ async fn main() -> anyhow::Result<()> {
     db.close().await?;
     // TRIAGE_BENCH_KEEP=1 leaves the database for a look at the query plans.
     if std::env::var("TRIAGE_BENCH_KEEP").is_err() {
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
+        bench_db.drop_db().await?;
     }
     Ok(())
 }

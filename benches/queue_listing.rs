@@ -59,16 +59,8 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let admin = std::env::var("TRIAGE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = "triage_bench_queue_listing";
-    let conn = Database::connect(&admin).await?;
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await?;
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+    let bench_db = common::BenchDb::create("triage_bench_queue_listing").await?;
+    let url = bench_db.url.clone();
     let store = Store::open(&url).await?;
 
     // One real ticket, classified by the shipped rules, then copied a million times across
@@ -82,16 +74,7 @@ async fn main() -> anyhow::Result<()> {
         .expect("a sample ticket");
     store.create_ticket_unbatched(seed, Utc::now()).await?;
     let db = Database::connect(&url).await?;
-    let cols: Vec<String> = db
-        .query_all(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT column_name FROM information_schema.columns \
-             WHERE table_name = 'tickets' AND column_name <> 'seq' ORDER BY ordinal_position",
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "column_name").unwrap())
-        .collect();
+    let cols = common::copied_columns(&db, "tickets").await?;
     let value = |c: &str| -> String {
         match c {
             "id" => "gen_random_uuid()".into(),
@@ -164,7 +147,6 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(store);
     db.close().await?;
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
+    bench_db.drop_db().await?;
     Ok(())
 }

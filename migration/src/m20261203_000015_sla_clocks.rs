@@ -1,10 +1,8 @@
 //! Every ticket and each of its SLA clocks as a narrow row, kept by the store with each write
 //! of the ticket: the compliance report and its time series count these rows in the
-//! database, from one index that holds all they read, instead of reading and replaying every
-//! ticket of the period.
+//! database instead of reading and replaying every ticket of the period.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -65,18 +63,16 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // Everything the report reads, in the index: an index-only scan of the period.
-        let sql = match m.get_database_backend() {
-            DbBackend::Postgres => {
-                "CREATE INDEX idx_sla_clocks_created ON sla_clocks (created_us) \
-                 INCLUDE (metric, state, due_us, minutes, segment, channel, queue, category, policy)"
-            }
-            _ => {
-                "CREATE INDEX idx_sla_clocks_created ON sla_clocks (created_us, metric, state, \
-                 due_us, minutes, segment, channel, queue, category, policy)"
-            }
-        };
-        m.get_connection().execute_unprepared(sql).await.map(|_| ())
+        // By creation time alone: rows are appended as tickets come, so a period's rows lie
+        // together in the table, and a narrow index keeps intake's writes cheap.
+        m.create_index(
+            Index::create()
+                .name("idx_sla_clocks_created")
+                .table(SlaClocks::Table)
+                .col(SlaClocks::CreatedUs)
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
