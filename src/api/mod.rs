@@ -163,7 +163,7 @@ impl AppState {
         (name = "rules", description = "The rules version each instance runs, reloads, and every version ever loaded (managers)"),
         (name = "operations", description = "Health and metrics")),
     components(schemas(crate::model::Segment, crate::model::Channel, tickets::SlaStateParam,
-        clocks::GroupBy, clocks::NotificationStatus, agents::Presence)),
+        clocks::GroupBy, clocks::BucketName, clocks::NotificationStatus, agents::Presence)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
