@@ -67,6 +67,7 @@ async fn every_row(server: &TestServer) -> String {
         "rules_instances",
         "rules_loads",
         "rules_versions",
+        "sla_clocks",
         "tickets",
     ];
     assert_eq!(tables, known, "a table the erasure check does not read");
@@ -94,6 +95,7 @@ async fn every_row(server: &TestServer) -> String {
         rules_instances,
         rules_loads,
         rules_versions,
+        sla_clocks,
         tickets
     );
     for a in attachments::Entity::find().all(conn).await.unwrap() {
