@@ -12,7 +12,6 @@ mod common;
 
 use common::percentile;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,14 +56,7 @@ where
 /// One real ticket, classified by the shipped rules, copied a million times: created over
 /// the last 365 days, in three segments, three channels, 20 queues and three policies.
 async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
-    let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .rules;
-    let samples = triage::loadtest::sample_tickets(include_str!("../examples/tickets.jsonl"));
-    let seed = triage::loadtest::decided_tickets(&rules, &samples[..1], Utc::now())
-        .pop()
-        .expect("a sample ticket");
-    store.create_ticket_unbatched(seed, Utc::now()).await?;
+    common::store_sample_ticket(store).await?;
     let db = Database::connect(url).await?;
     let cols = common::copied_columns(&db, "tickets").await?;
     let value = |c: &str| -> String {
@@ -144,9 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&url).await?;
     seed(&url, &store).await?;
 
-    let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .rules;
+    let rules = common::shipped_rules()?;
     let config = ApiConfig {
         auth: false,
         ..ApiConfig::default()

@@ -11,11 +11,9 @@ mod common;
 
 use common::percentile;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use sea_orm::{ConnectionTrait, Database};
 use triage::store::{Store, TicketFilter};
 
@@ -65,14 +63,7 @@ async fn main() -> anyhow::Result<()> {
 
     // One real ticket, classified by the shipped rules, then copied a million times across
     // 100 queues: one in ten open, due times spread over ten weeks, all four priorities.
-    let rules = triage::rules::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .rules;
-    let samples = triage::loadtest::sample_tickets(include_str!("../examples/tickets.jsonl"));
-    let seed = triage::loadtest::decided_tickets(&rules, &samples[..1], Utc::now())
-        .pop()
-        .expect("a sample ticket");
-    store.create_ticket_unbatched(seed, Utc::now()).await?;
+    common::store_sample_ticket(&store).await?;
     let db = Database::connect(&url).await?;
     let cols = common::copied_columns(&db, "tickets").await?;
     let value = |c: &str| -> String {

@@ -86,3 +86,23 @@ pub async fn copied_columns(
         .map(|r| r.try_get::<String>("", "column_name"))
         .collect::<Result<_, _>>()?)
 }
+
+/// The shipped rules, as `triage serve` loads them.
+pub fn shipped_rules() -> anyhow::Result<triage::rules::CompiledRules> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    Ok(triage::rules::load_dir(&dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .rules)
+}
+
+/// Stores one real ticket, the first of `examples/tickets.jsonl` classified by the shipped
+/// rules, for a bulk copy to start from.
+pub async fn store_sample_ticket(store: &triage::store::Store) -> anyhow::Result<()> {
+    let samples = triage::loadtest::sample_tickets(include_str!("../../examples/tickets.jsonl"));
+    let now = chrono::Utc::now();
+    let seed = triage::loadtest::decided_tickets(&shipped_rules()?, &samples[..1], now)
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no sample ticket"))?;
+    store.create_ticket_unbatched(seed, now).await?;
+    Ok(())
+}
