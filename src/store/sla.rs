@@ -286,18 +286,4 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-
-    /// Tickets created in `[from, to)`, for the compliance report.
-    pub async fn tickets_created_between(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<TicketRecord>, StoreError> {
-        Ok(tickets::Entity::find()
-            .filter(tickets::Column::CreatedAt.gte(from))
-            .filter(tickets::Column::CreatedAt.lt(to))
-            .order_by_asc(tickets::Column::Seq)
-            .all(&self.db)
-            .await?)
-    }
 }
