@@ -302,7 +302,7 @@ pub struct SeriesView {
     pub to: DateTime<Utc>,
     pub bucket: &'static str,
     pub tz: String,
-    pub group_by: String,
+    pub group_by: &'static str,
     /// Each bucket's first moment, local midnight in `tz`.
     pub starts: Vec<DateTime<FixedOffset>>,
     /// Per group in name order, a point per bucket (the same figures as a report row).
@@ -342,7 +342,7 @@ pub async fn sla_series(
         to: series.to,
         bucket: series.plan.bucket.as_str(),
         tz: series.tz,
-        group_by: p.group_by.unwrap_or_else(|| "segment".into()),
+        group_by: series.group.as_str(),
         starts: series.plan.starts.iter().map(|s| s.1).collect(),
         groups: series.groups,
     })

@@ -57,6 +57,7 @@ pub const MAX_BUCKETS: usize = 550;
 pub struct Series {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    pub group: GroupBy,
     pub tz: String,
     pub plan: BucketPlan,
     pub groups: Vec<SeriesGroup>,
@@ -105,6 +106,7 @@ pub async fn sla_series(
     Ok(Series {
         from,
         to,
+        group,
         tz: zone.to_owned(),
         plan,
         groups,

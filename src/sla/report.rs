@@ -9,7 +9,7 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::{ClockState, ClockView, Metric, SlaState};
+use super::{ClockState, Metric, SlaState};
 
 /// Figures of one metric in one group.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -61,6 +61,15 @@ impl GroupBy {
             "policy" => GroupBy::Policy,
             _ => return None,
         })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Segment => "segment",
+            GroupBy::Channel => "channel",
+            GroupBy::Queue => "queue",
+            GroupBy::Category => "category",
+            GroupBy::Policy => "policy",
+        }
     }
 }
 
@@ -169,25 +178,14 @@ impl Acc {
     }
 }
 
-/// Builds the rows, one per group in name order, from each ticket's group and clocks.
-pub fn report<'a>(tickets: impl IntoIterator<Item = (String, &'a [ClockView])>) -> Vec<ReportRow> {
-    let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-    for (group, clocks) in tickets {
-        let acc = groups.entry(group).or_default();
-        acc.tickets += 1;
-        for c in clocks {
-            let minutes = c.stopped_at.map(|_| c.business_minutes_used);
-            acc.add(c.metric, c.state, minutes, 1);
-        }
-    }
-    groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
-}
-
 /// The same rows from the database's tallies of the tickets and their clocks.
 pub fn rows_of(tallies: impl IntoIterator<Item = Tally>) -> Vec<ReportRow> {
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-    for t in tallies {
-        groups.entry(t.group.clone()).or_default().count(&t);
+    for mut t in tallies {
+        groups
+            .entry(std::mem::take(&mut t.group))
+            .or_default()
+            .count(&t);
     }
     groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
 }
@@ -249,7 +247,7 @@ pub struct BucketPlan {
 }
 
 impl BucketPlan {
-    /// The plan for `[from, to)` in `tz`; offsets change where the zone's do (in steps of
+    /// The plan for `[from, to)` in `tz`; offsets change where the zone's do (found to the
     /// 15 minutes, which every zone's transitions since 1970 fall on).
     pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, bucket: Bucket) -> BucketPlan {
         let offset_at = |t: DateTime<Utc>| {
@@ -260,14 +258,25 @@ impl BucketPlan {
             )
         };
         let mut offsets = vec![(from.timestamp_micros(), offset_at(from))];
+        // No zone changes its offset twice in a day: look a day ahead, and search that day
+        // in 15-minute steps only where the offset differs.
         let step = Duration::minutes(15);
-        let mut t = from.duration_trunc(step).unwrap_or(from) + step;
-        while t < to {
-            let o = offset_at(t);
-            if o != offsets.last().map_or(o, |l| l.1) {
-                offsets.push((t.timestamp_micros(), o));
+        let mut day = from;
+        while day < to {
+            let next = (day + Duration::days(1)).min(to);
+            let current = offsets.last().map_or(0, |l| l.1);
+            if offset_at(next) != current {
+                let mut t = day.duration_trunc(step).unwrap_or(day) + step;
+                while t <= next && t < to {
+                    let o = offset_at(t);
+                    if o != current {
+                        offsets.push((t.timestamp_micros(), o));
+                        break;
+                    }
+                    t += step;
+                }
             }
-            t += step;
+            day = next;
         }
         let mut plan = BucketPlan {
             bucket,
@@ -347,9 +356,9 @@ pub struct SeriesGroup {
 /// The series of every group that has clocks in the period, in name order.
 pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) -> Vec<SeriesGroup> {
     let mut groups: BTreeMap<String, BTreeMap<i64, Acc>> = BTreeMap::new();
-    for t in tallies {
+    for mut t in tallies {
         groups
-            .entry(t.group.clone())
+            .entry(std::mem::take(&mut t.group))
             .or_default()
             .entry(t.bucket)
             .or_default()
@@ -435,6 +444,22 @@ pub fn series_to_csv(groups: &[SeriesGroup]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sla::ClockView;
+
+    /// Builds the rows, one per group in name order, from each ticket's group and its clocks as
+    /// the API shows them: what the database's tallies must come to.
+    fn report<'a>(tickets: impl IntoIterator<Item = (String, &'a [ClockView])>) -> Vec<ReportRow> {
+        let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+        for (group, clocks) in tickets {
+            let acc = groups.entry(group).or_default();
+            acc.tickets += 1;
+            for c in clocks {
+                let minutes = c.stopped_at.map(|_| c.business_minutes_used);
+                acc.add(c.metric, c.state, minutes, 1);
+            }
+        }
+        groups.into_iter().map(|(g, acc)| acc.row(g)).collect()
+    }
 
     fn clock(metric: Metric, state: ClockState, minutes: i64, stopped: bool) -> ClockView {
         ClockView {
@@ -589,5 +614,41 @@ mod tests {
         let weeks = BucketPlan::new(from, to, tz, Bucket::Week);
         assert_eq!(weeks.starts.len(), 2);
         assert_eq!(weeks.starts[1].1.to_rfc3339(), "2026-10-26T00:00:00+01:00");
+    }
+
+    #[test]
+    fn a_plan_finds_every_offset_change_a_scan_of_each_quarter_hour_finds() {
+        let (from, to) = (
+            "2025-01-01T00:07:00Z".parse::<DateTime<Utc>>().unwrap(),
+            "2027-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+        );
+        for zone in [
+            "Europe/Berlin",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Chatham",
+            "Asia/Kathmandu",
+            "UTC",
+        ] {
+            let tz: Tz = zone.parse().unwrap();
+            let offset = |t: DateTime<Utc>| {
+                i64::from(
+                    tz.offset_from_utc_datetime(&t.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                )
+            };
+            let step = Duration::minutes(15);
+            let mut scanned = vec![(from.timestamp_micros(), offset(from))];
+            let mut t = from.duration_trunc(step).unwrap() + step;
+            while t < to {
+                if offset(t) != scanned.last().unwrap().1 {
+                    scanned.push((t.timestamp_micros(), offset(t)));
+                }
+                t += step;
+            }
+            let plan = BucketPlan::new(from, to, tz, Bucket::Day);
+            assert_eq!(plan.offsets, scanned, "{zone}");
+        }
     }
 }

@@ -104,16 +104,6 @@ fn state_code(s: ClockState) -> i16 {
     STATES.iter().position(|x| *x == s).unwrap_or(4) as i16
 }
 
-fn clock_group(g: GroupBy) -> &'static str {
-    match g {
-        GroupBy::Segment => "segment",
-        GroupBy::Channel => "channel",
-        GroupBy::Queue => "queue",
-        GroupBy::Category => "category",
-        GroupBy::Policy => "policy",
-    }
-}
-
 /// The SQL of a bucket number from `created_us`, the same arithmetic as
 /// [`BucketPlan::bucket_of`]; only integers of ours go into it.
 fn bucket_sql(plan: Option<&BucketPlan>) -> String {
@@ -188,7 +178,8 @@ impl Store {
         } else {
             "CAST(NULL AS BIGINT)"
         };
-        let g = clock_group(group);
+        // The table's group columns are named as the groupings.
+        let g = group.as_str();
         let state = format!(
             "CAST(CASE WHEN state = {} AND due_us < {} THEN {} ELSE state END AS SMALLINT)",
             state_code(ClockState::Running),
