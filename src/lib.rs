@@ -16,6 +16,7 @@ pub mod api;
 pub mod calendar;
 pub mod classify;
 pub mod clock;
+pub mod demo;
 pub mod desk;
 pub mod eval;
 pub mod faq;

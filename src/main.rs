@@ -127,6 +127,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write a realistic month of tickets, replies, resolutions, FAQ feedback and agents into
+    /// an empty database, through the same workflows as live traffic (for the dashboard).
+    DemoData {
+        #[arg(long, env = "TRIAGE_DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// Rules directory.
+        #[arg(long, env = "TRIAGE_RULES", default_value = "rules")]
+        rules: PathBuf,
+        /// Days back from now.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Requests on a weekday (a weekend day gets a fifth).
+        #[arg(long, default_value_t = 40)]
+        per_weekday: u32,
+        /// The same seed writes the same month (relative to now).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Database URL (sqlite://FILE?mode=rwc or postgres://USER@HOST/DB).
@@ -173,6 +191,10 @@ struct ServeArgs {
     /// Demo mode: no authentication at all. Only on a loopback address, and loud about it.
     #[arg(long, env = "TRIAGE_DEMO")]
     demo: bool,
+    /// Before serving, write a month of demo tickets and agents (`triage demo-data`) when
+    /// the database holds no tickets yet.
+    #[arg(long, env = "TRIAGE_DEMO_DATA")]
+    demo_data: bool,
     /// Require a manager or admin token for /metrics too.
     #[arg(long, env = "TRIAGE_PRIVATE_METRICS")]
     private_metrics: bool,
@@ -531,6 +553,20 @@ fn main() -> ExitCode {
             command: FaqCommand::Import { dir, db },
         } => runtime().and_then(|rt| rt.block_on(faq_import(&dir, &db))),
         Command::Migrate { db } => runtime().and_then(|rt| rt.block_on(migrate(&db))),
+        Command::DemoData {
+            db,
+            rules,
+            days,
+            per_weekday,
+            seed,
+        } => {
+            let opts = triage::demo::DemoOptions {
+                days,
+                per_weekday,
+                seed,
+            };
+            runtime().and_then(|rt| rt.block_on(demo_data(&db, &rules, opts)))
+        }
         Command::Erase { email, db, rules } => {
             runtime().and_then(|rt| rt.block_on(person(&db, &rules, &email, None, true)))
         }
@@ -654,6 +690,37 @@ async fn person(
         None => println!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn demo_data(
+    db: &str,
+    rules_dir: &std::path::Path,
+    opts: triage::demo::DemoOptions,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::open(db)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    let loaded = load(rules_dir)?.rules;
+    store
+        .import_organisations(
+            &loaded.customers,
+            &rules_dir.display().to_string(),
+            chrono::Utc::now(),
+        )
+        .await?;
+    let rules = triage::desk::RulesHandle::new(loaded);
+    let desk = triage::desk::Desk::new(store, rules, triage::clock::Clock::system());
+    desk.faq.init(&desk.ctx(), rules_dir).await?;
+    match triage::demo::write(&desk, chrono::Utc::now(), opts).await {
+        Ok(summary) => {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn migrate(db: &str) -> anyhow::Result<ExitCode> {
@@ -825,6 +892,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         data_dir: args.data_dir,
         demo: args.demo,
+        demo_data: args.demo_data,
         api: ApiConfig {
             body_limit: args.body_limit,
             mail_body_limit: args.mail_body_limit,

@@ -99,6 +99,45 @@ pub struct Choice {
 #[error("{0}")]
 pub struct NoAgent(pub String);
 
+/// Who can work a queue right now, for the "now" view: the agents with its skills and one of
+/// its languages, of those the available ones, of those the ones in shift, and their
+/// capacity against the tickets they hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Staffing {
+    pub skilled: u32,
+    pub available: u32,
+    pub in_shift: u32,
+    /// Capacity of the agents available and in shift.
+    pub capacity: u32,
+    /// Open tickets those agents hold (in any queue).
+    pub held: u32,
+}
+
+/// The queue's [`Staffing`] at `now`, judged as [`choose`] judges an agent.
+pub fn staffing(policy: &QueuePolicy, agents: &[Candidate], now: DateTime<Utc>) -> Staffing {
+    let mut s = Staffing::default();
+    for a in agents {
+        let skilled = policy.skills.iter().all(|k| a.skills.contains(k))
+            && (policy.languages.is_empty()
+                || policy.languages.iter().any(|l| a.languages.contains(l)));
+        if !skilled {
+            continue;
+        }
+        s.skilled += 1;
+        if !a.available {
+            continue;
+        }
+        s.available += 1;
+        let shift = a.shift.as_ref().or(policy.calendar.as_ref());
+        if shift.is_none_or(|c| c.is_open(now)) {
+            s.in_shift += 1;
+            s.capacity += a.capacity;
+            s.held += a.load;
+        }
+    }
+    s
+}
+
 /// Picks the agent for a ticket, or says why nobody can take it now.
 pub fn choose(
     policy: &QueuePolicy,
@@ -270,6 +309,32 @@ mod tests {
                 .unwrap()
                 .agent,
             1
+        );
+    }
+
+    #[test]
+    fn staffing_counts_skilled_available_and_in_shift_agents_and_their_capacity() {
+        let mut agents = [
+            agent("ann", &["level-1"], &["de"], 2, 4),
+            agent("bob", &["level-1"], &["en"], 1, 3),
+            agent("cem", &["level-1"], &["de"], 0, 5),
+            agent("dora", &["level-1"], &["de"], 0, 6),
+            agent("eli", &["sales"], &["de"], 0, 9),
+            agent("fay", &["level-1"], &["fr"], 0, 9),
+        ];
+        agents[2].available = false;
+        let cal = Calendar::new("night", "Europe/Vienna", [("mon-fri", ["20:00-23:00"])]).unwrap();
+        agents[3].shift = Some(Arc::new(cal));
+        let s = staffing(&policy(Strategy::SkillsLeastLoaded), &agents, now());
+        assert_eq!(
+            s,
+            Staffing {
+                skilled: 4,
+                available: 3,
+                in_shift: 2,
+                capacity: 7,
+                held: 3
+            }
         );
     }
 

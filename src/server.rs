@@ -32,6 +32,8 @@ pub enum StartError {
     DemoNotLoopback(std::net::SocketAddr),
     #[error(transparent)]
     Faq(#[from] api::FaqInitError),
+    #[error("demo data: {0}")]
+    Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
     Db(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -47,6 +49,8 @@ pub struct ServeConfig {
     pub listen: String,
     pub data_dir: PathBuf,
     pub demo: bool,
+    /// Write the demo month (`triage demo-data`) first when the database holds no tickets.
+    pub demo_data: bool,
     pub api: ApiConfig,
     /// `None`: no worker in this process.
     pub worker: Option<WorkerConfig>,
@@ -101,6 +105,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
         Desk::new(store.clone(), handle.clone(), clock.clone()).with_faq_dir(faq_dir.clone());
     let state = Arc::new(AppState::with_desk(desk, config.api));
     state.init_faq(&config.rules_dir).await?;
+    if config.demo_data {
+        write_demo_data(&state.desk).await?;
+    }
     let desk = state.desk.clone();
     tokio::spawn(async move {
         // Articles changed by another process (or `triage faq import`) reach this one.
@@ -159,6 +166,26 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
     let _ = std::fs::remove_dir_all(&faq_dir);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes the demo month into an empty database and says what it wrote; a database with
+/// tickets is left as it is.
+pub async fn write_demo_data(desk: &Desk) -> Result<(), StartError> {
+    let now = desk.clock.now();
+    match crate::demo::write(desk, now, crate::demo::DemoOptions::default()).await {
+        Ok(s) => {
+            println!(
+                "demo data: {} tickets over 30 days ({} answered automatically, {} replies, {} resolved), {} agents",
+                s.tickets, s.answered_automatically, s.replies, s.resolved, s.agents
+            );
+            Ok(())
+        }
+        Err(crate::demo::DemoError::NotEmpty(n)) => {
+            println!("demo data: not written, the database already holds {n} tickets");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs the background worker alone until SIGTERM or Ctrl-C.

@@ -26,6 +26,9 @@ pub struct Model {
     pub due_us: Option<i64>,
     /// Business minutes used by a met or breached clock.
     pub minutes: Option<i64>,
+    /// On the ticket's own row, what the FAQ did: 0 answered automatically, 1 suggested to
+    /// an agent, 2 left to people because no article fits, 3 left to people by the rules.
+    pub faq: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

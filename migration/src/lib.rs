@@ -17,6 +17,7 @@ mod m20261202_000012_faq_deflections;
 mod m20261203_000013_rules_versions;
 mod m20261203_000014_queue_by;
 mod m20261203_000015_sla_clocks;
+mod m20261203_000016_kept_faq;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_rules_versions::Migration),
             Box::new(m20261203_000014_queue_by::Migration),
             Box::new(m20261203_000015_sla_clocks::Migration),
+            Box::new(m20261203_000016_kept_faq::Migration),
         ]
     }
 }

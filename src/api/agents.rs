@@ -277,3 +277,69 @@ pub async fn transfer(
     let record = work::transfer(&cx, &key, &expected, &actor, &input.queue, &input.reason).await?;
     TicketResponse::new(record, &cx)
 }
+
+/// Who can work a queue now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffingView {
+    /// Agents with the queue's skills and one of its languages.
+    pub skilled: u32,
+    /// Of those, with presence `available`.
+    pub available: u32,
+    /// Of those, in their shift (their own calendar, else the queue's) now.
+    pub in_shift: u32,
+    /// Most open tickets the agents available and in shift take at once.
+    pub capacity: u32,
+    /// Open tickets those agents hold now, in any queue.
+    pub held: u32,
+}
+
+/// A queue now: what waits for people and who can work it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueLoadView {
+    pub id: String,
+    /// `null` for a queue the rules in force no longer define that still holds tickets.
+    pub name: Option<String>,
+    /// Open tickets that need a person (not done, not answered automatically, not noise).
+    pub open: u64,
+    /// Of those, held by no agent.
+    pub unassigned: u64,
+    /// Of those, with a clock already past due.
+    pub overdue: u64,
+    pub staffing: StaffingView,
+    /// `staffing.held` against `staffing.capacity`, in percent: how full the agents who can
+    /// take this queue's tickets now are; `null` when nobody is in shift.
+    pub load_pct: Option<f64>,
+}
+
+/// Every queue now: open, unassigned and overdue tickets, and the agents who can work it.
+#[utoipa::path(get, path = "/api/v1/queues/load", tag = "agents",
+    responses((status = 200, body = Vec<QueueLoadView>)))]
+pub async fn queue_load(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<QueueLoadView>>, ApiError> {
+    let rows = desk::report::queue_load(&state.ctx()).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|q| {
+                let s = q.staffing;
+                QueueLoadView {
+                    load_pct: (s.capacity > 0).then(|| {
+                        (f64::from(s.held) * 1000.0 / f64::from(s.capacity)).round() / 10.0
+                    }),
+                    id: q.id,
+                    name: q.name,
+                    open: q.open,
+                    unassigned: q.unassigned,
+                    overdue: q.overdue,
+                    staffing: StaffingView {
+                        skilled: s.skilled,
+                        available: s.available,
+                        in_shift: s.in_shift,
+                        capacity: s.capacity,
+                        held: s.held,
+                    },
+                }
+            })
+            .collect(),
+    ))
+}

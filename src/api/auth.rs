@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::AppState;
+use super::{session, AppState};
 use crate::model::Role;
 
 /// Who is calling, for handlers that record it.
@@ -20,6 +20,8 @@ use crate::model::Role;
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The session token's name, for a caller signed in through the dashboard.
+    pub session: Option<String>,
 }
 
 /// Recently checked tokens (by hash), so a request costs no database read; a revoked token
@@ -27,6 +29,15 @@ pub struct Caller {
 #[derive(Debug, Default)]
 pub struct TokenCache {
     entries: Mutex<HashMap<String, (Instant, Option<Caller>)>>,
+}
+
+impl TokenCache {
+    /// Forgets every checked token: this instance sees a revocation at once.
+    pub fn forget_all(&self) {
+        if let Ok(mut m) = self.entries.lock() {
+            m.clear();
+        }
+    }
 }
 
 /// The roles allowed on a route; `None`: no token needed.
@@ -37,6 +48,10 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
     const MANAGERS: &[Role] = &[Manager, Admin];
     match (method.as_str(), route) {
         (_, "/healthz" | "/readyz" | "/openapi.json") => None,
+        // The dashboard's pages and sign-in: the page asks for a token, the API checks it.
+        // GET answers for itself: who is signed in, or nobody.
+        ("POST" | "GET", "/api/v1/session") => None,
+        (_, r) if r == "/ui" || r.starts_with("/ui/") => None,
         (_, "/metrics") if public_metrics => None,
         (_, "/metrics") => Some(MANAGERS),
         // Intake: mail gateways, CTI, web forms — and agents logging a call.
@@ -51,6 +66,7 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
             _,
             "/api/v1/sla/report"
             | "/api/v1/sla/report/series"
+            | "/api/v1/automation/report"
             | "/api/v1/mail/outbox"
             | "/api/v1/mail/outbox/{id}/retry",
         ) => Some(MANAGERS),
@@ -93,24 +109,10 @@ pub async fn require_token(
     let Some(roles) = allowed(req.method(), &route, state.config.public_metrics) else {
         return next.run(req).await;
     };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    let Some(token) = token else {
-        return unauthorized("send a token: Authorization: Bearer <token>");
-    };
-    let caller = match caller(&state, &token).await {
+    let caller = match identify(&state, req.method(), req.headers()).await {
         Ok(Some(c)) => c,
-        Ok(None) => return unauthorized("the token is unknown or revoked"),
-        Err(e) => return e.into_response(),
+        Ok(None) => return unauthorized("send a token: Authorization: Bearer <token>"),
+        Err(resp) => return resp,
     };
     if !roles.contains(&caller.role) {
         return ApiError::new(
@@ -133,6 +135,63 @@ pub async fn require_token(
     next.run(req).await
 }
 
+/// Who sends a request: by its bearer token, else by the dashboard's session cookie (with
+/// its expiry, and the CSRF token on a write). `None`: neither was sent; `Err`: the answer
+/// for a token or session that is not (or no longer) good.
+pub async fn identify(
+    state: &AppState,
+    method: &Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Caller>, Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let from_cookie = bearer.is_none();
+    let Some(token) =
+        bearer.or_else(|| session::cookie(headers, session::SESSION_COOKIE).map(str::to_owned))
+    else {
+        return Ok(None);
+    };
+    let mut caller = match caller(state, &token).await {
+        Ok(Some(c)) => c,
+        Ok(None) if from_cookie => {
+            return Err(unauthorized("the session has ended; sign in again"))
+        }
+        Ok(None) => return Err(unauthorized("the token is unknown or revoked")),
+        Err(e) => return Err(e.into_response()),
+    };
+    if let Some((person, expires)) = session::parse_name(&caller.name) {
+        if expires <= state.desk.clock.now() {
+            return Err(unauthorized("the session has expired; sign in again"));
+        }
+        caller.session = Some(caller.name.clone());
+        caller.name = person.to_owned();
+    }
+    // A cookie goes with every request the browser makes to us; a write must also prove
+    // it comes from our page.
+    if from_cookie && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = headers
+            .get(session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(session::csrf_of(&token).as_str()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "a write with the session cookie needs its X-CSRF-Token header",
+            )
+            .into_response());
+        }
+    }
+    Ok(Some(caller))
+}
+
 async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
     let hash = crate::store::token_hash(token);
     let ttl: Duration = state.config.token_cache;
@@ -152,7 +211,11 @@ async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErro
         .store
         .token_role(token)
         .await?
-        .map(|(name, role)| Caller { name, role });
+        .map(|(name, role)| Caller {
+            name,
+            role,
+            session: None,
+        });
     if let Ok(mut m) = state.tokens.entries.lock() {
         if m.len() > 10_000 {
             m.clear();

@@ -295,3 +295,116 @@ pub async fn deflect(
         Err(ApiError::not_found(format!("no FAQ article {id}")))
     }
 }
+
+/// Period and grouping of the automation report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AutomationParams {
+    /// Tickets created at or after (RFC 3339); default: 30 days before `to`.
+    pub from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Tickets created before (RFC 3339); default: now.
+    pub to: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// `category` (default), `segment` or `channel`.
+    pub group_by: Option<String>,
+}
+
+/// What the FAQ did for one group's tickets.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AutomationRowView {
+    pub group: String,
+    pub tickets: u64,
+    /// Answered automatically.
+    pub automated: u64,
+    /// Suggested articles to an agent.
+    pub suggested: u64,
+    /// Left to people: no article fits.
+    pub no_article: u64,
+    /// Left to people: the rules set the automation to human.
+    pub by_rules: u64,
+    /// Stored without an FAQ result.
+    pub unknown: u64,
+    /// `automated` of `tickets`, in percent.
+    pub automated_pct: f64,
+}
+
+/// A question left to people because no article fits it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct UnansweredView {
+    pub ticket: String,
+    pub category: String,
+    pub language: String,
+    pub subject: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Why the FAQ did not answer or suggest.
+    pub reason: Option<String>,
+}
+
+/// The automation report.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AutomationView {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    pub group_by: &'static str,
+    pub rows: Vec<AutomationRowView>,
+    /// The newest questions (up to 200) no article fits, newest first: where new articles
+    /// are needed.
+    pub unanswered: Vec<UnansweredView>,
+}
+
+/// Per category, segment or channel: how many tickets were answered automatically,
+/// suggested to an agent, or left to people (no article fits, or the rules say so); and the
+/// questions no article fits. Counted from the figures kept with every ticket.
+#[utoipa::path(get, path = "/api/v1/automation/report", tag = "faq", params(AutomationParams),
+    responses(
+        (status = 200, body = AutomationView),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn automation(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(p): ApiQuery<AutomationParams>,
+) -> Result<Json<AutomationView>, ApiError> {
+    let utc = |t: Option<chrono::DateTime<chrono::FixedOffset>>| t.map(|t| t.to_utc());
+    let cx = state.ctx();
+    let a = desk::report::automation(&cx, utc(p.from), utc(p.to), p.group_by.as_deref()).await?;
+    Ok(Json(AutomationView {
+        from: a.from,
+        to: a.to,
+        group_by: a.group,
+        rows: a
+            .rows
+            .into_iter()
+            .map(|r| AutomationRowView {
+                automated_pct: if r.tickets == 0 {
+                    0.0
+                } else {
+                    (r.automated as f64 * 1000.0 / r.tickets as f64).round() / 10.0
+                },
+                group: r.group,
+                tickets: r.tickets,
+                automated: r.automated,
+                suggested: r.suggested,
+                no_article: r.no_article,
+                by_rules: r.by_rules,
+                unknown: r.unknown,
+            })
+            .collect(),
+        unanswered: a
+            .unanswered
+            .into_iter()
+            .map(|t| UnansweredView {
+                ticket: crate::model::ticket_number(t.seq),
+                reason: t
+                    .faq
+                    .as_ref()
+                    .and_then(|f| f.get("reason"))
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned),
+                category: t.category,
+                language: t.language,
+                subject: t.subject,
+                created_at: t.created_at,
+            })
+            .collect(),
+    }))
+}

@@ -16,7 +16,9 @@ pub mod listen;
 pub mod mail;
 pub mod privacy;
 pub mod rules;
+pub mod session;
 pub mod tickets;
+pub mod ui;
 pub mod views;
 
 use std::future::Future;
@@ -147,12 +149,13 @@ impl AppState {
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
         clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
-        faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect,
-        agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_tickets, agents::my_tickets,
+        faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect, faq::automation,
+        agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_load, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
         calls::intake_call, mail::intake_mail, mail::attachments, mail::attachment, mail::raw_mail, mail::outbox, mail::retry,
         privacy::erase, privacy::export,
         rules::overview, rules::reload, rules::version, rules::simulate,
+        session::sign_in, session::current, session::sign_out,
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
@@ -313,6 +316,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/agents/{id}", put(agents::put))
         .route("/api/v1/agents/{id}/presence", post(agents::set_presence))
         .route("/api/v1/queues", get(agents::queues))
+        .route("/api/v1/queues/load", get(agents::queue_load))
+        .route("/api/v1/automation/report", get(faq::automation))
         .route("/api/v1/queues/{id}/tickets", get(agents::queue_tickets))
         .route("/api/v1/tickets/{key}/claim", post(agents::claim))
         .route("/api/v1/tickets/{key}/assign", post(agents::assign))
@@ -334,6 +339,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/rules/reload", post(rules::reload))
         .route("/api/v1/rules/simulate", post(rules::simulate))
         .route("/api/v1/rules/versions/{version}", get(rules::version))
+        .route(
+            "/api/v1/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
+        .route("/ui", get(ui::root))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*file}", get(ui::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

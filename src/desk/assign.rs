@@ -46,7 +46,7 @@ pub async fn round(
 }
 
 /// The agents as the routing core sees them.
-fn candidates(rules: &CompiledRules, pool: &[AgentLoad]) -> Vec<Candidate> {
+pub(crate) fn candidates(rules: &CompiledRules, pool: &[AgentLoad]) -> Vec<Candidate> {
     // An agent whose stored skills or languages cannot be read matches nothing, and says so.
     let list = |v: &serde_json::Value| -> Vec<String> {
         serde_json::from_value(v.clone()).unwrap_or_else(|e| {

@@ -173,3 +173,132 @@ pub fn queues(cx: &Ctx<'_>) -> Vec<QueueInfo> {
     }
     out
 }
+
+/// A queue now: the tickets waiting for people and who can work them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLoad {
+    pub id: String,
+    /// `None` for a queue the rules in force no longer define that still holds tickets.
+    pub name: Option<String>,
+    pub open: u64,
+    pub unassigned: u64,
+    pub overdue: u64,
+    pub staffing: crate::routing::Staffing,
+}
+
+/// Every queue of the rules in force, and any other that still holds open tickets.
+pub async fn queue_load(cx: &Ctx<'_>) -> Result<Vec<QueueLoad>, DeskError> {
+    let counts = cx.store.open_by_queue(cx.now).await?;
+    let agents = super::assign::candidates(&cx.rules, &cx.store.agent_loads().await?);
+    let count = |id: &str| counts.iter().find(|c| c.queue == id);
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let mut out: Vec<QueueLoad> = cx
+        .rules
+        .queues
+        .iter()
+        .map(|(id, q)| {
+            let c = count(id);
+            QueueLoad {
+                id: id.to_string(),
+                name: Some(q.name.clone()),
+                open: c.map_or(0, |c| n(c.open)),
+                unassigned: c.map_or(0, |c| n(c.unassigned)),
+                overdue: c.map_or(0, |c| n(c.overdue)),
+                staffing: crate::routing::staffing(&q.policy, &agents, cx.now),
+            }
+        })
+        .collect();
+    for c in &counts {
+        if !cx.rules.queues.contains_key(c.queue.as_str()) {
+            out.push(QueueLoad {
+                id: c.queue.clone(),
+                name: None,
+                open: n(c.open),
+                unassigned: n(c.unassigned),
+                overdue: n(c.overdue),
+                staffing: Default::default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The automation figures of one group: how many tickets were answered, suggested, or left
+/// to people (no article fits / the rules say so); `unknown` ones have no FAQ result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutomationRow {
+    pub group: String,
+    pub tickets: u64,
+    pub automated: u64,
+    pub suggested: u64,
+    pub no_article: u64,
+    pub by_rules: u64,
+    pub unknown: u64,
+}
+
+/// What the FAQ did over a period: per group, and the newest questions no article fits.
+#[derive(Debug, Clone)]
+pub struct Automation {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group: &'static str,
+    pub rows: Vec<AutomationRow>,
+    pub unanswered: Vec<crate::store::TicketRecord>,
+}
+
+/// The most questions without an article the automation view lists.
+pub const UNANSWERED: u64 = 200;
+
+/// Per `category` (default) or `segment`, over the tickets created in the period.
+pub async fn automation(
+    cx: &Ctx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    group: Option<&str>,
+) -> Result<Automation, DeskError> {
+    use crate::faq::answer::Handling;
+    let (from, to) = period(cx, from, to)?;
+    let name = group.unwrap_or("category");
+    let group = match name {
+        "category" => GroupBy::Category,
+        "segment" => GroupBy::Segment,
+        "channel" => GroupBy::Channel,
+        _ => {
+            return Err(DeskError::invalid(
+                "group_by",
+                format!("cannot group by \"{name}\" (use category, segment or channel)"),
+            ))
+        }
+    };
+    let mut rows: Vec<AutomationRow> = Vec::new();
+    for (g, handling, n) in cx.store.automation_tallies(from, to, group).await? {
+        let i = match rows.iter().position(|r| r.group == g) {
+            Some(i) => i,
+            None => {
+                rows.push(AutomationRow {
+                    group: g,
+                    ..Default::default()
+                });
+                rows.len() - 1
+            }
+        };
+        let r = &mut rows[i];
+        r.tickets += n;
+        *match handling {
+            Some(Handling::Automated) => &mut r.automated,
+            Some(Handling::Suggested) => &mut r.suggested,
+            Some(Handling::NoArticle) => &mut r.no_article,
+            Some(Handling::ByRules) => &mut r.by_rules,
+            None => &mut r.unknown,
+        } += n;
+    }
+    rows.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.group.cmp(&b.group)));
+    let unanswered = cx.store.no_article_tickets(from, to, UNANSWERED).await?;
+    Ok(Automation {
+        from,
+        to,
+        group: group.as_str(),
+        rows,
+        unanswered,
+    })
+}

@@ -245,6 +245,38 @@ pub struct RulesOverview {
     pub instances: Vec<InstanceView>,
     /// The latest loads and refused reloads of all instances, newest first.
     pub recent_loads: Vec<LoadView>,
+    /// The SLA policies in force, in the order they are tried.
+    pub policies: Vec<PolicyView>,
+}
+
+/// An SLA policy of the rules in force, named with where it is written.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    pub id: String,
+    /// `file:line` of its `[[policy]]`.
+    pub at: Option<String>,
+    pub first_response_minutes: Option<u32>,
+    pub next_reply_minutes: Option<u32>,
+    pub resolution_minutes: Option<u32>,
+    /// The calendar its clocks count in: a calendar's name, `window` (the ticket's time
+    /// window's) or `customer` (the organisation's).
+    pub calendar: String,
+}
+
+fn policy_view(p: &crate::sla::Policy) -> PolicyView {
+    use crate::sla::PolicyCalendar;
+    PolicyView {
+        id: p.id.to_string(),
+        at: p.reason.at.as_deref().map(str::to_owned),
+        first_response_minutes: p.targets[0],
+        next_reply_minutes: p.targets[1],
+        resolution_minutes: p.targets[2],
+        calendar: match &p.calendar {
+            PolicyCalendar::Window => "window".into(),
+            PolicyCalendar::Named(c) => c.name().to_owned(),
+            PolicyCalendar::Customer => "customer".into(),
+        },
+    }
 }
 
 /// The overview at `now`.
@@ -289,6 +321,7 @@ pub async fn overview(
             .into_iter()
             .map(LoadView::from)
             .collect(),
+        policies: rules.sla.policies.iter().map(policy_view).collect(),
     })
 }
 

@@ -53,6 +53,46 @@ impl FaqResult {
     }
 }
 
+/// How a ticket's question was handled, as the automation figures count it: the share a
+/// machine answered, the share an agent got suggestions for, and the questions left to
+/// people — apart, because "no article fits" is the list new articles are written from and
+/// "the rules say people answer this" is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handling {
+    Automated,
+    Suggested,
+    NoArticle,
+    ByRules,
+}
+
+impl Handling {
+    pub const ALL: [Handling; 4] = [
+        Handling::Automated,
+        Handling::Suggested,
+        Handling::NoArticle,
+        Handling::ByRules,
+    ];
+
+    /// From the stored FAQ mode and whether the rules set the ticket's automation to human.
+    pub fn of(mode: &str, automation_human: bool) -> Handling {
+        match mode {
+            "automated" => Handling::Automated,
+            "suggested" => Handling::Suggested,
+            _ if automation_human => Handling::ByRules,
+            _ => Handling::NoArticle,
+        }
+    }
+
+    /// The position in [`Handling::ALL`], as the store keeps it.
+    pub fn code(self) -> i16 {
+        Handling::ALL.iter().position(|h| *h == self).unwrap_or(0) as i16
+    }
+
+    pub fn from_code(code: i16) -> Option<Handling> {
+        Handling::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+}
+
 /// Decides from the rules' automation level and the best article's confidence.
 pub fn decide(index: &FaqIndex, rules: &FaqRules, ticket: &Ticket, d: &Decision) -> FaqResult {
     decide_on(&search(index, ticket, d), rules, d)
@@ -214,6 +254,19 @@ mod tests {
     use super::*;
     use crate::model::{Channel, Reason, ReasonKind, Steer};
     use std::sync::Arc;
+
+    #[test]
+    fn handling_tells_no_article_from_the_rules_and_round_trips_its_code() {
+        assert_eq!(Handling::of("automated", false), Handling::Automated);
+        assert_eq!(Handling::of("suggested", false), Handling::Suggested);
+        assert_eq!(Handling::of("human", false), Handling::NoArticle);
+        assert_eq!(Handling::of("human", true), Handling::ByRules);
+        for h in Handling::ALL {
+            assert_eq!(Handling::from_code(h.code()), Some(h));
+        }
+        assert_eq!(Handling::from_code(4), None);
+        assert_eq!(Handling::from_code(-1), None);
+    }
 
     #[test]
     fn the_answer_says_the_phone_is_open_only_when_the_ticket_was_steered_there() {

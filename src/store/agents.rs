@@ -37,6 +37,18 @@ pub struct Assigned {
     pub agent: String,
 }
 
+/// A queue's tickets that wait for people, as the "now" view counts them.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct QueueCount {
+    pub queue: String,
+    /// Open and needing an agent (not done, not answered by the FAQ, not noise).
+    pub open: i64,
+    /// Of those, held by nobody.
+    pub unassigned: i64,
+    /// Of those, with a clock due before the moment counted at.
+    pub overdue: i64,
+}
+
 #[derive(FromQueryResult)]
 struct Load {
     assignee: Option<String>,
@@ -61,6 +73,21 @@ async fn loads(
     Ok(rows
         .into_iter()
         .filter_map(|l| Some((l.assignee?, u32::try_from(l.n).unwrap_or(u32::MAX))))
+        .collect())
+}
+
+/// The agents with the open tickets each holds.
+async fn with_loads(
+    db: &impl ConnectionTrait,
+    agents: Vec<AgentRecord>,
+) -> Result<Vec<AgentLoad>, StoreError> {
+    let held = loads(db, agents.iter().map(|a| a.id.clone()).collect()).await?;
+    Ok(agents
+        .into_iter()
+        .map(|agent| AgentLoad {
+            load: held.get(&agent.id).copied().unwrap_or(0),
+            agent,
+        })
         .collect())
 }
 
@@ -220,6 +247,31 @@ impl Store {
             .await?)
     }
 
+    /// Every agent with the open tickets they hold.
+    pub async fn agent_loads(&self) -> Result<Vec<AgentLoad>, StoreError> {
+        with_loads(&self.db, self.agents().await?).await
+    }
+
+    /// Per queue that has any: the tickets waiting for people, held by nobody, and overdue
+    /// at `now`.
+    pub async fn open_by_queue(&self, now: DateTime<Utc>) -> Result<Vec<QueueCount>, StoreError> {
+        Ok(tickets::Entity::find()
+            .select_only()
+            .column(tickets::Column::Queue)
+            .column_as(Expr::cust("COUNT(*)"), "open")
+            .column_as(Expr::cust("COUNT(*) - COUNT(assignee)"), "unassigned")
+            .column_as(
+                Expr::cust_with_values("COUNT(CASE WHEN sla_due_at < ? THEN 1 END)", [now]),
+                "overdue",
+            )
+            .filter(tickets::Column::Status.is_not_in(NO_AGENT))
+            .group_by(tickets::Column::Queue)
+            .order_by_asc(tickets::Column::Queue)
+            .into_model::<QueueCount>()
+            .all(&self.db)
+            .await?)
+    }
+
     /// How many open tickets an agent holds (against their capacity).
     pub async fn open_load(&self, agent: &str) -> Result<u64, StoreError> {
         let held = loads(&self.db, vec![agent.to_owned()]).await?;
@@ -265,14 +317,7 @@ impl Store {
             .limit(limit)
             .all(&txn)
             .await?;
-        let held = loads(&txn, available.iter().map(|a| a.id.clone()).collect()).await?;
-        let mut pool: Vec<AgentLoad> = available
-            .into_iter()
-            .map(|agent| AgentLoad {
-                load: held.get(&agent.id).copied().unwrap_or(0),
-                agent,
-            })
-            .collect();
+        let mut pool = with_loads(&txn, available).await?;
         let mut out = Vec::new();
         for ticket in &waiting {
             let Some((i, reason)) = decide(ticket, &pool) else {

@@ -30,7 +30,7 @@ mod tickets;
 mod tokens;
 mod writer;
 
-pub use agents::{AgentLoad, AgentRecord, Assigned};
+pub use agents::{AgentLoad, AgentRecord, Assigned, QueueCount};
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};

@@ -14,6 +14,7 @@ use sea_orm::{
 use entity::{sla_clocks, tickets};
 
 use super::{clock_state, Store, StoreError, TicketRecord};
+use crate::faq::answer::Handling;
 use crate::sla::report::{kept, BucketPlan, GroupBy, Tally, NO_POLICY};
 use crate::sla::{ClockState, Metric};
 
@@ -36,6 +37,12 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for r in records {
+        let handling = r
+            .faq
+            .as_ref()
+            .and_then(|f| f.get("mode"))
+            .and_then(|m| m.as_str())
+            .map(|mode| Handling::of(mode, r.automation == "human").code());
         let row = |metric: i16, cycle: u32, state: i16, due: Option<i64>, minutes: Option<i64>| {
             sla_clocks::ActiveModel {
                 ticket_id: Set(r.id),
@@ -50,6 +57,7 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
                 state: Set(state),
                 due_us: Set(due),
                 minutes: Set(minutes),
+                faq: Set(if metric == TICKET { handling } else { None }),
             }
         };
         rows.push(row(TICKET, 0, state_code(ClockState::Ended), None, None));
@@ -238,5 +246,66 @@ impl Store {
                 })
             })
             .collect()
+    }
+    /// The tickets created in `[from, to)` counted per group and FAQ handling (`None`: no
+    /// FAQ result stored), from the tickets' own kept rows.
+    pub async fn automation_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group: GroupBy,
+    ) -> Result<Vec<(String, Option<Handling>, u64)>, StoreError> {
+        let g = group.as_str();
+        let rows = sla_clocks::Entity::find()
+            .select_only()
+            .column_as(Expr::cust(g), "grp")
+            .column(sla_clocks::Column::Faq)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(sla_clocks::Column::Metric.eq(TICKET))
+            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
+            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .group_by(Expr::cust(g))
+            .group_by(sla_clocks::Column::Faq)
+            .into_tuple::<(String, Option<i16>, i64)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(g, faq, n)| {
+                (
+                    g,
+                    faq.and_then(Handling::from_code),
+                    u64::try_from(n).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
+    /// The newest `limit` tickets created in `[from, to)` that were left to people because
+    /// no FAQ article fits them: what new articles are written from.
+    pub async fn no_article_tickets(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        let ids: Vec<uuid::Uuid> = sla_clocks::Entity::find()
+            .select_only()
+            .column(sla_clocks::Column::TicketId)
+            .filter(sla_clocks::Column::Metric.eq(TICKET))
+            .filter(sla_clocks::Column::Faq.eq(Handling::NoArticle.code()))
+            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
+            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .order_by_desc(sla_clocks::Column::CreatedUs)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(tickets::Entity::find()
+            .filter(tickets::Column::Id.is_in(ids))
+            .filter(tickets::Column::ErasedAt.is_null())
+            .order_by_desc(tickets::Column::CreatedAt)
+            .all(&self.db)
+            .await?)
     }
 }

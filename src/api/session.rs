@@ -1,0 +1,236 @@
+//! Browser sessions for the dashboard: a person's token is exchanged once for a session
+//! token of the same role, kept in an HttpOnly, SameSite=Strict cookie, so the page's
+//! script never holds a token. A session is an API token of its own (named `session:`,
+//! the caller and its expiry), so every instance accepts it and signing out revokes it
+//! everywhere. Writes with the cookie need the CSRF token in `X-CSRF-Token` as well.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, Who};
+use super::AppState;
+use crate::model::Role;
+
+/// The cookie that carries the session token.
+pub const SESSION_COOKIE: &str = "triage_session";
+/// The cookie the page reads its CSRF token from (not HttpOnly, same site only).
+pub const CSRF_COOKIE: &str = "triage_csrf";
+/// The header a write with the session cookie must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+const PREFIX: &str = "session:";
+
+/// The CSRF token of a session: derived from the secret session token, so no state is kept
+/// and no other site can know it.
+pub fn csrf_of(session_token: &str) -> String {
+    crate::model::hex(&Sha256::digest(format!("csrf:{session_token}").as_bytes()))[..32].to_owned()
+}
+
+/// The caller's name and the session's expiry, from a session token's name; `None` for a
+/// token that is not a session.
+pub fn parse_name(token_name: &str) -> Option<(&str, DateTime<Utc>)> {
+    let rest = token_name.strip_prefix(PREFIX)?;
+    let (rest, expires) = rest.rsplit_once(':')?;
+    let (caller, _nonce) = rest.rsplit_once(':')?;
+    Some((caller, DateTime::from_timestamp(expires.parse().ok()?, 0)?))
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// A sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// An agent's, manager's or admin's API token.
+    #[schema(min_length = 1)]
+    pub token: String,
+}
+
+/// The signed-in person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The name of the token signed in with.
+    pub name: String,
+    pub role: String,
+    /// Send as `X-CSRF-Token` with every write (it is also in the `triage_csrf` cookie).
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn cookies(session: &str, max_age: i64) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
+    let csrf = if max_age > 0 {
+        csrf_of(session)
+    } else {
+        String::new()
+    };
+    let set = |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""));
+    AppendHeaders([
+        (
+            header::SET_COOKIE,
+            set(format!(
+                "{SESSION_COOKIE}={session}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+            )),
+        ),
+        (
+            header::SET_COOKIE,
+            set(format!(
+                "{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; SameSite=Strict"
+            )),
+        ),
+    ])
+}
+
+/// Exchanges an agent's, manager's or admin's token for a session cookie (12 hours).
+#[utoipa::path(post, path = "/api/v1/session", tag = "operations", request_body = SignIn,
+    security(()),
+    responses(
+        (status = 201, body = SessionView, description = "Signed in: the session cookie is set"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    ApiJson(input): ApiJson<SignIn>,
+) -> Result<Response, ApiError> {
+    let store = &state.desk.store;
+    let Some((name, role)) = store.token_role(input.token.trim()).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token is unknown or revoked",
+        ));
+    };
+    if role == Role::Gateway {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a gateway token cannot sign in to the dashboard",
+        ));
+    }
+    // A session signing in again names the person, not the session.
+    let person = parse_name(&name)
+        .map_or(name.as_str(), |(p, _)| p)
+        .to_owned();
+    let now = state.desk.clock.now();
+    let expires_at = now + Duration::hours(SESSION_HOURS);
+    let token = crate::store::new_token();
+    let session_name = format!(
+        "{PREFIX}{person}:{}:{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8],
+        expires_at.timestamp()
+    );
+    store.add_token(&session_name, role, &token, now).await?;
+    let body = SessionView {
+        name: person,
+        role: role.to_string(),
+        csrf: csrf_of(&token),
+        expires_at,
+    };
+    Ok((
+        StatusCode::CREATED,
+        cookies(&token, SESSION_HOURS * 3600),
+        Json(body),
+    )
+        .into_response())
+}
+
+/// The signed-in person (by the session cookie, or a token); 204 when nobody is, so that a
+/// page can ask without an error.
+#[utoipa::path(get, path = "/api/v1/session", tag = "operations",
+    security(()),
+    responses(
+        (status = 200, body = SessionView),
+        (status = 204, description = "Not signed in"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "The token or session is unknown, revoked or expired"),
+    ))]
+pub async fn current(
+    State(state): State<Arc<AppState>>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> Response {
+    if !state.config.auth {
+        // Demo mode: everybody is an admin.
+        return Json(SessionView {
+            name: "demo".into(),
+            role: Role::Admin.to_string(),
+            csrf: String::new(),
+            expires_at: state.desk.clock.now() + Duration::hours(SESSION_HOURS),
+        })
+        .into_response();
+    }
+    let caller = match super::auth::identify(&state, &method, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return StatusCode::NO_CONTENT.into_response(),
+        Err(resp) => return resp,
+    };
+    let session = cookie(&headers, SESSION_COOKIE).unwrap_or_default();
+    let expires_at = caller.session.as_deref().and_then(parse_name).map_or_else(
+        || state.desk.clock.now() + Duration::hours(SESSION_HOURS),
+        |(_, e)| e,
+    );
+    Json(SessionView {
+        name: caller.name,
+        role: caller.role.to_string(),
+        csrf: csrf_of(session),
+        expires_at,
+    })
+    .into_response()
+}
+
+/// Signs out: the session is revoked on every instance and its cookies are cleared.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "operations",
+    responses((status = 204, description = "Signed out")))]
+pub async fn sign_out(State(state): State<Arc<AppState>>, who: Who) -> Result<Response, ApiError> {
+    if let Some(session) = who.0.and_then(|c| c.session) {
+        let now = state.desk.clock.now();
+        state.desk.store.revoke_token(&session, now).await?;
+        state.tokens.forget_all();
+    }
+    Ok((StatusCode::NO_CONTENT, cookies("", 0)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_carry_person_and_expiry_and_csrf_is_per_session() {
+        let (who, at) = parse_name("session:ops:manager:1a2b3c4d:1800000000").unwrap();
+        assert_eq!(who, "ops:manager");
+        assert_eq!(at.timestamp(), 1_800_000_000);
+        assert_eq!(parse_name("admin"), None);
+        assert_eq!(parse_name("session:x"), None);
+        assert_ne!(csrf_of("trg_a"), csrf_of("trg_b"));
+        assert_eq!(csrf_of("trg_a").len(), 32);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; triage_session=trg_x ; triage_csrf=c"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("trg_x"));
+        assert_eq!(cookie(&h, CSRF_COOKIE), Some("c"));
+        assert_eq!(cookie(&h, "b"), None);
+    }
+}
