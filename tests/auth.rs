@@ -94,6 +94,19 @@ fn endpoints(ticket: &str) -> Vec<(Method, String, Option<Value>, &'static [Role
             MANAGERS,
         ),
         (Method::GET, "/api/v1/sla/report".into(), None, MANAGERS),
+        (
+            Method::GET,
+            "/api/v1/sla/report/series".into(),
+            None,
+            MANAGERS,
+        ),
+        (
+            Method::GET,
+            "/api/v1/automation/report".into(),
+            None,
+            MANAGERS,
+        ),
+        (Method::GET, "/api/v1/queues/load".into(), None, PEOPLE),
         (Method::GET, "/api/v1/mail/outbox".into(), None, MANAGERS),
         (
             Method::POST,

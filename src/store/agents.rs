@@ -261,7 +261,11 @@ impl Store {
             .column_as(Expr::cust("COUNT(*)"), "open")
             .column_as(Expr::cust("COUNT(*) - COUNT(assignee)"), "unassigned")
             .column_as(
-                Expr::cust_with_values("COUNT(CASE WHEN sla_due_at < ? THEN 1 END)", [now]),
+                Expr::expr(
+                    sea_orm::sea_query::CaseStatement::new()
+                        .case(tickets::Column::SlaDueAt.lt(now), Expr::val(1)),
+                )
+                .count(),
                 "overdue",
             )
             .filter(tickets::Column::Status.is_not_in(NO_AGENT))
