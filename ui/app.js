@@ -233,7 +233,13 @@ function started() {
   for (const a of document.querySelectorAll("#nav a")) {
     a.hidden = session.role === "agent" && MANAGER_PAGES.includes(a.dataset.page);
   }
-  if (!location.hash) location.hash = session.role === "agent" ? "#now" : "#compliance";
+  const page = location.hash.slice(1);
+  const home = session.role === "agent" ? "now" : "compliance";
+  // An agent signing in where a manager was lands on the page an agent has.
+  if (!pages[page] || (session.role === "agent" && MANAGER_PAGES.includes(page))) {
+    location.hash = "#" + home; // routes on hashchange
+    return;
+  }
   route();
 }
 
@@ -521,7 +527,8 @@ async function rules() {
       out.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
     }
   }
-  setTimeout(() => loadFile().catch(showError), 0);
+  // The file's text in force, to edit; without it the box stays empty and says why.
+  setTimeout(() => loadFile().catch((e) => out.replaceChildren(el("p", { class: "error", role: "alert" }, e.message))), 0);
   return [
     el("h1", {}, t("rules.title")),
     el("div", { class: "card" },
