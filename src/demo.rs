@@ -245,8 +245,16 @@ const SENDERS: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
-/// The agents of the demo desk: id, name, skills, languages, capacity.
-const AGENTS: &[(&str, &str, &[&str], &[&str], i32)] = &[
+/// An agent of the demo desk: id, name, skills, languages, capacity.
+type DemoAgent = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    i32,
+);
+
+const AGENTS: &[DemoAgent] = &[
     (
         "a.berger",
         "Andrea Berger",
