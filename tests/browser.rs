@@ -57,8 +57,8 @@ async fn the_dashboard_shows_the_apis_figures_in_chromium() {
     each_backend(async |db| {
         // Started as `triage serve` starts: the rules version is recorded, so the rules
         // page can show the files in force and try a change of them.
-        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let server = TestServer::start_from_dir(db, &rules, "browser-test").await;
+        let rules = Path::new("rules");
+        let server = TestServer::start_from_dir(db, rules, "browser-test").await;
         let desk = &server.state.desk;
         let opts = triage::demo::DemoOptions {
             days: 35,

@@ -47,9 +47,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "server",
-        &["api", "clock", "desk", "model", "rules", "store", "worker"],
+        &[
+            "api", "clock", "demo", "desk", "model", "rules", "store", "worker",
+        ],
     ),
     ("eval", &["classify", "intake", "model", "rules"]),
+    ("demo", &["desk", "intake", "model", "store"]),
     (
         "loadtest",
         &["api", "desk", "intake", "model", "rules", "store"],

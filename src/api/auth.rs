@@ -2,17 +2,19 @@
 //! so a caller without the right role learns nothing about what exists (403 for a ticket
 //! that exists and for one that does not).
 
+use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 
 use super::error::ApiError;
-use super::{session, AppState};
+use super::AppState;
 use crate::model::Role;
 
 /// Who is calling, for handlers that record it.
@@ -38,6 +40,52 @@ impl TokenCache {
             m.clear();
         }
     }
+}
+
+// Dashboard sessions (see `session.rs`): the cookies, their CSRF token and the session
+// token's name.
+
+/// The cookie that carries the session token.
+pub const SESSION_COOKIE: &str = "triage_session";
+/// The cookie the page reads its CSRF token from (not HttpOnly, same site only).
+pub const CSRF_COOKIE: &str = "triage_csrf";
+/// The header a write with the session cookie must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// How a session token's name begins.
+pub const SESSION_PREFIX: &str = "session:";
+
+/// The CSRF token of a session: derived from the secret session token, so no state is kept
+/// and no other site can know it.
+pub fn csrf_of(session_token: &str) -> String {
+    crate::model::hex(&sha2::Sha256::digest(
+        format!("csrf:{session_token}").as_bytes(),
+    ))[..32]
+        .to_owned()
+}
+
+/// The caller's name and the session's expiry, from a session token's name; `None` for a
+/// token that is not a session.
+pub fn parse_name(token_name: &str) -> Option<(&str, DateTime<Utc>)> {
+    let rest = token_name.strip_prefix(SESSION_PREFIX)?;
+    let (rest, expires) = rest.rsplit_once(':')?;
+    let (caller, _nonce) = rest.rsplit_once(':')?;
+    Some((caller, DateTime::from_timestamp(expires.parse().ok()?, 0)?))
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// The roles allowed on a route; `None`: no token needed.
@@ -141,7 +189,7 @@ pub async fn require_token(
 pub async fn identify(
     state: &AppState,
     method: &Method,
-    headers: &axum::http::HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Option<Caller>, Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -154,9 +202,7 @@ pub async fn identify(
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
     let from_cookie = bearer.is_none();
-    let Some(token) =
-        bearer.or_else(|| session::cookie(headers, session::SESSION_COOKIE).map(str::to_owned))
-    else {
+    let Some(token) = bearer.or_else(|| cookie(headers, SESSION_COOKIE).map(str::to_owned)) else {
         return Ok(None);
     };
     let mut caller = match caller(state, &token).await {
@@ -167,7 +213,7 @@ pub async fn identify(
         Ok(None) => return Err(unauthorized("the token is unknown or revoked")),
         Err(e) => return Err(e.into_response()),
     };
-    if let Some((person, expires)) = session::parse_name(&caller.name) {
+    if let Some((person, expires)) = parse_name(&caller.name) {
         if expires <= state.desk.clock.now() {
             return Err(unauthorized("the session has expired; sign in again"));
         }
@@ -177,10 +223,8 @@ pub async fn identify(
     // A cookie goes with every request the browser makes to us; a write must also prove
     // it comes from our page.
     if from_cookie && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let sent = headers
-            .get(session::CSRF_HEADER)
-            .and_then(|v| v.to_str().ok());
-        if sent != Some(session::csrf_of(&token).as_str()) {
+        let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if sent != Some(csrf_of(&token).as_str()) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",
@@ -257,5 +301,25 @@ mod tests {
         assert!(!allowed(&get, "/api/v1/faq/{id}", true)
             .unwrap()
             .contains(&Role::Gateway));
+    }
+
+    #[test]
+    fn session_names_carry_person_and_expiry_and_csrf_is_per_session() {
+        let (who, at) = parse_name("session:ops:manager:1a2b3c4d:1800000000").unwrap();
+        assert_eq!(who, "ops:manager");
+        assert_eq!(at.timestamp(), 1_800_000_000);
+        assert_eq!(parse_name("admin"), None);
+        assert_eq!(parse_name("session:x"), None);
+        assert_ne!(csrf_of("trg_a"), csrf_of("trg_b"));
+        assert_eq!(csrf_of("trg_a").len(), 32);
+        use axum::http::HeaderValue;
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; triage_session=trg_x ; triage_csrf=c"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("trg_x"));
+        assert_eq!(cookie(&h, CSRF_COOKIE), Some("c"));
+        assert_eq!(cookie(&h, "b"), None);
     }
 }

@@ -12,52 +12,15 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::auth::{
+    cookie, csrf_of, parse_name, CSRF_COOKIE, SESSION_COOKIE, SESSION_HOURS, SESSION_PREFIX,
+};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Who};
 use super::AppState;
 use crate::model::Role;
-
-/// The cookie that carries the session token.
-pub const SESSION_COOKIE: &str = "triage_session";
-/// The cookie the page reads its CSRF token from (not HttpOnly, same site only).
-pub const CSRF_COOKIE: &str = "triage_csrf";
-/// The header a write with the session cookie must carry.
-pub const CSRF_HEADER: &str = "x-csrf-token";
-/// How long a session lasts.
-pub const SESSION_HOURS: i64 = 12;
-
-const PREFIX: &str = "session:";
-
-/// The CSRF token of a session: derived from the secret session token, so no state is kept
-/// and no other site can know it.
-pub fn csrf_of(session_token: &str) -> String {
-    crate::model::hex(&Sha256::digest(format!("csrf:{session_token}").as_bytes()))[..32].to_owned()
-}
-
-/// The caller's name and the session's expiry, from a session token's name; `None` for a
-/// token that is not a session.
-pub fn parse_name(token_name: &str) -> Option<(&str, DateTime<Utc>)> {
-    let rest = token_name.strip_prefix(PREFIX)?;
-    let (rest, expires) = rest.rsplit_once(':')?;
-    let (caller, _nonce) = rest.rsplit_once(':')?;
-    Some((caller, DateTime::from_timestamp(expires.parse().ok()?, 0)?))
-}
-
-/// The value of cookie `name` in the request, if any.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
 
 /// A sign-in.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,7 +100,7 @@ pub async fn sign_in(
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let token = crate::store::new_token();
     let session_name = format!(
-        "{PREFIX}{person}:{}:{}",
+        "{SESSION_PREFIX}{person}:{}:{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8],
         expires_at.timestamp()
     );
@@ -209,28 +172,4 @@ pub async fn sign_out(State(state): State<Arc<AppState>>, who: Who) -> Result<Re
         state.tokens.forget_all();
     }
     Ok((StatusCode::NO_CONTENT, cookies("", 0)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_names_carry_person_and_expiry_and_csrf_is_per_session() {
-        let (who, at) = parse_name("session:ops:manager:1a2b3c4d:1800000000").unwrap();
-        assert_eq!(who, "ops:manager");
-        assert_eq!(at.timestamp(), 1_800_000_000);
-        assert_eq!(parse_name("admin"), None);
-        assert_eq!(parse_name("session:x"), None);
-        assert_ne!(csrf_of("trg_a"), csrf_of("trg_b"));
-        assert_eq!(csrf_of("trg_a").len(), 32);
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; triage_session=trg_x ; triage_csrf=c"),
-        );
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("trg_x"));
-        assert_eq!(cookie(&h, CSRF_COOKIE), Some("c"));
-        assert_eq!(cookie(&h, "b"), None);
-    }
 }
