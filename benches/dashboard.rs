@@ -1,7 +1,8 @@
 //! The calls of a service manager's dashboard over HTTP on PostgreSQL with 1,000,000
 //! tickets created over a year (a kept row for each, and for 2,300,000 SLA clocks): the
 //! compliance report of 30 and 90 days per grouping, its time series per day and week, the
-//! tickets that breached and those due within the hour — against a plain indexed count of
+//! automation report, the queues' load now, the tickets that breached and those due within
+//! the hour or the day, dead notifications — against a plain indexed count of
 //! the last 30 days' tickets (`SELECT COUNT(*) … WHERE created_at >= …`) in the same run.
 //!
 //! `cargo bench --bench dashboard`. The server comes from `TRIAGE_BENCH_DATABASE_URL`
@@ -96,10 +97,10 @@ async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
     // A row per ticket (metric 3) and its clocks (0 first response, 2 resolution, 1 next
     // reply for three in ten): 85 % met (0), 10 % breached (1), the rest running (2, due
     // over the next days, some past) or paused (3); up to 10 hours to first response, 4 days
-    // to resolution.
+    // to resolution; the ticket's row with one of the four FAQ handlings.
     db.execute_unprepared(
         "INSERT INTO sla_clocks (ticket_id, metric, cycle, created_us, segment, channel, queue, \
-           category, policy, state, due_us, minutes) \
+           category, policy, state, due_us, minutes, faq) \
          SELECT t.id, m.metric, CASE WHEN m.metric = 3 THEN 0 ELSE 1 END, \
            (extract(epoch FROM t.created_at) * 1000000)::bigint, \
            t.segment, t.channel, t.queue, t.category, COALESCE(t.sla_policy, '(none)'), \
@@ -107,7 +108,8 @@ async fn seed(url: &str, store: &Store) -> anyhow::Result<()> {
                 WHEN x.h % 100 < 98 THEN 2 ELSE 3 END, \
            CASE WHEN m.metric <> 3 AND x.h % 100 BETWEEN 95 AND 97 THEN \
              (extract(epoch FROM now()) * 1000000)::bigint + (x.h % 5000 - 200) * 60000000 END, \
-           CASE WHEN m.metric <> 3 AND x.h % 100 < 95 THEN (x.h / 100) % m.span END \
+           CASE WHEN m.metric <> 3 AND x.h % 100 < 95 THEN (x.h / 100) % m.span END, \
+           CASE WHEN m.metric = 3 THEN (x.h % 4)::smallint END \
          FROM tickets t \
          CROSS JOIN (VALUES (0, 600), (2, 5760), (1, 480), (3, 1)) m(metric, span) \
          CROSS JOIN LATERAL (SELECT abs(hashtext(t.id::text || m.metric)::bigint) AS h) x \
@@ -159,6 +161,9 @@ async fn main() -> anyhow::Result<()> {
     let soon = (now + chrono::Duration::hours(1))
         .to_rfc3339_opts(SecondsFormat::Secs, true)
         .replace(':', "%3A");
+    let day = (now + chrono::Duration::hours(24))
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+        .replace(':', "%3A");
     let calls: Vec<(String, String)> = vec![
         (
             "report, 30 days, per segment".into(),
@@ -203,6 +208,23 @@ async fn main() -> anyhow::Result<()> {
                 "/api/v1/sla/report/series?from={}&group_by=policy&bucket=week&tz=Europe/Berlin",
                 ago(90)
             ),
+        ),
+        (
+            "automation, 30 days, per category".into(),
+            format!("/api/v1/automation/report?from={}&group_by=category", ago(30)),
+        ),
+        (
+            "automation, 90 days, per segment".into(),
+            format!("/api/v1/automation/report?from={}&group_by=segment", ago(90)),
+        ),
+        ("queues now (load)".into(), "/api/v1/queues/load".into()),
+        (
+            "running clocks due within 24 h, soonest 50".into(),
+            format!("/api/v1/tickets?due_before={day}&sla_state=running&limit=50"),
+        ),
+        (
+            "dead notifications, newest 50".into(),
+            "/api/v1/notifications?status=dead&limit=50".into(),
         ),
         (
             "tickets breached, newest 50".into(),

@@ -507,12 +507,7 @@ async fn the_automation_report_counts_what_the_faq_did_and_lists_what_no_article
 
         // Kept rows written before the FAQ's handling was kept are filled in again at start.
         server.stop().await;
-        let conn = sea_orm::Database::connect(&db.url).await.unwrap();
-        use sea_orm::ConnectionTrait;
-        conn.execute_unprepared("DELETE FROM sla_clocks")
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        forget_kept_clocks(db).await;
         let server = TestServer::start(db).await;
         let (_, again) = get_json(&server.url("/api/v1/automation/report")).await;
         assert_eq!(again["rows"], report["rows"]);

@@ -263,12 +263,7 @@ async fn kept_clocks_follow_replies_and_transfers_and_are_filled_in_for_older_ti
 
         // A database whose tickets were stored before clocks were kept: the store fills
         // them in when it opens, and the report is the same.
-        let conn = sea_orm::Database::connect(&db.url).await.unwrap();
-        use sea_orm::ConnectionTrait;
-        conn.execute_unprepared("DELETE FROM sla_clocks")
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        forget_kept_clocks(db).await;
         let server = TestServer::start(db).await;
         let (_, again) = get_json(&server.url("/api/v1/sla/report?group_by=queue")).await;
         assert_eq!(again, after);

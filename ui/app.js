@@ -46,6 +46,7 @@ const T = {
     "rules.noChange": "No decision changes on these tickets.", field: "Field", change: "Change",
     count: "Tickets", examples: "Examples", current: "now", candidate: "with the change",
     "per.day": "day", "per.week": "week",
+    "calendar.window": "the time window's", "calendar.customer": "the customer's",
     yes: "yes", no: "no", none: "—",
   },
   de: {
@@ -90,6 +91,7 @@ const T = {
     "rules.noChange": "An diesen Tickets ändert sich keine Entscheidung.", field: "Feld", change: "Änderung",
     count: "Tickets", examples: "Beispiele", current: "jetzt", candidate: "mit der Änderung",
     "per.day": "Tag", "per.week": "Woche",
+    "calendar.window": "des Zeitfensters", "calendar.customer": "des Kunden",
     yes: "ja", no: "nein", none: "—",
   },
 };
@@ -313,7 +315,7 @@ async function compliance() {
     el("td", { class: "num", "data-k": m + ".p90_minutes" }, fmtNum(f.p90_minutes)),
   ];
   const lead = [{ label: t("group") }];
-  if (state.group === "policy") lead.push({ label: t("definedAt") });
+  if (state.group === "policy") lead.push({ label: t("definedAt") }, { label: t("calendar") });
   lead.push({ label: t("tickets"), num: true }, { label: t("attainment"), num: true });
   const sub = ["met", "breached", "open", "attainment", "p50", "p90"];
   const head = el("thead", {},
@@ -323,6 +325,7 @@ async function compliance() {
   const rows = report.map((r) => el("tr", { "data-group": r.group },
     el("td", {}, r.group),
     state.group === "policy" ? el("td", { class: "note" }, (policies.get(r.group) || {}).at || t("none")) : null,
+    state.group === "policy" ? el("td", { class: "note" }, policies.has(r.group) ? calendarName(policies.get(r.group)) : t("none")) : null,
     el("td", { class: "num", "data-k": "tickets" }, fmtNum(r.tickets)),
     el("td", { class: "num", "data-k": "attainment_pct" }, fmtPct(r.attainment_pct)),
     metricCells(r.first_response, r.group, "first_response"),
@@ -504,7 +507,7 @@ async function rules() {
   const policyRows = r.policies.map((p) => el("tr", { "data-policy": p.id },
     el("td", {}, p.id), el("td", { class: "note" }, p.at || t("none")),
     el("td", { class: "num" }, fmtNum(p.first_response_minutes)), el("td", { class: "num" }, fmtNum(p.resolution_minutes)),
-    el("td", {}, p.calendar)));
+    el("td", {}, calendarName(p))));
 
   const fileSelect = select("sim-file", r.files.map((f) => [f.name, f.name.split("/").pop()]), r.files[0] && r.files[0].name, () => loadFile());
   const text = el("textarea", { id: "sim-text", spellcheck: "false" });
@@ -547,6 +550,12 @@ async function rules() {
         el("button", { type: "button", id: "sim-run", onclick: run }, t("rules.run"))),
       text, out),
   ];
+}
+
+// A policy's calendar with its zone, or what decides it per ticket.
+function calendarName(p) {
+  if (p.zone) return p.calendar + " (" + p.zone + ")";
+  return t("calendar." + p.calendar);
 }
 
 function diffView(d) {

@@ -18,6 +18,7 @@ mod m20261203_000013_rules_versions;
 mod m20261203_000014_queue_by;
 mod m20261203_000015_sla_clocks;
 mod m20261203_000016_kept_faq;
+mod m20261203_000017_queue_load;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_queue_by::Migration),
             Box::new(m20261203_000015_sla_clocks::Migration),
             Box::new(m20261203_000016_kept_faq::Migration),
+            Box::new(m20261203_000017_queue_load::Migration),
         ]
     }
 }

@@ -309,25 +309,6 @@ pub struct AutomationParams {
     pub group_by: Option<String>,
 }
 
-/// What the FAQ did for one group's tickets.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct AutomationRowView {
-    pub group: String,
-    pub tickets: u64,
-    /// Answered automatically.
-    pub automated: u64,
-    /// Suggested articles to an agent.
-    pub suggested: u64,
-    /// Left to people: no article fits.
-    pub no_article: u64,
-    /// Left to people: the rules set the automation to human.
-    pub by_rules: u64,
-    /// Stored without an FAQ result.
-    pub unknown: u64,
-    /// `automated` of `tickets`, in percent.
-    pub automated_pct: f64,
-}
-
 /// A question left to people because no article fits it.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct UnansweredView {
@@ -346,7 +327,7 @@ pub struct AutomationView {
     pub from: chrono::DateTime<chrono::Utc>,
     pub to: chrono::DateTime<chrono::Utc>,
     pub group_by: &'static str,
-    pub rows: Vec<AutomationRowView>,
+    pub rows: Vec<desk::report::AutomationRow>,
     /// The newest questions (up to 200) no article fits, newest first: where new articles
     /// are needed.
     pub unanswered: Vec<UnansweredView>,
@@ -371,24 +352,7 @@ pub async fn automation(
         from: a.from,
         to: a.to,
         group_by: a.group,
-        rows: a
-            .rows
-            .into_iter()
-            .map(|r| AutomationRowView {
-                automated_pct: if r.tickets == 0 {
-                    0.0
-                } else {
-                    (r.automated as f64 * 1000.0 / r.tickets as f64).round() / 10.0
-                },
-                group: r.group,
-                tickets: r.tickets,
-                automated: r.automated,
-                suggested: r.suggested,
-                no_article: r.no_article,
-                by_rules: r.by_rules,
-                unknown: r.unknown,
-            })
-            .collect(),
+        rows: a.rows,
         unanswered: a
             .unanswered
             .into_iter()

@@ -223,17 +223,23 @@ pub async fn queue_load(cx: &Ctx<'_>) -> Result<Vec<QueueLoad>, DeskError> {
     Ok(out)
 }
 
-/// The automation figures of one group: how many tickets were answered, suggested, or left
-/// to people (no article fits / the rules say so); `unknown` ones have no FAQ result.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the FAQ did for one group's tickets.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AutomationRow {
     pub group: String,
     pub tickets: u64,
+    /// Answered automatically.
     pub automated: u64,
+    /// Suggested articles to an agent.
     pub suggested: u64,
+    /// Left to people: no article fits.
     pub no_article: u64,
+    /// Left to people: the rules set the automation to human.
     pub by_rules: u64,
+    /// Stored without an FAQ result.
     pub unknown: u64,
+    /// `automated` of `tickets`, in percent (one decimal).
+    pub automated_pct: f64,
 }
 
 /// What the FAQ did over a period: per group, and the newest questions no article fits.
@@ -291,6 +297,9 @@ pub async fn automation(
             Some(Handling::ByRules) => &mut r.by_rules,
             None => &mut r.unknown,
         } += n;
+    }
+    for r in &mut rows {
+        r.automated_pct = (r.automated as f64 * 1000.0 / r.tickets.max(1) as f64).round() / 10.0;
     }
     rows.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.group.cmp(&b.group)));
     let unanswered = cx.store.no_article_tickets(from, to, UNANSWERED).await?;

@@ -261,6 +261,8 @@ pub struct PolicyView {
     /// The calendar its clocks count in: a calendar's name, `window` (the ticket's time
     /// window's) or `customer` (the organisation's).
     pub calendar: String,
+    /// The IANA time zone of a named calendar.
+    pub zone: Option<String>,
 }
 
 fn policy_view(p: &crate::sla::Policy) -> PolicyView {
@@ -275,6 +277,10 @@ fn policy_view(p: &crate::sla::Policy) -> PolicyView {
             PolicyCalendar::Window => "window".into(),
             PolicyCalendar::Named(c) => c.name().to_owned(),
             PolicyCalendar::Customer => "customer".into(),
+        },
+        zone: match &p.calendar {
+            PolicyCalendar::Named(c) => Some(c.timezone().name().to_owned()),
+            _ => None,
         },
     }
 }

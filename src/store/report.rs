@@ -261,7 +261,9 @@ impl Store {
             .column_as(Expr::cust(g), "grp")
             .column(sla_clocks::Column::Faq)
             .column_as(Expr::cust("COUNT(*)"), "n")
-            .filter(sla_clocks::Column::Metric.eq(TICKET))
+            // A literal, so the planner uses the index of the tickets' own rows (migration
+            // 17), in a cached plan too.
+            .filter(Expr::cust(format!("metric = {TICKET}")))
             .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
             .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
             .group_by(Expr::cust(g))
@@ -292,7 +294,7 @@ impl Store {
         let ids: Vec<uuid::Uuid> = sla_clocks::Entity::find()
             .select_only()
             .column(sla_clocks::Column::TicketId)
-            .filter(sla_clocks::Column::Metric.eq(TICKET))
+            .filter(Expr::cust(format!("metric = {TICKET}")))
             .filter(sla_clocks::Column::Faq.eq(Handling::NoArticle.code()))
             .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
             .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))

@@ -357,3 +357,14 @@ pub async fn event_kinds(server: &TestServer, ticket: &str) -> Vec<String> {
         .map(|e| e["kind"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Empties `sla_clocks`, as in a database from before its rows were kept: the next store to
+/// open it fills them in again.
+pub async fn forget_kept_clocks(db: &TestDb) {
+    use sea_orm::ConnectionTrait;
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    conn.execute_unprepared("DELETE FROM sla_clocks")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}

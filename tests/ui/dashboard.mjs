@@ -150,6 +150,25 @@ try {
     assert.ok(channels.includes("email"), channels.join());
     assert.notDeepEqual(channels, series.body.groups.map((g) => g.group));
   });
+  // Per policy, each row names where its policy is written and the calendar it counts in.
+  const [byPolicy] = await Promise.all([
+    answer(page, "/api/v1/sla/report?", async () => {}),
+    page.selectOption("#group", "policy"),
+  ]);
+  await page.waitForFunction(() => document.querySelector("#group").value === "policy" && document.querySelectorAll("#report thead th").length > 15);
+  const policyRows = await page.$$eval("#report tbody tr", (rs) => rs.map((r) => [r.dataset.group, r.children[1].textContent, r.children[2].textContent]));
+  const rulesNow = await api("/api/v1/rules");
+  check("grouped by policy, each row names the policy's file:line and calendar", () => {
+    assert.deepEqual(policyRows.map((r) => r[0]), byPolicy.body.map((r) => r.group));
+    for (const [id, at, calendar] of policyRows) {
+      const p = rulesNow.policies.find((x) => x.id === id);
+      if (!p) continue; // `(none)`: tickets without a policy
+      assert.equal(at, p.at, id);
+      assert.ok(calendar.startsWith(p.zone ? p.calendar : "the "), id + ": " + calendar);
+      if (p.zone) assert.ok(calendar.includes(p.zone), calendar);
+    }
+    assert.ok(policyRows.some(([id]) => rulesNow.policies.some((p) => p.id === id)));
+  });
   const byWeek = await answer(page, "/api/v1/sla/report/series?", () => page.selectOption("#bucket", "week"));
   check("weekly buckets ask for weeks", () => {
     assert.equal(new URL(byWeek.url).searchParams.get("bucket"), "week");
