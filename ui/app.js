@@ -45,7 +45,7 @@ const T = {
     "rules.run": "Try it", "rules.changed": "{changed} of {tickets} tickets change",
     "rules.noChange": "No decision changes on these tickets.", field: "Field", change: "Change",
     count: "Tickets", examples: "Examples", current: "now", candidate: "with the change",
-    "per.day": "day", "per.week": "week",
+    "per.day": "day", "per.week": "week", bucketStart: "From",
     "calendar.window": "the time window's", "calendar.customer": "the customer's",
     yes: "yes", no: "no", none: "—",
   },
@@ -90,7 +90,7 @@ const T = {
     "rules.run": "Ausprobieren", "rules.changed": "{changed} von {tickets} Tickets ändern sich",
     "rules.noChange": "An diesen Tickets ändert sich keine Entscheidung.", field: "Feld", change: "Änderung",
     count: "Tickets", examples: "Beispiele", current: "jetzt", candidate: "mit der Änderung",
-    "per.day": "Tag", "per.week": "Woche",
+    "per.day": "Tag", "per.week": "Woche", bucketStart: "Ab",
     "calendar.window": "des Zeitfensters", "calendar.customer": "des Kunden",
     yes: "ja", no: "nein", none: "—",
   },
@@ -349,17 +349,21 @@ function drawChart(box, series) {
   if (!box.isConnected || typeof uPlot === "undefined") return;
   const xs = series.starts.map((s) => Date.parse(s) / 1000);
   const data = [xs];
-  const lines = [{}];
+  const day = (secs) => new Date(secs * 1000).toLocaleDateString(lang, { day: "numeric", month: "numeric" });
+  const lines = [{ label: t("bucketStart"), value: (u, v) => (v === null ? "–" : day(v)) }];
   series.groups.forEach((g, i) => {
     data.push(g.points.map((p) => p[state.metric].attainment_pct));
-    lines.push({ label: g.group, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 4 } });
+    lines.push({
+      label: g.group, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 4 },
+      value: (u, v) => (v === null || v === undefined ? "–" : fmtPct(v)),
+    });
   });
   const width = Math.max(280, box.clientWidth || 600);
   box.replaceChildren();
   new uPlot({
     width, height: 300, series: lines,
     scales: { y: { range: [0, 100] } },
-    axes: [{}, { values: (u, v) => v.map((x) => x + " %") }],
+    axes: [{ values: (u, v) => v.map(day) }, { values: (u, v) => v.map((x) => x + " %") }],
   }, data, box);
 }
 
