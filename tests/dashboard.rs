@@ -34,7 +34,31 @@ async fn sign_in(server: &TestServer, token: &str) -> (u16, Option<(String, Stri
     (status, session.zip(csrf), cookies)
 }
 
-async fn with_cookie(
+/// A GET with only the session cookie.
+async fn get_with(server: &TestServer, path: &str, session: &str) -> (u16, Value) {
+    send_with(server, reqwest::Method::GET, path, session, None, None).await
+}
+
+/// A POST with the session cookie, `csrf` as its header if given, and a JSON body.
+async fn post_with(
+    server: &TestServer,
+    path: &str,
+    session: &str,
+    csrf: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    send_with(
+        server,
+        reqwest::Method::POST,
+        path,
+        session,
+        csrf,
+        Some(body),
+    )
+    .await
+}
+
+async fn send_with(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,
@@ -58,7 +82,6 @@ async fn with_cookie(
 
 #[tokio::test]
 async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() {
-    use reqwest::Method;
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let (status, session, cookies) = sign_in(&server, "test-manager-token").await;
@@ -81,42 +104,19 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
             "the cookie holds a session token of its own"
         );
 
-        let (status, me) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/session",
-            &session,
-            None,
-            None,
-        )
-        .await;
+        let (status, me) = get_with(&server, "/api/v1/session", &session).await;
         assert_eq!(
             (status, me["name"].as_str(), me["role"].as_str()),
             (200, Some("manager"), Some("manager"))
         );
-        let (status, _) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/sla/report",
-            &session,
-            None,
-            None,
-        )
-        .await;
+        let (status, _) = get_with(&server, "/api/v1/sla/report", &session).await;
         assert_eq!(status, 200);
 
         // A write with the cookie alone, or a wrong token, is refused; with it, done.
         let ticket =
             json!({"channel":"web","subject":"Drucker","body":"Der Drucker druckt nicht."});
-        let (status, problem) = with_cookie(
-            &server,
-            Method::POST,
-            "/api/v1/tickets",
-            &session,
-            None,
-            Some(ticket.clone()),
-        )
-        .await;
+        let (status, problem) =
+            post_with(&server, "/api/v1/tickets", &session, None, ticket.clone()).await;
         assert_eq!(
             (status, problem["title"].as_str().is_some()),
             (403, true),
@@ -126,39 +126,23 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
             problem["detail"].as_str().unwrap().contains("X-CSRF-Token"),
             "{problem}"
         );
-        let (status, _) = with_cookie(
+        let (status, _) = post_with(
             &server,
-            Method::POST,
             "/api/v1/tickets",
             &session,
             Some("0123"),
-            Some(ticket.clone()),
+            ticket.clone(),
         )
         .await;
         assert_eq!(status, 403);
-        let (status, created) = with_cookie(
-            &server,
-            Method::POST,
-            "/api/v1/tickets",
-            &session,
-            Some(&csrf),
-            Some(ticket),
-        )
-        .await;
+        let (status, created) =
+            post_with(&server, "/api/v1/tickets", &session, Some(&csrf), ticket).await;
         assert_eq!(status, 201, "{created}");
         // Who did it is the person, not the session.
         let number = created["number"].as_str().unwrap();
         let note = json!({"body":"Wir sehen nach.","internal":true});
         let path = format!("/api/v1/tickets/{number}/replies");
-        let (status, _) = with_cookie(
-            &server,
-            Method::POST,
-            &path,
-            &session,
-            Some(&csrf),
-            Some(note),
-        )
-        .await;
+        let (status, _) = post_with(&server, &path, &session, Some(&csrf), note).await;
         assert_eq!(status, 200);
         let (_, events) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
         let last = events.as_array().unwrap().last().unwrap();
@@ -177,25 +161,9 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
         // An agent's session may do what the agent's token may, no more.
         let (_, agent, _) = sign_in(&server, "test-agent-token").await;
         let (agent, _) = agent.unwrap();
-        let (status, _) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/sla/report",
-            &agent,
-            None,
-            None,
-        )
-        .await;
+        let (status, _) = get_with(&server, "/api/v1/sla/report", &agent).await;
         assert_eq!(status, 403);
-        let (status, _) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/queues/load",
-            &agent,
-            None,
-            None,
-        )
-        .await;
+        let (status, _) = get_with(&server, "/api/v1/queues/load", &agent).await;
         assert_eq!(status, 200);
 
         // Signing out revokes the session and clears both cookies.
@@ -217,28 +185,12 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
             cleared.iter().all(|c| c.contains("Max-Age=0")) && cleared.len() == 2,
             "{cleared:?}"
         );
-        let (status, problem) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/sla/report",
-            &session,
-            None,
-            None,
-        )
-        .await;
+        let (status, problem) = get_with(&server, "/api/v1/sla/report", &session).await;
         assert_eq!(status, 401, "{problem}");
 
         // A session ends after 12 hours.
         server.state.desk.clock.advance(Duration::hours(13));
-        let (status, problem) = with_cookie(
-            &server,
-            Method::GET,
-            "/api/v1/queues/load",
-            &agent,
-            None,
-            None,
-        )
-        .await;
+        let (status, problem) = get_with(&server, "/api/v1/queues/load", &agent).await;
         assert_eq!(status, 401);
         assert!(
             problem["detail"].as_str().unwrap().contains("expired"),
