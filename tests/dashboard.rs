@@ -148,6 +148,28 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
         let last = events.as_array().unwrap().last().unwrap();
         assert_eq!(last["actor"], "manager", "{events}");
 
+        // A session does not renew itself by signing in with it.
+        assert_eq!(sign_in(&server, &session).await.0, 401);
+        // Behind a proxy that says the browser came over TLS, the cookies are Secure too.
+        let tls = reqwest::Client::new()
+            .post(server.url("/api/v1/session"))
+            .header("X-Forwarded-Proto", "https")
+            .json(&json!({ "token": "test-manager-token" }))
+            .send()
+            .await
+            .unwrap();
+        let secure: Vec<_> = tls
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            secure.len() == 2 && secure.iter().all(|c| c.ends_with("; Secure")),
+            "{secure:?}"
+        );
+        assert!(cookies.iter().all(|c| !c.contains("Secure")), "{cookies:?}");
+
         // Gateways do not sign in; unknown tokens neither; nobody signed in is a 204.
         assert_eq!(sign_in(&server, "test-gateway-token").await.0, 403);
         assert_eq!(sign_in(&server, "trg_unknown").await.0, 401);
@@ -188,7 +210,7 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
         let (status, problem) = get_with(&server, "/api/v1/sla/report", &session).await;
         assert_eq!(status, 401, "{problem}");
 
-        // A session ends after 12 hours.
+        // A session ends after 12 hours; ended sessions are removed as new ones begin.
         server.state.desk.clock.advance(Duration::hours(13));
         let (status, problem) = get_with(&server, "/api/v1/queues/load", &agent).await;
         assert_eq!(status, 401);
@@ -196,6 +218,18 @@ async fn a_session_cookie_stands_for_the_token_and_writes_need_its_csrf_token() 
             problem["detail"].as_str().unwrap().contains("expired"),
             "{problem}"
         );
+        let store = &server.state.desk.store;
+        let sessions = || async {
+            let tokens = store.tokens().await.unwrap();
+            tokens
+                .iter()
+                .filter(|t| t.name.starts_with("session:"))
+                .count()
+        };
+        // The manager's (signed out), the one over TLS, the agent's.
+        assert_eq!(sessions().await, 3);
+        assert_eq!(sign_in(&server, "test-agent-token").await.0, 201);
+        assert_eq!(sessions().await, 1, "only the new session is left");
         server.stop().await;
     })
     .await;

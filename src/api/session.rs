@@ -42,24 +42,38 @@ pub struct SessionView {
     pub expires_at: DateTime<Utc>,
 }
 
-fn cookies(session: &str, max_age: i64) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
+/// Whether the browser reached us over TLS (through a proxy that says so): the cookies are
+/// then `Secure` as well.
+fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn cookies(
+    session: &str,
+    max_age: i64,
+    secure: bool,
+) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
     let csrf = if max_age > 0 {
         csrf_of(session)
     } else {
         String::new()
     };
+    let secure = if secure { "; Secure" } else { "" };
     let set = |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""));
     AppendHeaders([
         (
             header::SET_COOKIE,
             set(format!(
-                "{SESSION_COOKIE}={session}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+                "{SESSION_COOKIE}={session}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
             )),
         ),
         (
             header::SET_COOKIE,
             set(format!(
-                "{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; SameSite=Strict"
+                "{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; SameSite=Strict{secure}"
             )),
         ),
     ])
@@ -75,6 +89,7 @@ fn cookies(session: &str, max_age: i64) -> AppendHeaders<[(header::HeaderName, H
     ))]
 pub async fn sign_in(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
     let store = &state.desk.store;
@@ -92,11 +107,20 @@ pub async fn sign_in(
             "a gateway token cannot sign in to the dashboard",
         ));
     }
-    // A session signing in again names the person, not the session.
-    let person = parse_name(&name)
-        .map_or(name.as_str(), |(p, _)| p)
-        .to_owned();
+    // A session is not renewed by signing in with it: it ends when it ends.
+    if parse_name(&name).is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in with an API token, not with a session",
+        ));
+    }
+    let person = name;
     let now = state.desk.clock.now();
+    // Ended sessions (expired or signed out) are removed as new ones begin.
+    store
+        .delete_ended_tokens(SESSION_PREFIX, now - Duration::hours(SESSION_HOURS))
+        .await?;
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let token = crate::store::new_token();
     let session_name = format!(
@@ -113,7 +137,7 @@ pub async fn sign_in(
     };
     Ok((
         StatusCode::CREATED,
-        cookies(&token, SESSION_HOURS * 3600),
+        cookies(&token, SESSION_HOURS * 3600, over_tls(&headers)),
         Json(body),
     )
         .into_response())
@@ -165,11 +189,15 @@ pub async fn current(
 /// Signs out: the session is revoked on every instance and its cookies are cleared.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "operations",
     responses((status = 204, description = "Signed out")))]
-pub async fn sign_out(State(state): State<Arc<AppState>>, who: Who) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    who: Who,
+) -> Result<Response, ApiError> {
     if let Some(session) = who.0.and_then(|c| c.session) {
         let now = state.desk.clock.now();
         state.desk.store.revoke_token(&session, now).await?;
         state.tokens.forget_all();
     }
-    Ok((StatusCode::NO_CONTENT, cookies("", 0)).into_response())
+    Ok((StatusCode::NO_CONTENT, cookies("", 0, over_tls(&headers))).into_response())
 }

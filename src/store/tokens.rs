@@ -76,6 +76,26 @@ impl Store {
         Ok(result.rows_affected > 0)
     }
 
+    /// Deletes the tokens named with `prefix` that were revoked or created before `before`
+    /// (ended dashboard sessions); returns how many.
+    pub async fn delete_ended_tokens(
+        &self,
+        prefix: &str,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::sea_query::Condition;
+        let result = api_tokens::Entity::delete_many()
+            .filter(api_tokens::Column::Name.starts_with(prefix))
+            .filter(
+                Condition::any()
+                    .add(api_tokens::Column::RevokedAt.is_not_null())
+                    .add(api_tokens::Column::CreatedAt.lt(before)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     /// All tokens (hashes only), oldest first.
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         Ok(api_tokens::Entity::find()
