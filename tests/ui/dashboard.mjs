@@ -110,6 +110,8 @@ try {
     }
   });
   const legend = () => page.$$eval(".u-legend .u-series .u-label", (ls) => ls.map((l) => l.textContent).slice(1));
+  // uPlot draws on the next frame.
+  await page.waitForFunction((n) => document.querySelectorAll("#chart .u-legend .u-series").length === n, series.body.groups.length + 1);
   const lines = await legend();
   check("the chart draws a line per group of the series", () => {
     assert.deepEqual(lines, series.body.groups.map((g) => g.group));
@@ -141,8 +143,10 @@ try {
     answer(page, "/api/v1/sla/report/series?", async () => {}),
     page.selectOption("#group", "channel"),
   ]);
-  await page.waitForFunction(() => document.querySelector("#chart[data-groups]") && document.querySelectorAll(".u-legend .u-series").length > 1);
-  await page.waitForTimeout(200);
+  await page.waitForFunction((groups) => {
+    const chart = document.querySelector("#chart");
+    return chart && chart.dataset.groups === groups && chart.querySelectorAll(".u-legend .u-series").length > 1;
+  }, byChannel.body.groups.map((g) => g.group).join("|"));
   const channels = await legend();
   check("grouping by channel redraws the chart with the channels", () => {
     assert.equal(new URL(byChannel.url).searchParams.get("group_by"), "channel");
@@ -155,7 +159,10 @@ try {
     answer(page, "/api/v1/sla/report?", async () => {}),
     page.selectOption("#group", "policy"),
   ]);
-  await page.waitForFunction(() => document.querySelector("#group").value === "policy" && document.querySelectorAll("#report thead th").length > 15);
+  await page.waitForFunction(() => {
+    const group = document.querySelector("#group");
+    return group && group.value === "policy" && document.querySelectorAll("#report thead th").length > 15;
+  });
   const policyRows = await page.$$eval("#report tbody tr", (rs) => rs.map((r) => [r.dataset.group, r.children[1].textContent, r.children[2].textContent]));
   const rulesNow = await api("/api/v1/rules");
   check("grouped by policy, each row names the policy's file:line and calendar", () => {
@@ -253,10 +260,10 @@ try {
     assert.ok(policies.every(([, at]) => /sla\.toml:\d+$/.test(at)), JSON.stringify(policies));
   });
   // A candidate change tried on the past tickets: every outage is now a P1.
-  await page.waitForFunction(() => document.querySelector("#sim-text").value.length > 0);
+  await page.waitForFunction(() => { const t = document.querySelector("#sim-text"); return t && t.value.length > 0; });
   const sla = rules.files.find((f) => f.name.endsWith("sla.toml"));
   await page.selectOption("#sim-file", sla.name);
-  await page.waitForFunction(() => document.querySelector("#sim-text").value.includes("[[policy]]"));
+  await page.waitForFunction(() => { const t = document.querySelector("#sim-text"); return t && t.value.includes("[[policy]]"); });
   const text = await page.inputValue("#sim-text");
   // A candidate change tried on the past tickets: commercial customers' policy is dropped,
   // so their tickets fall to the next policy that fits.
