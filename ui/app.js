@@ -22,7 +22,7 @@ const T = {
     open: "open", p50: "p50 min", p90: "p90 min", definedAt: "Defined at", calendar: "Calendar",
     "now.title": "Now", "now.window": "Breaching within", hours: "{n} h",
     "now.due": "Running clocks due soonest", ticket: "Ticket", subject: "Subject", due: "Due",
-    clock: "Clock", noneDue: "Nothing breaches in this window.",
+    clock: "Clock", status: "Status", noneDue: "No running clock falls due in this window (the queues below count what is already overdue).",
     "now.queues": "Queues", unassigned: "unassigned", overdue: "overdue", skilled: "agents",
     available: "available", inShift: "in shift", capacity: "capacity", load: "load",
     "now.dead": "Notifications that could not be delivered", target: "Target", kind: "Kind",
@@ -67,13 +67,13 @@ const T = {
     open: "offen", p50: "p50 Min.", p90: "p90 Min.", definedAt: "Definiert in", calendar: "Kalender",
     "now.title": "Jetzt", "now.window": "Verletzung innerhalb", hours: "{n} Std.",
     "now.due": "Laufende Uhren, die am frühesten fällig sind", ticket: "Ticket", subject: "Betreff", due: "Fällig",
-    clock: "Uhr", noneDue: "In diesem Zeitraum wird nichts verletzt.",
+    clock: "Uhr", status: "Status", noneDue: "In diesem Zeitraum wird keine laufende Uhr fällig (die Queues unten zählen, was schon überfällig ist).",
     "now.queues": "Queues", unassigned: "nicht zugewiesen", overdue: "überfällig", skilled: "Agents",
     available: "verfügbar", inShift: "im Dienst", capacity: "Kapazität", load: "Auslastung",
     "now.dead": "Benachrichtigungen, die nicht zugestellt werden konnten", target: "Ziel", kind: "Art",
     attempts: "Versuche", lastError: "Letzter Fehler", at: "Zeit", noneDead: "Keine unzustellbaren Benachrichtigungen.",
     "automation.title": "Automatisierung",
-    automated: "automatisch beantwortet", suggested: "einem Agent vorgeschlagen",
+    automated: "automatisch beantwortet", suggested: "einem Agenten vorgeschlagen",
     no_article: "an Menschen: kein Artikel passt", by_rules: "an Menschen laut Regeln",
     share: "Anteil", "automation.articles": "FAQ-Artikel", article: "Artikel", sent: "gesendet",
     helped: "geholfen", notHelped: "nicht geholfen", deflected: "abgefangen", deflectionRate: "Abfangquote",
@@ -125,7 +125,9 @@ function el(tag, attrs, ...children) {
 
 const fmtNum = (n) => (n === null || n === undefined ? t("none") : new Intl.NumberFormat(lang).format(n));
 const fmtPct = (p) => (p === null || p === undefined ? t("none") : new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(p) + " %");
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }) : t("none"));
+// Dates in the browser's own variant of the page's language (en-GB: 3/11), else the language's.
+const dateLocale = () => (navigator.language && navigator.language.startsWith(lang) ? navigator.language : lang);
+const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(dateLocale(), { dateStyle: "short", timeStyle: "short" }) : t("none"));
 
 function cookie(name) {
   const m = document.cookie.split(";").map((c) => c.trim().split("=")).find(([k]) => k === name);
@@ -136,6 +138,8 @@ class ApiError extends Error {
   constructor(status, problem) {
     super((problem && (problem.detail || problem.title)) || "HTTP " + status);
     this.status = status;
+    // Rules rejected: every error with its file:line.
+    this.errors = (problem && Array.isArray(problem.errors)) ? problem.errors : [];
   }
 }
 
@@ -349,7 +353,7 @@ function drawChart(box, series) {
   if (!box.isConnected || typeof uPlot === "undefined") return;
   const xs = series.starts.map((s) => Date.parse(s) / 1000);
   const data = [xs];
-  const day = (secs) => new Date(secs * 1000).toLocaleDateString(lang, { day: "numeric", month: "numeric" });
+  const day = (secs) => new Date(secs * 1000).toLocaleDateString(dateLocale(), { day: "numeric", month: "numeric" });
   const lines = [{ label: t("bucketStart"), value: (u, v) => (v === null ? "–" : day(v)) }];
   series.groups.forEach((g, i) => {
     data.push(g.points.map((p) => p[state.metric].attainment_pct));
@@ -385,6 +389,7 @@ async function now() {
     api("/api/v1/notifications?status=dead&limit=50"),
   ]);
   const list = tickets.items;
+  const queueNames = new Map(queues.map((q) => [q.id, q.name || q.id]));
   // The clock that falls due first is the one the ticket's `sla.due_at` names.
   const dueClock = (tk) => ((tk.sla && tk.sla.clocks) || []).find((c) => c.due_at && c.due_at === tk.sla.due_at) || { due_at: tk.sla && tk.sla.due_at };
   const dueRows = list.map((tk) => {
@@ -393,7 +398,8 @@ async function now() {
     return el("tr", { "data-ticket": tk.number },
       el("td", {}, el("a", { href: "/api/v1/tickets/" + tk.number, target: "_blank", rel: "noopener" }, tk.number)),
       el("td", {}, tk.subject),
-      el("td", {}, tk.decision.queue),
+      el("td", {}, tk.status),
+      el("td", {}, queueNames.get(tk.decision.queue) || tk.decision.queue),
       el("td", {}, tk.decision.segment),
       el("td", {}, c.metric ? t(c.metric) : t("none")),
       el("td", { class: "num" + (late ? " bad" : "") }, fmtTime(c.due_at)));
@@ -421,7 +427,7 @@ async function now() {
       control(t("now.window"), select("hours", [1, 4, 24].map((h) => [String(h), t("hours", { n: h })]), String(state.hours), (e) => rerender("hours", Number(e.target.value))))),
     el("h2", {}, t("now.due")),
     el("div", { class: "card" }, dueRows.length
-      ? table([{ label: t("ticket") }, { label: t("subject") }, { label: t("queue") }, { label: t("segment") }, { label: t("clock") }, { label: t("due"), num: true }], dueRows, { id: "due" })
+      ? table([{ label: t("ticket") }, { label: t("subject") }, { label: t("status") }, { label: t("queue") }, { label: t("segment") }, { label: t("clock") }, { label: t("due"), num: true }], dueRows, { id: "due" })
       : el("p", { class: "note", id: "due" }, t("noneDue"))),
     el("h2", {}, t("now.queues")),
     el("div", { class: "card" }, table([{ label: t("queue") }, { label: t("open"), num: true }, { label: t("unassigned"), num: true }, { label: t("overdue"), num: true },
@@ -531,7 +537,8 @@ async function rules() {
       const d = await api("/api/v1/rules/simulate", { method: "POST", body: { files, limit: Number(limit.value) || 10000 } });
       out.replaceChildren(...diffView(d));
     } catch (e) {
-      out.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+      const errors = e.errors.map((x) => el("li", {}, typeof x === "string" ? x : (x.message || JSON.stringify(x))));
+      out.replaceChildren(el("p", { class: "error", role: "alert", id: "sim-error" }, e.message), errors.length ? el("ul", { class: "error" }, errors) : null);
     }
   }
   // The file's text in force, to edit; without it the box stays empty and says why.
