@@ -113,6 +113,14 @@ pub struct Staffing {
     pub held: u32,
 }
 
+/// Whether `a` works now: in their own shift calendar, else the queue's (none: always).
+fn in_shift(policy: &QueuePolicy, a: &Candidate, now: DateTime<Utc>) -> bool {
+    a.shift
+        .as_ref()
+        .or(policy.calendar.as_ref())
+        .is_none_or(|c| c.is_open(now))
+}
+
 /// The queue's [`Staffing`] at `now`, judged as [`choose`] judges an agent.
 pub fn staffing(policy: &QueuePolicy, agents: &[Candidate], now: DateTime<Utc>) -> Staffing {
     let mut s = Staffing::default();
@@ -128,8 +136,7 @@ pub fn staffing(policy: &QueuePolicy, agents: &[Candidate], now: DateTime<Utc>) 
             continue;
         }
         s.available += 1;
-        let shift = a.shift.as_ref().or(policy.calendar.as_ref());
-        if shift.is_none_or(|c| c.is_open(now)) {
+        if in_shift(policy, a, now) {
             s.in_shift += 1;
             s.capacity += a.capacity;
             s.held += a.load;
@@ -169,12 +176,7 @@ pub fn choose(
             tongue += 1;
         } else if !a.available {
             away += 1;
-        } else if !a
-            .shift
-            .as_ref()
-            .or(policy.calendar.as_ref())
-            .is_none_or(|c| c.is_open(now))
-        {
+        } else if !in_shift(policy, a, now) {
             off_shift += 1;
         } else if a.load >= a.capacity {
             full += 1;

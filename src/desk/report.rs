@@ -190,34 +190,31 @@ pub struct QueueLoad {
 pub async fn queue_load(cx: &Ctx<'_>) -> Result<Vec<QueueLoad>, DeskError> {
     let counts = cx.store.open_by_queue(cx.now).await?;
     let agents = super::assign::candidates(&cx.rules, &cx.store.agent_loads().await?);
-    let count = |id: &str| counts.iter().find(|c| c.queue == id);
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let load = |id: &str, name: Option<String>, staffing| {
+        let c = counts.iter().find(|c| c.queue == id);
+        QueueLoad {
+            id: id.to_owned(),
+            name,
+            open: c.map_or(0, |c| n(c.open)),
+            unassigned: c.map_or(0, |c| n(c.unassigned)),
+            overdue: c.map_or(0, |c| n(c.overdue)),
+            staffing,
+        }
+    };
     let mut out: Vec<QueueLoad> = cx
         .rules
         .queues
         .iter()
         .map(|(id, q)| {
-            let c = count(id);
-            QueueLoad {
-                id: id.to_string(),
-                name: Some(q.name.clone()),
-                open: c.map_or(0, |c| n(c.open)),
-                unassigned: c.map_or(0, |c| n(c.unassigned)),
-                overdue: c.map_or(0, |c| n(c.overdue)),
-                staffing: crate::routing::staffing(&q.policy, &agents, cx.now),
-            }
+            let staffing = crate::routing::staffing(&q.policy, &agents, cx.now);
+            load(id, Some(q.name.clone()), staffing)
         })
         .collect();
+    // Queues the rules no longer define but that still hold tickets: nobody is staffed there.
     for c in &counts {
         if !cx.rules.queues.contains_key(c.queue.as_str()) {
-            out.push(QueueLoad {
-                id: c.queue.clone(),
-                name: None,
-                open: n(c.open),
-                unassigned: n(c.unassigned),
-                overdue: n(c.overdue),
-                staffing: Default::default(),
-            });
+            out.push(load(&c.queue, None, Default::default()));
         }
     }
     Ok(out)
@@ -265,17 +262,15 @@ pub async fn automation(
     use crate::faq::answer::Handling;
     let (from, to) = period(cx, from, to)?;
     let name = group.unwrap_or("category");
-    let group = match name {
-        "category" => GroupBy::Category,
-        "segment" => GroupBy::Segment,
-        "channel" => GroupBy::Channel,
-        _ => {
-            return Err(DeskError::invalid(
+    // Queue and policy are the SLA's groupings; the FAQ's figures are not cut by them.
+    let group = GroupBy::parse(name)
+        .filter(|g| matches!(g, GroupBy::Category | GroupBy::Segment | GroupBy::Channel))
+        .ok_or_else(|| {
+            DeskError::invalid(
                 "group_by",
                 format!("cannot group by \"{name}\" (use category, segment or channel)"),
-            ))
-        }
-    };
+            )
+        })?;
     let mut rows: Vec<AutomationRow> = Vec::new();
     for (g, handling, n) in cx.store.automation_tallies(from, to, group).await? {
         let i = match rows.iter().position(|r| r.group == g) {

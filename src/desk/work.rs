@@ -115,12 +115,11 @@ async fn picked_up(cx: &Ctx<'_>, a: AgentRecord) -> Result<(AgentRecord, u64), D
 
 /// Every agent with their open load.
 pub async fn agents(cx: &Ctx<'_>) -> Result<Vec<(AgentRecord, u64)>, DeskError> {
-    let mut out = Vec::new();
-    for a in cx.store.agents().await? {
-        let load = cx.store.open_load(&a.id).await?;
-        out.push((a, load));
-    }
-    Ok(out)
+    let loads = cx.store.agent_loads().await?;
+    Ok(loads
+        .into_iter()
+        .map(|l| (l.agent, u64::from(l.load)))
+        .collect())
 }
 
 async fn assign_to(

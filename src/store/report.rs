@@ -93,6 +93,13 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The kept rows of the tickets created in `[from, to)`.
+fn created_in(from: DateTime<Utc>, to: DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+    sla_clocks::Column::CreatedUs
+        .gte(from.timestamp_micros())
+        .and(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+}
+
 /// The row of the ticket itself, beside its clocks' 0 to 2.
 const TICKET: i16 = 3;
 
@@ -202,8 +209,7 @@ impl Store {
             .column_as(Expr::cust(&state), "st")
             .column_as(Expr::cust(minutes), "minutes")
             .column_as(Expr::cust("COUNT(*)"), "n")
-            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
-            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .filter(created_in(from, to))
             .group_by(Expr::cust(&bucket))
             .group_by(Expr::cust(g))
             .group_by(sla_clocks::Column::Metric)
@@ -264,8 +270,7 @@ impl Store {
             // A literal, so the planner uses the index of the tickets' own rows (migration
             // 17), in a cached plan too.
             .filter(Expr::cust(format!("metric = {TICKET}")))
-            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
-            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .filter(created_in(from, to))
             .group_by(Expr::cust(g))
             .group_by(sla_clocks::Column::Faq)
             .into_tuple::<(String, Option<i16>, i64)>()
@@ -296,8 +301,7 @@ impl Store {
             .column(sla_clocks::Column::TicketId)
             .filter(Expr::cust(format!("metric = {TICKET}")))
             .filter(sla_clocks::Column::Faq.eq(Handling::NoArticle.code()))
-            .filter(sla_clocks::Column::CreatedUs.gte(from.timestamp_micros()))
-            .filter(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+            .filter(created_in(from, to))
             .order_by_desc(sla_clocks::Column::CreatedUs)
             .limit(limit)
             .into_tuple()
