@@ -253,6 +253,12 @@ pub struct Decision {
 pub const TICKET_NUMBER: &str = "{ticket_number}";
 
 /// A ticket number as shown to people: `T-` and at least six digits.
+/// `part` of `whole` in percent, to one decimal, as every figure of the reports shows it;
+/// `None` of nothing.
+pub fn percent(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
+}
+
 pub fn ticket_number(seq: i64) -> String {
     format!("T-{seq:06}")
 }

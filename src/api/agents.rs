@@ -323,9 +323,7 @@ pub async fn queue_load(
             .map(|q| {
                 let s = q.staffing;
                 QueueLoadView {
-                    load_pct: (s.capacity > 0).then(|| {
-                        (f64::from(s.held) * 1000.0 / f64::from(s.capacity)).round() / 10.0
-                    }),
+                    load_pct: crate::model::percent(u64::from(s.held), u64::from(s.capacity)),
                     id: q.id,
                     name: q.name,
                     open: q.open,

@@ -294,7 +294,7 @@ pub async fn automation(
         } += n;
     }
     for r in &mut rows {
-        r.automated_pct = (r.automated as f64 * 1000.0 / r.tickets.max(1) as f64).round() / 10.0;
+        r.automated_pct = crate::model::percent(r.automated, r.tickets).unwrap_or(0.0);
     }
     rows.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.group.cmp(&b.group)));
     let unanswered = cx.store.no_article_tickets(from, to, UNANSWERED).await?;

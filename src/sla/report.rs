@@ -191,8 +191,7 @@ pub fn rows_of(tallies: impl IntoIterator<Item = Tally>) -> Vec<ReportRow> {
 }
 
 fn pct(met: u64, breached: u64) -> Option<f64> {
-    let n = met + breached;
-    (n > 0).then(|| (met as f64 * 1000.0 / n as f64).round() / 10.0)
+    crate::model::percent(met, met + breached)
 }
 
 /// The nearest-rank percentile of the minutes counted in `hist`.
