@@ -7,12 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, Who};
+use super::extract::{utc, ApiJson, Who};
 use super::views::{CallView, OrReceipt, Receipt, TicketView};
 use super::AppState;
 use crate::desk::call::{self, Call, Outcome};
@@ -51,7 +51,7 @@ pub async fn intake_call(
     let call = Call {
         caller: input.caller,
         called: input.called,
-        started_at: input.started_at.map(|t| t.with_timezone(&Utc)),
+        started_at: utc(input.started_at),
         call_id: input.call_id,
         note: input.note,
     };

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
+use super::extract::{page_size, utc, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
@@ -244,7 +244,6 @@ pub async fn sla_report(
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
-    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let cx = state.ctx();
     let rows = desk::report::sla_report(&cx, utc(p.from), utc(p.to), p.group_by.as_deref()).await?;
     if wants_csv(&headers) {
@@ -322,7 +321,6 @@ pub async fn sla_series(
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<SeriesParams>,
 ) -> Result<Response, ApiError> {
-    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let cx = state.ctx();
     let series = desk::report::sla_series(
         &cx,

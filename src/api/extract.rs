@@ -258,3 +258,10 @@ pub fn page_size(limit: Option<u64>, default: u64, max: u64) -> Result<u64, ApiE
     }
     Ok(limit)
 }
+
+/// A moment given with any offset, as the desk takes it: in UTC.
+pub fn utc(
+    t: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.map(|t| t.to_utc())
+}

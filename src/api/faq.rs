@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::{page_size, ApiJson, ApiQuery, IfMatch, Who};
+use super::extract::{page_size, utc, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{ArticleView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation, faq};
@@ -345,7 +345,6 @@ pub async fn automation(
     State(state): State<Arc<AppState>>,
     ApiQuery(p): ApiQuery<AutomationParams>,
 ) -> Result<Json<AutomationView>, ApiError> {
-    let utc = |t: Option<chrono::DateTime<chrono::FixedOffset>>| t.map(|t| t.to_utc());
     let cx = state.ctx();
     let a = desk::report::automation(&cx, utc(p.from), utc(p.to), p.group_by.as_deref()).await?;
     Ok(Json(AutomationView {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiQuery, Who};
+use super::extract::{utc, ApiQuery, Who};
 use super::AppState;
 use crate::desk::rules::{self, RulesOverview, Trigger, VersionView};
 
@@ -122,8 +122,6 @@ pub async fn simulate(
     let d = &state.desk;
     let current = d.rules.current();
     let candidate = simulate::candidate_of(&current, &input.files)?;
-    let utc =
-        |t: Option<chrono::DateTime<chrono::FixedOffset>>| t.map(|t| t.with_timezone(&chrono::Utc));
     let faq = input.faq.unwrap_or(true);
     let report = simulate::diff(
         &d.store,

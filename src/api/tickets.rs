@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::error::{ApiError, Problem};
-use super::extract::{page_size, ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
+use super::extract::{page_size, utc, ApiQuery, IdempotencyKey, IfMatch, JsonWithBytes, Who};
 use super::views::{
     EventView, MessagePage, OrReceipt, Receipt, TicketPage, TicketResponse, TicketView,
 };
@@ -136,7 +136,6 @@ pub async fn list(
     }
     let cursor = cursor(p.cursor.as_deref(), parse_cursor)?;
     let cx = state.ctx();
-    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let filter = TicketFilter {
         segment: p.segment,
         category: p.category,
