@@ -68,6 +68,8 @@ async fn every_row(server: &TestServer) -> String {
         "rules_loads",
         "rules_versions",
         "sla_clocks",
+        "sla_days",
+        "sla_days_changed",
         "tickets",
     ];
     assert_eq!(tables, known, "a table the erasure check does not read");
@@ -96,8 +98,13 @@ async fn every_row(server: &TestServer) -> String {
         rules_loads,
         rules_versions,
         sla_clocks,
+        sla_days_changed,
         tickets
     );
+    for d in sla_days::Entity::find().all(conn).await.unwrap() {
+        out.push_str(&String::from_utf8_lossy(&d.data));
+        out.push('\n');
+    }
     for a in attachments::Entity::find().all(conn).await.unwrap() {
         out.push_str(&String::from_utf8_lossy(
             a.content.as_deref().unwrap_or_default(),

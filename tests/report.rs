@@ -271,3 +271,128 @@ async fn kept_clocks_follow_replies_and_transfers_and_are_filled_in_for_older_ti
     })
     .await;
 }
+
+/// The report and series calls compared before and after the days are counted.
+const CALLS: [&str; 8] = [
+    "/api/v1/sla/report?group_by=segment",
+    "/api/v1/sla/report?group_by=channel",
+    "/api/v1/sla/report?group_by=queue",
+    "/api/v1/sla/report?group_by=category",
+    "/api/v1/sla/report?group_by=policy",
+    "/api/v1/sla/report/series?group_by=segment&tz=Europe/Berlin&percentiles=true",
+    "/api/v1/sla/report/series?group_by=queue&tz=America/New_York&bucket=week",
+    "/api/v1/sla/report/series?group_by=channel&tz=Asia/Kolkata&percentiles=true",
+];
+
+async fn answers(server: &TestServer, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for call in CALLS {
+        let url = format!(
+            "{call}&from={}&to={}",
+            urlencode(&from.to_rfc3339()),
+            urlencode(&to.to_rfc3339())
+        );
+        let (status, body) = get_json(&server.url(&url)).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        out.push(body);
+    }
+    out
+}
+
+#[tokio::test]
+async fn counted_days_answer_as_the_kept_rows_do_and_follow_later_changes() {
+    each_backend(async |db| {
+        use sea_orm::ConnectionTrait;
+        // The twelve sample tickets on each of the eight days before yesterday, at other
+        // hours each day.
+        let store = Store::open(&db.url).await.unwrap();
+        let rules = shipped_rules();
+        let samples = triage::loadtest::sample_tickets(include_str!("../examples/tickets.jsonl"));
+        let now = Utc::now();
+        let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let mut numbers = Vec::new();
+        for day in 2..10 {
+            for (i, sample) in samples.iter().enumerate() {
+                let at = today - chrono::Duration::days(day)
+                    + chrono::Duration::minutes((i as i64 * 113 + day * 37) % 1440);
+                let new =
+                    triage::loadtest::decided_tickets(&rules, std::slice::from_ref(sample), at)
+                        .pop()
+                        .unwrap();
+                if let triage::store::Created::New(t) =
+                    store.create_ticket_unbatched(new, at).await.unwrap()
+                {
+                    let waits =
+                        t.first_response_due_at.is_some() && t.status != "answered-automatically";
+                    numbers.push((t.seq, waits));
+                }
+            }
+        }
+        let server = TestServer::start(db).await;
+        // A period that begins and ends within a day.
+        let (from, to) = (
+            today - chrono::Duration::days(12) + chrono::Duration::hours(7),
+            now,
+        );
+        let before = answers(&server, from, to).await;
+        assert!(before[0].as_array().unwrap().len() >= 2, "{}", before[0]);
+
+        // Counting the days changes no answer; counted once, they are not counted again.
+        assert_eq!(store.count_closed_days(now, 100).await.unwrap(), 8);
+        assert_eq!(store.count_closed_days(now, 100).await.unwrap(), 0);
+        let counted = answers(&server, from, to).await;
+        for (call, (a, b)) in CALLS.iter().zip(before.iter().zip(&counted)) {
+            assert_eq!(a, b, "{call}");
+        }
+
+        // A reply to a ticket of a counted day: its first response is decided now, the
+        // report shows it at once (its day is read from the kept rows), and the day is
+        // counted again with the same answer.
+        let waiting = numbers
+            .iter()
+            .find(|(_, waits)| *waits)
+            .map(|(seq, _)| triage::store::ticket_number(*seq))
+            .expect("a ticket waiting for its first response");
+        let (status, body) = post(
+            server.url(&format!("/api/v1/tickets/{waiting}/replies")),
+            json!({"body": "Wir kümmern uns darum."}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let changed = answers(&server, from, to).await;
+        assert_ne!(changed[0], counted[0], "the reply is counted");
+        // Two workers count the changed day at once (one may skip it); the answer stays.
+        let other = Store::open(&db.url).await.unwrap();
+        let (a, b) = tokio::join!(
+            store.count_closed_days(now, 100),
+            other.count_closed_days(now, 100)
+        );
+        assert!(a.unwrap() + b.unwrap() >= 1);
+        assert_eq!(store.count_closed_days(now, 100).await.unwrap(), 0);
+        let recounted = answers(&server, from, to).await;
+        for (call, (a, b)) in CALLS.iter().zip(changed.iter().zip(&recounted)) {
+            assert_eq!(a, b, "{call}");
+        }
+
+        // The counted days alone answer for those days: without their kept rows, every
+        // call whose zone has whole-hour offsets gives the same figures.
+        let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+        conn.execute_unprepared(&format!(
+            "DELETE FROM sla_clocks WHERE created_us < {}",
+            (today - chrono::Duration::days(1)).timestamp_micros()
+        ))
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let alone = answers(&server, from, to).await;
+        for (call, (a, b)) in CALLS.iter().zip(recounted.iter().zip(&alone)).take(7) {
+            assert_eq!(a, b, "{call}");
+        }
+        assert_ne!(
+            alone[7], recounted[7],
+            "Kolkata's buckets are counted from the rows"
+        );
+        server.stop().await;
+    })
+    .await;
+}

@@ -18,4 +18,6 @@ pub mod rules_instances;
 pub mod rules_loads;
 pub mod rules_versions;
 pub mod sla_clocks;
+pub mod sla_days;
+pub mod sla_days_changed;
 pub mod tickets;

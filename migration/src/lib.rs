@@ -19,6 +19,7 @@ mod m20261203_000014_queue_by;
 mod m20261203_000015_sla_clocks;
 mod m20261203_000016_kept_faq;
 mod m20261203_000017_queue_load;
+mod m20261204_000018_report_days;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_sla_clocks::Migration),
             Box::new(m20261203_000016_kept_faq::Migration),
             Box::new(m20261203_000017_queue_load::Migration),
+            Box::new(m20261204_000018_report_days::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod mail;
 mod organisations;
 mod privacy;
 mod report;
+mod report_days;
 mod rules;
 mod sla;
 mod tickets;
@@ -76,6 +77,8 @@ pub use crate::model::{parse_ticket_number, ticket_number, TICKET_NUMBER};
 pub struct Store {
     db: DatabaseConnection,
     intake: mpsc::Sender<writer::Job>,
+    /// The newest ended day whose days this process has looked through for counting.
+    days_walked: std::sync::Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,7 +127,11 @@ impl Store {
                 intake.downgrade(),
             ));
         }
-        Ok(Store { db, intake })
+        Ok(Store {
+            db,
+            intake,
+            days_walked: Default::default(),
+        })
     }
 
     /// Refuses a database that has migrations this binary does not know, then applies the

@@ -4,16 +4,18 @@
 //! replay of every ticket. Metrics and states are small integers there (see
 //! [`metric_code`], [`state_code`]): less to read, hash and compare per row.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use entity::{sla_clocks, tickets};
 
-use super::{clock_state, Store, StoreError, TicketRecord};
+use super::{clock_state, report_days, Store, StoreError, TicketRecord};
 use crate::faq::answer::Handling;
 use crate::sla::report::{kept, BucketPlan, GroupBy, Tally, NO_POLICY};
 use crate::sla::{ClockState, Metric};
@@ -22,19 +24,29 @@ use crate::sla::{ClockState, Metric};
 pub(super) async fn keep_clocks<C: ConnectionTrait>(
     db: &C,
     records: &[TicketRecord],
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sla_clocks::Entity::delete_many()
         .filter(sla_clocks::Column::TicketId.is_in(records.iter().map(|r| r.id)))
         .exec(db)
         .await?;
-    insert_clocks(db, records).await
+    insert_clocks(db, records, now).await
 }
 
-/// Inserts the kept clocks of `records`; rows that exist already stay as they are.
+/// Inserts the kept clocks of `records`; rows that exist already stay as they are. The
+/// ended days among the tickets' creation days are marked changed (intake's tickets are
+/// today's, and need no mark).
 pub(super) async fn insert_clocks<C: ConnectionTrait>(
     db: &C,
     records: &[TicketRecord],
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    report_days::mark_changed(
+        db,
+        records.iter().map(|r| r.created_at.timestamp_micros()),
+        now,
+    )
+    .await?;
     let mut rows = Vec::new();
     for r in records {
         let handling = r
@@ -145,6 +157,80 @@ fn bucket_sql(plan: Option<&BucketPlan>) -> String {
     }
 }
 
+/// Counts of the report by bucket, group (an index into `names`), metric, state and minutes.
+#[derive(Default)]
+struct Counts {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    n: HashMap<(i64, u32, i16, i16, Option<i64>), u64>,
+}
+
+impl Counts {
+    fn id(&mut self, name: String) -> u32 {
+        Counts::id_in(&mut self.names, &mut self.ids, name)
+    }
+
+    fn id_in(names: &mut Vec<String>, ids: &mut HashMap<String, u32>, name: String) -> u32 {
+        if let Some(id) = ids.get(&name) {
+            return *id;
+        }
+        names.push(name.clone());
+        let id = (names.len() - 1) as u32;
+        ids.insert(name, id);
+        id
+    }
+}
+
+/// The grouped count of the kept rows created in `ranges` (microseconds, half-open).
+async fn raw_tallies<C: ConnectionTrait>(
+    db: &C,
+    ranges: &[(i64, i64)],
+    group: GroupBy,
+    plan: Option<&BucketPlan>,
+    with_minutes: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, String, i16, i16, Option<i64>, i64)>, StoreError> {
+    let bucket = bucket_sql(plan);
+    let minutes = if with_minutes {
+        "minutes"
+    } else {
+        "CAST(NULL AS BIGINT)"
+    };
+    // The table's group columns are named as the groupings.
+    let g = group.as_str();
+    let state = format!(
+        "CAST(CASE WHEN state = {} AND due_us < {} THEN {} ELSE state END AS SMALLINT)",
+        state_code(ClockState::Running),
+        now.timestamp_micros(),
+        state_code(ClockState::Breached),
+    );
+    let mut within = Condition::any();
+    for (from, to) in ranges {
+        within = within.add(
+            sla_clocks::Column::CreatedUs
+                .gte(*from)
+                .and(sla_clocks::Column::CreatedUs.lt(*to)),
+        );
+    }
+    Ok(sla_clocks::Entity::find()
+        .select_only()
+        .column_as(Expr::cust(&bucket), "bucket")
+        .column_as(Expr::cust(g), "grp")
+        .column(sla_clocks::Column::Metric)
+        .column_as(Expr::cust(&state), "st")
+        .column_as(Expr::cust(minutes), "minutes")
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(within)
+        .group_by(Expr::cust(&bucket))
+        .group_by(Expr::cust(g))
+        .group_by(sla_clocks::Column::Metric)
+        .group_by(Expr::cust(&state))
+        .group_by(Expr::cust(minutes))
+        .into_tuple::<(i64, String, i16, i16, Option<i64>, i64)>()
+        .all(db)
+        .await?)
+}
+
 impl Store {
     /// Writes the kept rows of tickets stored before they were kept, once: when the table is
     /// empty and there are tickets. One transaction, so a crash leaves it empty and
@@ -156,6 +242,7 @@ impl Store {
             return Ok(());
         }
         let txn = self.db.begin().await?;
+        report_days::forget_counted_days(&txn).await?;
         let mut after = i64::MIN;
         let mut filled = 0;
         loop {
@@ -168,7 +255,7 @@ impl Store {
             let Some(last) = page.last() else { break };
             after = last.seq;
             filled += page.len();
-            insert_clocks(&txn, &page).await?;
+            insert_clocks(&txn, &page, Utc::now()).await?;
         }
         txn.commit().await?;
         tracing::info!(tickets = filled, "the report's SLA clocks were filled in");
@@ -177,7 +264,9 @@ impl Store {
 
     /// The tickets created in `[from, to)` and their clocks, counted per group, bucket (all
     /// in bucket 0 without a plan), metric, state as of `now` and, `with_minutes`, minutes
-    /// used (for percentiles; without, far fewer groups to count and send).
+    /// used (for percentiles; without, far fewer groups to count and send). Whole days
+    /// counted already come from `sla_days` (when the plan's buckets begin on whole UTC
+    /// hours), the rest from the kept rows, in one snapshot.
     pub async fn sla_tallies(
         &self,
         from: DateTime<Utc>,
@@ -187,49 +276,87 @@ impl Store {
         with_minutes: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<Tally>, StoreError> {
-        let bucket = bucket_sql(plan);
-        let minutes = if with_minutes {
-            "minutes"
+        let days = if report_days::hour_aligned(plan) {
+            report_days::whole_days(from, to)
         } else {
-            "CAST(NULL AS BIGINT)"
+            0..0
         };
-        // The table's group columns are named as the groupings.
-        let g = group.as_str();
-        let state = format!(
-            "CAST(CASE WHEN state = {} AND due_us < {} THEN {} ELSE state END AS SMALLINT)",
-            state_code(ClockState::Running),
-            now.timestamp_micros(),
-            state_code(ClockState::Breached),
-        );
-        let query = sla_clocks::Entity::find()
-            .select_only()
-            .column_as(Expr::cust(&bucket), "bucket")
-            .column_as(Expr::cust(g), "grp")
-            .column(sla_clocks::Column::Metric)
-            .column_as(Expr::cust(&state), "st")
-            .column_as(Expr::cust(minutes), "minutes")
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .filter(created_in(from, to))
-            .group_by(Expr::cust(&bucket))
-            .group_by(Expr::cust(g))
-            .group_by(sla_clocks::Column::Metric)
-            .group_by(Expr::cust(&state))
-            .group_by(Expr::cust(minutes))
-            .into_tuple::<(i64, String, i16, i16, Option<i64>, i64)>();
-        let rows = if self.db.get_database_backend() == DbBackend::Postgres {
+        let pg = self.db.get_database_backend() == DbBackend::Postgres;
+        let txn = if pg {
+            let txn = self
+                .db
+                .begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+                .await?;
             // Enough memory to hash the groups (minutes make many) instead of sorting the
             // rows on disk; for this statement only.
-            let txn = self.db.begin().await?;
             txn.execute_unprepared("SET LOCAL work_mem = '64MB'")
                 .await?;
-            let rows = query.all(&txn).await?;
-            txn.commit().await?;
-            rows
+            txn
         } else {
-            query.all(&self.db).await?
+            self.db.begin().await?
         };
-        rows.into_iter()
-            .map(|(bucket, group, metric, state, minutes, n)| {
+        let counted = report_days::counted_days(&txn, days, group).await?;
+        let day_list: Vec<i64> = counted.iter().map(|(d, _)| *d).collect();
+        let ranges =
+            report_days::uncounted(from.timestamp_micros(), to.timestamp_micros(), &day_list);
+        let raw = if ranges.is_empty() {
+            Vec::new()
+        } else {
+            raw_tallies(&txn, &ranges, group, plan, with_minutes, now).await?
+        };
+        txn.commit().await?;
+
+        let mut counts = Counts::default();
+        let now_us = now.timestamp_micros();
+        for (day, data) in &counted {
+            let buckets: Vec<i64> = (0..24)
+                .map(|h| {
+                    let us = day * report_days::DAY_US + h * 3_600_000_000;
+                    plan.map_or(0, |p| {
+                        p.bucket_of(DateTime::from_timestamp_micros(us).unwrap_or_default())
+                    })
+                })
+                .collect();
+            let Counts {
+                names,
+                ids,
+                n: tally,
+            } = &mut counts;
+            report_days::decode(
+                data,
+                |list| {
+                    list.into_iter()
+                        .map(|g| Counts::id_in(names, ids, g))
+                        .collect()
+                },
+                |k, n| {
+                    let state = if k.state == report_days::RUNNING
+                        && k.due_us.is_some_and(|d| d < now_us)
+                    {
+                        report_days::BREACHED
+                    } else {
+                        k.state
+                    };
+                    let key = (
+                        buckets[usize::from(k.hour)],
+                        k.group,
+                        k.metric,
+                        state,
+                        if with_minutes { k.minutes } else { None },
+                    );
+                    *tally.entry(key).or_default() += n;
+                },
+            )
+            .map_err(|e| StoreError::Corrupt(format!("a counted day {day}: {e}")))?;
+        }
+        for (bucket, group, metric, state, minutes, n) in raw {
+            let key = (bucket, counts.id(group), metric, state, minutes);
+            *counts.n.entry(key).or_default() += u64::try_from(n).unwrap_or(0);
+        }
+        counts
+            .n
+            .into_iter()
+            .map(|((bucket, group, metric, state, minutes), n)| {
                 let corrupt = || StoreError::Corrupt(format!("a kept SLA clock: {metric} {state}"));
                 let metric = match metric {
                     TICKET => None,
@@ -245,10 +372,10 @@ impl Store {
                 Ok(Tally {
                     metric,
                     state,
-                    group,
+                    group: counts.names[group as usize].clone(),
                     bucket,
                     minutes,
-                    n: u64::try_from(n).unwrap_or(0),
+                    n,
                 })
             })
             .collect()

@@ -390,7 +390,7 @@ impl Store {
         let updated = by_id(&txn, record.id).await?;
         // What the report groups by or counts may have changed.
         if update.decision.is_some() || update.sla.is_some() || update.queue.is_some() {
-            super::report::keep_clocks(&txn, std::slice::from_ref(&updated)).await?;
+            super::report::keep_clocks(&txn, std::slice::from_ref(&updated), now).await?;
         }
         txn.commit().await?;
         Ok(updated)

@@ -287,7 +287,8 @@ async fn insert_batch(
     let mut records = tickets::Entity::insert_many(ticket_rows)
         .exec_with_returning_many(&txn)
         .await?;
-    super::report::insert_clocks(&txn, &records).await?;
+    let latest = items.iter().map(|i| i.1).max().unwrap_or_else(Utc::now);
+    super::report::insert_clocks(&txn, &records, latest).await?;
     if !key_rows.is_empty() {
         idempotency_keys::Entity::insert_many(key_rows)
             .exec_without_returning(&txn)

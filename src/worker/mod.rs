@@ -1,6 +1,7 @@
 //! Background work of `triage serve` and `triage worker`: fires SLA warnings, breaches and
 //! escalations into the notification outbox, delivers webhook notifications, sends the
-//! outbound mail queue over SMTP, and assigns waiting tickets to agents.
+//! outbound mail queue over SMTP, assigns waiting tickets to agents, and counts the
+//! compliance report's ended days.
 //!
 //! Any number of workers may run against one PostgreSQL database; what keeps them from
 //! doing the same work twice lives in the store (`FOR UPDATE SKIP LOCKED`, a unique
@@ -64,6 +65,8 @@ pub struct Round {
     pub mail_failed: usize,
     /// Closed (and noise) tickets whose personal content retention removed.
     pub erased: usize,
+    /// Ended days of the compliance report counted (anew).
+    pub days_counted: usize,
 }
 
 /// Runs rounds until `shutdown` completes; `rules` gives the current rules (they may be
@@ -155,6 +158,8 @@ pub async fn round(
             out.erased += erased.tickets as usize;
         }
     }
+    // A few days a round, so that a first count of a long history does not hold up alarms.
+    out.days_counted = store.count_closed_days(now, 7).await?;
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let leased = store.lease_deliveries(now, config.batch, lease).await?;
     for n in leased {
