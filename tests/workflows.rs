@@ -408,3 +408,75 @@ async fn a_newcomer_gets_etags_and_answers_that_say_what_to_do() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_automatic_answer_waits_for_the_verdict_and_silence_resolves_it() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let ask = |subject: &str| {
+            json!({"channel": "web", "subject": subject,
+                   "body": "Ich habe mein Passwort vergessen. Wie kann ich es zurücksetzen?",
+                   "from": {"email": "anna.berger@alpen-logistik.example"}})
+        };
+        let mut numbers = Vec::new();
+        for subject in ["Passwort vergessen", "Passwort weg"] {
+            let (s, _, t) = post_ticket(&server.base, &ask(subject), None).await;
+            assert_eq!(
+                (s, t["status"].as_str()),
+                (201, Some("answered-automatically")),
+                "{t}"
+            );
+            // First response met; the resolution waits for the customer, not breaching.
+            assert_eq!(clock(&t, "first_response")["state"], "met", "{t}");
+            assert_eq!(clock(&t, "resolution")["state"], "paused", "{t}");
+            numbers.push(t["number"].as_str().unwrap().to_owned());
+        }
+        // The second one did not help: back to people, the resolution clock running again.
+        let (s, t) = post(
+            server.url(&format!("/api/v1/tickets/{}/feedback", numbers[1])),
+            json!({"helped": false}),
+        )
+        .await;
+        assert_eq!(s, 200, "{t}");
+        assert_eq!(clock(&t, "resolution")["state"], "running", "{t}");
+
+        let store = &server.state.desk.store;
+        let rules = server.state.rules();
+        let config = triage::worker::WorkerConfig::default();
+        let http = triage::worker::http_client(&config);
+        let round = |days: i64, store: triage::store::Store| {
+            let (rules, config, http) = (rules.clone(), config.clone(), http.clone());
+            async move {
+                let at = chrono::Utc::now() + chrono::Duration::days(days);
+                triage::worker::round(&store, &rules, &config, &http, None, at)
+                    .await
+                    .unwrap()
+                    .resolved
+            }
+        };
+        // Six days of silence: still waiting. Eight: resolved by one of two workers, once.
+        assert_eq!(round(6, store.clone()).await, 0);
+        let other = triage::store::Store::open(&db.url).await.unwrap();
+        let (a, b) = tokio::join!(round(8, store.clone()), round(8, other));
+        assert_eq!(a + b, 1);
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{}", numbers[0]))).await;
+        assert_eq!(t["status"], "resolved", "{t}");
+        assert_eq!(clock(&t, "resolution")["state"], "met", "{t}");
+        let (_, events) =
+            get_json(&server.url(&format!("/api/v1/tickets/{}/events", numbers[0]))).await;
+        let why = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "status")
+            .map(|e| e["data"]["reason"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>();
+        assert_eq!(why.len(), 1, "{events}");
+        assert!(why[0].contains("resolve-after-days"), "{events}");
+        // The ticket people work on stays theirs.
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{}", numbers[1]))).await;
+        assert_eq!(t["status"], "open", "{t}");
+        server.stop().await;
+    })
+    .await;
+}

@@ -22,6 +22,17 @@ enum SlaDays {
 }
 
 #[derive(DeriveIden)]
+enum Tickets {
+    Table,
+    Status,
+    UpdatedAt,
+}
+
+/// The automatic answers waiting for the customer's verdict, by when they last changed:
+/// the workers resolve those left without one (`[faq] resolve-after-days`).
+const WAITING_ANSWERS: &str = "tickets_answered_automatically";
+
+#[derive(DeriveIden)]
 enum SlaDaysChanged {
     Table,
     Day,
@@ -57,6 +68,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_index(
+            Index::create()
+                .name(WAITING_ANSWERS)
+                .table(Tickets::Table)
+                .col(Tickets::UpdatedAt)
+                .and_where(Expr::col(Tickets::Status).eq("answered-automatically"))
+                .to_owned(),
+        )
+        .await?;
         if m.get_database_backend() == DbBackend::Postgres {
             // The rows are read whole and are already compact: no compression to undo.
             m.get_connection()
@@ -67,6 +87,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name(WAITING_ANSWERS)
+                .table(Tickets::Table)
+                .to_owned(),
+        )
+        .await?;
         m.drop_table(Table::drop().table(SlaDaysChanged::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(SlaDays::Table).to_owned())

@@ -24,17 +24,29 @@ pub async fn apply(
     record: &TicketRecord,
     changes: Vec<ClockChange>,
 ) -> Result<TicketRecord, DeskError> {
-    let rules = &cx.rules;
+    let updated = apply_at(cx.store, &cx.rules, cx.now, record, changes).await?;
+    cx.wake_assigner();
+    Ok(updated)
+}
+
+/// [`apply`] without a request's context (the worker's rounds).
+async fn apply_at(
+    store: &store::Store,
+    rules: &crate::rules::CompiledRules,
+    now: chrono::DateTime<chrono::Utc>,
+    record: &TicketRecord,
+    changes: Vec<ClockChange>,
+) -> Result<TicketRecord, store::StoreError> {
     let mut clocks = store::clock_state(record)?.unwrap_or_else(|| SlaState {
         status: record.status.clone(),
         ..SlaState::default()
     });
     let mut update = TicketUpdate::default();
     for c in changes {
-        clocks.apply(&c.event, cx.now, &rules.calendars);
+        clocks.apply(&c.event, now, &rules.calendars);
         let mut data = c.data;
         data["clock"] = serde_json::to_value(&c.event).map_err(store::StoreError::from)?;
-        data["clock_at"] = serde_json::json!(cx.now);
+        data["clock_at"] = serde_json::json!(now);
         update.events.push(c.actor.event(c.kind, data));
         if c.status.is_some() {
             update.status = c.status;
@@ -43,10 +55,51 @@ pub async fn apply(
             update.message = c.message;
         }
     }
-    update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, cx.now));
-    let updated = cx.store.update_ticket(record, update, cx.now).await?;
-    cx.wake_assigner();
-    Ok(updated)
+    update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, now));
+    store.update_ticket(record, update, now).await
+}
+
+/// Resolves up to `limit` automatic answers that the customer has left without a verdict
+/// or a reply for the rules' `[faq] resolve-after-days` (nothing without it): silence after
+/// an answer is taken as the answer having done. The resolution clock, paused while the
+/// answer waited, is decided by the time until the answer. Another worker resolving the
+/// same ticket first is no error: its version moved on, and this one leaves it.
+pub async fn resolve_silent_answers(
+    store: &store::Store,
+    rules: &crate::rules::CompiledRules,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<usize, store::StoreError> {
+    let Some(days) = rules.faq.resolve_after_days else {
+        return Ok(0);
+    };
+    let before = now - chrono::Duration::days(i64::from(days));
+    let mut resolved = 0;
+    for record in store
+        .unchanged_in_status("answered-automatically", before, limit)
+        .await?
+    {
+        let change = ClockChange {
+            event: ClockEvent::Status {
+                status: "resolved".into(),
+                pauses: false,
+            },
+            kind: "status",
+            actor: Actor::named("triage"),
+            data: serde_json::json!({
+                "status": "resolved",
+                "reason": format!("no verdict or reply on the automatic answer within {days} days ([faq] resolve-after-days)"),
+            }),
+            status: Some("resolved".into()),
+            message: None,
+        };
+        match apply_at(store, rules, now, &record, vec![change]).await {
+            Ok(_) => resolved += 1,
+            Err(store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(resolved)
 }
 
 /// The status change to the clocks, validated against the rules' statuses.

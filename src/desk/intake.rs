@@ -231,6 +231,13 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
         status = "answered-automatically".into();
         let reply = ClockEvent::AgentReply;
         clocks.apply(&reply, now, &rules.calendars);
+        // The resolution waits for the customer's verdict (or their silence, see
+        // `conversation::resolve_silent_answers`).
+        let wait = ClockEvent::Status {
+            status: status.clone(),
+            pauses: true,
+        };
+        clocks.apply(&wait, now, &rules.calendars);
         let composed = crate::faq::answer::compose(
             &decision.language,
             &article.title,

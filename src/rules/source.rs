@@ -206,6 +206,9 @@ pub struct FaqDoc {
     pub suggest_threshold: Option<Spanned<f64>>,
     /// Directory of the shipped articles (Markdown), relative to the rules directory.
     pub articles: Option<Name>,
+    /// Days after which an automatic answer without the customer's verdict or reply is
+    /// resolved.
+    pub resolve_after_days: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -137,7 +137,8 @@ pub enum ClockEvent {
     /// The ticket's status changed; `pauses` says whether the new status stops the clocks.
     Status { status: String, pauses: bool },
     /// The customer said the automatic answer did not help: it no longer counts as the first
-    /// response, whose clock runs on as if it had never stopped.
+    /// response, whose clock runs on as if it had never stopped, and the resolution clock
+    /// counts the time the answer waited for the verdict.
     AnswerRejected,
 }
 
@@ -353,6 +354,20 @@ impl SlaState {
             }
             ClockEvent::AnswerRejected => {
                 self.responded = false;
+                // The wait for the customer's verdict was no wait of theirs: the resolution
+                // clock counts it.
+                for c in &mut self.clocks {
+                    if c.metric == Metric::Resolution && c.stopped_at.is_none() {
+                        if let Some(since) = c.paused_since.take() {
+                            let left = c.target_secs() - c.used_secs;
+                            c.used_secs += elapsed(cals, &c.calendar, since, at);
+                            if left > 0 && c.used_secs >= c.target_secs() {
+                                // Breached while it waited: since the target ran out.
+                                c.due_at = due_after(cals, &c.calendar, since, left);
+                            }
+                        }
+                    }
+                }
                 if let Some(c) = self
                     .clocks
                     .iter_mut()

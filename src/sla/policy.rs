@@ -170,8 +170,11 @@ impl SlaRules {
             .chain(self.pause_statuses.iter().map(|s| &**s))
     }
 
+    /// Whether the clocks stop in `status`: waiting for the customer (their answer, or their
+    /// verdict on an automatic answer) or for one of the rules' `pause-statuses`.
     pub fn pauses(&self, status: &str) -> bool {
-        status == "pending-customer" || self.pause_statuses.iter().any(|s| &**s == status)
+        matches!(status, "pending-customer" | "answered-automatically")
+            || self.pause_statuses.iter().any(|s| &**s == status)
     }
 
     /// The first policy whose conditions hold; the trace names it.

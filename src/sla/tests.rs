@@ -303,3 +303,51 @@ fn a_rejected_automatic_answer_leaves_the_first_response_clock_running_from_arri
     );
     assert!(!s.clocks.iter().any(|c| c.metric == Metric::NextReply));
 }
+
+fn answered() -> ClockEvent {
+    ClockEvent::Status {
+        status: "answered-automatically".into(),
+        pauses: true,
+    }
+}
+
+#[test]
+fn an_automatic_answer_waits_for_the_verdict_without_using_the_resolution_target() {
+    let c = cals();
+    let t0 = at("2026-11-23T09:00:00+01:00");
+    let start = |c: &BTreeMap<Arc<str>, Arc<Calendar>>| {
+        let mut s = SlaState::new(Some(policy("p", "always", 60, 60, 600)), t0, c);
+        // Answered automatically after 2 minutes; then the answer waits for the customer.
+        let answer = at("2026-11-23T09:02:00+01:00");
+        s.apply(&ClockEvent::AgentReply, answer, c);
+        s.apply(&answered(), answer, c);
+        s
+    };
+    // A week of silence: the resolution clock is paused, not breached.
+    let week = at("2026-11-30T09:02:00+01:00");
+    let mut silent = start(&c);
+    let r = clock(&silent, Metric::Resolution);
+    assert_eq!(r.state(week), ClockState::Paused);
+    // Resolved then (by the worker, or "helped"): met with the two minutes to the answer.
+    silent.apply(
+        &ClockEvent::Status {
+            status: "resolved".into(),
+            pauses: false,
+        },
+        week,
+        &c,
+    );
+    let r = clock(&silent, Metric::Resolution);
+    assert_eq!((r.met, r.used_secs), (Some(true), 120));
+
+    // "Did not help" after 20 hours: the customer waited all along, so the resolution clock
+    // counts the 20 hours and runs on from there (the target of 10 hours is past).
+    let mut rejected = start(&c);
+    let verdict = at("2026-11-24T05:02:00+01:00");
+    rejected.apply(&ClockEvent::AnswerRejected, verdict, &c);
+    rejected.apply(&open(), verdict, &c);
+    let r = clock(&rejected, Metric::Resolution);
+    assert_eq!(r.used_secs, 20 * 3600 + 120);
+    assert_eq!(r.due_at, Some(at("2026-11-23T19:00:00+01:00")));
+    assert_eq!(r.state(verdict), ClockState::Breached);
+}

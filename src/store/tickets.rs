@@ -397,6 +397,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Up to `limit` tickets in `status` that have not changed since before `before`, the
+    /// longest unchanged first.
+    pub async fn unchanged_in_status(
+        &self,
+        status: &str,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        Ok(tickets::Entity::find()
+            .filter(tickets::Column::Status.eq(status))
+            .filter(tickets::Column::UpdatedAt.lt(before))
+            .order_by_asc(tickets::Column::UpdatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+}
+
 pub(super) async fn by_id<C: sea_orm::ConnectionTrait>(
     db: &C,
     id: Uuid,

@@ -1,7 +1,7 @@
 //! Background work of `triage serve` and `triage worker`: fires SLA warnings, breaches and
 //! escalations into the notification outbox, delivers webhook notifications, sends the
-//! outbound mail queue over SMTP, assigns waiting tickets to agents, and counts the
-//! compliance report's ended days.
+//! outbound mail queue over SMTP, assigns waiting tickets to agents, resolves automatic
+//! answers left without a verdict, and counts the compliance report's ended days.
 //!
 //! Any number of workers may run against one PostgreSQL database; what keeps them from
 //! doing the same work twice lives in the store (`FOR UPDATE SKIP LOCKED`, a unique
@@ -65,6 +65,8 @@ pub struct Round {
     pub mail_failed: usize,
     /// Closed (and noise) tickets whose personal content retention removed.
     pub erased: usize,
+    /// Automatic answers resolved after the customer's silence.
+    pub resolved: usize,
     /// Ended days of the compliance report counted (anew).
     pub days_counted: usize,
 }
@@ -104,7 +106,8 @@ pub async fn run(
                     Ok(r) if r != Round::default() => tracing::info!(
                         notifications = r.notifications, delivered = r.delivered, failed = r.failed,
                         mail_sent = r.mail_sent, mail_failed = r.mail_failed,
-                        assigned = r.assigned, "worker round"),
+                        assigned = r.assigned, resolved = r.resolved, days_counted = r.days_counted,
+                        "worker round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("worker round failed, retrying next round: {e}"),
                 }
@@ -158,6 +161,8 @@ pub async fn round(
             out.erased += erased.tickets as usize;
         }
     }
+    out.resolved =
+        crate::desk::conversation::resolve_silent_answers(store, rules, now, config.batch).await?;
     // A few days a round, so that a first count of a long history does not hold up alarms.
     out.days_counted = store.count_closed_days(now, 7).await?;
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));

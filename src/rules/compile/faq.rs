@@ -20,6 +20,9 @@ pub struct FaqRules {
     pub category_thresholds: HashMap<Arc<str>, f64>,
     /// Directory of the shipped articles, relative to the rules directory.
     pub articles: Option<String>,
+    /// Automatic answers the customer leaves without a verdict or reply this many days are
+    /// resolved; without it they wait.
+    pub resolve_after_days: Option<u32>,
 }
 
 impl FaqRules {
@@ -55,6 +58,7 @@ pub(super) fn compile(ctx: &mut Ctx, doc: Option<(usize, Spanned<FaqDoc>)>) -> F
         suggest_threshold: 0.5,
         category_thresholds: HashMap::new(),
         articles: None,
+        resolve_after_days: None,
     };
     if let Some((file, f)) = &doc {
         let f = f.get_ref();
@@ -73,6 +77,19 @@ pub(super) fn compile(ctx: &mut Ctx, doc: Option<(usize, Spanned<FaqDoc>)>) -> F
             faq.suggest_threshold = v;
         }
         faq.articles = f.articles.as_ref().map(|a| a.get_ref().clone());
+        if let Some(v) = &f.resolve_after_days {
+            match u32::try_from(*v.get_ref()) {
+                Ok(days) if days >= 1 => faq.resolve_after_days = Some(days),
+                _ => ctx.error(
+                    *file,
+                    &v.span(),
+                    format!(
+                        "resolve-after-days {} must be a whole number of days, at least 1",
+                        v.get_ref()
+                    ),
+                ),
+            }
+        }
     }
     faq
 }
