@@ -572,7 +572,9 @@ function calendarName(p) {
 function diffView(d) {
   const fields = Object.entries(d.fields || {}).filter(([, f]) => f.changed > 0);
   const head = el("p", { id: "sim-summary" }, fields.length ? t("rules.changed", { changed: fmtNum(d.changed), tickets: fmtNum(d.tickets) }) : t("rules.noChange"));
-  const side = (s) => [el("strong", {}, s.value), " ", el("span", { class: "note" }, s.why + (s.at ? " (" + s.at + ")" : ""))];
+  // Due times in the viewer's zone, as every other time on the pages.
+  const value = (v) => (/^\d{4}-\d\d-\d\dT/.test(v) ? fmtTime(v) : v);
+  const side = (s) => [el("strong", {}, value(s.value)), " ", el("span", { class: "note" }, s.why + (s.at ? " (" + s.at + ")" : ""))];
   const rows = [];
   for (const [name, f] of fields) {
     const transitions = Object.entries(f.transitions).sort((a, b) => b[1].count - a[1].count);
