@@ -79,20 +79,12 @@ pub async fn resolve_silent_answers(
         .unchanged_in_status("answered-automatically", before, limit)
         .await?
     {
-        let change = ClockChange {
-            event: ClockEvent::Status {
-                status: "resolved".into(),
-                pauses: false,
-            },
-            kind: "status",
-            actor: Actor::named("triage"),
-            data: serde_json::json!({
-                "status": "resolved",
-                "reason": format!("no verdict or reply on the automatic answer within {days} days ([faq] resolve-after-days)"),
-            }),
-            status: Some("resolved".into()),
-            message: None,
+        let Ok(mut change) = status_change_in(rules, "resolved", &Actor::named("triage")) else {
+            break;
         };
+        change.data["reason"] = serde_json::json!(format!(
+            "no verdict or reply on the automatic answer within {days} days ([faq] resolve-after-days)"
+        ));
         match apply_at(store, rules, now, &record, vec![change]).await {
             Ok(_) => resolved += 1,
             Err(store::StoreError::Conflict { .. }) => {}
@@ -104,9 +96,17 @@ pub async fn resolve_silent_answers(
 
 /// The status change to the clocks, validated against the rules' statuses.
 pub fn status_change(cx: &Ctx<'_>, status: &str, actor: &Actor) -> Result<ClockChange, DeskError> {
+    status_change_in(&cx.rules, status, actor)
+}
+
+fn status_change_in(
+    rules: &crate::rules::CompiledRules,
+    status: &str,
+    actor: &Actor,
+) -> Result<ClockChange, DeskError> {
     let status = if status == "reopen" { "open" } else { status };
-    if !cx.rules.sla.is_known_status(status) {
-        let known: Vec<&str> = cx.rules.sla.statuses().chain(["reopen"]).collect();
+    if !rules.sla.is_known_status(status) {
+        let known: Vec<&str> = rules.sla.statuses().chain(["reopen"]).collect();
         return Err(DeskError::invalid(
             "status",
             format!("unknown status \"{status}\" (known: {})", known.join(", ")),
@@ -115,7 +115,7 @@ pub fn status_change(cx: &Ctx<'_>, status: &str, actor: &Actor) -> Result<ClockC
     Ok(ClockChange {
         event: ClockEvent::Status {
             status: status.to_owned(),
-            pauses: cx.rules.sla.pauses(status),
+            pauses: rules.sla.pauses(status),
         },
         kind: "status",
         actor: actor.clone(),
