@@ -44,6 +44,79 @@ pub struct BenchReport {
     pub errors: usize,
     pub mail_per_s: f64,
     pub mail_bytes: usize,
+    /// CPU milliseconds per ticket in each phase (raw, saturation, fixed rate, mail), where
+    /// `/proc` tells: this process (server and load generator) and the local PostgreSQL.
+    pub cpu_ms: [Option<CpuPerTicket>; 4],
+}
+
+/// CPU time a phase used per ticket.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuPerTicket {
+    /// This process: the server and the load generator, which share it.
+    pub own: f64,
+    /// The PostgreSQL server's processes on this machine; none for SQLite (in-process).
+    pub postgres: Option<f64>,
+}
+
+/// CPU seconds used so far by this process and, with `postgres`, by every process of the
+/// local PostgreSQL server, from `/proc` (Linux; `None` elsewhere).
+#[derive(Debug, Clone, Copy)]
+struct CpuTotals {
+    own: f64,
+    postgres: Option<f64>,
+}
+
+impl CpuTotals {
+    fn now(postgres: bool) -> Option<CpuTotals> {
+        Some(CpuTotals {
+            own: cpu_seconds(std::path::Path::new("/proc/self/stat"))?.1,
+            postgres: postgres.then(postgres_cpu_seconds).flatten(),
+        })
+    }
+
+    /// Per ticket since `self`, for `n` tickets.
+    fn per_ticket(self, postgres: bool, n: usize) -> Option<CpuPerTicket> {
+        let now = CpuTotals::now(postgres)?;
+        let n = n.max(1) as f64;
+        Some(CpuPerTicket {
+            own: (now.own - self.own) * 1e3 / n,
+            postgres: now
+                .postgres
+                .zip(self.postgres)
+                .map(|(b, a)| (b - a) * 1e3 / n),
+        })
+    }
+}
+
+/// A process's name and user + system CPU seconds from its `stat` (ticks of USER_HZ, which
+/// Linux reports as 100 a second).
+fn cpu_seconds(stat: &std::path::Path) -> Option<(String, f64)> {
+    let s = std::fs::read_to_string(stat).ok()?;
+    let (head, rest) = s.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / 100.0))
+}
+
+fn postgres_cpu_seconds() -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Some((name, secs)) = cpu_seconds(&entry.path().join("stat")) {
+            if name == "postgres" {
+                *total.get_or_insert(0.0) += secs;
+            }
+        }
+    }
+    total
 }
 
 impl std::fmt::Display for BenchReport {
@@ -71,7 +144,23 @@ impl std::fmt::Display for BenchReport {
             self.mail_bytes / 1024,
             100.0 * self.mail_per_s / self.http_per_s,
             100.0 * self.mail_per_s / self.raw_per_s
-        )
+        )?;
+        for (phase, cpu) in ["raw inserts", "HTTP POST /tickets", "fixed rate", "mail"]
+            .iter()
+            .zip(&self.cpu_ms)
+        {
+            if let Some(c) = cpu {
+                let pg = c.postgres.map_or(String::new(), |p| {
+                    format!(" + {p:.2} ms PostgreSQL = {:.2} ms", c.own + p)
+                });
+                writeln!(
+                    f,
+                    "CPU per ticket, {phase:<19} {:.2} ms triage (server and load generator){pg}",
+                    c.own
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -157,12 +246,15 @@ pub async fn run(
     anyhow::ensure!(!samples.is_empty(), "no sample tickets");
     let store = Store::open(&config.db_url).await?;
     let duration = Duration::from_secs(config.seconds);
+    let pg = config.db_url.starts_with("postgres");
+    let mut cpu_ms = [None; 4];
 
     // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
     // compute (they are computed once here).
     let now = Utc::now();
     let decided = decided_tickets(&rules, &samples, now);
     let decided = Arc::new(decided);
+    let cpu = CpuTotals::now(pg);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -182,6 +274,7 @@ pub async fn run(
         raw += t.await??;
     }
     let raw_per_s = raw as f64 / start.elapsed().as_secs_f64();
+    cpu_ms[0] = cpu.and_then(|c| c.per_ticket(pg, raw));
 
     // A real server on an ephemeral port.
     let state = Arc::new(AppState::new(store.clone(), rules, ApiConfig::default()));
@@ -210,6 +303,7 @@ pub async fn run(
     let samples = Arc::new(samples);
 
     // 2. Saturation.
+    let cpu = CpuTotals::now(pg);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -230,10 +324,12 @@ pub async fn run(
         http += t.await??;
     }
     let http_per_s = http as f64 / start.elapsed().as_secs_f64();
+    cpu_ms[1] = cpu.and_then(|c| c.per_ticket(pg, http));
 
     // 3. Fixed rate, latency from the scheduled start.
     let total = (config.rate * config.seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / config.rate as f64);
+    let cpu = CpuTotals::now(pg);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
@@ -261,6 +357,7 @@ pub async fn run(
         errors += (!ok) as usize;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    cpu_ms[2] = cpu.and_then(|c| c.per_ticket(pg, total - errors));
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
@@ -270,6 +367,7 @@ pub async fn run(
     let mail_url = url.replace("/api/v1/tickets", "/api/v1/intake/mail");
     let mail_bytes = sample_mail(&samples[0], 0).len();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cpu = CpuTotals::now(pg);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..config.concurrency {
@@ -301,6 +399,7 @@ pub async fn run(
         mails += t.await??;
     }
     let mail_per_s = mails as f64 / start.elapsed().as_secs_f64();
+    cpu_ms[3] = cpu.and_then(|c| c.per_ticket(pg, mails));
     let report = BenchReport {
         mail_per_s,
         mail_bytes,
@@ -312,8 +411,32 @@ pub async fn run(
         p99_ms: pct(0.99),
         max_ms: latencies.last().map_or(0.0, |l| l.as_secs_f64() * 1000.0),
         errors,
+        cpu_ms,
     };
     let _ = stop_tx.send(());
     server.await??;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_from_a_processes_stat_line_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = dir.path().join("stat");
+        // `comm` may hold spaces and parentheses; utime and stime are fields 14 and 15.
+        std::fs::write(
+            &stat,
+            "4242 (postgres: a (b) c) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 1 0 5 0 0",
+        )
+        .unwrap();
+        assert_eq!(
+            cpu_seconds(&stat),
+            Some(("postgres: a (b) c".to_owned(), 3.0))
+        );
+        std::fs::write(&stat, "4242 (x) S 1").unwrap();
+        assert_eq!(cpu_seconds(&stat), None);
+    }
 }

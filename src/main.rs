@@ -501,6 +501,12 @@ fn mail_ingest(url: &str, token: Option<&str>, timeout: u64) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A request allocates and frees many small strings and JSON values across the runtime's
+/// threads; glibc's allocator spent about a quarter of the process's CPU at intake on that
+/// (BENCHMARKS.md, "CPU per ticket").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
