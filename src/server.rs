@@ -142,7 +142,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartError> {
         );
     }
     println!(
-        "triage listening on http://{addr} (database {}, rules from {} version {version})",
+        "triage listening on http://{addr} (database {}, rules {version} from the directory {})",
         config.db, source
     );
     tracing::info!(%addr, db = %config.db, rules = %source, %version, "listening");
@@ -200,7 +200,7 @@ pub async fn work(
     let store = open_store(db).await?;
     report_rules(&store, &handle, &clock).await?;
     println!(
-        "triage worker running (database {db}, rules from {})",
+        "triage worker running (database {db}, rules from the directory {})",
         rules_dir.display()
     );
     tokio::spawn(reload_on_sighup(store.clone(), handle.clone(), clock));

@@ -74,3 +74,47 @@ async fn a_call_finds_its_customer_by_number_and_call_backs_join_its_ticket() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_is_answered_automatically_only_where_the_answer_can_reach_the_caller() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        // The telephone system knows only the number: the answer is suggested to an agent.
+        let (s, v) = post(
+            server.url("/api/v1/intake/call"),
+            json!({"caller": "+43 7662 2255-0", "called": "Hotline 1", "call_id": "pbx-77",
+                   "note": "Ich habe mein Passwort vergessen und kann mich nicht anmelden."}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let t = &v["ticket"];
+        assert_eq!(t["from"]["email"], serde_json::Value::Null, "{t}");
+        assert_ne!(t["status"], "answered-automatically", "{t}");
+        assert_eq!(t["faq"]["mode"], "suggested", "{t}");
+        assert!(
+            t["faq"]["reason"].as_str().unwrap().contains("would reach nobody"),
+            "{t}"
+        );
+        // A call logged with the caller's address: answered, by mail to that address.
+        let (s, _, t) = post_ticket(
+            &server.base,
+            &json!({"channel": "phone", "subject": "Passwort vergessen",
+                    "body": "Ich habe mein Passwort vergessen und kann mich nicht anmelden.",
+                    "from": {"email": "anna.berger@alpen-logistik.example", "phone": "+43 662 8080-12"}}),
+            None,
+        )
+        .await;
+        assert_eq!((s, t["status"].as_str()), (201, Some("answered-automatically")), "{t}");
+        let (_, outbox) = common::get_json(&server.url(&format!(
+            "/api/v1/mail/outbox?ticket={}",
+            t["number"].as_str().unwrap()
+        )))
+        .await;
+        assert_eq!(
+            outbox[0]["recipient"], "anna.berger@alpen-logistik.example",
+            "{outbox}"
+        );
+        server.stop().await;
+    })
+    .await;
+}

@@ -541,6 +541,31 @@ async fn demo_data_writes_a_month_through_the_workflows_only_into_an_empty_datab
             .sum();
         // Those answered and then not helped went to people: still answered automatically.
         assert_eq!(automated, u64::from(summary.answered_automatically));
+        // Every ticket's history runs forward in time (an agent answers after the verdict on
+        // an automatic answer, not before), and no call without an address was answered by
+        // a machine.
+        for n in 1..=summary.tickets {
+            let number = triage::store::ticket_number(i64::from(n));
+            let (_, events) =
+                get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+            let times: Vec<String> = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["created_at"].as_str().unwrap_or("").to_owned())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let parsed: Vec<chrono::DateTime<chrono::Utc>> =
+                times.iter().map(|t| t.parse().unwrap()).collect();
+            assert!(
+                parsed.windows(2).all(|w| w[0] <= w[1]),
+                "{number}: {events}"
+            );
+            let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{number}"))).await;
+            if t["channel"] == "phone" && t["from"]["email"].is_null() {
+                assert_ne!(t["status"], "answered-automatically", "{t}");
+            }
+        }
         let (_, sla) = get_json(&server.url("/api/v1/sla/report?group_by=segment")).await;
         let met: u64 = sla
             .as_array()

@@ -190,13 +190,19 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     };
     let mut faq_result = crate::faq::answer::decide(&cx.faq, &rules.faq, probe, &decision);
     // Where an automatic answer would go by mail: the mail's reply address, or the sender
-    // of an e-mail ticket that reached us another way.
+    // of an e-mail ticket or a call that reached us another way (a web form shows it).
     let reply_to = match &mail {
         Some(m) => m.reply_to.clone(),
-        None if ticket.channel == Channel::Email => ticket.from.email.clone(),
+        None if matches!(ticket.channel, Channel::Email | Channel::Phone) => {
+            ticket.from.email.clone()
+        }
         None => None,
     };
     let mut withhold = mail.as_ref().and_then(|m| m.withhold.clone());
+    if ticket.channel == Channel::Phone && reply_to.is_none() {
+        withhold =
+            Some("a call without an e-mail address: an automatic answer would reach nobody".into());
+    }
     if let Some(m) = &mail {
         if m.reply_to.is_none() {
             withhold.get_or_insert_with(|| "the mail has no sender address".into());
