@@ -93,3 +93,28 @@ pub(super) fn compile(ctx: &mut Ctx, doc: Option<(usize, Spanned<FaqDoc>)>) -> F
     }
     faq
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{errors, has};
+    use crate::rules::fixture::with_rules;
+
+    #[test]
+    fn silent_answers_are_resolved_after_whole_days_and_a_wrong_count_names_its_line() {
+        let loaded = with_rules("[faq]\nresolve-after-days = 7\n").unwrap();
+        assert_eq!(loaded.rules.faq.resolve_after_days, Some(7));
+        assert_eq!(with_rules("").unwrap().rules.faq.resolve_after_days, None);
+        for bad in ["0", "-3"] {
+            let errs = errors(&format!(
+                "[faq]\nauto-threshold = 0.9\nresolve-after-days = {bad}\n"
+            ));
+            assert!(
+                has(
+                    &errs,
+                    &format!("rules.toml:3: resolve-after-days {bad} must be a whole number of days, at least 1")
+                ),
+                "{errs:?}"
+            );
+        }
+    }
+}
