@@ -15,7 +15,7 @@ const T = {
     category: "category", policy: "policy", first_response: "first response", resolution: "resolution",
     next_reply: "next reply",
     "compliance.title": "SLA compliance",
-    "compliance.chart": "Attainment of {metric} per {bucket}, in percent (met of met + breached)",
+    "compliance.chart": "Attainment of {metric} per {bucket}, in percent (met of met + breached; in brackets, how many were decided: a day of two clocks swings far)",
     "compliance.zone": "Days and times in {zone} (your zone); business minutes are counted in each policy's calendar.",
     "compliance.table": "Report for the period", csv: "Download CSV",
     group: "Group", tickets: "Tickets", attainment: "Attainment", met: "met", breached: "breached",
@@ -60,7 +60,7 @@ const T = {
     category: "Kategorie", policy: "Richtlinie", first_response: "Erstreaktion", resolution: "Lösung",
     next_reply: "nächste Antwort",
     "compliance.title": "SLA-Einhaltung",
-    "compliance.chart": "Einhaltung der {metric} je {bucket}, in Prozent (eingehalten von eingehalten + verletzt)",
+    "compliance.chart": "Einhaltung der {metric} je {bucket}, in Prozent (eingehalten von eingehalten + verletzt; in Klammern, wie viele entschieden wurden: ein Tag mit zwei Uhren schwankt stark)",
     "compliance.zone": "Tage und Zeiten in {zone} (Ihre Zone); Geschäftsminuten zählen im Kalender der jeweiligen Richtlinie.",
     "compliance.table": "Bericht für den Zeitraum", csv: "CSV herunterladen",
     group: "Gruppe", tickets: "Tickets", attainment: "Einhaltung", met: "eingehalten", breached: "verletzt",
@@ -357,9 +357,11 @@ function drawChart(box, series) {
   const lines = [{ label: t("bucketStart"), value: (u, v) => (v === null ? "–" : day(v)) }];
   series.groups.forEach((g, i) => {
     data.push(g.points.map((p) => p[state.metric].attainment_pct));
+    // The hovered bucket's attainment with the clocks it counts.
+    const decided = g.points.map((p) => p[state.metric].met + p[state.metric].breached);
     lines.push({
       label: g.group, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 4 },
-      value: (u, v) => (v === null || v === undefined ? "–" : fmtPct(v)),
+      value: (u, v, si, idx) => (v === null || v === undefined ? "–" : fmtPct(v) + (idx == null ? "" : " (" + fmtNum(decided[idx]) + ")")),
     });
   });
   const width = Math.max(280, box.clientWidth || 600);

@@ -116,6 +116,25 @@ try {
   check("the chart draws a line per group of the series", () => {
     assert.deepEqual(lines, series.body.groups.map((g) => g.group));
   });
+  // Hovering a bucket shows each group's attainment with the clocks it counts: the bucket
+  // where the first group decided most (the x scale runs from the first bucket to the last).
+  const decided = (p) => p.first_response.met + p.first_response.breached;
+  const points0 = series.body.groups[0].points;
+  const at = points0.reduce((best, p, i) => (decided(p) > decided(points0[best]) ? i : best), 0);
+  const xs = series.body.starts.map((s) => Date.parse(s));
+  const box = await (await page.$("#chart .u-over")).boundingBox();
+  const frac = xs.length > 1 ? (xs[at] - xs[0]) / (xs[xs.length - 1] - xs[0]) : 0;
+  await page.mouse.move(box.x + frac * (box.width - 1), box.y + box.height / 2);
+  const hovered = await page.$$eval("#chart .u-legend .u-series .u-value", (vs) => vs.map((v) => v.textContent).slice(1));
+  check("the chart's legend names how many clocks a bucket's attainment counts", () => {
+    let seen = 0;
+    series.body.groups.forEach((g, i) => {
+      if (g.points[at].first_response.attainment_pct === null) return;
+      assert.ok(hovered[i].endsWith("(" + decided(g.points[at]) + ")"), g.group + ": " + hovered[i]);
+      seen += 1;
+    });
+    assert.ok(seen > 0, "no group decided a clock in bucket " + at);
+  });
   const seriesTotal = series.body.groups.reduce((n, g) => n + g.points.reduce((m, p) => m + p.tickets, 0), 0);
   check("the series adds up to the report", () => {
     assert.equal(seriesTotal, direct.reduce((n, r) => n + r.tickets, 0));
