@@ -200,8 +200,9 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     };
     let mut withhold = mail.as_ref().and_then(|m| m.withhold.clone());
     if ticket.channel == Channel::Phone && reply_to.is_none() {
-        withhold =
-            Some("a call without an e-mail address: an automatic answer would reach nobody".into());
+        withhold.get_or_insert_with(|| {
+            "a call without an e-mail address: an automatic answer would reach nobody".into()
+        });
     }
     if let Some(m) = &mail {
         if m.reply_to.is_none() {
@@ -240,8 +241,8 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
         // The resolution waits for the customer's verdict (or their silence, see
         // `conversation::resolve_silent_answers`).
         let wait = ClockEvent::Status {
+            pauses: rules.sla.pauses(&status),
             status: status.clone(),
-            pauses: true,
         };
         clocks.apply(&wait, now, &rules.calendars);
         let composed = crate::faq::answer::compose(

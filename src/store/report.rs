@@ -107,9 +107,14 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
 
 /// The kept rows of the tickets created in `[from, to)`.
 fn created_in(from: DateTime<Utc>, to: DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+    created_between(from.timestamp_micros(), to.timestamp_micros())
+}
+
+/// The kept rows created in `[from_us, to_us)`, microseconds since 1970.
+pub(super) fn created_between(from_us: i64, to_us: i64) -> sea_orm::sea_query::SimpleExpr {
     sla_clocks::Column::CreatedUs
-        .gte(from.timestamp_micros())
-        .and(sla_clocks::Column::CreatedUs.lt(to.timestamp_micros()))
+        .gte(from_us)
+        .and(sla_clocks::Column::CreatedUs.lt(to_us))
 }
 
 /// The row of the ticket itself, beside its clocks' 0 to 2.
@@ -127,7 +132,7 @@ const STATES: [ClockState; 5] = [
     ClockState::Ended,
 ];
 
-fn state_code(s: ClockState) -> i16 {
+pub(super) fn state_code(s: ClockState) -> i16 {
     STATES.iter().position(|x| *x == s).unwrap_or(4) as i16
 }
 
@@ -157,28 +162,11 @@ fn bucket_sql(plan: Option<&BucketPlan>) -> String {
     }
 }
 
-/// Counts of the report by bucket, group (an index into `names`), metric, state and minutes.
+/// Counts of the report by bucket, group (an id of `names`), metric, state and minutes.
 #[derive(Default)]
 struct Counts {
-    names: Vec<String>,
-    ids: HashMap<String, u32>,
+    names: report_days::Names,
     n: HashMap<(i64, u32, i16, i16, Option<i64>), u64>,
-}
-
-impl Counts {
-    fn id(&mut self, name: String) -> u32 {
-        Counts::id_in(&mut self.names, &mut self.ids, name)
-    }
-
-    fn id_in(names: &mut Vec<String>, ids: &mut HashMap<String, u32>, name: String) -> u32 {
-        if let Some(id) = ids.get(&name) {
-            return *id;
-        }
-        names.push(name.clone());
-        let id = (names.len() - 1) as u32;
-        ids.insert(name, id);
-        id
-    }
 }
 
 /// The grouped count of the kept rows created in `ranges` (microseconds, half-open).
@@ -206,11 +194,7 @@ async fn raw_tallies<C: ConnectionTrait>(
     );
     let mut within = Condition::any();
     for (from, to) in ranges {
-        within = within.add(
-            sla_clocks::Column::CreatedUs
-                .gte(*from)
-                .and(sla_clocks::Column::CreatedUs.lt(*to)),
-        );
+        within = within.add(created_between(*from, *to));
     }
     Ok(sla_clocks::Entity::find()
         .select_only()
@@ -308,32 +292,25 @@ impl Store {
 
         let mut counts = Counts::default();
         let now_us = now.timestamp_micros();
+        let (running, breached) = (
+            state_code(ClockState::Running),
+            state_code(ClockState::Breached),
+        );
         for (day, data) in &counted {
             let buckets: Vec<i64> = (0..24)
                 .map(|h| {
-                    let us = day * report_days::DAY_US + h * 3_600_000_000;
+                    let us = day * report_days::DAY_US + h * report_days::HOUR_US;
                     plan.map_or(0, |p| {
                         p.bucket_of(DateTime::from_timestamp_micros(us).unwrap_or_default())
                     })
                 })
                 .collect();
-            let Counts {
-                names,
-                ids,
-                n: tally,
-            } = &mut counts;
             report_days::decode(
                 data,
-                |list| {
-                    list.into_iter()
-                        .map(|g| Counts::id_in(names, ids, g))
-                        .collect()
-                },
+                |list| list.iter().map(|g| counts.names.id(g)).collect(),
                 |k, n| {
-                    let state = if k.state == report_days::RUNNING
-                        && k.due_us.is_some_and(|d| d < now_us)
-                    {
-                        report_days::BREACHED
+                    let state = if k.state == running && k.due_us.is_some_and(|d| d < now_us) {
+                        breached
                     } else {
                         k.state
                     };
@@ -344,13 +321,13 @@ impl Store {
                         state,
                         if with_minutes { k.minutes } else { None },
                     );
-                    *tally.entry(key).or_default() += n;
+                    *counts.n.entry(key).or_default() += n;
                 },
             )
             .map_err(|e| StoreError::Corrupt(format!("a counted day {day}: {e}")))?;
         }
         for (bucket, group, metric, state, minutes, n) in raw {
-            let key = (bucket, counts.id(group), metric, state, minutes);
+            let key = (bucket, counts.names.id(&group), metric, state, minutes);
             *counts.n.entry(key).or_default() += u64::try_from(n).unwrap_or(0);
         }
         counts
@@ -372,7 +349,7 @@ impl Store {
                 Ok(Tally {
                     metric,
                     state,
-                    group: counts.names[group as usize].clone(),
+                    group: counts.names.list[group as usize].clone(),
                     bucket,
                     minutes,
                     n,

@@ -26,13 +26,10 @@ use super::{Store, StoreError};
 use crate::sla::report::{BucketPlan, GroupBy};
 
 pub(super) const DAY_US: i64 = 86_400_000_000;
-const HOUR_US: i64 = 3_600_000_000;
+pub(super) const HOUR_US: i64 = 3_600_000_000;
 /// How long after its end a day is counted: no transaction that began before midnight is
 /// still writing its rows then.
 const GRACE_US: i64 = HOUR_US;
-/// The state code of a running clock and of a breached one (as `sla_clocks` has them).
-pub(super) const RUNNING: i16 = 2;
-pub(super) const BREACHED: i16 = 1;
 const GROUPINGS: [GroupBy; 5] = [
     GroupBy::Segment,
     GroupBy::Channel,
@@ -70,8 +67,28 @@ pub(super) struct Key {
 /// A day's counts for one grouping.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct DayCounts {
-    pub groups: Vec<String>,
+    pub groups: Names,
     pub counts: BTreeMap<Key, u64>,
+}
+
+/// Group names and their small ids, in the order first seen: a counted day's and a
+/// report's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Names {
+    pub list: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.list.len() as u32;
+        self.list.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
 }
 
 /// The encoding: a format byte, the group names (length-prefixed), then each count as hour,
@@ -79,8 +96,8 @@ pub(super) struct DayCounts {
 /// LEB128 (signed ones zig-zag).
 pub(super) fn encode(day: &DayCounts) -> Vec<u8> {
     let mut out = vec![FORMAT];
-    put(&mut out, day.groups.len() as u64);
-    for g in &day.groups {
+    put(&mut out, day.groups.list.len() as u64);
+    for g in &day.groups.list {
         put(&mut out, g.len() as u64);
         out.extend_from_slice(g.as_bytes());
     }
@@ -314,8 +331,7 @@ impl Store {
                 let newest: Option<Option<i64>> = sla_clocks::Entity::find()
                     .select_only()
                     .column_as(Expr::col(sla_clocks::Column::CreatedUs).max(), "m")
-                    .filter(sla_clocks::Column::CreatedUs.lt(below))
-                    .filter(sla_clocks::Column::CreatedUs.gte((lower + 1) * DAY_US))
+                    .filter(super::report::created_between((lower + 1) * DAY_US, below))
                     .into_tuple::<Option<i64>>()
                     .one(&self.db)
                     .await?;
@@ -390,8 +406,10 @@ impl Store {
                 sla_clocks::Column::DueUs,
                 sla_clocks::Column::Minutes,
             ])
-            .filter(sla_clocks::Column::CreatedUs.gte(day * DAY_US))
-            .filter(sla_clocks::Column::CreatedUs.lt((day + 1) * DAY_US))
+            .filter(super::report::created_between(
+                day * DAY_US,
+                (day + 1) * DAY_US,
+            ))
             .into_tuple::<(
                 i64,
                 String,
@@ -406,8 +424,8 @@ impl Store {
             )>()
             .all(&txn)
             .await?;
+        let running = super::report::state_code(crate::sla::ClockState::Running);
         let mut counts: [DayCounts; 5] = Default::default();
-        let mut names: [HashMap<String, u32>; 5] = Default::default();
         for (created, segment, channel, queue, category, policy, metric, state, due, minutes) in
             &rows
         {
@@ -416,18 +434,14 @@ impl Store {
                 .into_iter()
                 .enumerate()
             {
-                let (c, n) = (&mut counts[i], &mut names[i]);
-                let group = *n.entry(group.clone()).or_insert_with(|| {
-                    c.groups.push(group.clone());
-                    (c.groups.len() - 1) as u32
-                });
+                let c = &mut counts[i];
                 let key = Key {
                     hour,
-                    group,
+                    group: c.groups.id(group),
                     metric: *metric,
                     state: *state,
                     minutes: *minutes,
-                    due_us: if *state == RUNNING { *due } else { None },
+                    due_us: if *state == running { *due } else { None },
                 };
                 *c.counts.entry(key).or_default() += 1;
             }
@@ -520,15 +534,14 @@ mod tests {
         fn a_counted_day_reads_back_as_it_was_written(
             counts in proptest::collection::btree_map(key(), 1u64..u64::MAX, 0..200),
         ) {
-            let day = DayCounts {
-                groups: vec!["business-critical".into(), "Vertrieb".into(), "ä".into()],
-                counts,
-            };
+            let mut day = DayCounts { counts, ..Default::default() };
+            for g in ["business-critical", "Vertrieb", "ä"] {
+                day.groups.id(g);
+            }
             let bytes = encode(&day);
             let mut back = DayCounts::default();
             decode(&bytes, |g| {
-                back.groups = g;
-                (0..back.groups.len() as u32).collect()
+                g.iter().map(|g| back.groups.id(g)).collect()
             }, |k, n| {
                 back.counts.insert(k, n);
             })
