@@ -765,3 +765,121 @@ async fn a_customer_with_its_own_calendar_is_served_in_its_hours() {
     })
     .await;
 }
+
+/// A quote request under the shipped rules, from a commercial customer.
+fn quote_request(subject: &str) -> Value {
+    json!({
+        "channel": "email",
+        "subject": subject,
+        "body": "Bitte senden Sie uns ein Angebot für 20 Lizenzen inklusive Wartung.",
+        "from": {"email": "kanzlei@mueller-partner.example"},
+    })
+}
+
+#[tokio::test]
+async fn a_follow_up_after_our_reply_fires_once_for_its_owner_unless_the_customer_answers() {
+    each_backend(async |db| {
+        let rules = common::shipped_rules();
+        let server = TestServer::start_with_rules(db, ApiConfig::default(), rules.clone()).await;
+        let (_, _, a) = post_ticket(&server.base, &quote_request("Angebot Lizenzen"), None).await;
+        let (_, _, b) = post_ticket(&server.base, &quote_request("Angebot Wartung"), None).await;
+        assert_eq!(a["sla"]["policy"], "quote", "{a}");
+        assert_eq!(clock(&a, "first_response")["target_minutes"], 72 * 60);
+        assert!(a["sla"]["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["metric"] != "follow_up"));
+        let path = |t: &Value, what: &str| {
+            server.url(&format!(
+                "/api/v1/tickets/{}/{what}",
+                t["number"].as_str().unwrap()
+            ))
+        };
+        // Anna owns A.
+        let resp = client()
+            .put(server.url("/api/v1/agents/anna"))
+            .json(&json!({"name": "Anna", "capacity": 5, "presence": "away"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        let (status, v) = post(path(&a, "assign"), json!({"agent": "anna"})).await;
+        assert_eq!(status, 200, "{v}");
+        // The quotes go out; both tickets now wait for the customer.
+        for t in [&a, &b] {
+            let (status, r) =
+                post(path(t, "replies"), json!({"body": "Anbei unser Angebot."})).await;
+            assert_eq!(status, 200, "{r}");
+            let f = clock(&r, "follow_up");
+            assert_eq!(
+                (f["state"].as_str(), f["target_minutes"].as_i64()),
+                (Some("running"), Some(7 * 24 * 60)),
+                "{f}"
+            );
+            let wait = time(&f["due_at"]) - time(&r["updated_at"]);
+            assert!(
+                (wait - chrono::Duration::days(7)).num_seconds().abs() <= 2,
+                "{wait}"
+            );
+            let (status, r) = post(path(t, "status"), json!({"status": "pending-customer"})).await;
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(
+                clock(&r, "follow_up")["state"],
+                "running",
+                "waiting for the customer does not hold it"
+            );
+        }
+        // B's customer answers: nothing is left to follow up there.
+        let (status, r) = post(
+            path(&b, "messages"),
+            json!({"body": "Danke, wir prüfen das Angebot."}),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(clock(&r, "follow_up")["state"], "ended", "{r}");
+
+        // Eight days on, two workers on their own connections sweep at the same moment, twice.
+        let later = Utc::now() + chrono::Duration::days(8);
+        let config = triage::worker::WorkerConfig::default();
+        let http = triage::worker::http_client(&config);
+        let other = triage::store::Store::connect(&db.url).await.unwrap();
+        let store = &server.state.desk.store;
+        for _ in 0..2 {
+            let (x, y) = tokio::join!(
+                triage::worker::round(store, &rules, &config, &http, None, later),
+                triage::worker::round(&other, &rules, &config, &http, None, later),
+            );
+            x.unwrap();
+            y.unwrap();
+        }
+        let rows = notifications(&server, "").await;
+        let mut got: Vec<String> = rows
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} {} {} {}",
+                    n["ticket_id"].as_str().unwrap(),
+                    n["metric"],
+                    n["level"],
+                    n["target"]
+                )
+            })
+            .collect();
+        got.sort();
+        let a_id = a["id"].as_str().unwrap();
+        // The warnings are left out: the breach says more. Anna hears of it, and the sales lead.
+        assert_eq!(
+            got,
+            [
+                format!("{a_id} \"follow_up\" \"breach\" \"agent:anna\""),
+                format!("{a_id} \"follow_up\" \"breach\" \"role:sales-lead\""),
+            ],
+            "{rows:#?}"
+        );
+        let (_, owed) = get_json(&server.url("/api/v1/notifications?target=agent:anna")).await;
+        assert_eq!(owed.as_array().unwrap().len(), 1, "{owed}");
+        server.stop().await;
+    })
+    .await;
+}

@@ -13,7 +13,7 @@ const T = {
     period: "Period", days: "last {n} days", bucket: "Buckets", day: "days", week: "weeks",
     groupBy: "Group by", metric: "Chart", segment: "segment", channel: "channel", queue: "queue",
     category: "category", policy: "policy", first_response: "first response", resolution: "resolution",
-    next_reply: "next reply",
+    next_reply: "next reply", follow_up: "follow-up",
     "compliance.title": "SLA compliance",
     "compliance.chart": "Attainment of {metric} per {bucket}, in percent (met of met + breached; in brackets, how many were decided: a day of two clocks swings far)",
     "compliance.zone": "Days and times in {zone} (your zone); business minutes are counted in each policy's calendar.",
@@ -58,7 +58,7 @@ const T = {
     period: "Zeitraum", days: "letzte {n} Tage", bucket: "Einteilung", day: "Tage", week: "Wochen",
     groupBy: "Gruppiert nach", metric: "Diagramm", segment: "Segment", channel: "Kanal", queue: "Queue",
     category: "Kategorie", policy: "Richtlinie", first_response: "Erstreaktion", resolution: "Lösung",
-    next_reply: "nächste Antwort",
+    next_reply: "nächste Antwort", follow_up: "Nachfassen",
     "compliance.title": "SLA-Einhaltung",
     "compliance.chart": "Einhaltung der {metric} je {bucket}, in Prozent (eingehalten von eingehalten + verletzt; in Klammern, wie viele entschieden wurden: ein Tag mit zwei Uhren schwankt stark)",
     "compliance.zone": "Tage und Zeiten in {zone} (Ihre Zone); Geschäftsminuten zählen im Kalender der jeweiligen Richtlinie.",
@@ -303,7 +303,7 @@ async function compliance() {
     control(t("period"), select("days", [["30", t("days", { n: 30 })], ["90", t("days", { n: 90 })]], String(state.days), (e) => rerender("days", Number(e.target.value)))),
     control(t("bucket"), select("bucket", [["day", t("day")], ["week", t("week")]], state.bucket, (e) => rerender("bucket", e.target.value))),
     control(t("groupBy"), select("group", groups.map((g) => [g, t(g)]), state.group, (e) => rerender("group", e.target.value))),
-    control(t("metric"), select("metric", [["first_response", t("first_response")], ["resolution", t("resolution")]], state.metric, (e) => rerender("metric", e.target.value))),
+    control(t("metric"), select("metric", [["first_response", t("first_response")], ["resolution", t("resolution")], ["follow_up", t("follow_up")]], state.metric, (e) => rerender("metric", e.target.value))),
     el("button", { type: "button", id: "csv", onclick: () => downloadCsv(common) }, t("csv")));
 
   const chartBox = el("div", { id: "chart", "data-groups": series.groups.map((g) => g.group).join("|") });

@@ -172,7 +172,7 @@ pub struct NotificationParams {
     pub status: Option<String>,
     /// Ticket UUID or number.
     pub ticket: Option<String>,
-    /// `queue:NAME`, `role:NAME` or `webhook:NAME`.
+    /// `queue:NAME`, `agent:NAME` (a follow-up owed by the assignee), `role:NAME` or `webhook:NAME`.
     pub target: Option<String>,
     /// 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
@@ -313,7 +313,7 @@ pub struct SeriesView {
 /// created in it. CSV with `Accept: text/csv`.
 #[utoipa::path(get, path = "/api/v1/sla/report/series", tag = "sla", params(SeriesParams),
     responses(
-        (status = 200, body = Object, description = "{from, to, bucket, tz, group_by, starts, groups: [{group, points: [{start, attainment_pct, first_response, next_reply, resolution}]}]}, or CSV with Accept: text/csv"),
+        (status = 200, body = Object, description = "{from, to, bucket, tz, group_by, starts, groups: [{group, points: [{start, attainment_pct, first_response, next_reply, resolution, follow_up}]}]}, or CSV with Accept: text/csv"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sla_series(

@@ -258,6 +258,8 @@ pub struct PolicyView {
     pub first_response_minutes: Option<u32>,
     pub next_reply_minutes: Option<u32>,
     pub resolution_minutes: Option<u32>,
+    /// Follow up within this many minutes after our reply unless the customer answers.
+    pub follow_up_minutes: Option<u32>,
     /// The calendar its clocks count in: a calendar's name, `window` (the ticket's time
     /// window's) or `customer` (the organisation's).
     pub calendar: String,
@@ -273,6 +275,7 @@ fn policy_view(p: &crate::sla::Policy) -> PolicyView {
         first_response_minutes: p.targets[0],
         next_reply_minutes: p.targets[1],
         resolution_minutes: p.targets[2],
+        follow_up_minutes: p.follow_up,
         calendar: match &p.calendar {
             PolicyCalendar::Window => "window".into(),
             PolicyCalendar::Named(c) => c.name().to_owned(),

@@ -467,12 +467,19 @@ impl SlaCompiler<'_, '_, '_> {
                 targets[i] = self.duration(file, d, what);
             }
         }
-        if targets.iter().all(Option::is_none) && self.ctx.diags.len() == before {
+        let follow_up = doc
+            .follow_up
+            .as_ref()
+            .and_then(|d| self.duration(file, d, "follow-up"));
+        if targets.iter().all(Option::is_none)
+            && follow_up.is_none()
+            && self.ctx.diags.len() == before
+        {
             self.ctx.warn(
                 file,
                 &doc.id.span(),
                 format!(
-                    "policy \"{}\" sets no target (first-response, next-reply or resolution): tickets it matches get no service level",
+                    "policy \"{}\" sets no target (first-response, next-reply, resolution or follow-up): tickets it matches get no service level",
                     doc.id.get_ref()
                 ),
             );
@@ -550,6 +557,7 @@ impl SlaCompiler<'_, '_, '_> {
             }),
             when,
             targets,
+            follow_up,
             calendar,
             warn,
             warn_notify,

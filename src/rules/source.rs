@@ -144,6 +144,7 @@ pub struct PolicyDoc {
     pub first_response: Option<Name>,
     pub next_reply: Option<Name>,
     pub resolution: Option<Name>,
+    pub follow_up: Option<Name>,
     pub calendar: Option<Name>,
     pub warn: Option<Spanned<Vec<Spanned<i64>>>>,
     pub warn_notify: Option<Spanned<Strings>>,

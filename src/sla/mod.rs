@@ -13,6 +13,10 @@
 //!   in the old calendar, the rest in the new one, against the new target.
 //! - Met or breached is decided when the clock stops (reply, resolution), from the business
 //!   time used; a running clock past its due time shows as breached.
+//! - A follow-up clock measures us, not the customer: our public reply starts it ("follow up
+//!   within 7 days unless the customer answers"), the customer's message ends it without a
+//!   verdict, our next reply stops it (met or breached) and starts the next one. Waiting for
+//!   the customer is what it counts, so pausing statuses do not hold it.
 
 mod policy;
 pub mod report;
@@ -34,16 +38,24 @@ pub enum Metric {
     FirstResponse,
     NextReply,
     Resolution,
+    /// Our reply waits for the customer: follow up by the due time unless they answer.
+    FollowUp,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 3] = [Metric::FirstResponse, Metric::NextReply, Metric::Resolution];
+    pub const ALL: [Metric; 4] = [
+        Metric::FirstResponse,
+        Metric::NextReply,
+        Metric::Resolution,
+        Metric::FollowUp,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::FirstResponse => "first_response",
             Metric::NextReply => "next_reply",
             Metric::Resolution => "resolution",
+            Metric::FollowUp => "follow_up",
         }
     }
 
@@ -90,12 +102,25 @@ pub struct PolicySnapshot {
     /// in the organisation's own calendar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_at: Option<String>,
-    /// Target minutes, indexed by [`Metric::index`].
+    /// Target minutes of first response, next reply and resolution ([`Metric::index`]).
     pub targets: [Option<u32>; 3],
+    /// Target minutes of the follow-up after our reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<u32>,
     /// Warning thresholds in percent of the target.
     pub warn: Vec<u8>,
     /// Escalation levels: business minutes after the due time.
     pub escalations: Vec<u32>,
+}
+
+impl PolicySnapshot {
+    /// The target minutes of a metric, if the policy measures it.
+    pub fn target(&self, metric: Metric) -> Option<u32> {
+        match metric {
+            Metric::FollowUp => self.follow_up,
+            m => self.targets[m.index()],
+        }
+    }
 }
 
 /// One clock: one metric, one cycle (next reply runs once per customer message).
@@ -347,9 +372,17 @@ impl SlaState {
             ClockEvent::AgentReply => {
                 self.responded = true;
                 for c in &mut self.clocks {
-                    if matches!(c.metric, Metric::FirstResponse | Metric::NextReply) {
+                    if matches!(
+                        c.metric,
+                        Metric::FirstResponse | Metric::NextReply | Metric::FollowUp
+                    ) {
                         c.stop(at, cals);
                     }
+                }
+                // Our reply now waits for the customer's.
+                if !matches!(self.status.as_str(), "resolved" | "closed") {
+                    let cycle = self.cycles(Metric::FollowUp) + 1;
+                    self.start_clock(Metric::FollowUp, cycle, at, cals);
                 }
             }
             ClockEvent::AnswerRejected => {
@@ -385,6 +418,13 @@ impl SlaState {
                 }
             }
             ClockEvent::CustomerMessage => {
+                // The customer answered: nothing to follow up.
+                for c in &mut self.clocks {
+                    if c.metric == Metric::FollowUp && c.stopped_at.is_none() {
+                        c.pause(at, cals);
+                        c.stopped_at = Some(at);
+                    }
+                }
                 let running = self
                     .clocks
                     .iter()
@@ -414,7 +454,7 @@ impl SlaState {
                     _ if *pauses => {
                         self.paused = true;
                         for c in &mut self.clocks {
-                            if c.running_since.is_some() {
+                            if c.running_since.is_some() && c.metric != Metric::FollowUp {
                                 c.pause(at, cals);
                                 c.paused_since = Some(at);
                             }
@@ -435,9 +475,14 @@ impl SlaState {
         }
     }
 
+    /// How many clocks of `metric` the ticket has had.
+    fn cycles(&self, metric: Metric) -> u32 {
+        self.clocks.iter().filter(|c| c.metric == metric).count() as u32
+    }
+
     fn start_clock(&mut self, metric: Metric, cycle: u32, at: DateTime<Utc>, cals: &dyn Calendars) {
         let Some(p) = &self.policy else { return };
-        let Some(target) = p.targets[metric.index()] else {
+        let Some(target) = p.target(metric) else {
             return;
         };
         let mut c = Clock {
@@ -454,7 +499,7 @@ impl SlaState {
             stopped_at: None,
             met: None,
         };
-        if !self.paused {
+        if !self.paused || metric == Metric::FollowUp {
             c.resume(at, cals);
         }
         self.clocks.push(c);
@@ -483,7 +528,7 @@ impl SlaState {
             if c.stopped_at.is_some() {
                 continue;
             }
-            match p.targets[c.metric.index()] {
+            match p.target(c.metric) {
                 Some(target) => {
                     // Count the stretch so far in the old calendar, the rest in the new one.
                     let was_running = c.running_since.is_some();
@@ -507,7 +552,7 @@ impl SlaState {
         for metric in [Metric::FirstResponse, Metric::Resolution] {
             let covered = self.clocks.iter().any(|c| c.metric == metric);
             let done = metric == Metric::FirstResponse && self.responded;
-            if !covered && !done && (first || p.targets[metric.index()].is_some()) {
+            if !covered && !done && (first || p.target(metric).is_some()) {
                 self.start_clock(metric, 1, at, cals);
             }
         }

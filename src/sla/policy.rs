@@ -15,16 +15,20 @@ use crate::model::{Channel, Priority, Reason, Segment, TimeWindow};
 pub enum Notify {
     /// The queue the ticket is in.
     TicketQueue,
+    /// The agent the ticket is assigned to (`agent:NAME`), else its queue: who owes the
+    /// follow-up.
+    Owner,
     Queue(Arc<str>),
     Role(Arc<str>),
     Webhook(Arc<str>),
 }
 
 impl Notify {
-    /// Parses `queue`, `queue:NAME`, `role:NAME` or `webhook:NAME`.
+    /// Parses `queue`, `owner`, `queue:NAME`, `role:NAME` or `webhook:NAME`.
     pub fn parse(text: &str) -> Option<Notify> {
         match text.split_once(':') {
             None if text == "queue" => Some(Notify::TicketQueue),
+            None if text == "owner" => Some(Notify::Owner),
             Some(("queue", n)) if !n.is_empty() => Some(Notify::Queue(n.into())),
             Some(("role", n)) if !n.is_empty() => Some(Notify::Role(n.into())),
             Some(("webhook", n)) if !n.is_empty() => Some(Notify::Webhook(n.into())),
@@ -32,10 +36,14 @@ impl Notify {
         }
     }
 
-    /// The concrete target for a ticket in `queue`.
-    pub fn target(&self, queue: &str) -> String {
+    /// The concrete target for a ticket in `queue`, assigned to `assignee`.
+    pub fn target(&self, queue: &str, assignee: Option<&str>) -> String {
         match self {
             Notify::TicketQueue => format!("queue:{queue}"),
+            Notify::Owner => match assignee {
+                Some(agent) => format!("agent:{agent}"),
+                None => format!("queue:{queue}"),
+            },
             other => other.to_string(),
         }
     }
@@ -45,6 +53,7 @@ impl fmt::Display for Notify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Notify::TicketQueue => f.write_str("queue"),
+            Notify::Owner => f.write_str("owner"),
             Notify::Queue(n) => write!(f, "queue:{n}"),
             Notify::Role(n) => write!(f, "role:{n}"),
             Notify::Webhook(n) => write!(f, "webhook:{n}"),
@@ -102,8 +111,11 @@ pub struct Policy {
     pub id: Arc<str>,
     pub reason: Arc<Reason>,
     pub when: PolicyWhen,
-    /// Target minutes, indexed by [`super::Metric::index`].
+    /// Target minutes of first response, next reply and resolution
+    /// ([`super::Metric::index`]).
     pub targets: [Option<u32>; 3],
+    /// Target minutes of the follow-up after our reply (`follow-up`).
+    pub follow_up: Option<u32>,
     /// The calendar the clocks count in.
     pub calendar: PolicyCalendar,
     pub warn: Vec<u8>,
@@ -230,6 +242,7 @@ impl Policy {
             calendar: calendar.name().to_owned(),
             calendar_at,
             targets: self.targets,
+            follow_up: self.follow_up,
             warn: self.warn.clone(),
             escalations: self.escalations.iter().map(|e| e.after_minutes).collect(),
         }
@@ -302,7 +315,14 @@ mod tests {
             Notify::parse("role:service-manager").map(|n| n.to_string()),
             Some("role:service-manager".into())
         );
-        assert_eq!(Notify::TicketQueue.target("sales"), "queue:sales");
+        assert_eq!(
+            Notify::TicketQueue.target("sales", Some("anna")),
+            "queue:sales"
+        );
+        // The owner of a follow-up: the assignee, else whoever works the queue.
+        assert_eq!(Notify::parse("owner"), Some(Notify::Owner));
+        assert_eq!(Notify::Owner.target("sales", Some("anna")), "agent:anna");
+        assert_eq!(Notify::Owner.target("sales", None), "queue:sales");
         assert_eq!(Notify::parse("mail:x"), None);
         assert_eq!(Notify::parse("webhook:"), None);
     }

@@ -36,6 +36,8 @@ pub struct ReportRow {
     pub first_response: MetricFigures,
     pub next_reply: MetricFigures,
     pub resolution: MetricFigures,
+    /// Follow-ups after our replies: met when we followed up in time.
+    pub follow_up: MetricFigures,
 }
 
 /// What the report groups tickets by.
@@ -124,9 +126,9 @@ pub struct Tally {
 #[derive(Default)]
 struct Acc {
     tickets: u64,
-    counts: [(u64, u64, u64); 3],
+    counts: [(u64, u64, u64); 4],
     /// Minutes of decided clocks and how often each occurs: exact percentiles from counts.
-    minutes: [BTreeMap<i64, u64>; 3],
+    minutes: [BTreeMap<i64, u64>; 4],
 }
 
 impl Acc {
@@ -166,7 +168,7 @@ impl Acc {
         let (met, breached) = figures
             .iter()
             .fold((0, 0), |(m, b), f| (m + f.met, b + f.breached));
-        let [first_response, next_reply, resolution] = std::mem::take(&mut figures);
+        let [first_response, next_reply, resolution, follow_up] = std::mem::take(&mut figures);
         ReportRow {
             group,
             tickets: self.tickets,
@@ -174,6 +176,7 @@ impl Acc {
             first_response,
             next_reply,
             resolution,
+            follow_up,
         }
     }
 }
@@ -343,6 +346,7 @@ pub struct SeriesPoint {
     pub first_response: MetricFigures,
     pub next_reply: MetricFigures,
     pub resolution: MetricFigures,
+    pub follow_up: MetricFigures,
 }
 
 /// One group's figures over the buckets, every bucket present (empty ones with zeros).
@@ -378,6 +382,7 @@ pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) ->
                         first_response: r.first_response,
                         next_reply: r.next_reply,
                         resolution: r.resolution,
+                        follow_up: r.follow_up,
                     }
                 })
                 .collect(),
@@ -387,7 +392,7 @@ pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) ->
 }
 
 /// The figure columns of both CSV forms, after their leading columns.
-const FIGURE_COLUMNS: &str = "attainment_pct,first_response_met,first_response_breached,first_response_open,first_response_attainment_pct,first_response_median_minutes,first_response_p90_minutes,next_reply_met,next_reply_breached,next_reply_open,next_reply_attainment_pct,next_reply_median_minutes,next_reply_p90_minutes,resolution_met,resolution_breached,resolution_open,resolution_attainment_pct,resolution_median_minutes,resolution_p90_minutes";
+const FIGURE_COLUMNS: &str = "attainment_pct,first_response_met,first_response_breached,first_response_open,first_response_attainment_pct,first_response_median_minutes,first_response_p90_minutes,next_reply_met,next_reply_breached,next_reply_open,next_reply_attainment_pct,next_reply_median_minutes,next_reply_p90_minutes,resolution_met,resolution_breached,resolution_open,resolution_attainment_pct,resolution_median_minutes,resolution_p90_minutes,follow_up_met,follow_up_breached,follow_up_open,follow_up_attainment_pct,follow_up_median_minutes,follow_up_p90_minutes";
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -397,7 +402,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn push_figures(out: &mut String, attainment: Option<f64>, figures: [&MetricFigures; 3]) {
+fn push_figures(out: &mut String, attainment: Option<f64>, figures: [&MetricFigures; 4]) {
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     let opt_i = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
     out.push_str(&opt(attainment));
@@ -420,7 +425,12 @@ pub fn to_csv(rows: &[ReportRow]) -> String {
     let mut out = format!("group,tickets,{FIGURE_COLUMNS}\n");
     for r in rows {
         out.push_str(&format!("{},{},", csv_field(&r.group), r.tickets));
-        let figures = [&r.first_response, &r.next_reply, &r.resolution];
+        let figures = [
+            &r.first_response,
+            &r.next_reply,
+            &r.resolution,
+            &r.follow_up,
+        ];
         push_figures(&mut out, r.attainment_pct, figures);
     }
     out
@@ -433,7 +443,12 @@ pub fn series_to_csv(groups: &[SeriesGroup]) -> String {
         for p in &g.points {
             let (start, group) = (p.start.to_rfc3339(), csv_field(&g.group));
             out.push_str(&format!("{start},{group},{},", p.tickets));
-            let figures = [&p.first_response, &p.next_reply, &p.resolution];
+            let figures = [
+                &p.first_response,
+                &p.next_reply,
+                &p.resolution,
+                &p.follow_up,
+            ];
             push_figures(&mut out, p.attainment_pct, figures);
         }
     }
@@ -545,7 +560,7 @@ mod tests {
                     let state = states[next(5) as usize];
                     let stopped = matches!(state, Met | Breached | Ended) && next(5) > 0;
                     clock(
-                        Metric::ALL[next(3) as usize],
+                        Metric::ALL[next(4) as usize],
                         state,
                         next(300) as i64,
                         stopped,

@@ -35,6 +35,7 @@ fn policy(id: &str, calendar: &str, first: u32, next: u32, resolution: u32) -> P
         calendar: calendar.into(),
         calendar_at: None,
         targets: [Some(first), Some(next), Some(resolution)],
+        follow_up: None,
         warn: vec![75, 90],
         escalations: vec![60],
     }
@@ -350,4 +351,129 @@ fn an_automatic_answer_waits_for_the_verdict_without_using_the_resolution_target
     assert_eq!(r.used_secs, 20 * 3600 + 120);
     assert_eq!(r.due_at, Some(at("2026-11-23T19:00:00+01:00")));
     assert_eq!(r.state(verdict), ClockState::Breached);
+}
+
+fn follow_up_policy() -> PolicySnapshot {
+    PolicySnapshot {
+        follow_up: Some(7 * 24 * 60),
+        ..policy("quote", "always", 72 * 60, 8 * 60, 30 * 24 * 60)
+    }
+}
+
+#[test]
+fn our_reply_starts_a_follow_up_that_waiting_for_the_customer_does_not_hold() {
+    let c = cals();
+    let mut s = SlaState::new(
+        Some(follow_up_policy()),
+        at("2026-12-01T09:00:00+01:00"),
+        &c,
+    );
+    assert!(s.clocks.iter().all(|c| c.metric != Metric::FollowUp));
+    // The quote goes out on Wednesday; the ticket then waits for the customer.
+    s.apply(&ClockEvent::AgentReply, at("2026-12-02T10:00:00+01:00"), &c);
+    s.apply(&pending(), at("2026-12-02T10:01:00+01:00"), &c);
+    let f = clock(&s, Metric::FollowUp);
+    assert_eq!((f.cycle, f.target_minutes), (1, 7 * 24 * 60));
+    assert_eq!(f.due_at, Some(at("2026-12-09T10:00:00+01:00")));
+    assert_eq!(
+        f.state(at("2026-12-05T00:00:00+01:00")),
+        ClockState::Running
+    );
+    assert_eq!(s.next_due(), Some(at("2026-12-09T10:00:00+01:00")));
+    // The other clocks are held while the customer owes the answer.
+    assert_eq!(
+        clock(&s, Metric::Resolution).state(at("2026-12-05T00:00:00+01:00")),
+        ClockState::Paused
+    );
+    let alarms: Vec<String> = s
+        .alarms(&c)
+        .into_iter()
+        .filter(|a| a.metric == Metric::FollowUp)
+        .map(|a| format!("{} {}", a.level, a.at.to_rfc3339()))
+        .collect();
+    assert_eq!(
+        alarms,
+        [
+            "warn-75 2026-12-07T15:00:00+00:00",
+            "warn-90 2026-12-08T16:12:00+00:00",
+            "breach 2026-12-09T09:00:00+00:00",
+            "escalate-1 2026-12-09T10:00:00+00:00",
+        ]
+    );
+    // Nobody answered: our follow-up on day 8 is late, and waits for the customer again.
+    s.apply(&ClockEvent::AgentReply, at("2026-12-10T10:00:00+01:00"), &c);
+    let first = s
+        .clocks
+        .iter()
+        .find(|c| c.metric == Metric::FollowUp && c.cycle == 1)
+        .unwrap();
+    assert_eq!(first.met, Some(false));
+    let second = clock(&s, Metric::FollowUp);
+    assert_eq!(
+        (second.cycle, second.due_at),
+        (2, Some(at("2026-12-17T10:00:00+01:00")))
+    );
+    // The customer answers: nothing is left to follow up, and no verdict is counted.
+    s.apply(
+        &ClockEvent::CustomerMessage,
+        at("2026-12-11T08:00:00+01:00"),
+        &c,
+    );
+    assert_eq!(
+        clock(&s, Metric::FollowUp).state(at("2026-12-20T00:00:00+01:00")),
+        ClockState::Ended
+    );
+    assert!(s.alarms(&c).iter().all(|a| a.metric != Metric::FollowUp));
+    // The customer's message opened a next-reply cycle as before.
+    assert_eq!(clock(&s, Metric::NextReply).cycle, 1);
+}
+
+#[test]
+fn a_follow_up_in_time_is_met_and_resolving_the_ticket_ends_the_next_one() {
+    let c = cals();
+    let mut s = SlaState::new(
+        Some(follow_up_policy()),
+        at("2026-12-01T09:00:00+01:00"),
+        &c,
+    );
+    s.apply(&ClockEvent::AgentReply, at("2026-12-01T10:00:00+01:00"), &c);
+    s.apply(&ClockEvent::AgentReply, at("2026-12-05T10:00:00+01:00"), &c);
+    let first = s
+        .clocks
+        .iter()
+        .find(|c| c.metric == Metric::FollowUp && c.cycle == 1)
+        .unwrap();
+    assert_eq!(first.met, Some(true));
+    s.apply(
+        &ClockEvent::Status {
+            status: "resolved".into(),
+            pauses: false,
+        },
+        at("2026-12-06T10:00:00+01:00"),
+        &c,
+    );
+    assert_eq!(
+        clock(&s, Metric::FollowUp).state(at("2026-12-20T00:00:00+01:00")),
+        ClockState::Ended
+    );
+    // A policy without follow-up starts none.
+    let mut plain = SlaState::new(
+        Some(policy("p", "always", 60, 60, 600)),
+        at("2026-12-01T09:00:00+01:00"),
+        &c,
+    );
+    plain.apply(&ClockEvent::AgentReply, at("2026-12-01T10:00:00+01:00"), &c);
+    assert!(plain.clocks.iter().all(|c| c.metric != Metric::FollowUp));
+}
+
+#[test]
+fn snapshots_kept_before_follow_ups_existed_still_read() {
+    let old = r#"{"id":"p","at":"sla.toml:1","calendar":"office","targets":[60,null,600],"warn":[],"escalations":[]}"#;
+    let p: PolicySnapshot = serde_json::from_str(old).unwrap();
+    assert_eq!(
+        (p.target(Metric::FirstResponse), p.target(Metric::FollowUp)),
+        (Some(60), None)
+    );
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(!json.contains("follow_up"), "{json}");
 }

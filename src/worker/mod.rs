@@ -255,7 +255,7 @@ pub fn plan(rules: &CompiledRules, ticket: &TicketRecord, now: DateTime<Utc>) ->
             .iter()
             .find(|c| c.metric == a.metric && c.cycle == a.cycle);
         for r in recipients {
-            let target = r.target(&ticket.queue);
+            let target = r.target(&ticket.queue, ticket.assignee.as_deref());
             let payload = serde_json::json!({
                 "event": format!("sla.{}", a.level),
                 "level": a.level,
