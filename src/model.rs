@@ -199,6 +199,8 @@ pub enum ReasonKind {
     Mail,
     /// A person decided it (an agent's transfer); reclassification keeps it.
     Agent,
+    /// A `[trigger.KIND]` of the rules: the ticket is a task an event started.
+    Trigger,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.

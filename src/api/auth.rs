@@ -104,6 +104,8 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
         (_, "/metrics") => Some(MANAGERS),
         // Intake: mail gateways, CTI, web forms — and agents logging a call.
         ("POST", "/api/v1/tickets" | "/api/v1/intake/mail" | "/api/v1/intake/call") => Some(ALL),
+        // What other systems saw (a webinar attended, a quote sent).
+        ("POST", "/api/v1/events") => Some(ALL),
         // Self-service before a ticket exists: a web form's backend searches the FAQ and
         // says when the person went away satisfied.
         ("GET", "/api/v1/faq/search") | ("POST", "/api/v1/faq/{id}/deflections") => Some(ALL),
@@ -296,6 +298,9 @@ mod tests {
             .unwrap()
             .contains(&Role::Agent));
         assert!(allowed(&get, "/api/v1/faq/search", true)
+            .unwrap()
+            .contains(&Role::Gateway));
+        assert!(allowed(&post, "/api/v1/events", true)
             .unwrap()
             .contains(&Role::Gateway));
         assert!(!allowed(&get, "/api/v1/faq/{id}", true)

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calls;
 pub mod clocks;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod faq;
 pub mod listen;
@@ -148,7 +149,7 @@ impl AppState {
 #[openapi(
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
-        clocks::reply, clocks::customer_message, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
+        clocks::reply, clocks::customer_message, events::record, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect, faq::automation,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_load, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
@@ -300,6 +301,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sla/report/series", get(clocks::sla_series))
         .route("/api/v1/faq", get(faq::list))
         .route("/api/v1/faq/search", get(faq::search))
+        .route("/api/v1/events", post(events::record))
         .route("/api/v1/faq/{id}/deflections", post(faq::deflect))
         .route(
             "/api/v1/faq/{id}",

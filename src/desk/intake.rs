@@ -25,6 +25,8 @@ pub struct Intake {
     /// What the rules, language detection and the FAQ read instead of the stored subject and
     /// body: a call's note without the line triage writes about the call.
     pub said: Option<String>,
+    /// The trigger whose event this task is (`[trigger.KIND]`).
+    pub trigger: Option<crate::sla::Trigger>,
 }
 
 /// A ticket that arrived as an e-mail.
@@ -50,6 +52,16 @@ pub async fn create(
     cx: &Ctx<'_>,
     input: TicketInput,
     idempotency: Option<(String, String)>,
+) -> Result<Created, DeskError> {
+    create_as(cx, input, idempotency, None).await
+}
+
+/// [`create`], for the task an event of `trigger` starts.
+pub async fn create_as(
+    cx: &Ctx<'_>,
+    input: TicketInput,
+    idempotency: Option<(String, String)>,
+    trigger: Option<crate::sla::Trigger>,
 ) -> Result<Created, DeskError> {
     if let Some(ext) = &input.external_id {
         if ext.trim().is_empty() || ext.len() > MAX_KEY_LEN {
@@ -77,6 +89,7 @@ pub async fn create(
         Intake {
             external_id,
             idempotency,
+            trigger,
             ..Intake::default()
         },
     )
@@ -169,6 +182,9 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     let probe = said.or_else(|| decision_text(&ticket));
     let probe = probe.as_ref().unwrap_or(&ticket);
     let mut decision = classify(rules, probe);
+    if let Some(t) = &extra.trigger {
+        task_of(&mut decision, t);
+    }
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
         review(rules, &mut decision, verdict);
@@ -335,6 +351,37 @@ fn route_noise(rules: &CompiledRules, d: &mut Decision, why: &str) {
     if let Some(queue) = &rules.mail.noise_queue {
         d.queue = queue.clone();
         d.trace.queue = reason.clone();
+    }
+    d.automation = crate::model::Automation::Human;
+    d.trace.automation = reason;
+}
+
+/// A task an event started: the trigger's queue and category where it names them, its tag
+/// for the policies' `when.trigger`, and people only — nobody asked a question the FAQ
+/// could answer.
+fn task_of(d: &mut Decision, t: &crate::sla::Trigger) {
+    let reason = Arc::new(crate::model::Reason {
+        by: crate::model::ReasonKind::Trigger,
+        rule: Some(format!("trigger.{}", t.kind).into()),
+        at: Some(t.at.clone()),
+        why: format!("a task started by a {} event", t.kind).into(),
+    });
+    if let crate::sla::TriggerStart::Task {
+        queue, category, ..
+    } = &t.starts
+    {
+        if let Some(q) = queue {
+            d.queue = q.clone();
+            d.trace.queue = reason.clone();
+        }
+        if let Some(c) = category {
+            d.category = c.clone();
+            d.trace.category = reason.clone();
+        }
+    }
+    let tag: Arc<str> = crate::sla::Trigger::tag(&t.kind).into();
+    if !d.tags.contains(&tag) {
+        d.tags.push(tag);
     }
     d.automation = crate::model::Automation::Human;
     d.trace.automation = reason;

@@ -10,6 +10,7 @@
 pub mod assign;
 pub mod call;
 pub mod conversation;
+pub mod events;
 pub mod faq;
 pub mod intake;
 pub mod mail;

@@ -69,7 +69,9 @@ pub fn past_of(r: HistoryRow, with_clocks: bool) -> Option<Past> {
         number: store::ticket_number(r.seq),
         queue_by_person: (by == Some(ReasonKind::Agent)).then(|| r.queue.as_str().into()),
         mail_verdict: match by {
-            Some(ReasonKind::Mail) => Some((r.queue.as_str().into(), r.automation.parse().ok()?)),
+            Some(ReasonKind::Mail | ReasonKind::Trigger) => {
+                Some((r.queue.as_str().into(), r.automation.parse().ok()?))
+            }
             _ => None,
         },
         assigned: r.assignee.is_some(),

@@ -7,12 +7,15 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::compile::{collect, At, Category, Ctx, Queue, WindowDef};
-use super::source::{CalendarDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings, WebhookDoc};
+use super::source::{
+    CalendarDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings, TriggerDoc, WebhookDoc,
+};
 use super::{ReadError, SourceFile};
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
 use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
 use crate::sla::{
-    parse_minutes, Escalation, Notify, Policy, PolicyCalendar, PolicyWhen, SlaRules, Webhook,
+    parse_minutes, Escalation, Notify, Policy, PolicyCalendar, PolicyWhen, SlaRules, Trigger,
+    TriggerStart, Webhook,
 };
 
 /// The holidays, special days and imported iCalendar days of one calendar.
@@ -85,6 +88,7 @@ pub(super) struct SlaDocs {
     pub sla: Vec<(usize, Spanned<SlaDoc>)>,
     pub policies: Vec<(usize, Spanned<PolicyDoc>)>,
     pub webhooks: Vec<(usize, BTreeMap<Name, Spanned<WebhookDoc>>)>,
+    pub triggers: Vec<(usize, BTreeMap<Name, Spanned<TriggerDoc>>)>,
 }
 
 /// Compiles the webhooks, `[sla]` and the policies in file order; a policy with an error is
@@ -101,7 +105,13 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
         ctx,
         known,
         webhooks: &webhooks,
+        triggers: BTreeMap::new(),
     };
+    for (kind, t) in collect(c.ctx, "trigger", docs.triggers) {
+        if let Some(t) = c.trigger(&kind, &t) {
+            c.triggers.insert(t.kind.clone(), t);
+        }
+    }
     let mut pause_statuses = Vec::new();
     let mut warn = vec![75, 90];
     let mut warn_notify = vec![Notify::TicketQueue];
@@ -163,10 +173,12 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
     categories.sort();
     let queues: Vec<Arc<str>> = known.queues.keys().cloned().collect();
     super::compile::report_unreachable_policies(c.ctx, &policies, &spans, &categories, &queues);
+    let triggers = c.triggers;
     SlaRules {
         pause_statuses,
         policies,
         webhooks,
+        triggers,
     }
 }
 
@@ -250,9 +262,110 @@ struct SlaCompiler<'c, 'a, 'k> {
     ctx: &'c mut Ctx<'a>,
     known: &'k Known<'k>,
     webhooks: &'k BTreeMap<Arc<str>, Webhook>,
+    triggers: BTreeMap<Arc<str>, Trigger>,
 }
 
 impl SlaCompiler<'_, '_, '_> {
+    /// A `[trigger.KIND]`: a task in a known queue and category, or a follow-up with its
+    /// duration; what does not fit its `starts` is an error at its line.
+    fn trigger(&mut self, kind: &str, t: &At<TriggerDoc>) -> Option<Trigger> {
+        let (file, doc) = (t.file, &t.item);
+        let before = self.ctx.diags.len();
+        let starts = match doc.starts.get_ref().as_str() {
+            "task" => {
+                for (value, what, known) in [
+                    (
+                        &doc.queue,
+                        "queue",
+                        self.known.queues.keys().cloned().collect::<Vec<_>>(),
+                    ),
+                    (
+                        &doc.category,
+                        "category",
+                        self.known.categories.keys().cloned().collect(),
+                    ),
+                ] {
+                    if let Some(v) = value
+                        .as_ref()
+                        .filter(|v| !known.iter().any(|k| **k == *v.get_ref().as_str()))
+                    {
+                        let mut known = known;
+                        known.sort();
+                        self.ctx.error(
+                            file,
+                            &v.span(),
+                            format!(
+                                "unknown {what} \"{}\" in trigger \"{kind}\" (defined: {})",
+                                v.get_ref(),
+                                super::compile::list(known.iter())
+                            ),
+                        );
+                    }
+                }
+                if let Some(f) = &doc.follow_up {
+                    self.ctx.error(
+                        file,
+                        &f.span(),
+                        format!("trigger \"{kind}\" starts a task: its reaction time is a [[policy]] with when.trigger = \"{kind}\", not follow-up"),
+                    );
+                }
+                TriggerStart::Task {
+                    subject: doc
+                        .subject
+                        .as_ref()
+                        .map_or_else(|| Arc::from(kind), |s| Arc::from(s.get_ref().as_str())),
+                    queue: doc.queue.as_ref().map(|q| Arc::from(q.get_ref().as_str())),
+                    category: doc
+                        .category
+                        .as_ref()
+                        .map(|c| Arc::from(c.get_ref().as_str())),
+                }
+            }
+            "follow-up" => {
+                let minutes = match &doc.follow_up {
+                    Some(d) => self.duration(file, d, "follow-up"),
+                    None => {
+                        self.ctx.error(
+                            file,
+                            &doc.starts.span(),
+                            format!("trigger \"{kind}\" starts a follow-up but says not when (follow-up = \"7d\")"),
+                        );
+                        None
+                    }
+                };
+                for (v, what) in [
+                    (&doc.queue, "queue"),
+                    (&doc.category, "category"),
+                    (&doc.subject, "subject"),
+                ] {
+                    if let Some(v) = v {
+                        self.ctx.error(
+                            file,
+                            &v.span(),
+                            format!("trigger \"{kind}\" starts a follow-up on the event's ticket: {what} belongs to a task"),
+                        );
+                    }
+                }
+                TriggerStart::FollowUp {
+                    minutes: minutes.unwrap_or(0),
+                }
+            }
+            other => {
+                self.ctx.error(
+                    file,
+                    &doc.starts.span(),
+                    format!("unknown starts \"{other}\" in trigger \"{kind}\" (expected task or follow-up)"),
+                );
+                return None;
+            }
+        };
+        (self.ctx.diags.len() == before).then(|| Trigger {
+            kind: Arc::from(kind),
+            at: self.ctx.at(file, &t.span),
+            starts,
+        })
+    }
+
     fn percents(&mut self, file: usize, w: &Spanned<Vec<Spanned<i64>>>) -> Vec<u8> {
         let mut out = Vec::new();
         for p in w.get_ref() {
@@ -371,6 +484,7 @@ impl SlaCompiler<'_, '_, '_> {
             .map(|c| c.name.clone())
             .collect();
         let queues: Vec<Arc<str>> = self.known.queues.keys().cloned().collect();
+        let triggers: Vec<Arc<str>> = self.triggers.keys().cloned().collect();
         // Each list with the names it may hold (`None`: any name, such as a rule's tag).
         for (list, into, kind, known) in [
             (
@@ -393,6 +507,7 @@ impl SlaCompiler<'_, '_, '_> {
                 Some(&customer_tags),
             ),
             (&w.queue, &mut when.queue, "queue", Some(&queues)),
+            (&w.trigger, &mut when.trigger, "trigger", Some(&triggers)),
         ] {
             let Some(list) = list else { continue };
             for name in &list.get_ref().0 {
@@ -566,5 +681,52 @@ impl SlaCompiler<'_, '_, '_> {
             breach_outside_hours: doc.breach_outside_hours.unwrap_or(true),
             escalations,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::compile::tests::{errors, has};
+    use crate::rules::fixture::with_rules;
+    use crate::sla::TriggerStart;
+
+    #[test]
+    fn triggers_start_tasks_or_follow_ups_and_policies_condition_on_them() {
+        let loaded = with_rules(
+            "[trigger.webinar-attended]\nstarts = \"task\"\nsubject = \"Call\"\nqueue = \"desk\"\n\n[trigger.quote-sent]\nstarts = \"follow-up\"\nfollow-up = \"7d\"\n\n[[policy]]\nid = \"webinar\"\nwhen = { trigger = \"webinar-attended\" }\nfirst-response = \"72h\"\n",
+        )
+        .unwrap();
+        let t = &loaded.rules.sla.triggers;
+        assert!(
+            matches!(&t["webinar-attended"].starts, TriggerStart::Task { queue: Some(q), .. } if &**q == "desk")
+        );
+        assert_eq!(
+            t["quote-sent"].starts,
+            TriggerStart::FollowUp {
+                minutes: 7 * 24 * 60
+            }
+        );
+        assert!(
+            t["quote-sent"].at.ends_with("rules.toml:6"),
+            "{}",
+            t["quote-sent"].at
+        );
+        let p = loaded
+            .rules
+            .sla
+            .policies
+            .iter()
+            .find(|p| &*p.id == "webinar")
+            .unwrap();
+        assert_eq!(p.when.trigger, ["webinar-attended".into()]);
+        for (text, expected) in [
+            ("[trigger.x]\nstarts = \"later\"\n", "rules.toml:2: unknown starts \"later\" in trigger \"x\" (expected task or follow-up)"),
+            ("[trigger.x]\nstarts = \"follow-up\"\n", "rules.toml:2: trigger \"x\" starts a follow-up but says not when"),
+            ("[trigger.x]\nstarts = \"task\"\nqueue = \"nowhere\"\n", "rules.toml:3: unknown queue \"nowhere\" in trigger \"x\""),
+            ("[[policy]]\nid = \"p\"\nwhen = { trigger = \"nothing\" }\nfirst-response = \"1h\"\n", "rules.toml:3: unknown trigger \"nothing\""),
+        ] {
+            let errs = errors(text);
+            assert!(has(&errs, expected), "{text}: {errs:?}");
+        }
     }
 }

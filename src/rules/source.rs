@@ -29,6 +29,7 @@ pub struct FileDoc {
     pub sla: Option<Spanned<SlaDoc>>,
     pub policy: Option<Vec<Spanned<PolicyDoc>>>,
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
+    pub trigger: Option<BTreeMap<Name, Spanned<TriggerDoc>>>,
     pub faq: Option<Spanned<FaqDoc>>,
     pub mail: Option<Spanned<MailDoc>>,
     pub privacy: Option<Spanned<PrivacyDoc>>,
@@ -167,6 +168,21 @@ pub struct PolicyWhenDoc {
     pub organisation: Option<Spanned<Strings>>,
     pub customer_tag: Option<Spanned<Strings>>,
     pub queue: Option<Spanned<Strings>>,
+    pub trigger: Option<Spanned<Strings>>,
+}
+
+/// `[trigger.KIND]`: what an event another system reports starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TriggerDoc {
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    /// `task` (a ticket for someone to act on) or `follow-up` (a clock on the event's ticket).
+    pub starts: Name,
+    pub subject: Option<Name>,
+    pub queue: Option<Name>,
+    pub category: Option<Name>,
+    pub follow_up: Option<Name>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,7 +23,7 @@ pub mod report;
 
 pub use policy::{
     parse_minutes, CalendarChoice, Escalation, Notify, Policy, PolicyCalendar, PolicyFacts,
-    PolicyWhen, SlaRules, Webhook,
+    PolicyWhen, SlaRules, Trigger, TriggerStart, Webhook,
 };
 
 use chrono::{DateTime, Utc};
@@ -165,6 +165,13 @@ pub enum ClockEvent {
     /// response, whose clock runs on as if it had never stopped, and the resolution clock
     /// counts the time the answer waited for the verdict.
     AnswerRejected,
+    /// Something we did that another system reported (a quote sent, an appointment
+    /// proposed): like our reply, it waits for the customer's answer, for
+    /// `follow_up_minutes` of the policy's calendar.
+    Sent {
+        what: String,
+        follow_up_minutes: u32,
+    },
 }
 
 /// All clocks of a ticket and what drives them.
@@ -417,6 +424,25 @@ impl SlaState {
                     }
                 }
             }
+            ClockEvent::Sent {
+                follow_up_minutes, ..
+            } => {
+                for c in &mut self.clocks {
+                    if c.metric == Metric::FollowUp {
+                        c.stop(at, cals);
+                    }
+                }
+                if !matches!(self.status.as_str(), "resolved" | "closed") {
+                    let cycle = self.cycles(Metric::FollowUp) + 1;
+                    self.start_clock_for(
+                        Metric::FollowUp,
+                        cycle,
+                        Some(*follow_up_minutes),
+                        at,
+                        cals,
+                    );
+                }
+            }
             ClockEvent::CustomerMessage => {
                 // The customer answered: nothing to follow up.
                 for c in &mut self.clocks {
@@ -481,8 +507,20 @@ impl SlaState {
     }
 
     fn start_clock(&mut self, metric: Metric, cycle: u32, at: DateTime<Utc>, cals: &dyn Calendars) {
+        self.start_clock_for(metric, cycle, None, at, cals);
+    }
+
+    /// Starts a clock of `metric` for `target` minutes, or the policy's target for it.
+    fn start_clock_for(
+        &mut self,
+        metric: Metric,
+        cycle: u32,
+        target: Option<u32>,
+        at: DateTime<Utc>,
+        cals: &dyn Calendars,
+    ) {
         let Some(p) = &self.policy else { return };
-        let Some(target) = p.target(metric) else {
+        let Some(target) = target.or_else(|| p.target(metric)) else {
             return;
         };
         let mut c = Clock {

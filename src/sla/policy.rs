@@ -90,6 +90,39 @@ pub struct PolicyWhen {
     /// The ticket is in one of these queues: a team's own targets (an operational level
     /// agreement), chosen again when the ticket moves to another queue.
     pub queue: Vec<Arc<str>>,
+    /// The ticket was started by one of these triggers (`[trigger.KIND]`), whose tickets
+    /// carry the tag `trigger:KIND`.
+    pub trigger: Vec<Arc<str>>,
+}
+
+/// What an event of one kind starts (`[trigger.KIND]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trigger {
+    pub kind: Arc<str>,
+    /// `file:line` of its table.
+    pub at: Arc<str>,
+    pub starts: TriggerStart,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TriggerStart {
+    /// A ticket for someone to act on (call the webinar participant), in `queue` and
+    /// `category` where given, its subject `subject` and the event's reference.
+    Task {
+        subject: Arc<str>,
+        queue: Option<Arc<str>>,
+        category: Option<Arc<str>>,
+    },
+    /// Something we did on an existing ticket (a quote sent): follow up within `minutes`
+    /// unless the customer answers.
+    FollowUp { minutes: u32 },
+}
+
+impl Trigger {
+    /// The tag a task ticket of this trigger carries, which `when.trigger` matches.
+    pub fn tag(kind: &str) -> String {
+        format!("trigger:{kind}")
+    }
 }
 
 /// Which calendar a policy's clocks count in.
@@ -145,6 +178,8 @@ pub struct SlaRules {
     pub pause_statuses: Vec<Arc<str>>,
     pub policies: Vec<Policy>,
     pub webhooks: BTreeMap<Arc<str>, Webhook>,
+    /// Event kinds and what they start.
+    pub triggers: BTreeMap<Arc<str>, Trigger>,
 }
 
 /// What a policy is chosen by.
@@ -214,6 +249,11 @@ impl PolicyWhen {
             && named(&self.organisation, f.organisation)
             && any_tag(&self.customer_tag, f.customer_tags)
             && named(&self.queue, Some(f.queue))
+            && (self.trigger.is_empty()
+                || self
+                    .trigger
+                    .iter()
+                    .any(|k| f.tags.iter().any(|t| **t == *Trigger::tag(k))))
             && self
                 .arrived_in
                 .as_ref()

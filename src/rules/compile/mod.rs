@@ -374,7 +374,7 @@ pub(in crate::rules) mod tests {
     use super::super::{Diagnostic, Severity};
 
     /// The errors of a rejected rules set, as "file:line: message" strings.
-    pub(super) fn errors(rules: &str) -> Vec<String> {
+    pub(in crate::rules) fn errors(rules: &str) -> Vec<String> {
         let err = with_rules(rules).expect_err("rules should be rejected");
         err.errors().map(located).collect()
     }

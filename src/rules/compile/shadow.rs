@@ -283,6 +283,7 @@ fn open_conditions_hold(a: &PolicyWhen, b: &PolicyWhen) -> bool {
     }
     within(&a.tag, &b.tag)
         && within(&a.customer_tag, &b.customer_tag)
+        && within(&a.trigger, &b.trigger)
         && within(&a.organisation, &b.organisation)
         && match (&a.arrived_in, &b.arrived_in) {
             (None, _) => true,

@@ -1,0 +1,188 @@
+//! Events other systems report, through the real HTTP server and database (SQLite, and
+//! PostgreSQL when `TRIAGE_TEST_DATABASE_URL` is set), under the shipped rules: tasks with
+//! their reaction times, follow-ups on a ticket that the customer's answer ends, and
+//! repeats that change nothing.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{clock, each_backend, get_json, post, post_ticket, time, TestServer};
+use serde_json::{json, Value};
+
+fn line_of(needle: &str) -> usize {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/sla.toml")).unwrap();
+    text.lines().position(|l| l == needle).unwrap() + 1
+}
+
+fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    (a - b).num_seconds().abs() <= 2
+}
+
+#[tokio::test]
+async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let events = server.url("/api/v1/events");
+        let occurred = DateTime::from_timestamp(Utc::now().timestamp() - 3600, 0).unwrap();
+        let event = json!({
+            "id": "hub-5521",
+            "kind": "webinar-attended",
+            "occurred_at": occurred.to_rfc3339(),
+            "contact": {"email": "b.gruber@mueller-partner.example", "name": "Birgit Gruber"},
+            "reference": "Webinar Dezember: Cloud-Backup",
+            "note": "Fragte nach Preisen für 30 Arbeitsplätze",
+        });
+        let (status, r) = post(events.clone(), event.clone()).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(
+            (r["outcome"].as_str(), r["started"].as_str()),
+            (Some("created"), Some("task"))
+        );
+        assert_eq!(r["policy"], "webinar-attended");
+        let trigger_line = line_of("[trigger.webinar-attended]");
+        assert!(
+            r["trigger_at"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("sla.toml:{trigger_line}")),
+            "{r}"
+        );
+        // Called within 72 hours of the webinar, not of the report.
+        assert!(
+            close(time(&r["due_at"]), occurred + chrono::Duration::hours(72)),
+            "{r}"
+        );
+        let (_, t) = get_json(&server.url(&format!(
+            "/api/v1/tickets/{}",
+            r["ticket"].as_str().unwrap()
+        )))
+        .await;
+        let d = &t["decision"];
+        assert_eq!(
+            (d["queue"].as_str(), d["automation"].as_str()),
+            (Some("sales"), Some("human")),
+            "{t}"
+        );
+        assert!(
+            d["tags"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("trigger:webinar-attended")),
+            "{d}"
+        );
+        assert_eq!(d["trace"]["queue"]["rule"], "trigger.webinar-attended");
+        assert_eq!(d["trace"]["queue"]["by"], "trigger");
+        assert_eq!(t["organisation"], "Müller & Partner Steuerberatung");
+        assert_eq!(t["faq"]["article"], Value::Null);
+        assert!(
+            t["subject"].as_str().unwrap().contains("Cloud-Backup"),
+            "{t}"
+        );
+        assert!(
+            t["body"].as_str().unwrap().contains("30 Arbeitsplätze"),
+            "{t}"
+        );
+        assert_eq!(time(&t["received_at"]), occurred);
+        // The same event again: nothing new.
+        let (status, again) = post(events.clone(), event).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(
+            (again["outcome"].as_str(), &again["ticket"]),
+            (Some("duplicate"), &r["ticket"])
+        );
+        let (_, page) = get_json(&server.url("/api/v1/tickets?queue=sales")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+
+        // What the rules do not know, and what a kind cannot do, is refused with the reason.
+        for (body, field, says) in [
+            (
+                json!({"id": "x1", "kind": "fax-received"}),
+                "kind",
+                "unknown event kind \"fax-received\"",
+            ),
+            (
+                json!({"id": "x2", "kind": "quote-sent"}),
+                "ticket",
+                "starts a follow-up on a ticket",
+            ),
+            (
+                json!({"id": "x3", "kind": "webinar-attended", "ticket": r["ticket"]}),
+                "ticket",
+                "starts a task of its own",
+            ),
+            (
+                json!({"id": "", "kind": "webinar-attended"}),
+                "id",
+                "id must be 1 to 255 characters",
+            ),
+        ] {
+            let resp = common::client()
+                .post(&events)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 422, "{body}");
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            let p: Value = resp.json().await.unwrap();
+            assert!(p["detail"].as_str().unwrap().contains(says), "{p}");
+            assert!(p.to_string().contains(field), "{p}");
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let events = server.url("/api/v1/events");
+        let request = json!({
+            "channel": "email",
+            "subject": "Preisanfrage Wartungsvertrag",
+            "body": "Was kostet ein Wartungsvertrag für unsere Server?",
+            "from": {"email": "kanzlei@mueller-partner.example"},
+        });
+        let (_, _, ticket) = post_ticket(&server.base, &request, None).await;
+        let number = ticket["number"].as_str().unwrap().to_owned();
+        // The CRM sent the quote, and reports it twice at once: one follow-up.
+        let sent = json!({"id": "crm-q-118", "kind": "quote-sent", "ticket": number, "reference": "Q-2026-118"});
+        let (a, b) = tokio::join!(post(events.clone(), sent.clone()), post(events.clone(), sent.clone()));
+        let mut outcomes = vec![a.1["outcome"].as_str().unwrap().to_owned(), b.1["outcome"].as_str().unwrap().to_owned()];
+        outcomes.sort();
+        assert_eq!(outcomes, ["created", "duplicate"], "{a:?} {b:?}");
+        assert!([a.0, b.0].contains(&201) && [a.0, b.0].contains(&200));
+        let receipt = if a.0 == 201 { &a.1 } else { &b.1 };
+        assert_eq!(receipt["started"], "follow-up");
+        assert!(close(time(&receipt["due_at"]), Utc::now() + chrono::Duration::days(7)), "{receipt}");
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{number}"))).await;
+        let follow_ups: Vec<&Value> = t["sla"]["clocks"].as_array().unwrap().iter().filter(|c| c["metric"] == "follow_up").collect();
+        assert_eq!(follow_ups.len(), 1, "{t}");
+        assert_eq!(follow_ups[0]["state"], "running");
+        // No reply of ours was sent: the first response still runs.
+        assert_eq!(clock(&t, "first_response")["state"], "running");
+        let (_, evs) = get_json(&server.url(&format!("/api/v1/tickets/{number}/events"))).await;
+        let recorded: Vec<&Value> = evs.as_array().unwrap().iter().filter(|e| e["kind"] == "event").collect();
+        assert_eq!(recorded.len(), 1, "{evs}");
+        assert_eq!(recorded[0]["data"]["reference"], "Q-2026-118");
+        // The customer answers: nothing left to follow up.
+        let (status, t) = post(
+            server.url(&format!("/api/v1/tickets/{number}/messages")),
+            json!({"body": "Danke, wir melden uns nächste Woche."}),
+        )
+        .await;
+        assert_eq!(status, 200, "{t}");
+        assert_eq!(clock(&t, "follow_up")["state"], "ended", "{t}");
+        // An appointment proposed on the same ticket is asked about after two days.
+        let (status, r) = post(events.clone(), json!({"id": "cal-77", "kind": "appointment-proposed", "ticket": number})).await;
+        assert_eq!(status, 201, "{r}");
+        assert!(close(time(&r["due_at"]), Utc::now() + chrono::Duration::days(2)), "{r}");
+        // A ticket that is not there.
+        let (status, p) = post(events.clone(), json!({"id": "crm-q-119", "kind": "quote-sent", "ticket": "T-999999"})).await;
+        assert_eq!(status, 404, "{p}");
+        server.stop().await;
+    })
+    .await;
+}
