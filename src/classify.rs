@@ -229,7 +229,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
 
     let organisation = customer.map(|(c, found_by)| (c.name.clone(), found_by.clone()));
 
-    Decision {
+    let mut d = Decision {
         segment,
         category,
         priority,
@@ -254,7 +254,36 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
             matched_rules: matched,
             steer,
         },
-    }
+    };
+    screen(rules, &mut d, email.as_deref());
+    d
+}
+
+/// Keeps a ticket out of a queue that screens its sender (a competitor or a consultant
+/// asking sales for material): it goes where the screen says, for people only, and the trace
+/// says why. Run again wherever something else chose the queue (an event's task).
+pub fn screen(rules: &CompiledRules, d: &mut Decision, email: Option<&str>) {
+    let Some(s) = rules.screens.get(&d.queue) else {
+        return;
+    };
+    let customer = d
+        .organisation
+        .as_deref()
+        .and_then(|n| rules.customers.get(n))
+        .map(|c| (&*c.name, &c.tags[..]));
+    let Some(why) = s.keeps_out(email, customer, &d.tags) else {
+        return;
+    };
+    let reason = Arc::new(Reason {
+        by: crate::model::ReasonKind::Screen,
+        rule: Some(format!("queue.{}.screen", d.queue).into()),
+        at: Some(s.at.clone()),
+        why: format!("kept out of {}: {why}", d.queue).into(),
+    });
+    d.queue = s.to.clone();
+    d.trace.queue = reason.clone();
+    d.automation = Automation::Human;
+    d.trace.automation = reason;
 }
 
 /// [`FAILURE_WORDING`] for taking out the words, once the rules' pattern set (which it is

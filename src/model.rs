@@ -201,6 +201,8 @@ pub enum ReasonKind {
     Agent,
     /// A `[trigger.KIND]` of the rules: the ticket is a task an event started.
     Trigger,
+    /// A queue's `screen` kept the ticket out (a competitor asking sales for material).
+    Screen,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.

@@ -186,3 +186,52 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn competitors_and_consultants_never_reach_sales() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let ask = |from: &str| {
+            json!({
+                "channel": "email",
+                "subject": "Preisanfrage",
+                "body": "Was kostet ein Wartungsvertrag für 30 Server? Bitte senden Sie uns ein Angebot.",
+                "from": {"email": from},
+            })
+        };
+        let screen_line = {
+            let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/catalogue.toml")).unwrap();
+            text.lines().position(|l| l.starts_with("screen = ")).unwrap() + 1
+        };
+        // A customer's quote request goes to sales.
+        let (_, _, t) = post_ticket(&server.base, &ask("kanzlei@mueller-partner.example"), None).await;
+        assert_eq!(t["decision"]["queue"], "sales", "{t}");
+        // A competitor (customer-list tag), a consultant, a listed domain: review, with why.
+        for (from, why) in [
+            ("vertrieb@konkurrenz-it.example", "Konkurrenz IT-Service GmbH is a competitor in the customer list"),
+            ("p.adler@adler-beratung.example", "Adler Unternehmensberatung is a consultant in the customer list"),
+            ("info@sub.mitbewerber.example", "the sender's domain sub.mitbewerber.example is listed (mitbewerber.example)"),
+        ] {
+            let (_, _, t) = post_ticket(&server.base, &ask(from), None).await;
+            let d = &t["decision"];
+            assert_eq!((d["queue"].as_str(), d["automation"].as_str()), (Some("review"), Some("human")), "{t}");
+            let q = &d["trace"]["queue"];
+            assert_eq!((q["by"].as_str(), q["rule"].as_str()), (Some("screen"), Some("queue.sales.screen")), "{q}");
+            assert_eq!(q["why"], format!("kept out of sales: {why}"));
+            assert!(q["at"].as_str().unwrap().ends_with(&format!("catalogue.toml:{screen_line}")), "{q}");
+        }
+        // A task an event starts for sales is screened the same way.
+        let (status, r) = post(
+            server.url("/api/v1/events"),
+            json!({"id": "hub-9", "kind": "webinar-attended", "contact": {"email": "p.adler@adler-beratung.example"}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+        let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{}", r["ticket"].as_str().unwrap()))).await;
+        assert_eq!(t["decision"]["queue"], "review", "{t}");
+        let (_, page) = get_json(&server.url("/api/v1/tickets?queue=sales")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        server.stop().await;
+    })
+    .await;
+}

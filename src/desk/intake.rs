@@ -184,6 +184,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     let mut decision = classify(rules, probe);
     if let Some(t) = &extra.trigger {
         task_of(&mut decision, t);
+        crate::classify::screen(rules, &mut decision, ticket.from.email.as_deref());
     }
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {

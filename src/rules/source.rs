@@ -267,6 +267,25 @@ pub struct QueueDoc {
     pub calendar: Option<Name>,
     /// The skill a business-critical ticket needs in addition.
     pub critical_skill: Option<String>,
+    /// Who must never reach this queue (competitors, consultants collecting material), and
+    /// where their tickets go instead.
+    pub screen: Option<Spanned<ScreenDoc>>,
+}
+
+/// `screen = { customer-tags = [...], domains = [...], tags = [...], to = "review" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScreenDoc {
+    /// Organisations carrying one of these tags in the customer list.
+    #[serde(default)]
+    pub customer_tags: Vec<String>,
+    /// Senders of these mail domains (and their subdomains).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Tickets a classification rule gave one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub to: Name,
 }
 
 #[derive(Debug, Deserialize)]

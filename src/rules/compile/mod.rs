@@ -42,7 +42,7 @@ pub(super) use conditions::{full_sender_pattern, sender_glob, unicode_word_bound
 pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub(super) use queues::queue_ref;
-pub use queues::Queue;
+pub use queues::{Queue, Screen};
 pub(super) use sections::{collect, At};
 pub use segments::SegmentDef;
 
@@ -76,6 +76,8 @@ pub struct CompiledRules {
     pub channel_windows: [Option<Why<TimeWindow>>; 3],
     pub categories: HashMap<Arc<str>, Category>,
     pub queues: BTreeMap<Arc<str>, Queue>,
+    /// Queue → who it screens out (`[queue.X] screen`).
+    pub screens: BTreeMap<Arc<str>, Screen>,
     pub calendars: BTreeMap<Arc<str>, Arc<Calendar>>,
     pub customers: CustomerIndex,
     pub rules: Vec<Rule>,
@@ -271,6 +273,7 @@ fn build(
     let channel_windows = segments::channels(ctx, &docs.channels);
     let segments = segments::compile(ctx, &docs.segments, &queues, (table.file, &table.span));
     let customers = defaults::customer_list(ctx, &table, read, &mut extra_files, &calendars);
+    let screens = queues::screens(ctx, &docs.queues, &queues, &customers);
     let classification = classification::compile(
         ctx,
         docs.rules,
@@ -322,6 +325,7 @@ fn build(
             queues,
             calendars: calendars.compiled,
             customers,
+            screens,
             rules: classification.rules,
             text_set: classification.text_set,
             failure_pattern: classification.failure_pattern,
