@@ -169,7 +169,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         && (subject_hits.matched(failure) || body_hits.matched(failure)))
     .then(|| reported_failure(&ticket.subject, &ticket.body))
     .flatten();
-    let (automation, automation_reason) = cap_automation(
+    let (mut automation, mut automation_reason) = cap_automation(
         wanted,
         wanted_reason,
         segment,
@@ -177,6 +177,26 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
         reports_failure.as_deref(),
         &category,
     );
+    // The organisation's potential class names the medium; a call or a personal mail is
+    // no machine's answer.
+    let contact = customer
+        .and_then(|(c, _)| c.potential)
+        .and_then(|p| Some((p, rules.contact[p.index()].as_ref()?)));
+    if let Some((_, s)) = contact {
+        let cap = s.contact.automation_cap();
+        if automation > cap {
+            automation_reason = Arc::new(Reason {
+                why: format!("lowered from {automation} to {cap}: {}", s.reason.why).into(),
+                ..(*s.reason).clone()
+            });
+            automation = cap;
+        }
+    }
+    let contact = contact.map(|(p, s)| crate::model::ContactTrace {
+        potential: p.as_str(),
+        medium: s.contact.as_str(),
+        reason: s.reason.clone(),
+    });
 
     // A channel's window for this segment: its own override, the channel's, the segment's.
     let window_of = |channel: Channel| {
@@ -253,6 +273,7 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
             organisation: organisation.map(|(_, r)| r),
             matched_rules: matched,
             steer,
+            contact,
         },
     };
     screen(rules, &mut d, email.as_deref());

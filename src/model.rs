@@ -224,6 +224,19 @@ pub struct Trace {
     /// arrival or does not serve its segment, and another channel is open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steer: Option<Steer>,
+    /// How the answer should reach the customer, by its organisation's potential class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactTrace>,
+}
+
+/// The contact medium an organisation's potential class asks for (`[potential.CLASS]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactTrace {
+    pub potential: &'static str,
+    /// `key-account-call`, `personal-mail`, `standard` or `automatic`.
+    pub medium: &'static str,
+    #[serde(flatten)]
+    pub reason: Arc<Reason>,
 }
 
 /// Channels that serve the ticket's segment and take requests at its arrival, for a
@@ -277,6 +290,39 @@ pub fn parse_ticket_number(s: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// An organisation's potential class in the customer list: I the largest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Potential {
+    I,
+    II,
+    III,
+    IV,
+}
+
+impl Potential {
+    pub const ALL: [Potential; 4] = [Potential::I, Potential::II, Potential::III, Potential::IV];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Potential::I => "I",
+            Potential::II => "II",
+            Potential::III => "III",
+            Potential::IV => "IV",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// `I` to `IV`, in any case.
+    pub fn parse(s: &str) -> Option<Potential> {
+        Potential::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
 }
 
 #[cfg(test)]

@@ -235,3 +235,48 @@ async fn competitors_and_consultants_never_reach_sales() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_potential_class_names_the_contact_medium_in_the_decision() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let ask = |from: &str| {
+            json!({
+                "channel": "email",
+                "subject": "Passwort vergessen",
+                "body": "Ich habe mein Passwort vergessen und kann mich nicht mehr anmelden. Wie kann ich es zurücksetzen?",
+                "from": {"email": from},
+            })
+        };
+        let table_line = |class: &str| {
+            let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/catalogue.toml")).unwrap();
+            text.lines().position(|l| l == format!("[potential.{class}]")).unwrap() + 1
+        };
+        for (from, class, medium, automation) in [
+            ("it@contoso-pharma.example", "I", "key-account-call", "human"),
+            ("kanzlei@mueller-partner.example", "II", "personal-mail", "semi-automated"),
+            ("amt@seewalchen.gv.example", "IV", "automatic", "automated"),
+        ] {
+            let (_, _, t) = post_ticket(&server.base, &ask(from), None).await;
+            let d = &t["decision"];
+            let c = &d["trace"]["contact"];
+            assert_eq!((c["potential"].as_str(), c["medium"].as_str()), (Some(class), Some(medium)), "{t}");
+            assert!(c["at"].as_str().unwrap().ends_with(&format!("catalogue.toml:{}", table_line(class))), "{c}");
+            assert_eq!(d["automation"], automation, "{from}: {t}");
+            if automation != "automated" {
+                let why = d["trace"]["automation"]["why"].as_str().unwrap();
+                assert!(why.contains(&format!("potential class {class}: {medium}")), "{why}");
+                assert_ne!(t["status"], "answered-automatically", "{t}");
+            } else {
+                assert_eq!(t["status"], "answered-automatically", "{t}");
+            }
+        }
+        // Class III is served the standard way; without a class there is no strategy.
+        let (_, _, t) = post_ticket(&server.base, &ask("dispo@alpen-logistik.example"), None).await;
+        assert_eq!(t["decision"]["trace"]["contact"]["medium"], "standard", "{t}");
+        let (_, _, t) = post_ticket(&server.base, &ask("someone@unknown.example"), None).await;
+        assert!(t["decision"]["trace"].get("contact").is_none(), "{t}");
+        server.stop().await;
+    })
+    .await;
+}

@@ -839,6 +839,31 @@ async fn a_follow_up_after_our_reply_fires_once_for_its_owner_unless_the_custome
         assert_eq!(status, 200, "{r}");
         assert_eq!(clock(&r, "follow_up")["state"], "ended", "{r}");
 
+        // The compliance report counts both tickets once, and A's follow-up as open (B's
+        // ended with the customer's answer: no verdict).
+        let (status, report) = get_json(&server.url("/api/v1/sla/report?group_by=policy")).await;
+        assert_eq!(status, 200, "{report}");
+        let quote = report["rows"]
+            .as_array()
+            .or_else(|| report.as_array())
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == "quote")
+            .unwrap_or_else(|| panic!("{report}"))
+            .clone();
+        assert_eq!(quote["tickets"], 2, "{quote}");
+        let f = &quote["follow_up"];
+        assert_eq!(
+            (
+                f["open"].as_u64(),
+                f["met"].as_u64(),
+                f["breached"].as_u64()
+            ),
+            (Some(1), Some(0), Some(0)),
+            "{quote}"
+        );
+        assert_eq!(quote["first_response"]["met"], 2, "{quote}");
+
         // Eight days on, two workers on their own connections sweep at the same moment, twice.
         let later = Utc::now() + chrono::Duration::days(8);
         let config = triage::worker::WorkerConfig::default();

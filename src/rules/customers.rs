@@ -10,10 +10,14 @@ use std::sync::Arc;
 
 use crate::model::{Reason, ReasonKind, Segment};
 
+pub use crate::model::Potential;
+
 /// One organisation of the customer list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
     pub name: Arc<str>,
+    /// Its potential class (`potential` column), which a contact strategy may follow.
+    pub potential: Option<Potential>,
     pub segment: Option<Segment>,
     pub tags: Vec<Arc<str>>,
     /// The calendar its service levels count in where a policy says `calendar = "customer"`
@@ -52,6 +56,7 @@ impl Customer {
             name: name.into(),
             segment,
             tags,
+            potential: None,
             calendar: None,
             segment_reason: segment.map(|s| reason(format!("{name} is a {s} customer"))),
             found_by_email: reason("found in the customer list by e-mail domain".into()),
@@ -78,13 +83,14 @@ pub struct RowError {
     pub message: String,
 }
 
-const COLUMNS: [&str; 6] = [
+const COLUMNS: [&str; 7] = [
     "organisation",
     "segment",
     "domains",
     "phones",
     "tags",
     "calendar",
+    "potential",
 ];
 
 impl CustomerIndex {
@@ -226,6 +232,21 @@ impl CustomerIndex {
             customer.calendar = Some(cell("calendar"))
                 .filter(|c| !c.is_empty())
                 .map(Arc::from);
+            customer.potential = match cell("potential") {
+                "" => None,
+                p => {
+                    let parsed = Potential::parse(p);
+                    if parsed.is_none() {
+                        errors.push(RowError {
+                            line,
+                            message: format!(
+                                "unknown potential class \"{p}\" (expected I, II, III or IV)"
+                            ),
+                        });
+                    }
+                    parsed
+                }
+            };
             index.by_name.insert(name.to_owned(), id);
             index.customers.push(customer);
         }
@@ -399,6 +420,24 @@ Gemeinde Au,,au.gv.at,,public-sector;municipality
         assert!(msgs
             .iter()
             .any(|(l, m)| *l == 3 && m.contains("domain a.at already belongs to \"A\"")));
+    }
+
+    #[test]
+    fn potential_classes_read_in_any_case_and_others_name_their_line() {
+        let text = "organisation,potential\nA,i\nB,IV\nC,\nD,gold\n";
+        let (index, errs) = CustomerIndex::parse("c.csv", text, "43");
+        assert_eq!(index.get("A").unwrap().potential, Some(Potential::I));
+        assert_eq!(index.get("B").unwrap().potential, Some(Potential::IV));
+        assert_eq!(index.get("C").unwrap().potential, None);
+        assert_eq!(
+            errs.iter()
+                .map(|e| (e.line, e.message.as_str()))
+                .collect::<Vec<_>>(),
+            [(
+                5,
+                "unknown potential class \"gold\" (expected I, II, III or IV)"
+            )]
+        );
     }
 
     #[test]

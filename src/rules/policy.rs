@@ -72,6 +72,7 @@ impl CompiledRules {
             received_at: s.received_at,
             organisation: s.organisation,
             customer_tags: customer.map_or(&[], |c| &c.tags[..]),
+            potential: customer.and_then(|c| c.potential),
             queue: s.queue,
         };
         let policy = self.sla.select(&facts)?;

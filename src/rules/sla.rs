@@ -529,6 +529,18 @@ impl SlaCompiler<'_, '_, '_> {
                 into.push(Arc::from(name.as_str()));
             }
         }
+        if let Some(list) = &w.potential {
+            for class in &list.get_ref().0 {
+                match crate::rules::customers::Potential::parse(class) {
+                    Some(p) => when.potential.push(p),
+                    None => self.ctx.error(
+                        file,
+                        &list.span(),
+                        format!("unknown potential class \"{class}\" (expected I, II, III or IV)"),
+                    ),
+                }
+            }
+        }
         if let Some(win) = &w.arrived_in {
             if let Some(tw) = self.ctx.vocab::<TimeWindow>(file, win) {
                 when.arrived_in = Some((tw, self.known.windows[tw.index()].calendar.clone()));
@@ -728,5 +740,51 @@ mod tests {
             let errs = errors(text);
             assert!(has(&errs, expected), "{text}: {errs:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod potential_tests {
+    use crate::rules::compile::tests::{errors, has};
+    use crate::rules::customers::Potential;
+    use crate::rules::fixture::with_rules;
+
+    #[test]
+    fn policies_condition_on_the_potential_class_and_an_unknown_one_names_its_line() {
+        let loaded = with_rules(
+            "[[policy]]\nid = \"key-accounts\"\nwhen = { potential = [\"I\", \"ii\"] }\nfirst-response = \"1h\"\n",
+        )
+        .unwrap();
+        let p = loaded
+            .rules
+            .sla
+            .policies
+            .iter()
+            .find(|p| &*p.id == "key-accounts")
+            .unwrap();
+        assert_eq!(p.when.potential, [Potential::I, Potential::II]);
+        let errs = errors(
+            "[[policy]]\nid = \"p\"\nwhen = { potential = \"V\" }\nfirst-response = \"1h\"\n",
+        );
+        assert!(
+            has(
+                &errs,
+                "rules.toml:3: unknown potential class \"V\" (expected I, II, III or IV)"
+            ),
+            "{errs:?}"
+        );
+        let errs = errors("[potential.I]\ncontact = \"carrier-pigeon\"\n");
+        assert!(
+            has(
+                &errs,
+                "rules.toml:2: unknown contact \"carrier-pigeon\" for potential class I"
+            ),
+            "{errs:?}"
+        );
+        let errs = errors("[potential.VI]\ncontact = \"standard\"\n");
+        assert!(
+            has(&errs, "rules.toml:1: unknown potential class \"VI\""),
+            "{errs:?}"
+        );
     }
 }

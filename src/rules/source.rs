@@ -30,6 +30,7 @@ pub struct FileDoc {
     pub policy: Option<Vec<Spanned<PolicyDoc>>>,
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
     pub trigger: Option<BTreeMap<Name, Spanned<TriggerDoc>>>,
+    pub potential: Option<BTreeMap<Name, Spanned<PotentialDoc>>>,
     pub faq: Option<Spanned<FaqDoc>>,
     pub mail: Option<Spanned<MailDoc>>,
     pub privacy: Option<Spanned<PrivacyDoc>>,
@@ -169,6 +170,17 @@ pub struct PolicyWhenDoc {
     pub customer_tag: Option<Spanned<Strings>>,
     pub queue: Option<Spanned<Strings>>,
     pub trigger: Option<Spanned<Strings>>,
+    pub potential: Option<Spanned<Strings>>,
+}
+
+/// `[potential.CLASS]`: the norm strategy for an organisation of that potential class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PotentialDoc {
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    /// `key-account-call`, `personal-mail`, `standard` or `automatic`.
+    pub contact: Name,
 }
 
 /// `[trigger.KIND]`: what an event another system reports starts.

@@ -93,6 +93,8 @@ pub struct PolicyWhen {
     /// The ticket was started by one of these triggers (`[trigger.KIND]`), whose tickets
     /// carry the tag `trigger:KIND`.
     pub trigger: Vec<Arc<str>>,
+    /// The organisation has one of these potential classes in the customer list.
+    pub potential: Vec<crate::model::Potential>,
 }
 
 /// What an event of one kind starts (`[trigger.KIND]`).
@@ -193,6 +195,8 @@ pub struct PolicyFacts<'a> {
     pub organisation: Option<&'a str>,
     /// The organisation's tags in the customer list.
     pub customer_tags: &'a [Arc<str>],
+    /// The organisation's potential class in the customer list.
+    pub potential: Option<crate::model::Potential>,
     pub queue: &'a str,
 }
 
@@ -249,6 +253,8 @@ impl PolicyWhen {
             && named(&self.organisation, f.organisation)
             && any_tag(&self.customer_tag, f.customer_tags)
             && named(&self.queue, Some(f.queue))
+            && (self.potential.is_empty()
+                || f.potential.is_some_and(|p| self.potential.contains(&p)))
             && (self.trigger.is_empty()
                 || self
                     .trigger

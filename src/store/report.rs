@@ -117,11 +117,20 @@ pub(super) fn created_between(from_us: i64, to_us: i64) -> sea_orm::sea_query::S
         .and(sla_clocks::Column::CreatedUs.lt(to_us))
 }
 
-/// The row of the ticket itself, beside its clocks' 0 to 2.
+/// The row of the ticket itself, beside its clocks' 0 to 2 and 4.
 const TICKET: i16 = 3;
 
+/// First response 0, next reply 1, resolution 2, follow-up 4 (3 is the ticket's row).
 fn metric_code(m: Metric) -> i16 {
-    m.index() as i16
+    match m {
+        Metric::FollowUp => 4,
+        m => m.index() as i16,
+    }
+}
+
+/// The metric of a stored code; `None` for the ticket's row or a code no metric has.
+fn metric_of(code: i16) -> Option<Metric> {
+    Metric::ALL.into_iter().find(|m| metric_code(*m) == code)
 }
 
 const STATES: [ClockState; 5] = [
@@ -337,11 +346,7 @@ impl Store {
                 let corrupt = || StoreError::Corrupt(format!("a kept SLA clock: {metric} {state}"));
                 let metric = match metric {
                     TICKET => None,
-                    m => Some(
-                        *Metric::ALL
-                            .get(usize::try_from(m).map_err(|_| corrupt())?)
-                            .ok_or_else(corrupt)?,
-                    ),
+                    m => Some(metric_of(m).ok_or_else(corrupt)?),
                 };
                 let state = *STATES
                     .get(usize::try_from(state).map_err(|_| corrupt())?)

@@ -104,10 +104,12 @@ pub(super) fn encode(day: &DayCounts) -> Vec<u8> {
     put(&mut out, day.counts.len() as u64);
     for (k, n) in &day.counts {
         out.push(k.hour);
+        // The metric's low two bits, then its third in the top bit (follow-ups are 4).
         let flags = (k.metric as u8 & 0b11)
             | ((k.state as u8 & 0b111) << 2)
             | (u8::from(k.minutes.is_some()) << 5)
-            | (u8::from(k.due_us.is_some()) << 6);
+            | (u8::from(k.due_us.is_some()) << 6)
+            | ((k.metric as u8 & 0b100) << 5);
         out.push(flags);
         put(&mut out, u64::from(k.group));
         if let Some(m) = k.minutes {
@@ -161,7 +163,7 @@ pub(super) fn decode(
         let key = Key {
             hour,
             group,
-            metric: i16::from(flags & 0b11),
+            metric: i16::from((flags & 0b11) | ((flags >> 5) & 0b100)),
             state: i16::from((flags >> 2) & 0b111),
             minutes,
             due_us,
@@ -514,7 +516,7 @@ mod tests {
         (
             0u8..24,
             0u32..3,
-            0i16..4,
+            0i16..5,
             0i16..5,
             proptest::option::of(any::<i64>()),
             proptest::option::of(any::<i64>()),

@@ -9,6 +9,7 @@ mod calendars;
 mod categories;
 mod classification;
 mod conditions;
+mod contact;
 mod defaults;
 mod faq;
 pub mod privacy;
@@ -39,6 +40,7 @@ pub use categories::Category;
 pub use classification::{Rule, FAILURE_WORDING};
 pub use conditions::Cond;
 pub(super) use conditions::{full_sender_pattern, sender_glob, unicode_word_boundary};
+pub use contact::ContactStrategy;
 pub use defaults::Defaults;
 pub use faq::FaqRules;
 pub(super) use queues::queue_ref;
@@ -76,6 +78,8 @@ pub struct CompiledRules {
     pub channel_windows: [Option<Why<TimeWindow>>; 3],
     pub categories: HashMap<Arc<str>, Category>,
     pub queues: BTreeMap<Arc<str>, Queue>,
+    /// The contact strategy per potential class ([`crate::rules::customers::Potential::index`]).
+    pub contact: [Option<ContactStrategy>; 4],
     /// Queue → who it screens out (`[queue.X] screen`).
     pub screens: BTreeMap<Arc<str>, Screen>,
     pub calendars: BTreeMap<Arc<str>, Arc<Calendar>>,
@@ -274,6 +278,7 @@ fn build(
     let segments = segments::compile(ctx, &docs.segments, &queues, (table.file, &table.span));
     let customers = defaults::customer_list(ctx, &table, read, &mut extra_files, &calendars);
     let screens = queues::screens(ctx, &docs.queues, &queues, &customers);
+    let contact = contact::compile(ctx, &docs.potentials);
     let classification = classification::compile(
         ctx,
         docs.rules,
@@ -326,6 +331,7 @@ fn build(
             calendars: calendars.compiled,
             customers,
             screens,
+            contact,
             rules: classification.rules,
             text_set: classification.text_set,
             failure_pattern: classification.failure_pattern,
@@ -567,6 +573,7 @@ first-response = "2h"
             received_at: chrono::DateTime::parse_from_rfc3339(at).unwrap().into(),
             organisation: None,
             customer_tags: &[],
+            potential: None,
             queue: "desk",
         };
         let pick = |f| sla.select(&f).map(|p| p.id.to_string());

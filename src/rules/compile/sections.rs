@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::Ctx;
 use crate::rules::sla::SlaDocs;
 use crate::rules::source::{
-    CalendarDoc, CategoryDoc, ChannelDoc, DefaultsDoc, FaqDoc, FileDoc, MailDoc, Name, PrivacyDoc,
-    QueueDoc, RuleDoc, SegmentDoc,
+    CalendarDoc, CategoryDoc, ChannelDoc, DefaultsDoc, FaqDoc, FileDoc, MailDoc, Name,
+    PotentialDoc, PrivacyDoc, QueueDoc, RuleDoc, SegmentDoc,
 };
 
 /// A parsed item with the file it came from.
@@ -64,6 +64,7 @@ pub(super) struct Sections {
     pub(super) channels: BTreeMap<String, At<ChannelDoc>>,
     pub(super) categories: BTreeMap<String, At<CategoryDoc>>,
     pub(super) queues: BTreeMap<String, At<QueueDoc>>,
+    pub(super) potentials: BTreeMap<String, At<PotentialDoc>>,
     pub(super) rules: Vec<(usize, Spanned<RuleDoc>)>,
     pub(super) sla: SlaDocs,
     pub(super) faq: Option<(usize, Spanned<FaqDoc>)>,
@@ -78,6 +79,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
     let mut window_tables = Vec::new();
     let (mut cals, mut segs, mut chans, mut cats, mut queues) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut potentials = Vec::new();
     let mut rule_docs = Vec::new();
     let mut sla_docs = SlaDocs::default();
     let mut faq_doc: Option<(usize, Spanned<FaqDoc>)> = None;
@@ -109,6 +111,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
         chans.extend(doc.channel.map(|t| (file, t)));
         cats.extend(doc.category.map(|t| (file, t)));
         queues.extend(doc.queue.map(|t| (file, t)));
+        potentials.extend(doc.potential.map(|t| (file, t)));
         for r in doc.rule.unwrap_or_default() {
             rule_docs.push((file, r));
         }
@@ -118,6 +121,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
     let channel_docs = collect(ctx, "channel", chans);
     let category_docs = collect(ctx, "category", cats);
     let queue_docs = collect(ctx, "queue", queues);
+    let potential_docs = collect(ctx, "potential class", potentials);
     Sections {
         defaults: defaults_docs,
         windows: window_tables,
@@ -126,6 +130,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
         channels: channel_docs,
         categories: category_docs,
         queues: queue_docs,
+        potentials: potential_docs,
         rules: rule_docs,
         sla: sla_docs,
         faq: faq_doc,

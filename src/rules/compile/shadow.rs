@@ -278,12 +278,13 @@ fn accepts<T: PartialEq>(list: &[T], v: &Option<T>) -> bool {
 /// Whether every ticket `b` matches satisfies `a`'s conditions beyond the finite ones
 /// (segment, priority, channel, category, queue), which [`unreachable`] enumerates.
 fn open_conditions_hold(a: &PolicyWhen, b: &PolicyWhen) -> bool {
-    fn within(a: &[Arc<str>], b: &[Arc<str>]) -> bool {
+    fn within<T: PartialEq>(a: &[T], b: &[T]) -> bool {
         a.is_empty() || (!b.is_empty() && b.iter().all(|v| a.contains(v)))
     }
     within(&a.tag, &b.tag)
         && within(&a.customer_tag, &b.customer_tag)
         && within(&a.trigger, &b.trigger)
+        && within(&a.potential, &b.potential)
         && within(&a.organisation, &b.organisation)
         && match (&a.arrived_in, &b.arrived_in) {
             (None, _) => true,
