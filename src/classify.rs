@@ -121,6 +121,9 @@ pub fn classify(rules: &CompiledRules, ticket: &Ticket) -> Decision {
             Cond::CustomerTag(wanted) => {
                 customer.is_some_and(|(c, _)| c.tags.iter().any(|t| wanted.contains(t)))
             }
+            Cond::Potential(classes) => {
+                customer.is_some_and(|(c, _)| c.potential.is_some_and(|p| classes.contains(&p)))
+            }
             Cond::KnownCustomer(known) => customer.is_some() == *known,
             Cond::Language(langs) => langs.contains(&language),
             Cond::ArrivedIn(w) => arrived_in(*w),
@@ -413,6 +416,49 @@ mod tests {
             },
             received_at: monday_morning(),
         }
+    }
+
+    #[test]
+    fn rules_condition_on_the_potential_class_of_the_customer_list() {
+        let customers = "organisation,segment,domains,phones,tags,calendar,potential\nBig AG,commercial,big.example,,,,I\nSmall KG,commercial,small.example,,,,IV\n";
+        let rules = "[queue.key-accounts]\n\n[[rule]]\nid = \"key-accounts\"\nwhen = { potential = [\"I\", \"II\"] }\nset = { queue = \"key-accounts\" }\n";
+        let loaded = crate::rules::compile_sources(&[
+            ("service.toml", crate::rules::fixture::SERVICE),
+            ("rules.toml", rules),
+            ("customers.csv", customers),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let big = classify(
+            &loaded.rules,
+            &ticket(Channel::Email, "Frage", "Eine Frage", Some("a@big.example")),
+        );
+        assert_eq!(&*big.queue, "key-accounts");
+        assert_eq!(big.trace.matched_rules, vec![Arc::from("key-accounts")]);
+        let small = classify(
+            &loaded.rules,
+            &ticket(
+                Channel::Email,
+                "Frage",
+                "Eine Frage",
+                Some("a@small.example"),
+            ),
+        );
+        assert!(
+            small.trace.matched_rules.is_empty(),
+            "{:?}",
+            small.trace.matched_rules
+        );
+        assert_ne!(&*small.queue, "key-accounts");
+        let err = with_rules(
+            "[[rule]]\nid = \"x\"\nwhen = { potential = [\"V\"] }\nset = { priority = \"P1\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("rules.toml:3")
+                && err.contains("unknown potential class \"V\" (expected I, II, III or IV)"),
+            "{err}"
+        );
     }
 
     fn decide(rules: &str, t: &Ticket) -> Decision {

@@ -316,6 +316,7 @@ pub struct WhenDoc {
     pub from: Option<Spanned<Strings>>,
     pub organisation: Option<Spanned<Strings>>,
     pub customer_tag: Option<Spanned<Strings>>,
+    pub potential: Option<Spanned<Strings>>,
     pub known_customer: Option<Spanned<bool>>,
     pub subject: Option<Name>,
     pub body: Option<Name>,

@@ -34,6 +34,8 @@ pub enum Cond {
     },
     Organisation(Vec<Arc<str>>),
     CustomerTag(Vec<Arc<str>>),
+    /// The organisation has one of these potential classes in the customer list.
+    Potential(Vec<crate::model::Potential>),
     KnownCustomer(bool),
     Language(Vec<Arc<str>>),
     ArrivedIn(TimeWindow),
@@ -301,6 +303,7 @@ impl RuleCx<'_, '_> {
         held.extend(w.from.as_ref().and_then(|v| self.senders(v)));
         held.extend(w.organisation.as_ref().and_then(|v| self.organisation(v)));
         held.extend(w.customer_tag.as_ref().and_then(|v| self.customer_tag(v)));
+        held.extend(w.potential.as_ref().and_then(|v| self.potential(v)));
         if let Some(k) = &w.known_customer {
             held.push((Cond::KnownCustomer(*k.get_ref()), Key::Known(*k.get_ref())));
         }
@@ -385,6 +388,26 @@ impl RuleCx<'_, '_> {
             format!("tags in the customer list: {}", list(tags.iter()))
         })?;
         Some((Cond::CustomerTag(arcs(&set)), Key::CustomerTag(set)))
+    }
+
+    /// `potential`: potential classes I to IV.
+    fn potential(&mut self, v: &Spanned<Strings>) -> Option<(Cond, Key)> {
+        let set = self.names(
+            v,
+            "potential class",
+            &|p| crate::model::Potential::parse(p).is_some(),
+            &|| "expected I, II, III or IV".to_owned(),
+        )?;
+        let classes = set
+            .iter()
+            .filter_map(|p| crate::model::Potential::parse(p))
+            .collect();
+        let canonical = set
+            .iter()
+            .filter_map(|p| crate::model::Potential::parse(p))
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        Some((Cond::Potential(classes), Key::Potential(canonical)))
     }
 
     /// `subject`, `body` or `text`: a regular expression over that field.

@@ -20,6 +20,7 @@ pub(super) enum Key {
     From(BTreeSet<String>),
     Organisation(BTreeSet<String>),
     CustomerTag(BTreeSet<String>),
+    Potential(BTreeSet<String>),
     Known(bool),
     Subject(String),
     Body(String),
@@ -38,6 +39,7 @@ impl Key {
             Key::From(_) => "from",
             Key::Organisation(_) => "organisation",
             Key::CustomerTag(_) => "customer-tag",
+            Key::Potential(_) => "potential",
             Key::Known(_) => "known-customer",
             Key::Subject(_) => "subject",
             Key::Body(_) => "body",
@@ -58,7 +60,9 @@ impl Key {
             (From(a), From(b))
             | (Organisation(a), Organisation(b))
             | (CustomerTag(a), CustomerTag(b))
+            | (Potential(a), Potential(b))
             | (Language(a), Language(b)) => a.is_subset(b),
+            (Potential(_), Known(true)) => true,
             (Keywords(a), Keywords(b))
             | (SubjectKeywords(a), SubjectKeywords(b))
             | (SubjectKeywords(a), Keywords(b)) => a
