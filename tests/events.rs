@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use common::{clock, each_backend, get_json, post, post_ticket, time, TestServer};
 use serde_json::{json, Value};
 
-fn line_of(needle: &str) -> usize {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/sla.toml")).unwrap();
-    text.lines().position(|l| l == needle).unwrap() + 1
+/// The line of a shipped rules file that `is` picks, 1-based.
+fn line_in(file: &str, is: impl Fn(&str) -> bool) -> usize {
+    let path = format!("{}/rules/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().position(is).unwrap() + 1
 }
 
 fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
@@ -40,7 +41,7 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
             (Some("created"), Some("task"))
         );
         assert_eq!(r["policy"], "webinar-attended");
-        let trigger_line = line_of("[trigger.webinar-attended]");
+        let trigger_line = line_in("sla.toml", |l| l == "[trigger.webinar-attended]");
         assert!(
             r["trigger_at"]
                 .as_str()
@@ -199,10 +200,7 @@ async fn competitors_and_consultants_never_reach_sales() {
                 "from": {"email": from},
             })
         };
-        let screen_line = {
-            let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/catalogue.toml")).unwrap();
-            text.lines().position(|l| l.starts_with("screen = ")).unwrap() + 1
-        };
+        let screen_line = line_in("catalogue.toml", |l| l.starts_with("screen = "));
         // A customer's quote request goes to sales.
         let (_, _, t) = post_ticket(&server.base, &ask("kanzlei@mueller-partner.example"), None).await;
         assert_eq!(t["decision"]["queue"], "sales", "{t}");
@@ -248,10 +246,8 @@ async fn the_potential_class_names_the_contact_medium_in_the_decision() {
                 "from": {"email": from},
             })
         };
-        let table_line = |class: &str| {
-            let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/catalogue.toml")).unwrap();
-            text.lines().position(|l| l == format!("[potential.{class}]")).unwrap() + 1
-        };
+        let table_line =
+            |class: &str| line_in("catalogue.toml", |l| l == format!("[potential.{class}]"));
         for (from, class, medium, automation) in [
             ("it@contoso-pharma.example", "I", "key-account-call", "human"),
             ("kanzlei@mueller-partner.example", "II", "personal-mail", "semi-automated"),
