@@ -94,6 +94,24 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
         );
         let (_, page) = get_json(&server.url("/api/v1/tickets?queue=sales")).await;
         assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        // Reclassified under the rules, it stays the trigger's task.
+        let (status, re) = post(
+            server.url(&format!(
+                "/api/v1/tickets/{}/reclassify",
+                r["ticket"].as_str().unwrap()
+            )),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 200, "{re}");
+        assert_eq!(
+            (
+                re["decision"]["queue"].as_str(),
+                re["sla"]["policy"].as_str()
+            ),
+            (Some("sales"), Some("webinar-attended")),
+            "{re}"
+        );
 
         // What the rules do not know, and what a kind cannot do, is refused with the reason.
         for (body, field, says) in [

@@ -386,6 +386,14 @@ pub async fn reclassify(
     })?;
     let rules = &cx.rules;
     let mut decision = classify(rules, &ticket);
+    // A task an event started stays that trigger's task.
+    let task = store::tags_of(&record)?.iter().find_map(|t| {
+        let kind = t.strip_prefix("trigger:")?;
+        rules.sla.triggers.get(kind)
+    });
+    if let Some(t) = task {
+        super::intake::as_task(rules, &mut decision, t, ticket.from.email.as_deref());
+    }
     let mut kept = serde_json::Map::new();
     if let Some(by_person) = person_decided_queue(&record) {
         if *decision.queue != *record.queue {

@@ -183,8 +183,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     let probe = probe.as_ref().unwrap_or(&ticket);
     let mut decision = classify(rules, probe);
     if let Some(t) = &extra.trigger {
-        task_of(&mut decision, t);
-        crate::classify::screen(rules, &mut decision, ticket.from.email.as_deref());
+        as_task(rules, &mut decision, t, ticket.from.email.as_deref());
     }
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
@@ -355,6 +354,18 @@ fn route_noise(rules: &CompiledRules, d: &mut Decision, why: &str) {
     }
     d.automation = crate::model::Automation::Human;
     d.trace.automation = reason;
+}
+
+/// The decision of a task an event of `t` started (at intake, and again when it is
+/// reclassified), screened like any other.
+pub fn as_task(
+    rules: &CompiledRules,
+    d: &mut Decision,
+    t: &crate::sla::Trigger,
+    email: Option<&str>,
+) {
+    task_of(d, t);
+    crate::classify::screen(rules, d, email);
 }
 
 /// A task an event started: the trigger's queue and category where it names them, its tag
