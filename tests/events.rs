@@ -85,6 +85,20 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
             "{t}"
         );
         assert_eq!(time(&t["received_at"]), occurred);
+        // The same id for another kind of event: the first stands.
+        let (status, p) = post(
+            events.clone(),
+            json!({"id": "hub-5521", "kind": "link-clicked"}),
+        )
+        .await;
+        assert_eq!(status, 409, "{p}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("already recorded as another kind"),
+            "{p}"
+        );
         // The same event again: nothing new.
         let (status, again) = post(events.clone(), event).await;
         assert_eq!(status, 200, "{again}");
@@ -194,6 +208,21 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
         .await;
         assert_eq!(status, 200, "{t}");
         assert_eq!(clock(&t, "follow_up")["state"], "ended", "{t}");
+        // The same id for another kind on that ticket: refused, the first stands.
+        let (status, p) = post(events.clone(), json!({"id": "crm-q-118", "kind": "appointment-proposed", "ticket": number})).await;
+        assert_eq!(status, 409, "{p}");
+        // A quote sent to a customer served in extended hours is still followed up after 7
+        // calendar days: the trigger counts in its own calendar.
+        let (_, _, alpen) = post_ticket(
+            &server.base,
+            &json!({"channel": "email", "subject": "Angebot", "body": "Bitte um ein Angebot.", "from": {"email": "einkauf@alpen-logistik.example"}}),
+            None,
+        )
+        .await;
+        assert_eq!(alpen["sla"]["calendar"], "extended", "{alpen}");
+        let (status, r) = post(events.clone(), json!({"id": "crm-q-120", "kind": "quote-sent", "ticket": alpen["number"]})).await;
+        assert_eq!(status, 201, "{r}");
+        assert!(close(time(&r["due_at"]), Utc::now() + chrono::Duration::days(7)), "{r}");
         // An appointment proposed on the same ticket is asked about after two days.
         let (status, r) = post(events.clone(), json!({"id": "cal-77", "kind": "appointment-proposed", "ticket": number})).await;
         assert_eq!(status, 201, "{r}");

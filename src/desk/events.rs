@@ -76,7 +76,9 @@ pub async fn record(cx: &Ctx<'_>, actor: &Actor, input: EventInput) -> Result<Re
     };
     match trigger.starts.clone() {
         TriggerStart::Task { subject, .. } => task(cx, input, trigger, &subject).await,
-        TriggerStart::FollowUp { minutes } => follow_up(cx, actor, input, trigger, minutes).await,
+        TriggerStart::FollowUp { minutes, calendar } => {
+            follow_up(cx, actor, input, trigger, minutes, calendar).await
+        }
     }
 }
 
@@ -105,6 +107,7 @@ async fn task(
         Some(r) => format!("{subject}: {r}"),
         None => subject.to_owned(),
     };
+    let id = input.id.clone();
     let ticket = TicketInput {
         channel: input.channel.unwrap_or(Channel::Web),
         subject,
@@ -118,6 +121,13 @@ async fn task(
             Created::New(r) => (r, true),
             Created::Existing(r) => (r, false),
         };
+    if !new
+        && !store::tags_of(&ticket)?
+            .iter()
+            .any(|t| **t == *Trigger::tag(&trigger.kind))
+    {
+        return Err(another_kind(&id, &ticket));
+    }
     Ok(Recorded {
         ticket,
         new,
@@ -131,6 +141,7 @@ async fn follow_up(
     input: EventInput,
     trigger: Trigger,
     minutes: u32,
+    calendar: Option<std::sync::Arc<str>>,
 ) -> Result<Recorded, DeskError> {
     let Some(key) = input.ticket.as_deref() else {
         return Err(DeskError::invalid(
@@ -145,12 +156,16 @@ async fn follow_up(
     // and finds the event recorded.
     for _ in 0..3 {
         let record = super::ticket(cx, key, &Expected(None)).await?;
-        if recorded(cx, &record, &input.id).await? {
-            return Ok(Recorded {
-                ticket: record,
-                new: false,
-                trigger,
-            });
+        match recorded(cx, &record, &input.id).await? {
+            Some(kind) if kind == *trigger.kind => {
+                return Ok(Recorded {
+                    ticket: record,
+                    new: false,
+                    trigger,
+                })
+            }
+            Some(_) => return Err(another_kind(&input.id, &record)),
+            None => {}
         }
         super::ensure_not_closed(&record)?;
         if record.status == "resolved" {
@@ -169,6 +184,7 @@ async fn follow_up(
             event: ClockEvent::Sent {
                 what: trigger.kind.to_string(),
                 follow_up_minutes: minutes,
+                calendar: calendar.as_deref().map(str::to_owned),
             },
             kind: EVENT_KIND,
             actor: actor.clone(),
@@ -200,12 +216,25 @@ async fn follow_up(
     )))
 }
 
-/// Whether the event `id` is recorded on the ticket already.
-async fn recorded(cx: &Ctx<'_>, record: &TicketRecord, id: &str) -> Result<bool, DeskError> {
+/// The kind the event `id` is recorded on the ticket with, if it is.
+async fn recorded(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    id: &str,
+) -> Result<Option<String>, DeskError> {
     Ok(cx
         .store
         .events(record.id)
         .await?
         .iter()
-        .any(|e| e.kind == EVENT_KIND && e.data["event_id"] == id))
+        .find(|e| e.kind == EVENT_KIND && e.data["event_id"] == id)
+        .map(|e| e.data["kind"].as_str().unwrap_or_default().to_owned()))
+}
+
+/// An event id used again for an event of another kind: the first stands.
+fn another_kind(id: &str, record: &TicketRecord) -> DeskError {
+    DeskError::Conflict(format!(
+        "event id {id} is already recorded as another kind of event (ticket {}); an event id names one event",
+        store::ticket_number(record.seq)
+    ))
 }

@@ -302,6 +302,13 @@ impl SlaCompiler<'_, '_, '_> {
                         );
                     }
                 }
+                if let Some(c) = &doc.calendar {
+                    self.ctx.error(
+                        file,
+                        &c.span(),
+                        format!("trigger \"{kind}\" starts a task: its clocks count in its policy's calendar, not the trigger's"),
+                    );
+                }
                 if let Some(f) = &doc.follow_up {
                     self.ctx.error(
                         file,
@@ -346,8 +353,27 @@ impl SlaCompiler<'_, '_, '_> {
                         );
                     }
                 }
+                let calendar = doc.calendar.as_ref().and_then(|c| {
+                    let name = c.get_ref().as_str();
+                    if self.known.calendars.contains_key(name) {
+                        return Some(Arc::from(name));
+                    }
+                    let mut defined: Vec<&str> =
+                        self.known.calendars.keys().map(|k| &**k).collect();
+                    defined.sort_unstable();
+                    self.ctx.error(
+                        file,
+                        &c.span(),
+                        format!(
+                            "unknown calendar \"{name}\" in trigger \"{kind}\" (defined calendars: {})",
+                            defined.join(", ")
+                        ),
+                    );
+                    None
+                });
                 TriggerStart::FollowUp {
                     minutes: minutes.unwrap_or(0),
+                    calendar,
                 }
             }
             other => {
@@ -715,7 +741,8 @@ mod tests {
         assert_eq!(
             t["quote-sent"].starts,
             TriggerStart::FollowUp {
-                minutes: 7 * 24 * 60
+                minutes: 7 * 24 * 60,
+                calendar: None
             }
         );
         assert!(
@@ -734,6 +761,7 @@ mod tests {
         for (text, expected) in [
             ("[trigger.x]\nstarts = \"later\"\n", "rules.toml:2: unknown starts \"later\" in trigger \"x\" (expected task or follow-up)"),
             ("[trigger.x]\nstarts = \"follow-up\"\n", "rules.toml:2: trigger \"x\" starts a follow-up but says not when"),
+            ("[trigger.x]\nstarts = \"follow-up\"\nfollow-up = \"1d\"\ncalendar = \"moon\"\n", "rules.toml:4: unknown calendar \"moon\" in trigger \"x\""),
             ("[trigger.x]\nstarts = \"task\"\nqueue = \"nowhere\"\n", "rules.toml:3: unknown queue \"nowhere\" in trigger \"x\""),
             ("[[policy]]\nid = \"p\"\nwhen = { trigger = \"nothing\" }\nfirst-response = \"1h\"\n", "rules.toml:3: unknown trigger \"nothing\""),
         ] {

@@ -195,6 +195,7 @@ pub struct TriggerDoc {
     pub queue: Option<Name>,
     pub category: Option<Name>,
     pub follow_up: Option<Name>,
+    pub calendar: Option<Name>,
 }
 
 #[derive(Debug, Deserialize)]

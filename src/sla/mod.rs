@@ -167,10 +167,12 @@ pub enum ClockEvent {
     AnswerRejected,
     /// Something we did that another system reported (a quote sent, an appointment
     /// proposed): like our reply, it waits for the customer's answer, for
-    /// `follow_up_minutes` of the policy's calendar.
+    /// `follow_up_minutes` of `calendar` (the policy's when none).
     Sent {
         what: String,
         follow_up_minutes: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        calendar: Option<String>,
     },
 }
 
@@ -425,7 +427,9 @@ impl SlaState {
                 }
             }
             ClockEvent::Sent {
-                follow_up_minutes, ..
+                follow_up_minutes,
+                calendar,
+                ..
             } => {
                 for c in &mut self.clocks {
                     if c.metric == Metric::FollowUp {
@@ -438,6 +442,7 @@ impl SlaState {
                         Metric::FollowUp,
                         cycle,
                         Some(*follow_up_minutes),
+                        calendar.as_deref(),
                         at,
                         cals,
                     );
@@ -507,15 +512,17 @@ impl SlaState {
     }
 
     fn start_clock(&mut self, metric: Metric, cycle: u32, at: DateTime<Utc>, cals: &dyn Calendars) {
-        self.start_clock_for(metric, cycle, None, at, cals);
+        self.start_clock_for(metric, cycle, None, None, at, cals);
     }
 
-    /// Starts a clock of `metric` for `target` minutes, or the policy's target for it.
+    /// Starts a clock of `metric` for `target` minutes in `calendar`, or the policy's target
+    /// and calendar.
     fn start_clock_for(
         &mut self,
         metric: Metric,
         cycle: u32,
         target: Option<u32>,
+        calendar: Option<&str>,
         at: DateTime<Utc>,
         cals: &dyn Calendars,
     ) {
@@ -527,7 +534,7 @@ impl SlaState {
             metric,
             cycle,
             target_minutes: target,
-            calendar: p.calendar.clone(),
+            calendar: calendar.map_or_else(|| p.calendar.clone(), str::to_owned),
             started_at: at,
             used_secs: 0,
             paused_secs: 0,

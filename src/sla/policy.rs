@@ -117,7 +117,11 @@ pub enum TriggerStart {
     },
     /// Something we did on an existing ticket (a quote sent): follow up within `minutes`
     /// unless the customer answers.
-    FollowUp { minutes: u32 },
+    FollowUp {
+        minutes: u32,
+        /// The calendar the wait counts in (the ticket's policy's when none).
+        calendar: Option<Arc<str>>,
+    },
 }
 
 impl Trigger {
