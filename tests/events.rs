@@ -16,6 +16,11 @@ fn line_in(file: &str, is: impl Fn(&str) -> bool) -> usize {
     text.lines().position(is).unwrap() + 1
 }
 
+/// An e-mail ticket from `from`.
+fn mail(from: &str, subject: &str, body: &str) -> Value {
+    json!({"channel": "email", "subject": subject, "body": body, "from": {"email": from}})
+}
+
 fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
     (a - b).num_seconds().abs() <= 2
 }
@@ -172,12 +177,11 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let events = server.url("/api/v1/events");
-        let request = json!({
-            "channel": "email",
-            "subject": "Preisanfrage Wartungsvertrag",
-            "body": "Was kostet ein Wartungsvertrag für unsere Server?",
-            "from": {"email": "kanzlei@mueller-partner.example"},
-        });
+        let request = mail(
+            "kanzlei@mueller-partner.example",
+            "Preisanfrage Wartungsvertrag",
+            "Was kostet ein Wartungsvertrag für unsere Server?",
+        );
         let (_, _, ticket) = post_ticket(&server.base, &request, None).await;
         let number = ticket["number"].as_str().unwrap().to_owned();
         // The CRM sent the quote, and reports it twice at once: one follow-up.
@@ -215,7 +219,7 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
         // calendar days: the trigger counts in its own calendar.
         let (_, _, alpen) = post_ticket(
             &server.base,
-            &json!({"channel": "email", "subject": "Angebot", "body": "Bitte um ein Angebot.", "from": {"email": "einkauf@alpen-logistik.example"}}),
+            &mail("einkauf@alpen-logistik.example", "Angebot", "Bitte um ein Angebot."),
             None,
         )
         .await;
@@ -240,12 +244,11 @@ async fn competitors_and_consultants_never_reach_sales() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let ask = |from: &str| {
-            json!({
-                "channel": "email",
-                "subject": "Preisanfrage",
-                "body": "Was kostet ein Wartungsvertrag für 30 Server? Bitte senden Sie uns ein Angebot.",
-                "from": {"email": from},
-            })
+            mail(
+                from,
+                "Preisanfrage",
+                "Was kostet ein Wartungsvertrag für 30 Server? Bitte senden Sie uns ein Angebot.",
+            )
         };
         let screen_line = line_in("catalogue.toml", |l| l.starts_with("screen = "));
         // A customer's quote request goes to sales.
@@ -286,12 +289,11 @@ async fn the_potential_class_names_the_contact_medium_in_the_decision() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let ask = |from: &str| {
-            json!({
-                "channel": "email",
-                "subject": "Passwort vergessen",
-                "body": "Ich habe mein Passwort vergessen und kann mich nicht mehr anmelden. Wie kann ich es zurücksetzen?",
-                "from": {"email": from},
-            })
+            mail(
+                from,
+                "Passwort vergessen",
+                "Ich habe mein Passwort vergessen und kann mich nicht mehr anmelden. Wie kann ich es zurücksetzen?",
+            )
         };
         let table_line =
             |class: &str| line_in("catalogue.toml", |l| l == format!("[potential.{class}]"));
