@@ -304,10 +304,7 @@ pub fn screen(rules: &CompiledRules, d: &mut Decision, email: Option<&str>) {
         at: Some(s.at.clone()),
         why: format!("kept out of {}: {why}", d.queue).into(),
     });
-    d.queue = s.to.clone();
-    d.trace.queue = reason.clone();
-    d.automation = Automation::Human;
-    d.trace.automation = reason;
+    d.to_people(Some(s.to.clone()), reason);
 }
 
 /// [`FAILURE_WORDING`] for taking out the words, once the rules' pattern set (which it is

@@ -266,6 +266,19 @@ pub struct Decision {
     pub trace: Trace,
 }
 
+impl Decision {
+    /// Leaves the ticket to people — in `queue` where one is given — for `reason`, which the
+    /// trace names for both (spam, machine mail, an event's task, a screened sender).
+    pub fn to_people(&mut self, queue: Option<Arc<str>>, reason: Arc<Reason>) {
+        if let Some(q) = queue {
+            self.queue = q;
+            self.trace.queue = reason.clone();
+        }
+        self.automation = Automation::Human;
+        self.trace.automation = reason;
+    }
+}
+
 /// Stands for the ticket number in a message written before the ticket is stored.
 pub const TICKET_NUMBER: &str = "{ticket_number}";
 
@@ -315,6 +328,11 @@ impl Potential {
 
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// What the rules and the customer list say of a class that is none of these.
+    pub fn unknown(text: &str) -> String {
+        format!("unknown potential class \"{text}\" (expected I, II, III or IV)")
     }
 
     /// `I` to `IV`, in any case.

@@ -348,12 +348,7 @@ fn route_noise(rules: &CompiledRules, d: &mut Decision, why: &str) {
         at: rules.mail.at.clone(),
         why: format!("no person wrote it ({why}) and it belongs to no ticket").into(),
     });
-    if let Some(queue) = &rules.mail.noise_queue {
-        d.queue = queue.clone();
-        d.trace.queue = reason.clone();
-    }
-    d.automation = crate::model::Automation::Human;
-    d.trace.automation = reason;
+    d.to_people(rules.mail.noise_queue.clone(), reason);
 }
 
 /// The decision of a task an event of `t` started (at intake, and again when it is
@@ -378,14 +373,12 @@ fn task_of(d: &mut Decision, t: &crate::sla::Trigger) {
         at: Some(t.at.clone()),
         why: format!("a task started by a {} event", t.kind).into(),
     });
+    let mut queue = None;
     if let crate::sla::TriggerStart::Task {
-        queue, category, ..
+        queue: q, category, ..
     } = &t.starts
     {
-        if let Some(q) = queue {
-            d.queue = q.clone();
-            d.trace.queue = reason.clone();
-        }
+        queue = q.clone();
         if let Some(c) = category {
             d.category = c.clone();
             d.trace.category = reason.clone();
@@ -395,8 +388,7 @@ fn task_of(d: &mut Decision, t: &crate::sla::Trigger) {
     if !d.tags.contains(&tag) {
         d.tags.push(tag);
     }
-    d.automation = crate::model::Automation::Human;
-    d.trace.automation = reason;
+    d.to_people(queue, reason);
 }
 
 /// Spam goes to the review queue, for people only.
@@ -410,10 +402,7 @@ fn review(rules: &CompiledRules, d: &mut Decision, verdict: &crate::rules::SpamV
         at: rules.mail.at.clone(),
         why: format!("spam: {}", verdict.why).into(),
     });
-    d.queue = queue.clone();
-    d.trace.queue = reason.clone();
-    d.automation = crate::model::Automation::Human;
-    d.trace.automation = reason;
+    d.to_people(Some(queue.clone()), reason);
 }
 
 /// A Message-ID of ours, in the domain of the gateway's address.

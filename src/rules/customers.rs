@@ -239,9 +239,7 @@ impl CustomerIndex {
                     if parsed.is_none() {
                         errors.push(RowError {
                             line,
-                            message: format!(
-                                "unknown potential class \"{p}\" (expected I, II, III or IV)"
-                            ),
+                            message: Potential::unknown(p),
                         });
                     }
                     parsed

@@ -559,11 +559,10 @@ impl SlaCompiler<'_, '_, '_> {
             for class in &list.get_ref().0 {
                 match crate::rules::customers::Potential::parse(class) {
                     Some(p) => when.potential.push(p),
-                    None => self.ctx.error(
-                        file,
-                        &list.span(),
-                        format!("unknown potential class \"{class}\" (expected I, II, III or IV)"),
-                    ),
+                    None => {
+                        self.ctx
+                            .error(file, &list.span(), crate::model::Potential::unknown(class))
+                    }
                 }
             }
         }

@@ -326,6 +326,12 @@ impl Clock {
         self.met = Some(self.used_secs <= self.target_secs());
     }
 
+    /// Stops a clock without a verdict: nothing is left to answer (or to follow up).
+    fn end(&mut self, at: DateTime<Utc>, cals: &dyn Calendars) {
+        self.pause(at, cals);
+        self.stopped_at = Some(at);
+    }
+
     /// Continues a stopped clock (a reopened ticket): the time used so far stays.
     fn restart(&mut self, at: DateTime<Utc>, paused: bool, cals: &dyn Calendars) {
         self.stopped_at = None;
@@ -381,18 +387,11 @@ impl SlaState {
             ClockEvent::AgentReply => {
                 self.responded = true;
                 for c in &mut self.clocks {
-                    if matches!(
-                        c.metric,
-                        Metric::FirstResponse | Metric::NextReply | Metric::FollowUp
-                    ) {
+                    if matches!(c.metric, Metric::FirstResponse | Metric::NextReply) {
                         c.stop(at, cals);
                     }
                 }
-                // Our reply now waits for the customer's.
-                if !matches!(self.status.as_str(), "resolved" | "closed") {
-                    let cycle = self.cycles(Metric::FollowUp) + 1;
-                    self.start_clock(Metric::FollowUp, cycle, at, cals);
-                }
+                self.await_customer(None, None, at, cals);
             }
             ClockEvent::AnswerRejected => {
                 self.responded = false;
@@ -430,30 +429,12 @@ impl SlaState {
                 follow_up_minutes,
                 calendar,
                 ..
-            } => {
-                for c in &mut self.clocks {
-                    if c.metric == Metric::FollowUp {
-                        c.stop(at, cals);
-                    }
-                }
-                if !matches!(self.status.as_str(), "resolved" | "closed") {
-                    let cycle = self.cycles(Metric::FollowUp) + 1;
-                    self.start_clock_for(
-                        Metric::FollowUp,
-                        cycle,
-                        Some(*follow_up_minutes),
-                        calendar.as_deref(),
-                        at,
-                        cals,
-                    );
-                }
-            }
+            } => self.await_customer(Some(*follow_up_minutes), calendar.as_deref(), at, cals),
             ClockEvent::CustomerMessage => {
                 // The customer answered: nothing to follow up.
                 for c in &mut self.clocks {
                     if c.metric == Metric::FollowUp && c.stopped_at.is_none() {
-                        c.pause(at, cals);
-                        c.stopped_at = Some(at);
+                        c.end(at, cals);
                     }
                 }
                 let running = self
@@ -476,8 +457,7 @@ impl SlaState {
                                 c.stop(at, cals);
                             } else if c.stopped_at.is_none() {
                                 // Nothing left to answer: the clock ends without a verdict.
-                                c.pause(at, cals);
-                                c.stopped_at = Some(at);
+                                c.end(at, cals);
                             }
                         }
                         self.paused = false;
@@ -506,9 +486,30 @@ impl SlaState {
         }
     }
 
-    /// How many clocks of `metric` the ticket has had.
-    fn cycles(&self, metric: Metric) -> u32 {
-        self.clocks.iter().filter(|c| c.metric == metric).count() as u32
+    /// Something of ours now waits for the customer: the running follow-up is done (met or
+    /// breached) and the next one starts, for `target` minutes of `calendar` or the policy's
+    /// — unless the ticket is resolved.
+    fn await_customer(
+        &mut self,
+        target: Option<u32>,
+        calendar: Option<&str>,
+        at: DateTime<Utc>,
+        cals: &dyn Calendars,
+    ) {
+        for c in &mut self.clocks {
+            if c.metric == Metric::FollowUp {
+                c.stop(at, cals);
+            }
+        }
+        if !matches!(self.status.as_str(), "resolved" | "closed") {
+            let cycle = self
+                .clocks
+                .iter()
+                .filter(|c| c.metric == Metric::FollowUp)
+                .count() as u32
+                + 1;
+            self.start_clock_for(Metric::FollowUp, cycle, target, calendar, at, cals);
+        }
     }
 
     fn start_clock(&mut self, metric: Metric, cycle: u32, at: DateTime<Utc>, cals: &dyn Calendars) {
@@ -562,8 +563,7 @@ impl SlaState {
             // No service level any more: open clocks end without a verdict.
             for c in &mut self.clocks {
                 if c.stopped_at.is_none() {
-                    c.pause(at, cals);
-                    c.stopped_at = Some(at);
+                    c.end(at, cals);
                 }
             }
             return;
@@ -584,10 +584,7 @@ impl SlaState {
                         c.resume(at, cals);
                     }
                 }
-                None => {
-                    c.pause(at, cals);
-                    c.stopped_at = Some(at);
-                }
+                None => c.end(at, cals),
             }
         }
         if closed {

@@ -398,15 +398,11 @@ impl RuleCx<'_, '_> {
             &|p| crate::model::Potential::parse(p).is_some(),
             &|| "expected I, II, III or IV".to_owned(),
         )?;
-        let classes = set
+        let classes: Vec<crate::model::Potential> = set
             .iter()
             .filter_map(|p| crate::model::Potential::parse(p))
             .collect();
-        let canonical = set
-            .iter()
-            .filter_map(|p| crate::model::Potential::parse(p))
-            .map(|p| p.as_str().to_owned())
-            .collect();
+        let canonical = classes.iter().map(|p| p.as_str().to_owned()).collect();
         Some((Cond::Potential(classes), Key::Potential(canonical)))
     }
 

@@ -28,6 +28,7 @@ pub enum Contact {
 }
 
 impl Contact {
+    /// In the order of the variants, which [`Contact::as_str`] relies on.
     const NAMES: [(&'static str, Contact); 4] = [
         ("key-account-call", Contact::KeyAccountCall),
         ("personal-mail", Contact::PersonalMail),
@@ -36,10 +37,7 @@ impl Contact {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Contact::NAMES
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map_or("standard", |(n, _)| n)
+        Contact::NAMES[self as usize].0
     }
 
     /// The most a machine may do under this medium.
@@ -68,11 +66,7 @@ pub(super) fn compile(
     let mut out: [Option<ContactStrategy>; 4] = Default::default();
     for (class, d) in docs {
         let Some(p) = Potential::parse(class) else {
-            ctx.error(
-                d.file,
-                &d.span,
-                format!("unknown potential class \"{class}\" (expected I, II, III or IV)"),
-            );
+            ctx.error(d.file, &d.span, Potential::unknown(class));
             continue;
         };
         let name = d.item.contact.get_ref();
