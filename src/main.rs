@@ -849,8 +849,8 @@ fn faq_eval(
                 .map(|(z, p)| format!("({z:.3}, {p:.3})"))
                 .collect();
             println!(
-                "\nconfidence: score = {:.3} + {:.3} × margin + {:.3} × coverage + {:.3} × (coverage − second's) + {:.3} × rarest missing + {:.3} × echo + {:.3} × length + {:.3} × alone + {:.3} × margin·coverage; (score, precision): {}",
-                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8],
+                "\nconfidence: score = {:.3} + {:.3} × margin + {:.3} × coverage + {:.3} × (coverage − second's) + {:.3} × rarest missing + {:.3} × echo + {:.3} × length + {:.3} × alone + {:.3} × margin·coverage + {:.3} × likeness + {:.3} × (likeness − second's); (score, precision): {}",
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10],
                 pts.join(" ")
             );
             println!(

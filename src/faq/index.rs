@@ -12,6 +12,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
 use super::analyzers::{self, is_function_word, pairs, terms, GRAMS, PAIRS, PLAIN};
+use super::vectors::{self, cosine, PieceRarity};
 use super::{Article, FaqError};
 
 /// Which search to run: ours, or the plain BM25 baseline (one field, lower-cased words, no
@@ -71,17 +72,25 @@ pub struct Evidence {
     pub content_words: usize,
     /// No other article matched at all (the margin is 1 by default, not by distance).
     pub alone: bool,
+    /// How near the question's meaning is to the nearest of the article's questions (or
+    /// its title): the cosine of their word-piece vectors ([`super::vectors`]). Shared
+    /// words with another need ("credit limit" against "credit score") stand further apart
+    /// here than in the words.
+    pub likeness: f32,
+    /// The same for the second article (0 without one).
+    pub rival_likeness: f32,
     /// The question's words the article never mentions, rarest first (at most three).
     pub missing: Vec<String>,
 }
 
 /// How many features the confidence weighs (after the bias).
-pub const FEATURES: usize = 8;
+pub const FEATURES: usize = 10;
 
 impl Evidence {
     /// Margin, coverage, coverage ahead of the second article, rarest missing word, echo,
     /// the question's length (content words, up to six, as a share of six), whether no
-    /// other article matched at all, and margin times coverage.
+    /// other article matched at all, margin times coverage, likeness, and likeness ahead of
+    /// the second article.
     pub fn features(&self) -> [f32; FEATURES] {
         [
             self.margin,
@@ -92,6 +101,8 @@ impl Evidence {
             self.content_words.min(6) as f32 / 6.0,
             f32::from(u8::from(self.alone)),
             self.margin * self.coverage,
+            self.likeness,
+            self.likeness - self.rival_likeness,
         ]
     }
 }
@@ -206,6 +217,10 @@ struct Vocabulary {
     /// Per article, the content terms of its title and of each question (ordered, so that
     /// sums over them come out the same in every run).
     asked: Vec<Vec<std::collections::BTreeSet<String>>>,
+    /// Per language, how rare each word piece is among its articles (title and questions).
+    rarity: HashMap<&'static str, PieceRarity>,
+    /// Per article, the unit vectors of its title and of each question.
+    meant: Vec<Vec<Vec<f32>>>,
 }
 
 /// The analyzed terms of a text's content words (no function words).
@@ -278,6 +293,20 @@ impl Vocabulary {
             .fold(0.0, f32::max)
     }
 
+    /// The unit vector of a text, its pieces weighed by their rarity in `lang`.
+    fn meaning(&self, lang: &str, text: &str) -> Vec<f32> {
+        let rarity = self.rarity.get(lang);
+        vectors::shipped().embed(text, |p| rarity.map_or(1.0, |r| r.weight(p)))
+    }
+
+    /// How near a meaning is to the nearest of article `ord`'s title and questions.
+    fn likeness(&self, ord: usize, meaning: &[f32]) -> f32 {
+        self.meant[ord]
+            .iter()
+            .map(|m| cosine(m, meaning))
+            .fold(0.0, f32::max)
+    }
+
     /// The evidence for article `ord`, with `rival` the second-best.
     fn evidence(
         &self,
@@ -286,6 +315,7 @@ impl Vocabulary {
         rival: Option<usize>,
         words: &[(&str, Vec<String>)],
         margin: f32,
+        meaning: &[f32],
     ) -> Evidence {
         let has = &self.words[ord];
         let mut missing: Vec<(f32, &str)> = Vec::new();
@@ -317,6 +347,8 @@ impl Vocabulary {
             echo: self.echo(lang, ord, words),
             content_words: words.len(),
             alone: rival.is_none(),
+            likeness: self.likeness(ord, meaning),
+            rival_likeness: rival.map_or(0.0, |r| self.likeness(r, meaning)),
             missing: missing.iter().take(3).map(|(_, m)| m.to_string()).collect(),
         }
     }
@@ -421,7 +453,35 @@ impl FaqIndex {
             articles: HashMap::new(),
             words: Vec::with_capacity(articles.len()),
             asked: Vec::with_capacity(articles.len()),
+            rarity: HashMap::new(),
+            meant: Vec::with_capacity(articles.len()),
         };
+        // The pieces' rarity first (over all articles of a language), then each article's
+        // vectors weighed by it.
+        let table = vectors::shipped();
+        let asked_texts = |a: &Article| -> Vec<String> {
+            std::iter::once(&a.title)
+                .chain(&a.questions)
+                .filter(|q| !q.trim().is_empty())
+                .cloned()
+                .collect()
+        };
+        for a in articles {
+            let lang = if a.language == "de" { "de" } else { "en" };
+            let pieces = asked_texts(a)
+                .iter()
+                .flat_map(|q| table.pieces(q))
+                .collect::<Vec<_>>();
+            vocabulary.rarity.entry(lang).or_default().add(pieces);
+        }
+        for a in articles {
+            let lang = if a.language == "de" { "de" } else { "en" };
+            let meant = asked_texts(a)
+                .iter()
+                .map(|q| vocabulary.meaning(lang, q))
+                .collect();
+            vocabulary.meant.push(meant);
+        }
         for (ord, a) in articles.iter().enumerate() {
             let lang = if a.language == "de" { "de" } else { "en" };
             let [fa, fk, fb] = fields.words[lang];
@@ -636,7 +696,9 @@ impl FaqIndex {
             .map_or(1.0, |&(s, _)| s.max(f32::MIN_POSITIVE));
         let mut evidence = found.first().map(|&(_, ord)| {
             let rival = found.get(1).map(|&(_, o)| o);
-            self.vocabulary.evidence(lang, ord, rival, &content, margin)
+            let meaning = self.vocabulary.meaning(lang, text);
+            self.vocabulary
+                .evidence(lang, ord, rival, &content, margin, &meaning)
         });
         found
             .into_iter()
