@@ -221,6 +221,11 @@ struct Vocabulary {
     rarity: HashMap<&'static str, PieceRarity>,
     /// Per article, the unit vectors of its title and of each question.
     meant: Vec<Vec<Vec<f32>>>,
+    /// Per language, the mean vector of its articles' titles and questions, taken from
+    /// every vector before it is compared: what all texts of a language share says nothing
+    /// about which one a question means (German text in a model made for English shares a
+    /// lot).
+    centre: HashMap<&'static str, Vec<f32>>,
 }
 
 /// The analyzed terms of a text's content words (no function words).
@@ -293,10 +298,15 @@ impl Vocabulary {
             .fold(0.0, f32::max)
     }
 
-    /// The unit vector of a text, its pieces weighed by their rarity in `lang`.
+    /// The unit vector of a text, its pieces weighed by their rarity in `lang`, less the
+    /// language's centre.
     fn meaning(&self, lang: &str, text: &str) -> Vec<f32> {
         let rarity = self.rarity.get(lang);
-        vectors::shipped().embed(text, |p| rarity.map_or(1.0, |r| r.weight(p)))
+        let v = vectors::shipped().embed(text, |p| rarity.map_or(1.0, |r| r.weight(p)));
+        match self.centre.get(lang) {
+            Some(c) => vectors::off_centre(&v, c),
+            None => v,
+        }
     }
 
     /// How near a meaning is to the nearest of article `ord`'s title and questions.
@@ -455,10 +465,12 @@ impl FaqIndex {
             asked: Vec::with_capacity(articles.len()),
             rarity: HashMap::new(),
             meant: Vec::with_capacity(articles.len()),
+            centre: HashMap::new(),
         };
         // The pieces' rarity first (over all articles of a language), then each article's
         // vectors weighed by it.
         let table = vectors::shipped();
+        let mut sums: HashMap<&'static str, (Vec<f32>, usize)> = HashMap::new();
         let asked_texts = |a: &Article| -> Vec<String> {
             std::iter::once(&a.title)
                 .chain(&a.questions)
@@ -474,13 +486,32 @@ impl FaqIndex {
                 .collect::<Vec<_>>();
             vocabulary.rarity.entry(lang).or_default().add(pieces);
         }
+        let mut langs = Vec::with_capacity(articles.len());
         for a in articles {
             let lang = if a.language == "de" { "de" } else { "en" };
-            let meant = asked_texts(a)
+            let meant: Vec<Vec<f32>> = asked_texts(a)
                 .iter()
                 .map(|q| vocabulary.meaning(lang, q))
                 .collect();
+            let (sum, n) = sums
+                .entry(lang)
+                .or_insert_with(|| (vec![0.0; table.dims()], 0));
+            for m in &meant {
+                sum.iter_mut().zip(m).for_each(|(s, x)| *s += x);
+                *n += 1;
+            }
             vocabulary.meant.push(meant);
+            langs.push(lang);
+        }
+        for (lang, (sum, n)) in sums {
+            vocabulary
+                .centre
+                .insert(lang, sum.iter().map(|s| s / n.max(1) as f32).collect());
+        }
+        for (meant, lang) in vocabulary.meant.iter_mut().zip(langs) {
+            for m in meant {
+                *m = vectors::off_centre(m, &vocabulary.centre[lang]);
+            }
         }
         for (ord, a) in articles.iter().enumerate() {
             let lang = if a.language == "de" { "de" } else { "en" };

@@ -72,7 +72,6 @@ impl Vectors {
         })
     }
 
-    #[cfg(test)]
     pub fn dims(&self) -> usize {
         self.dims
     }
@@ -176,6 +175,19 @@ impl Vectors {
 fn is_punctuation(c: char) -> bool {
     c.is_ascii_punctuation()
         || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_ascii() && !c.is_control())
+}
+
+/// `v` less `centre`, as a unit vector (the zero vector stays zero).
+pub fn off_centre(v: &[f32], centre: &[f32]) -> Vec<f32> {
+    if v.iter().all(|x| *x == 0.0) {
+        return v.to_vec();
+    }
+    let mut out: Vec<f32> = v.iter().zip(centre).map(|(x, c)| x - c).collect();
+    let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        out.iter_mut().for_each(|x| *x /= norm);
+    }
+    out
 }
 
 /// The cosine of two unit vectors.
