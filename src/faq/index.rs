@@ -727,7 +727,12 @@ impl FaqIndex {
             .map_or(1.0, |&(s, _)| s.max(f32::MIN_POSITIVE));
         let mut evidence = found.first().map(|&(_, ord)| {
             let rival = found.get(1).map(|&(_, o)| o);
-            let meaning = self.vocabulary.meaning(lang, text);
+            // The plain baseline is measured on its margin alone, without the cost of a
+            // meaning it does not weigh.
+            let meaning = match self.mode {
+                Mode::Full => self.vocabulary.meaning(lang, text),
+                Mode::Plain => Vec::new(),
+            };
             self.vocabulary
                 .evidence(lang, ord, rival, &content, margin, &meaning)
         });
@@ -820,6 +825,42 @@ mod tests {
         assert_eq!(en[0].article, "pw-en");
         assert_eq!(en.len(), 1);
         assert!(idx.search("de", "!!!", 3).is_empty());
+    }
+
+    #[test]
+    fn a_paraphrase_is_nearer_in_meaning_than_a_question_on_another_need() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/faq");
+        let idx = FaqIndex::build(
+            &crate::faq::load_dir(&dir).unwrap(),
+            None,
+            Mode::Full,
+            crate::faq::default_confidence(),
+        )
+        .unwrap();
+        let likeness = |lang: &str, q: &str| {
+            let hits = idx.search(lang, q, 3);
+            let e = hits[0].evidence.clone().unwrap();
+            (hits[0].article.clone(), e.likeness)
+        };
+        for (lang, paraphrase, other) in [
+            (
+                "de",
+                "Kennwort vergessen, wie kann ich es neu setzen?",
+                "In Teams-Besprechungen höre ich die anderen nicht",
+            ),
+            (
+                "en",
+                "I can't remember my password, how do I set a new one?",
+                "I cannot hear the others in Teams meetings",
+            ),
+        ] {
+            let (article, near) = likeness(lang, paraphrase);
+            assert_eq!(article, format!("password-reset-{lang}"));
+            let (_, far) = likeness(lang, other);
+            // Taken off the language's centre, unrelated text is not alike by its language.
+            assert!(near > far + 0.2, "{lang}: {near} vs {far}");
+            assert!(far < 0.3, "{lang}: {far}");
+        }
     }
 
     #[test]
