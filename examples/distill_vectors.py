@@ -59,7 +59,6 @@ def main():
         for i in range(len(vocab)):
             f.write(struct.pack("<f", float(scale[i])))
             f.write(q[i].tobytes())
-    np.save(str(out) + ".npy", reduced.astype(np.float32))
     print(f"{out}: {len(vocab)} pieces × {dims} dimensions, {out.stat().st_size} bytes")
 
 

@@ -404,32 +404,27 @@ pub fn fit(samples: &Samples, evidence: bool) -> Confidence {
     } else {
         Confidence::margin_only(Calibration { points: vec![] })
     };
-    let mut points = Vec::new();
-    if evidence {
-        for fold in 0..FOLDS {
-            let rest = Samples {
-                outcomes: (samples.outcomes.iter().enumerate())
-                    .filter(|(i, _)| i % FOLDS != fold)
-                    .map(|(_, o)| *o)
-                    .collect(),
-            };
-            let weigher = Confidence {
-                weights: logistic(&rest),
+    // Who scores a question for the calibration: with evidence, the weights of the folds it
+    // was not fitted in (question i is in fold i mod FOLDS); without, the margin itself.
+    let scorers: Vec<Confidence> = if evidence {
+        (0..FOLDS)
+            .map(|fold| Confidence {
+                weights: logistic(&Samples {
+                    outcomes: (samples.outcomes.iter().enumerate())
+                        .filter(|(i, _)| i % FOLDS != fold)
+                        .map(|(_, o)| *o)
+                        .collect(),
+                }),
                 ..probe.clone()
-            };
-            for (_, (o, n)) in
-                (samples.outcomes.iter().enumerate()).filter(|(i, _)| i % FOLDS == fold)
-            {
-                points.extend(std::iter::repeat_n(
-                    (weigher.score(&o.features), o.top1),
-                    *n,
-                ));
-            }
-        }
+            })
+            .collect()
     } else {
-        for (o, n) in &samples.outcomes {
-            points.extend(std::iter::repeat_n((probe.score(&o.features), o.top1), *n));
-        }
+        vec![probe.clone()]
+    };
+    let mut points = Vec::new();
+    for (i, (o, n)) in samples.outcomes.iter().enumerate() {
+        let score = scorers[i % scorers.len()].score(&o.features);
+        points.extend(std::iter::repeat_n((score, o.top1), *n));
     }
     Confidence {
         calibration: Calibration::fit(points),

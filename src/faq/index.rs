@@ -228,6 +228,16 @@ struct Vocabulary {
     centre: HashMap<&'static str, Vec<f32>>,
 }
 
+/// The language whose fields an article or a query uses: German, or English for anything
+/// else.
+fn index_language(language: &str) -> &'static str {
+    if language == "de" {
+        "de"
+    } else {
+        "en"
+    }
+}
+
 /// The analyzed terms of a text's content words (no function words).
 fn content_terms(analyzer: &mut TextAnalyzer, text: &str) -> std::collections::BTreeSet<String> {
     text.split(|c: char| !c.is_alphanumeric())
@@ -246,7 +256,7 @@ impl Vocabulary {
             .and_then(|d| d.get(term))
             .copied()
             .unwrap_or(0) as f32;
-        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        vectors::bm25_idf(n, df)
     }
 
     /// The share of the query's content words (given as surface word and its analyzed
@@ -298,11 +308,15 @@ impl Vocabulary {
             .fold(0.0, f32::max)
     }
 
-    /// The unit vector of a text, its pieces weighed by their rarity in `lang`, less the
-    /// language's centre.
-    fn meaning(&self, lang: &str, text: &str) -> Vec<f32> {
+    /// The unit vector of a text's word pieces, each weighed by its rarity in `lang`.
+    fn embed(&self, lang: &str, pieces: &[u32]) -> Vec<f32> {
         let rarity = self.rarity.get(lang);
-        let v = vectors::shipped().embed(text, |p| rarity.map_or(1.0, |r| r.weight(p)));
+        vectors::shipped().embed(pieces, |p| rarity.map_or(1.0, |r| r.weight(p)))
+    }
+
+    /// The meaning of a query: its vector less the language's centre.
+    fn meaning(&self, lang: &str, text: &str) -> Vec<f32> {
+        let v = self.embed(lang, &vectors::shipped().pieces(text));
         match self.centre.get(lang) {
             Some(c) => vectors::off_centre(&v, c),
             None => v,
@@ -467,32 +481,29 @@ impl FaqIndex {
             meant: Vec::with_capacity(articles.len()),
             centre: HashMap::new(),
         };
-        // The pieces' rarity first (over all articles of a language), then each article's
-        // vectors weighed by it.
+        // Each title's and question's word pieces; their rarity over all articles of a
+        // language; then each text's vector weighed by it, and the language's centre taken
+        // from every vector.
         let table = vectors::shipped();
-        let mut sums: HashMap<&'static str, (Vec<f32>, usize)> = HashMap::new();
-        let asked_texts = |a: &Article| -> Vec<String> {
-            std::iter::once(&a.title)
-                .chain(&a.questions)
-                .filter(|q| !q.trim().is_empty())
-                .cloned()
-                .collect()
-        };
-        for a in articles {
-            let lang = if a.language == "de" { "de" } else { "en" };
-            let pieces = asked_texts(a)
-                .iter()
-                .flat_map(|q| table.pieces(q))
-                .collect::<Vec<_>>();
-            vocabulary.rarity.entry(lang).or_default().add(pieces);
+        let pieces: Vec<Vec<Vec<u32>>> = articles
+            .iter()
+            .map(|a| {
+                std::iter::once(&a.title)
+                    .chain(&a.questions)
+                    .filter(|q| !q.trim().is_empty())
+                    .map(|q| table.pieces(q))
+                    .collect()
+            })
+            .collect();
+        for (a, texts) in articles.iter().zip(&pieces) {
+            (vocabulary.rarity.entry(index_language(&a.language)))
+                .or_default()
+                .add(texts.iter().flatten().copied());
         }
-        let mut langs = Vec::with_capacity(articles.len());
-        for a in articles {
-            let lang = if a.language == "de" { "de" } else { "en" };
-            let meant: Vec<Vec<f32>> = asked_texts(a)
-                .iter()
-                .map(|q| vocabulary.meaning(lang, q))
-                .collect();
+        let mut sums: HashMap<&'static str, (Vec<f32>, usize)> = HashMap::new();
+        for (a, texts) in articles.iter().zip(&pieces) {
+            let lang = index_language(&a.language);
+            let meant: Vec<Vec<f32>> = texts.iter().map(|p| vocabulary.embed(lang, p)).collect();
             let (sum, n) = sums
                 .entry(lang)
                 .or_insert_with(|| (vec![0.0; table.dims()], 0));
@@ -501,20 +512,20 @@ impl FaqIndex {
                 *n += 1;
             }
             vocabulary.meant.push(meant);
-            langs.push(lang);
         }
         for (lang, (sum, n)) in sums {
             vocabulary
                 .centre
                 .insert(lang, sum.iter().map(|s| s / n.max(1) as f32).collect());
         }
-        for (meant, lang) in vocabulary.meant.iter_mut().zip(langs) {
+        for (meant, a) in vocabulary.meant.iter_mut().zip(articles) {
+            let centre = &vocabulary.centre[index_language(&a.language)];
             for m in meant {
-                *m = vectors::off_centre(m, &vocabulary.centre[lang]);
+                *m = vectors::off_centre(m, centre);
             }
         }
         for (ord, a) in articles.iter().enumerate() {
-            let lang = if a.language == "de" { "de" } else { "en" };
+            let lang = index_language(&a.language);
             let [fa, fk, fb] = fields.words[lang];
             let questions = a.questions.join("\n");
             let keywords = a.keywords.join(" ");
@@ -600,7 +611,7 @@ impl FaqIndex {
 
     /// The best `limit` articles in `language` for a text; the first carries the confidence.
     pub fn search(&self, language: &str, text: &str, limit: usize) -> Vec<Hit> {
-        let lang = if language == "de" { "de" } else { "en" };
+        let lang = index_language(language);
         // Only term queries on the language's own fields, all optional: the language needs
         // no filter clause, and tantivy can skip whole blocks of documents that cannot reach
         // the top (block-max WAND), which any other clause would prevent.

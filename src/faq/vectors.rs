@@ -153,10 +153,11 @@ impl Vectors {
         out.extend(found);
     }
 
-    /// The unit vector of a text, its pieces weighed by `weight` (none: the zero vector).
-    pub fn embed(&self, text: &str, weight: impl Fn(u32) -> f32) -> Vec<f32> {
+    /// The unit vector of a text's [`Vectors::pieces`], each weighed by `weight` (none: the
+    /// zero vector).
+    pub fn embed(&self, pieces: &[u32], weight: impl Fn(u32) -> f32) -> Vec<f32> {
         let mut v = vec![0.0f32; self.dims];
-        for p in self.pieces(text) {
+        for &p in pieces {
             let w = weight(p);
             for (x, y) in v.iter_mut().zip(self.row(p)) {
                 *x += w * y;
@@ -214,10 +215,15 @@ impl PieceRarity {
     }
 
     pub fn weight(&self, piece: u32) -> f32 {
-        let n = self.articles as f32;
-        let df = self.df.get(&piece).copied().unwrap_or(0) as f32;
-        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        let df = self.df.get(&piece).copied().unwrap_or(0);
+        bm25_idf(self.articles as f32, df as f32)
     }
+}
+
+/// BM25's inverse document frequency of something in `df` of `n` documents: what no
+/// document has weighs most.
+pub fn bm25_idf(n: f32, df: f32) -> f32 {
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
 }
 
 #[cfg(test)]
@@ -245,7 +251,7 @@ mod tests {
     #[test]
     fn like_questions_are_nearer_than_unlike_ones() {
         let v = shipped();
-        let e = |t| v.embed(t, |_| 1.0);
+        let e = |t| v.embed(&v.pieces(t), |_| 1.0);
         let reset = e("how can I reset my password");
         let forgot = e("I forgot my password and cannot log in");
         let weather = e("what is the weather like in Berlin tomorrow");
