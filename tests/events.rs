@@ -240,6 +240,51 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
 }
 
 #[tokio::test]
+async fn the_compliance_report_sets_each_trigger_beside_the_others() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let events = server.url("/api/v1/events");
+        let mut asked = mail("kanzlei@mueller-partner.example", "Preisanfrage", "Bitte um ein Angebot für 30 Server.");
+        asked["received_at"] = json!((Utc::now() - chrono::Duration::days(2)).to_rfc3339());
+        let (_, _, request) = post_ticket(&server.base, &asked, None).await;
+        let (status, _) = post(events.clone(), json!({"id": "hub-1", "kind": "webinar-attended", "contact": {"email": "a@northwind.example"}})).await;
+        assert_eq!(status, 201);
+        // The CRM reports the quote a day late: the follow-up counts from when it was sent.
+        let sent = DateTime::from_timestamp(Utc::now().timestamp() - 86_400, 0).unwrap();
+        let (status, r) = post(
+            events.clone(),
+            json!({"id": "crm-q-7", "kind": "quote-sent", "ticket": request["number"], "occurred_at": sent.to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+        assert!(close(time(&r["due_at"]), sent + chrono::Duration::days(7)), "{r}");
+        let (_, report) = get_json(&server.url("/api/v1/sla/report?group_by=trigger")).await;
+        let row = |group: &str| {
+            report["rows"]
+                .as_array()
+                .or_else(|| report.as_array())
+                .unwrap()
+                .iter()
+                .find(|r| r["group"] == group)
+                .unwrap_or_else(|| panic!("no {group} in {report}"))
+                .clone()
+        };
+        let inbound = row("inbound");
+        assert_eq!((inbound["tickets"].as_u64(), inbound["first_response"]["open"].as_u64()), (Some(1), Some(1)), "{report}");
+        let webinar = row("webinar-attended");
+        assert_eq!((webinar["tickets"].as_u64(), webinar["first_response"]["open"].as_u64()), (Some(1), Some(1)), "{report}");
+        let quote = row("quote-sent");
+        assert_eq!(
+            (quote["tickets"].as_u64(), quote["follow_up"]["open"].as_u64(), quote["first_response"]["open"].as_u64()),
+            (Some(0), Some(1), Some(0)),
+            "{report}"
+        );
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn competitors_and_consultants_never_reach_sales() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;

@@ -12,7 +12,7 @@ const T = {
     forbidden: "Your role ({role}) may not open this page: it is for managers and admins.",
     period: "Period", days: "last {n} days", bucket: "Buckets", day: "days", week: "weeks",
     groupBy: "Group by", metric: "Chart", segment: "segment", channel: "channel", queue: "queue",
-    category: "category", policy: "policy", first_response: "first response", resolution: "resolution",
+    category: "category", policy: "policy", trigger: "trigger", first_response: "first response", resolution: "resolution",
     next_reply: "next reply", follow_up: "follow-up",
     "compliance.title": "SLA compliance",
     "compliance.chart": "Attainment of {metric} per {bucket}, in percent (met of met + breached; in brackets, how many were decided: a day of two clocks swings far)",
@@ -57,7 +57,7 @@ const T = {
     forbidden: "Ihre Rolle ({role}) darf diese Seite nicht öffnen: sie ist für Manager und Admins.",
     period: "Zeitraum", days: "letzte {n} Tage", bucket: "Einteilung", day: "Tage", week: "Wochen",
     groupBy: "Gruppiert nach", metric: "Diagramm", segment: "Segment", channel: "Kanal", queue: "Queue",
-    category: "Kategorie", policy: "Richtlinie", first_response: "Erstreaktion", resolution: "Lösung",
+    category: "Kategorie", policy: "Richtlinie", trigger: "Auslöser", first_response: "Erstreaktion", resolution: "Lösung",
     next_reply: "nächste Antwort", follow_up: "Nachfassen",
     "compliance.title": "SLA-Einhaltung",
     "compliance.chart": "Einhaltung der {metric} je {bucket}, in Prozent (eingehalten von eingehalten + verletzt; in Klammern, wie viele entschieden wurden: ein Tag mit zwei Uhren schwankt stark)",
@@ -298,7 +298,7 @@ async function compliance() {
     api("/api/v1/sla/report?" + query(common)),
     state.group === "policy" ? api("/api/v1/rules") : Promise.resolve(null),
   ]);
-  const groups = ["segment", "channel", "queue", "category", "policy"];
+  const groups = ["segment", "channel", "queue", "category", "policy", "trigger"];
   const controls = el("div", { class: "controls" },
     control(t("period"), select("days", [["30", t("days", { n: 30 })], ["90", t("days", { n: 90 })]], String(state.days), (e) => rerender("days", Number(e.target.value)))),
     control(t("bucket"), select("bucket", [["day", t("day")], ["week", t("week")]], state.bucket, (e) => rerender("bucket", e.target.value))),

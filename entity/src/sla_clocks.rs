@@ -20,6 +20,9 @@ pub struct Model {
     pub category: String,
     /// The ticket's SLA policy, `(none)` without one.
     pub policy: String,
+    /// What started the clock: an event kind, `reply` (the follow-up after our reply) or
+    /// `inbound` (the customer's request).
+    pub trigger: String,
     /// 0 met, 1 breached, 2 running, 3 paused, 4 ended (and the ticket's own row).
     pub state: i16,
     /// When a running clock breaches, microseconds since 1970.

@@ -160,6 +160,7 @@ pub enum GroupBy {
     Queue,
     Category,
     Policy,
+    Trigger,
 }
 
 /// Filters of `GET /api/v1/notifications`.

@@ -185,6 +185,7 @@ async fn follow_up(
                 what: trigger.kind.to_string(),
                 follow_up_minutes: minutes,
                 calendar: calendar.as_deref().map(str::to_owned),
+                occurred_at: input.occurred_at.map(|t| t.with_timezone(&chrono::Utc)),
             },
             kind: EVENT_KIND,
             actor: actor.clone(),

@@ -147,6 +147,9 @@ pub struct Clock {
     pub stopped_at: Option<DateTime<Utc>>,
     /// Decided when the clock stops.
     pub met: Option<bool>,
+    /// What started a follow-up: an event kind (`quote-sent`); none for our reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// Something that moves the clocks, as recorded in the ticket's events.
@@ -173,6 +176,9 @@ pub enum ClockEvent {
         follow_up_minutes: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         calendar: Option<String>,
+        /// When it happened, if before it was recorded: the wait counts from then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurred_at: Option<DateTime<Utc>>,
     },
 }
 
@@ -391,7 +397,7 @@ impl SlaState {
                         c.stop(at, cals);
                     }
                 }
-                self.await_customer(None, None, at, cals);
+                self.await_customer(None, None, None, at, cals);
             }
             ClockEvent::AnswerRejected => {
                 self.responded = false;
@@ -426,10 +432,21 @@ impl SlaState {
                 }
             }
             ClockEvent::Sent {
+                what,
                 follow_up_minutes,
                 calendar,
-                ..
-            } => self.await_customer(Some(*follow_up_minutes), calendar.as_deref(), at, cals),
+                occurred_at,
+            } => {
+                // Never before the previous follow-up stopped, nor after it was recorded.
+                let since = occurred_at.map_or(at, |o| o.min(at).max(self.last_stop(at)));
+                self.await_customer(
+                    Some(*follow_up_minutes),
+                    calendar.as_deref(),
+                    Some(what),
+                    since,
+                    cals,
+                );
+            }
             ClockEvent::CustomerMessage => {
                 // The customer answered: nothing to follow up.
                 for c in &mut self.clocks {
@@ -486,19 +503,33 @@ impl SlaState {
         }
     }
 
+    /// The latest moment a clock of this ticket started or stopped, not after `at`: an event
+    /// that happened earlier is counted from no earlier than this.
+    fn last_stop(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.clocks
+            .iter()
+            .flat_map(|c| [Some(c.started_at), c.stopped_at])
+            .flatten()
+            .filter(|t| *t <= at)
+            .max()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     /// Something of ours now waits for the customer: the running follow-up is done (met or
-    /// breached) and the next one starts, for `target` minutes of `calendar` or the policy's
-    /// — unless the ticket is resolved.
+    /// breached) and the next one, started by `trigger` (our reply when none), runs, both
+    /// from `since`, for `target` minutes of `calendar` or the policy's — unless the ticket
+    /// is resolved.
     fn await_customer(
         &mut self,
         target: Option<u32>,
         calendar: Option<&str>,
-        at: DateTime<Utc>,
+        trigger: Option<&str>,
+        since: DateTime<Utc>,
         cals: &dyn Calendars,
     ) {
         for c in &mut self.clocks {
             if c.metric == Metric::FollowUp {
-                c.stop(at, cals);
+                c.stop(since, cals);
             }
         }
         if !matches!(self.status.as_str(), "resolved" | "closed") {
@@ -508,7 +539,14 @@ impl SlaState {
                 .filter(|c| c.metric == Metric::FollowUp)
                 .count() as u32
                 + 1;
-            self.start_clock_for(Metric::FollowUp, cycle, target, calendar, at, cals);
+            self.start_clock_for(Metric::FollowUp, cycle, target, calendar, since, cals);
+            if let Some(c) = self
+                .clocks
+                .last_mut()
+                .filter(|c| c.metric == Metric::FollowUp)
+            {
+                c.trigger = trigger.map(str::to_owned);
+            }
         }
     }
 
@@ -544,6 +582,7 @@ impl SlaState {
             due_at: None,
             stopped_at: None,
             met: None,
+            trigger: None,
         };
         if !self.paused || metric == Metric::FollowUp {
             c.resume(at, cals);

@@ -49,10 +49,19 @@ pub enum GroupBy {
     Category,
     /// The ticket's SLA policy; `(none)` for tickets without one.
     Policy,
+    /// What started the clock: the event kind of a task or a follow-up (`webinar-attended`,
+    /// `quote-sent`), `reply` for the follow-up after our reply, `inbound` for the
+    /// customer's own request.
+    Trigger,
 }
 
+/// The trigger of a customer's own request.
+pub const INBOUND: &str = "inbound";
+/// The trigger of the follow-up after our reply.
+pub const REPLY: &str = "reply";
+
 impl GroupBy {
-    pub const NAMES: &'static str = "segment, channel, queue, category or policy";
+    pub const NAMES: &'static str = "segment, channel, queue, category, policy or trigger";
 
     pub fn parse(s: &str) -> Option<GroupBy> {
         Some(match s {
@@ -61,6 +70,7 @@ impl GroupBy {
             "queue" => GroupBy::Queue,
             "category" => GroupBy::Category,
             "policy" => GroupBy::Policy,
+            "trigger" => GroupBy::Trigger,
             _ => return None,
         })
     }
@@ -71,6 +81,7 @@ impl GroupBy {
             GroupBy::Queue => "queue",
             GroupBy::Category => "category",
             GroupBy::Policy => "policy",
+            GroupBy::Trigger => "trigger",
         }
     }
 }
@@ -89,6 +100,9 @@ pub struct KeptClock {
     pub due_at: Option<DateTime<Utc>>,
     /// Business minutes used, for met and breached clocks.
     pub minutes: Option<i64>,
+    /// What started it when not the ticket's own trigger: a follow-up's event kind or
+    /// [`REPLY`].
+    pub trigger: Option<String>,
 }
 
 /// The clocks of `state` as kept for the report.
@@ -105,6 +119,8 @@ pub fn kept(state: &SlaState) -> Vec<KeptClock> {
                 state,
                 due_at: c.due_at.filter(|_| state == ClockState::Running),
                 minutes: c.met.map(|_| c.used_secs / 60),
+                trigger: (c.metric == Metric::FollowUp)
+                    .then(|| c.trigger.clone().unwrap_or_else(|| REPLY.to_owned())),
             }
         })
         .collect()

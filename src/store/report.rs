@@ -17,7 +17,7 @@ use entity::{sla_clocks, tickets};
 
 use super::{clock_state, report_days, Store, StoreError, TicketRecord};
 use crate::faq::answer::Handling;
-use crate::sla::report::{kept, BucketPlan, GroupBy, Tally, NO_POLICY};
+use crate::sla::report::{kept, BucketPlan, GroupBy, Tally, INBOUND, NO_POLICY};
 use crate::sla::{ClockState, Metric};
 
 /// Replaces the kept clocks of `records` with what their SLA state says now.
@@ -49,13 +49,19 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
     .await?;
     let mut rows = Vec::new();
     for r in records {
+        let started_by = ticket_trigger(r)?;
         let handling = r
             .faq
             .as_ref()
             .and_then(|f| f.get("mode"))
             .and_then(|m| m.as_str())
             .map(|mode| Handling::of(mode, r.automation == "human").code());
-        let row = |metric: i16, cycle: u32, state: i16, due: Option<i64>, minutes: Option<i64>| {
+        let row = |metric: i16,
+                   cycle: u32,
+                   state: i16,
+                   due: Option<i64>,
+                   minutes: Option<i64>,
+                   trigger: Option<String>| {
             sla_clocks::ActiveModel {
                 ticket_id: Set(r.id),
                 metric: Set(metric),
@@ -66,13 +72,21 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
                 queue: Set(r.queue.clone()),
                 category: Set(r.category.clone()),
                 policy: Set(r.sla_policy.clone().unwrap_or_else(|| NO_POLICY.into())),
+                trigger: Set(trigger.unwrap_or_else(|| started_by.clone())),
                 state: Set(state),
                 due_us: Set(due),
                 minutes: Set(minutes),
                 faq: Set(if metric == TICKET { handling } else { None }),
             }
         };
-        rows.push(row(TICKET, 0, state_code(ClockState::Ended), None, None));
+        rows.push(row(
+            TICKET,
+            0,
+            state_code(ClockState::Ended),
+            None,
+            None,
+            None,
+        ));
         let Some(state) = clock_state(r)? else {
             continue;
         };
@@ -84,6 +98,7 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
                 state_code(c.state),
                 due,
                 c.minutes,
+                c.trigger,
             ));
         }
     }
@@ -103,6 +118,14 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// What started a ticket: the event kind of a task, else the customer's request.
+fn ticket_trigger(r: &TicketRecord) -> Result<String, StoreError> {
+    Ok(super::tags_of(r)?
+        .iter()
+        .find_map(|t| t.strip_prefix("trigger:").map(str::to_owned))
+        .unwrap_or_else(|| INBOUND.to_owned()))
 }
 
 /// The kept rows of the tickets created in `[from, to)`.
@@ -143,6 +166,12 @@ const STATES: [ClockState; 5] = [
 
 pub(super) fn state_code(s: ClockState) -> i16 {
     STATES.iter().position(|x| *x == s).unwrap_or(4) as i16
+}
+
+/// The quoted column of a grouping: the table's group columns are named as the groupings
+/// (`trigger` is a keyword of SQL).
+fn column(group: GroupBy) -> String {
+    format!("\"{}\"", group.as_str())
 }
 
 /// The SQL of a bucket number from `created_us`, the same arithmetic as
@@ -193,8 +222,7 @@ async fn raw_tallies<C: ConnectionTrait>(
     } else {
         "CAST(NULL AS BIGINT)"
     };
-    // The table's group columns are named as the groupings.
-    let g = group.as_str();
+    let g = &column(group);
     let state = format!(
         "CAST(CASE WHEN state = {} AND due_us < {} THEN {} ELSE state END AS SMALLINT)",
         state_code(ClockState::Running),
@@ -370,7 +398,7 @@ impl Store {
         to: DateTime<Utc>,
         group: GroupBy,
     ) -> Result<Vec<(String, Option<Handling>, u64)>, StoreError> {
-        let g = group.as_str();
+        let g = &column(group);
         let rows = sla_clocks::Entity::find()
             .select_only()
             .column_as(Expr::cust(g), "grp")

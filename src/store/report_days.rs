@@ -30,12 +30,13 @@ pub(super) const HOUR_US: i64 = 3_600_000_000;
 /// How long after its end a day is counted: no transaction that began before midnight is
 /// still writing its rows then.
 const GRACE_US: i64 = HOUR_US;
-const GROUPINGS: [GroupBy; 5] = [
+const GROUPINGS: [GroupBy; 6] = [
     GroupBy::Segment,
     GroupBy::Channel,
     GroupBy::Queue,
     GroupBy::Category,
     GroupBy::Policy,
+    GroupBy::Trigger,
 ];
 const FORMAT: u8 = 1;
 /// An advisory lock class of PostgreSQL for counting a day (the day is the second key).
@@ -403,6 +404,7 @@ impl Store {
                 sla_clocks::Column::Queue,
                 sla_clocks::Column::Category,
                 sla_clocks::Column::Policy,
+                sla_clocks::Column::Trigger,
                 sla_clocks::Column::Metric,
                 sla_clocks::Column::State,
                 sla_clocks::Column::DueUs,
@@ -419,6 +421,7 @@ impl Store {
                 String,
                 String,
                 String,
+                String,
                 i16,
                 i16,
                 Option<i64>,
@@ -427,12 +430,23 @@ impl Store {
             .all(&txn)
             .await?;
         let running = super::report::state_code(crate::sla::ClockState::Running);
-        let mut counts: [DayCounts; 5] = Default::default();
-        for (created, segment, channel, queue, category, policy, metric, state, due, minutes) in
-            &rows
+        let mut counts: [DayCounts; GROUPINGS.len()] = Default::default();
+        for (
+            created,
+            segment,
+            channel,
+            queue,
+            category,
+            policy,
+            trigger,
+            metric,
+            state,
+            due,
+            minutes,
+        ) in &rows
         {
             let hour = ((created - day * DAY_US) / HOUR_US) as u8;
-            for (i, group) in [segment, channel, queue, category, policy]
+            for (i, group) in [segment, channel, queue, category, policy, trigger]
                 .into_iter()
                 .enumerate()
             {
