@@ -203,6 +203,8 @@ pub enum ReasonKind {
     Trigger,
     /// A queue's `screen` kept the ticket out (a competitor asking sales for material).
     Screen,
+    /// `[lead]`: a lead goes to sales with every required field, else back to marketing.
+    Lead,
 }
 
 /// The trace of a decision: one reason per decided field, plus every rule that matched.

@@ -38,6 +38,8 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
             "contact": {"email": "b.gruber@mueller-partner.example", "name": "Birgit Gruber"},
             "reference": "Webinar Dezember: Cloud-Backup",
             "note": "Fragte nach Preisen für 30 Arbeitsplätze",
+            // A lead with what sales needs (tests/leads.rs: one without).
+            "fields": {"need": "Cloud-Backup", "time-frame": "Q1 2027", "budget": "20k", "decision-maker": "Birgit Gruber"},
         });
         let (status, r) = post(events.clone(), event.clone()).await;
         assert_eq!(status, 201, "{r}");
@@ -77,8 +79,10 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
                 .contains(&json!("trigger:webinar-attended")),
             "{d}"
         );
-        assert_eq!(d["trace"]["queue"]["rule"], "trigger.webinar-attended");
-        assert_eq!(d["trace"]["queue"]["by"], "trigger");
+        // A task of a lead trigger with every field the rules' [lead] requires: to sales.
+        assert_eq!(d["trace"]["queue"]["rule"], "lead");
+        assert_eq!(d["trace"]["queue"]["by"], "lead");
+        assert!(d["trace"]["queue"]["why"].as_str().unwrap().contains("handed to sales"), "{d}");
         assert_eq!(t["organisation"], "Müller & Partner Steuerberatung");
         assert_eq!(t["faq"]["article"], Value::Null);
         assert!(
@@ -316,7 +320,7 @@ async fn competitors_and_consultants_never_reach_sales() {
         // A task an event starts for sales is screened the same way.
         let (status, r) = post(
             server.url("/api/v1/events"),
-            json!({"id": "hub-9", "kind": "webinar-attended", "contact": {"email": "p.adler@adler-beratung.example"}}),
+            json!({"id": "hub-9", "kind": "quote-requested", "contact": {"email": "p.adler@adler-beratung.example"}}),
         )
         .await;
         assert_eq!(status, 201, "{r}");

@@ -57,6 +57,7 @@ async fn every_row(server: &TestServer) -> String {
         "events",
         "faq_articles",
         "idempotency_keys",
+        "leads",
         "mail_outbox",
         "mail_raw",
         "mail_raw_parts",
@@ -89,6 +90,7 @@ async fn every_row(server: &TestServer) -> String {
         events,
         faq_articles,
         idempotency_keys,
+        leads,
         mail_outbox,
         messages,
         notifications,
@@ -153,12 +155,29 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace() {
         .await;
         let bernds = bernd["ticket"]["number"].as_str().unwrap().to_owned();
         deliver(&server, &anna_mail("anna-3@alpen", "In-Reply-To: <bernd-1@alpen>\r\n")).await;
+        // She attended a webinar: a lead whose fields name her, completed later.
+        let (s, lead) = post(
+            server.url("/api/v1/events"),
+            json!({"id": "hub-anna", "kind": "webinar-attended", "contact": {"email": ANNA},
+                   "fields": {"need": format!("Steuerung für {SECRET}"), "decision-maker": "Anna Berger"}}),
+        )
+        .await;
+        assert_eq!(s, 201, "{lead}");
+        let leads_number = lead["ticket"].as_str().unwrap().to_owned();
+        let (s, l) = post(
+            server.url(&format!("/api/v1/tickets/{leads_number}/lead")),
+            json!({"fields": {"time-frame": "Q1", "budget": "Anna Berger klärt das"}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{l}");
 
         let (s, export) =
             get_json(&server.url(&format!("/api/v1/privacy/export?email={ANNA}"))).await;
         assert_eq!(s, 200, "{export}");
-        assert_eq!(export["tickets"].as_array().unwrap().len(), 1, "{export}");
-        let t = &export["tickets"][0];
+        assert_eq!(export["tickets"].as_array().unwrap().len(), 2, "{export}");
+        let lead = export["tickets"].as_array().unwrap().iter().find(|t| t["number"] == leads_number.as_str()).unwrap();
+        assert_eq!(lead["lead"]["fields"]["decision-maker"], "Anna Berger", "{lead}");
+        let t = export["tickets"].as_array().unwrap().iter().find(|t| t["number"] == number.as_str()).unwrap();
         assert_eq!(t["number"], number.as_str());
         assert!(t["body"].as_str().unwrap().contains(SECRET));
         assert_eq!(t["messages"].as_array().unwrap().len(), 4);
@@ -177,7 +196,7 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace() {
             post(server.url("/api/v1/privacy/erase"), json!({"email": ANNA.to_uppercase()})).await;
         assert_eq!(s, 200, "{erased}");
         let removed = &erased["removed"];
-        assert_eq!(removed["tickets"], 1, "{erased}");
+        assert_eq!(removed["tickets"], 2, "{erased}");
         assert!(removed["messages"].as_u64().unwrap() >= 5, "{erased}");
         assert!(removed["raw_mails"].as_u64().unwrap() >= 4, "{erased}");
         assert!(removed["attachments"].as_u64().unwrap() >= 4, "{erased}");

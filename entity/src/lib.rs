@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod events;
 pub mod faq_articles;
 pub mod idempotency_keys;
+pub mod leads;
 pub mod mail_outbox;
 pub mod mail_raw;
 pub mod mail_raw_parts;

@@ -21,6 +21,7 @@ mod m20261203_000016_kept_faq;
 mod m20261203_000017_queue_load;
 mod m20261204_000018_report_days;
 mod m20261206_000019_clock_trigger;
+mod m20261206_000020_leads;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_queue_load::Migration),
             Box::new(m20261204_000018_report_days::Migration),
             Box::new(m20261206_000019_clock_trigger::Migration),
+            Box::new(m20261206_000020_leads::Migration),
         ]
     }
 }

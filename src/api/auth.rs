@@ -117,6 +117,8 @@ pub fn allowed(method: &Method, route: &str, public_metrics: bool) -> Option<&'s
             "/api/v1/sla/report"
             | "/api/v1/sla/report/series"
             | "/api/v1/automation/report"
+            | "/api/v1/leads/report"
+            | "/api/v1/leads/export"
             | "/api/v1/mail/outbox"
             | "/api/v1/mail/outbox/{id}/retry",
         ) => Some(MANAGERS),

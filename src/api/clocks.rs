@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::extract::{page_size, utc, ApiJson, ApiQuery, IfMatch, Who};
+use super::extract::{csv, page_size, utc, wants_csv, ApiJson, ApiQuery, IfMatch, Who};
 use super::views::{NotificationView, TicketResponse, TicketView};
 use super::AppState;
 use crate::desk::{self, conversation};
@@ -228,7 +228,7 @@ pub struct ReportParams {
     pub from: Option<DateTime<FixedOffset>>,
     /// Tickets created before (RFC 3339); default: now.
     pub to: Option<DateTime<FixedOffset>>,
-    /// `segment` (default), `channel`, `queue`, `category` or `policy`.
+    /// `segment` (default), `channel`, `queue`, `category`, `policy` or `trigger`.
     #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
 }
@@ -253,17 +253,6 @@ pub async fn sla_report(
     Ok(Json(rows).into_response())
 }
 
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"))
-}
-
-fn csv(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
-}
-
 /// How the series cuts the period.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -282,7 +271,7 @@ pub struct SeriesParams {
     pub from: Option<DateTime<FixedOffset>>,
     /// Tickets created before (RFC 3339); default: now.
     pub to: Option<DateTime<FixedOffset>>,
-    /// `segment` (default), `channel`, `queue`, `category` or `policy`.
+    /// `segment` (default), `channel`, `queue`, `category`, `policy` or `trigger`.
     #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
     /// `day` (default) or `week` (from Monday).

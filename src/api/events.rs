@@ -36,6 +36,10 @@ pub struct EventReceipt {
     pub policy: Option<String>,
     /// When the task must be acted on (its first response) or the follow-up is due.
     pub due_at: Option<DateTime<Utc>>,
+    /// For a lead: the fields the rules require that it lacks — empty when it went to
+    /// sales, else it went back to marketing until they are given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<String>>,
 }
 
 /// Record an event another system saw. A `task` trigger creates a ticket for someone to
@@ -65,6 +69,14 @@ pub async fn record(
         TriggerStart::FollowUp { .. } => ("follow-up", Metric::FollowUp),
     };
     let clocks = clock_state(&r.ticket)?;
+    let missing = match r.trigger.starts {
+        TriggerStart::Task { .. } => cx
+            .store
+            .lead(r.ticket.id)
+            .await?
+            .map(|l| store::missing_of(&l)),
+        TriggerStart::FollowUp { .. } => None,
+    };
     let due_at = clocks.as_ref().and_then(|s| {
         s.clocks
             .iter()
@@ -82,6 +94,7 @@ pub async fn record(
         status: r.ticket.status.clone(),
         policy: clocks.and_then(|s| s.policy.map(|p| p.id)),
         due_at,
+        missing,
     };
     let status = if r.new {
         StatusCode::CREATED

@@ -265,3 +265,17 @@ pub fn utc(
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     t.map(|t| t.to_utc())
 }
+
+/// Whether the caller asked for CSV (`Accept: text/csv`).
+pub fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"))
+}
+
+/// A CSV answer.
+pub fn csv(body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}

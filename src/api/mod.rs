@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod faq;
+pub mod leads;
 pub mod listen;
 pub mod mail;
 pub mod privacy;
@@ -149,7 +150,8 @@ impl AppState {
 #[openapi(
     info(title = "triage", description = "Helpdesk triage: segment, time window, automation, queue and SLA, each with its reason."),
     paths(tickets::create, tickets::get, tickets::list, tickets::events, tickets::messages, tickets::reclassify,
-        clocks::reply, clocks::customer_message, events::record, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
+        clocks::reply, clocks::customer_message, events::record,
+        leads::get, leads::handover, leads::outcome, leads::report, leads::export, clocks::set_status, clocks::notifications, clocks::sla_report, clocks::sla_series,
         faq::list, faq::get, faq::put, faq::delete, faq::feedback, faq::search, faq::deflect, faq::automation,
         agents::put, agents::list, agents::set_presence, agents::queues, agents::queue_load, agents::queue_tickets, agents::my_tickets,
         agents::claim, agents::assign, agents::transfer,
@@ -160,6 +162,7 @@ impl AppState {
         healthz, readyz),
     tags((name = "tickets", description = "Intake and reads"),
         (name = "sla", description = "Replies, messages and statuses that drive the SLA clocks; notifications; the compliance report"),
+        (name = "leads", description = "Leads handed to sales: handover with the required fields, outcomes, the report and export per trigger and source"),
         (name = "faq", description = "FAQ articles, automatic answers and feedback"),
         (name = "mail", description = "E-mail intake from a mail server, attachments, raw messages and the outbound mail queue"),
         (name = "agents", description = "Agents, presence, work lists, claim, assign, transfer"),
@@ -167,7 +170,7 @@ impl AppState {
         (name = "rules", description = "The rules version each instance runs, reloads, and every version ever loaded (managers)"),
         (name = "operations", description = "Health and metrics")),
     components(schemas(crate::model::Segment, crate::model::Channel, tickets::SlaStateParam,
-        clocks::GroupBy, clocks::BucketName, clocks::NotificationStatus, agents::Presence)),
+        clocks::GroupBy, leads::LeadGroupName, clocks::BucketName, clocks::NotificationStatus, agents::Presence)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -302,6 +305,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/faq", get(faq::list))
         .route("/api/v1/faq/search", get(faq::search))
         .route("/api/v1/events", post(events::record))
+        .route(
+            "/api/v1/tickets/{key}/lead",
+            get(leads::get).post(leads::handover),
+        )
+        .route("/api/v1/tickets/{key}/outcome", post(leads::outcome))
+        .route("/api/v1/leads/report", get(leads::report))
+        .route("/api/v1/leads/export", get(leads::export))
         .route("/api/v1/faq/{id}/deflections", post(faq::deflect))
         .route(
             "/api/v1/faq/{id}",

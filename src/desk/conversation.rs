@@ -24,24 +24,34 @@ pub async fn apply(
     record: &TicketRecord,
     changes: Vec<ClockChange>,
 ) -> Result<TicketRecord, DeskError> {
-    let updated = apply_at(cx.store, &cx.rules, cx.now, record, changes).await?;
+    apply_with(cx, record, changes, TicketUpdate::default()).await
+}
+
+/// [`apply`], with more changes to the ticket in the same write (a queue, its lead).
+pub async fn apply_with(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    changes: Vec<ClockChange>,
+    update: TicketUpdate<'_>,
+) -> Result<TicketRecord, DeskError> {
+    let updated = apply_at(cx.store, &cx.rules, cx.now, record, changes, update).await?;
     cx.wake_assigner();
     Ok(updated)
 }
 
-/// [`apply`] without a request's context (the worker's rounds).
+/// [`apply_with`] without a request's context (the worker's rounds).
 async fn apply_at(
     store: &store::Store,
     rules: &crate::rules::CompiledRules,
     now: chrono::DateTime<chrono::Utc>,
     record: &TicketRecord,
     changes: Vec<ClockChange>,
+    mut update: TicketUpdate<'_>,
 ) -> Result<TicketRecord, store::StoreError> {
     let mut clocks = store::clock_state(record)?.unwrap_or_else(|| SlaState {
         status: record.status.clone(),
         ..SlaState::default()
     });
-    let mut update = TicketUpdate::default();
     for c in changes {
         clocks.apply(&c.event, now, &rules.calendars);
         let mut data = c.data;
@@ -85,7 +95,16 @@ pub async fn resolve_silent_answers(
         change.data["reason"] = serde_json::json!(format!(
             "no verdict or reply on the automatic answer within {days} days ([faq] resolve-after-days)"
         ));
-        match apply_at(store, rules, now, &record, vec![change]).await {
+        match apply_at(
+            store,
+            rules,
+            now,
+            &record,
+            vec![change],
+            TicketUpdate::default(),
+        )
+        .await
+        {
             Ok(_) => resolved += 1,
             Err(store::StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e),
@@ -377,6 +396,20 @@ pub async fn reclassify(
     actor: &Actor,
 ) -> Result<TicketRecord, DeskError> {
     let record = super::ticket(cx, key, expected).await?;
+    let lead = cx.store.lead(record.id).await?;
+    reclassify_record(cx, &record, actor, lead, Vec::new()).await
+}
+
+/// [`reclassify`] of a read ticket; its `lead` as it is now decides a lead task's queue and
+/// is stored with the ticket, `events` go on its trail.
+pub(super) async fn reclassify_record(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    actor: &Actor,
+    lead: Option<store::LeadRecord>,
+    events: Vec<store::NewEvent>,
+) -> Result<TicketRecord, DeskError> {
+    let record = record.clone();
     let ticket = store::ticket_of(&record).ok_or_else(|| {
         store::StoreError::Corrupt(format!(
             "ticket {} has an unknown channel \"{}\"",
@@ -392,7 +425,14 @@ pub async fn reclassify(
         rules.sla.triggers.get(kind)
     });
     if let Some(t) = task {
-        super::intake::as_task(rules, &mut decision, t, ticket.from.email.as_deref());
+        let missing = lead.as_ref().map(store::missing_of);
+        super::intake::as_task(
+            rules,
+            &mut decision,
+            t,
+            ticket.from.email.as_deref(),
+            missing.as_deref(),
+        );
     }
     let mut kept = serde_json::Map::new();
     if let Some(by_person) = person_decided_queue(&record) {
@@ -433,10 +473,12 @@ pub async fn reclassify(
     let policy = rules.policy_for(&crate::rules::SlaSubject::of(&ticket, &decision));
     let mut update = TicketUpdate {
         decision: Some(&decision),
+        lead,
         ..Default::default()
     };
     super::follow_policy(cx, &record, policy, &mut event, &mut update)?;
     update.events.push(event);
+    update.events.extend(events);
     let updated = cx.store.update_ticket(&record, update, cx.now).await?;
     cx.wake_assigner();
     Ok(updated)

@@ -38,6 +38,12 @@ pub struct EventInput {
     pub ticket: Option<String>,
     /// The channel a task is counted under (default `web`).
     pub channel: Option<Channel>,
+    /// What marketing knows of a lead (an event of a `[lead]` trigger): the fields the rules
+    /// require, e.g. `need`, `time-frame`, `budget`, `decision-maker`.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Where a lead came from (a campaign, a list); the reference when not given.
+    pub source: Option<String>,
 }
 
 /// What an event started.
@@ -108,6 +114,13 @@ async fn task(
         None => subject.to_owned(),
     };
     let id = input.id.clone();
+    let lead = super::leads::new_lead(
+        cx,
+        &trigger.kind,
+        input.fields,
+        input.source,
+        input.reference.as_deref(),
+    );
     let ticket = TicketInput {
         channel: input.channel.unwrap_or(Channel::Web),
         subject,
@@ -117,7 +130,7 @@ async fn task(
         external_id: Some(format!("event:{}", input.id)),
     };
     let (ticket, new) =
-        match super::intake::create_as(cx, ticket, None, Some(trigger.clone())).await? {
+        match super::intake::create_as(cx, ticket, None, Some(trigger.clone()), lead).await? {
             Created::New(r) => (r, true),
             Created::Existing(r) => (r, false),
         };

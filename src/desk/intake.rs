@@ -27,6 +27,8 @@ pub struct Intake {
     pub said: Option<String>,
     /// The trigger whose event this task is (`[trigger.KIND]`).
     pub trigger: Option<crate::sla::Trigger>,
+    /// The lead the task carries, when its trigger makes leads.
+    pub lead: Option<store::NewLead>,
 }
 
 /// A ticket that arrived as an e-mail.
@@ -53,15 +55,16 @@ pub async fn create(
     input: TicketInput,
     idempotency: Option<(String, String)>,
 ) -> Result<Created, DeskError> {
-    create_as(cx, input, idempotency, None).await
+    create_as(cx, input, idempotency, None, None).await
 }
 
-/// [`create`], for the task an event of `trigger` starts.
+/// [`create`], for the task an event of `trigger` starts (with the lead it carries).
 pub async fn create_as(
     cx: &Ctx<'_>,
     input: TicketInput,
     idempotency: Option<(String, String)>,
     trigger: Option<crate::sla::Trigger>,
+    lead: Option<store::NewLead>,
 ) -> Result<Created, DeskError> {
     if let Some(ext) = &input.external_id {
         if ext.trim().is_empty() || ext.len() > MAX_KEY_LEN {
@@ -90,6 +93,7 @@ pub async fn create_as(
             external_id,
             idempotency,
             trigger,
+            lead,
             ..Intake::default()
         },
     )
@@ -134,6 +138,7 @@ pub fn decide(
         answer: None,
         mail: None,
         events: Vec::new(),
+        lead: None,
     }
 }
 
@@ -183,7 +188,14 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     let probe = probe.as_ref().unwrap_or(&ticket);
     let mut decision = classify(rules, probe);
     if let Some(t) = &extra.trigger {
-        as_task(rules, &mut decision, t, ticket.from.email.as_deref());
+        let missing = extra.lead.as_ref().map(|l| &l.missing[..]);
+        as_task(
+            rules,
+            &mut decision,
+            t,
+            ticket.from.email.as_deref(),
+            missing,
+        );
     }
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
@@ -322,6 +334,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
                 answer,
                 mail: inbound,
                 events,
+                lead: extra.lead,
             },
             now,
         )
@@ -352,14 +365,19 @@ fn route_noise(rules: &CompiledRules, d: &mut Decision, why: &str) {
 }
 
 /// The decision of a task an event of `t` started (at intake, and again when it is
-/// reclassified), screened like any other.
+/// reclassified): a lead (with the required fields it is `missing`) goes where `[lead]`
+/// says; screened like any other.
 pub fn as_task(
     rules: &CompiledRules,
     d: &mut Decision,
     t: &crate::sla::Trigger,
     email: Option<&str>,
+    missing: Option<&[String]>,
 ) {
     task_of(d, t);
+    if let (Some(lead), Some(missing)) = (&rules.sla.lead, missing) {
+        super::leads::route(lead, d, missing);
+    }
     crate::classify::screen(rules, d, email);
 }
 

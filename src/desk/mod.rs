@@ -13,6 +13,7 @@ pub mod conversation;
 pub mod events;
 pub mod faq;
 pub mod intake;
+pub mod leads;
 pub mod mail;
 pub mod privacy;
 pub mod report;

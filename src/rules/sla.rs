@@ -8,11 +8,12 @@ use toml::Spanned;
 
 use super::compile::{collect, At, Category, Ctx, Queue, WindowDef};
 use super::source::{
-    CalendarDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings, TriggerDoc, WebhookDoc,
+    CalendarDoc, LeadDoc, Name, PolicyDoc, PolicyWhenDoc, SlaDoc, Strings, TriggerDoc, WebhookDoc,
 };
 use super::{ReadError, SourceFile};
 use crate::calendar::{parse_days, parse_ics, Calendar, DateSpec, SpecialDay};
 use crate::model::{Channel, Priority, Reason, ReasonKind, Segment, TimeWindow};
+use crate::sla::lead::LeadRules;
 use crate::sla::{
     parse_minutes, Escalation, Notify, Policy, PolicyCalendar, PolicyWhen, SlaRules, Trigger,
     TriggerStart, Webhook,
@@ -89,6 +90,7 @@ pub(super) struct SlaDocs {
     pub policies: Vec<(usize, Spanned<PolicyDoc>)>,
     pub webhooks: Vec<(usize, BTreeMap<Name, Spanned<WebhookDoc>>)>,
     pub triggers: Vec<(usize, BTreeMap<Name, Spanned<TriggerDoc>>)>,
+    pub leads: Vec<(usize, Spanned<LeadDoc>)>,
 }
 
 /// Compiles the webhooks, `[sla]` and the policies in file order; a policy with an error is
@@ -112,6 +114,14 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
             c.triggers.insert(t.kind.clone(), t);
         }
     }
+    if let Some((file, d)) = docs.leads.get(1) {
+        c.ctx.error(
+            *file,
+            &d.span(),
+            "[lead] is defined more than once".to_owned(),
+        );
+    }
+    let lead = docs.leads.first().and_then(|(file, d)| c.lead(*file, d));
     let mut pause_statuses = Vec::new();
     let mut warn = vec![75, 90];
     let mut warn_notify = vec![Notify::TicketQueue];
@@ -179,6 +189,7 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
         policies,
         webhooks,
         triggers,
+        lead,
     }
 }
 
@@ -389,6 +400,70 @@ impl SlaCompiler<'_, '_, '_> {
             kind: Arc::from(kind),
             at: self.ctx.at(file, &t.span),
             starts,
+        })
+    }
+
+    /// `[lead]`: tasks of known triggers, known queues, at least one required field and
+    /// one reason to disqualify.
+    fn lead(&mut self, file: usize, d: &Spanned<LeadDoc>) -> Option<LeadRules> {
+        let before = self.ctx.diags.len();
+        let doc = d.get_ref();
+        for t in &doc.triggers.get_ref().0 {
+            match self.triggers.get(t.as_str()).map(|t| &t.starts) {
+                Some(TriggerStart::Task { .. }) => {}
+                Some(TriggerStart::FollowUp { .. }) => self.ctx.error(
+                    file,
+                    &doc.triggers.span(),
+                    format!(
+                        "trigger \"{t}\" starts a follow-up, not a task: it cannot make a lead"
+                    ),
+                ),
+                None => {
+                    let known: Vec<&str> = self.triggers.keys().map(|k| &**k).collect();
+                    self.ctx.error(
+                        file,
+                        &doc.triggers.span(),
+                        format!(
+                            "unknown trigger \"{t}\" in [lead] (defined: {})",
+                            known.join(", ")
+                        ),
+                    )
+                }
+            }
+        }
+        for q in [&doc.queue, &doc.back_to] {
+            if !self.known.queues.contains_key(q.get_ref().as_str()) {
+                let known: Vec<Arc<str>> = self.known.queues.keys().cloned().collect();
+                self.ctx.error(
+                    file,
+                    &q.span(),
+                    format!(
+                        "unknown queue \"{}\" in [lead] (defined: {})",
+                        q.get_ref(),
+                        super::compile::list(known.iter())
+                    ),
+                );
+            }
+        }
+        for (list, what) in [
+            (&doc.requires, "requires"),
+            (&doc.disqualify_reasons, "disqualify-reasons"),
+        ] {
+            if list.get_ref().0.iter().all(|v| v.trim().is_empty()) {
+                self.ctx
+                    .error(file, &list.span(), format!("[lead] {what} names none"));
+            }
+        }
+        let names = |l: &Spanned<Strings>| -> Vec<Arc<str>> {
+            l.get_ref().0.iter().map(|v| Arc::from(v.trim())).collect()
+        };
+        (self.ctx.diags.len() == before).then(|| LeadRules {
+            at: self.ctx.at(file, &d.span()),
+            triggers: names(&doc.triggers),
+            requires: names(&doc.requires),
+            queue: Arc::from(doc.queue.get_ref().as_str()),
+            back_to: Arc::from(doc.back_to.get_ref().as_str()),
+            disqualify_reasons: names(&doc.disqualify_reasons),
         })
     }
 
@@ -765,6 +840,37 @@ mod tests {
             ("[[policy]]\nid = \"p\"\nwhen = { trigger = \"nothing\" }\nfirst-response = \"1h\"\n", "rules.toml:3: unknown trigger \"nothing\""),
         ] {
             let errs = errors(text);
+            assert!(has(&errs, expected), "{text}: {errs:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod lead_tests {
+    use crate::rules::compile::tests::{errors, has};
+    use crate::rules::fixture::with_rules;
+
+    const TRIGGERS: &str = "[trigger.webinar]\nstarts = \"task\"\n\n[trigger.sent]\nstarts = \"follow-up\"\nfollow-up = \"7d\"\n\n";
+
+    #[test]
+    fn lead_rules_compile_and_their_mistakes_name_the_line() {
+        let loaded = with_rules(&format!(
+            "{TRIGGERS}[lead]\ntriggers = [\"webinar\"]\nrequires = [\"need\", \"budget\"]\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"no-budget\"]\n"
+        ))
+        .unwrap();
+        let lead = loaded.rules.sla.lead.as_ref().unwrap();
+        assert!(lead.is_lead("webinar") && !lead.is_lead("sent"));
+        assert_eq!(lead.requires, ["need".into(), "budget".into()]);
+        assert!(lead.at.ends_with("rules.toml:8"), "{}", lead.at);
+        let lead = |body: &str| format!("{TRIGGERS}[lead]\n{body}");
+        let ok = "requires = [\"need\"]\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"x\"]\n";
+        for (text, expected) in [
+            (lead(&format!("triggers = [\"nothing\"]\n{ok}")), "rules.toml:9: unknown trigger \"nothing\" in [lead]"),
+            (lead(&format!("triggers = [\"sent\"]\n{ok}")), "rules.toml:9: trigger \"sent\" starts a follow-up, not a task"),
+            (lead("triggers = [\"webinar\"]\nrequires = []\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:10: [lead] requires names none"),
+            (lead("triggers = [\"webinar\"]\nrequires = [\"need\"]\nqueue = \"desk\"\nback-to = \"nowhere\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:12: unknown queue \"nowhere\" in [lead]"),
+        ] {
+            let errs = errors(&text);
             assert!(has(&errs, expected), "{text}: {errs:?}");
         }
     }

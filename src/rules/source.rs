@@ -30,6 +30,7 @@ pub struct FileDoc {
     pub policy: Option<Vec<Spanned<PolicyDoc>>>,
     pub webhook: Option<BTreeMap<Name, Spanned<WebhookDoc>>>,
     pub trigger: Option<BTreeMap<Name, Spanned<TriggerDoc>>>,
+    pub lead: Option<Spanned<LeadDoc>>,
     pub potential: Option<BTreeMap<Name, Spanned<PotentialDoc>>>,
     pub faq: Option<Spanned<FaqDoc>>,
     pub mail: Option<Spanned<MailDoc>>,
@@ -196,6 +197,20 @@ pub struct TriggerDoc {
     pub category: Option<Name>,
     pub follow_up: Option<Name>,
     pub calendar: Option<Name>,
+}
+
+/// `[lead]`: which event tasks are leads, what the handover to sales requires, and the
+/// reasons a lead may be disqualified for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LeadDoc {
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    pub triggers: Spanned<Strings>,
+    pub requires: Spanned<Strings>,
+    pub queue: Name,
+    pub back_to: Name,
+    pub disqualify_reasons: Spanned<Strings>,
 }
 
 #[derive(Debug, Deserialize)]

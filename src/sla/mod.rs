@@ -18,6 +18,7 @@
 //!   verdict, our next reply stops it (met or breached) and starts the next one. Waiting for
 //!   the customer is what it counts, so pausing statuses do not hold it.
 
+pub mod lead;
 mod policy;
 pub mod report;
 

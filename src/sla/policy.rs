@@ -186,6 +186,8 @@ pub struct SlaRules {
     pub webhooks: BTreeMap<Arc<str>, Webhook>,
     /// Event kinds and what they start.
     pub triggers: BTreeMap<Arc<str>, Trigger>,
+    /// Which tasks are leads and what sales needs of them (`[lead]`).
+    pub lead: Option<super::lead::LeadRules>,
 }
 
 /// What a policy is chosen by.

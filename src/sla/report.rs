@@ -410,7 +410,7 @@ pub fn series_of(plan: &BucketPlan, tallies: impl IntoIterator<Item = Tally>) ->
 /// The figure columns of both CSV forms, after their leading columns.
 const FIGURE_COLUMNS: &str = "attainment_pct,first_response_met,first_response_breached,first_response_open,first_response_attainment_pct,first_response_median_minutes,first_response_p90_minutes,next_reply_met,next_reply_breached,next_reply_open,next_reply_attainment_pct,next_reply_median_minutes,next_reply_p90_minutes,resolution_met,resolution_breached,resolution_open,resolution_attainment_pct,resolution_median_minutes,resolution_p90_minutes,follow_up_met,follow_up_breached,follow_up_open,follow_up_attainment_pct,follow_up_median_minutes,follow_up_p90_minutes";
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -162,6 +162,7 @@ async fn erase_ticket(
         done.outbound_mails += 1;
     }
     scrub_events(txn, t.id, &needles, &mut done).await?;
+    super::leads::erase(txn, t.id).await?;
     let trace = scrub(&t.trace, &needles).unwrap_or_else(|| t.trace.clone());
     let faq = t
         .faq
@@ -426,8 +427,16 @@ impl Store {
                 let id = r.message_id.clone();
                 raws.push((id, read_raw(&self.db, r).await?));
             }
+            let lead = entity::leads::Entity::find_by_id(t.id)
+                .one(&self.db)
+                .await?;
             out_tickets.push(json!({
                 "number": super::ticket_number(t.seq),
+                "lead": lead.map(|l| json!({
+                    "trigger": l.trigger, "source": l.source, "fields": l.fields,
+                    "missing": l.missing, "handed_at": l.handed_at, "outcome": l.outcome,
+                    "reason": l.reason, "opportunity": l.opportunity, "outcome_at": l.outcome_at,
+                })),
                 "id": t.id,
                 "channel": t.channel,
                 "subject": t.subject,

@@ -41,6 +41,8 @@ pub struct NewTicket {
     pub mail: Option<InboundMail>,
     /// More events for its trail (a link to a related ticket).
     pub events: Vec<NewEvent>,
+    /// The lead it carries (an event task of a lead trigger).
+    pub lead: Option<super::NewLead>,
 }
 
 /// The result of storing a ticket: a new one, or the one an earlier identical request made.
@@ -138,6 +140,8 @@ pub struct TicketUpdate<'a> {
     pub queue: Option<String>,
     /// A new decision trace (a transfer's reason on the queue).
     pub trace: Option<Value>,
+    /// The ticket's lead as it is now (a handover, an outcome).
+    pub lead: Option<super::LeadRecord>,
 }
 
 impl Store {
@@ -387,6 +391,9 @@ impl Store {
             insert_message(&txn, record.id, &record.subject, &m, &number, now).await?;
         }
         insert_events(&txn, record.id, update.events, now).await?;
+        if let Some(lead) = &update.lead {
+            super::leads::put(&txn, lead).await?;
+        }
         let updated = by_id(&txn, record.id).await?;
         // What the report groups by or counts may have changed.
         if update.decision.is_some() || update.sla.is_some() || update.queue.is_some() {

@@ -304,6 +304,9 @@ async fn insert_batch(
         if let Some(mail) = &new.mail {
             mail::insert_inbound(&txn, id, mail, now).await?;
         }
+        if let Some(lead) = &new.lead {
+            super::leads::put(&txn, &lead.record(id, now)).await?;
+        }
     }
     for (id, m, subject, now) in answers {
         let number = seq_of

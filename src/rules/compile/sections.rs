@@ -94,6 +94,7 @@ pub(super) fn gather(ctx: &mut Ctx, docs: Vec<(usize, FileDoc)>) -> Sections {
             .extend(doc.policy.into_iter().flatten().map(|p| (file, p)));
         sla_docs.webhooks.extend(doc.webhook.map(|w| (file, w)));
         sla_docs.triggers.extend(doc.trigger.map(|t| (file, t)));
+        sla_docs.leads.extend(doc.lead.map(|l| (file, l)));
         if let Some(f) = doc.faq {
             if faq_doc.is_some() {
                 ctx.error(file, &f.span(), "[faq] is defined more than once");

@@ -1,0 +1,407 @@
+//! Leads handed to sales: a task of a lead trigger goes to sales only with every field the
+//! rules' `[lead]` requires, else back to marketing with the missing ones named; marketing
+//! completes it and hands it over; sales records an outcome (accept, requalify, disqualify)
+//! within the lead's resolution target; the report and export count outcomes per trigger
+//! and source.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::conversation::{self, ClockChange};
+use super::{ensure_not_closed, Actor, Ctx, DeskError, Expected};
+use crate::model::{Decision, Reason, ReasonKind};
+use crate::sla::lead::{self, LeadFacts, LeadGroup, LeadRow, LeadRules, Outcome};
+use crate::sla::Metric;
+use crate::store::{self, LeadRecord, NewLead, TicketRecord, TicketUpdate};
+
+/// The tag of every lead ticket, for policies' `when.tag`.
+pub const TAG: &str = "lead";
+
+/// A lead's queue: sales with every required field, else back to marketing; the trace
+/// names what is missing.
+pub(super) fn route(rules: &LeadRules, d: &mut Decision, missing: &[String]) {
+    let (queue, why) = if missing.is_empty() {
+        (
+            rules.queue.clone(),
+            format!(
+                "a lead with {}: handed to {}",
+                rules.requires.join(", "),
+                rules.queue
+            ),
+        )
+    } else {
+        (
+            rules.back_to.clone(),
+            format!(
+                "a lead without {}: back to {} until it is given",
+                missing.join(", "),
+                rules.back_to
+            ),
+        )
+    };
+    let reason = Arc::new(Reason {
+        by: ReasonKind::Lead,
+        rule: Some("lead".into()),
+        at: Some(rules.at.clone()),
+        why: why.into(),
+    });
+    let tag: Arc<str> = TAG.into();
+    if !d.tags.contains(&tag) {
+        d.tags.push(tag);
+    }
+    d.to_people(Some(queue), reason);
+}
+
+/// The lead an event of `trigger` carries, if its trigger makes leads: the fields given,
+/// those missing, and its source (the event's reference when none is given).
+pub fn new_lead(
+    cx: &Ctx<'_>,
+    trigger: &str,
+    fields: BTreeMap<String, String>,
+    source: Option<String>,
+    reference: Option<&str>,
+) -> Option<NewLead> {
+    let rules = cx.rules.sla.lead.as_ref().filter(|l| l.is_lead(trigger))?;
+    let source = source
+        .or_else(|| reference.map(str::to_owned))
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| NO_SOURCE.to_owned());
+    Some(NewLead {
+        trigger: trigger.to_owned(),
+        source,
+        missing: names(rules.missing(&fields)),
+        fields,
+    })
+}
+
+/// The source of a lead no system named.
+pub const NO_SOURCE: &str = "(none)";
+
+fn names(list: Vec<Arc<str>>) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A ticket's lead and the rules it is judged by.
+async fn lead_of<'r>(
+    cx: &'r Ctx<'_>,
+    record: &TicketRecord,
+) -> Result<(LeadRecord, &'r LeadRules), DeskError> {
+    let number = store::ticket_number(record.seq);
+    let lead = cx
+        .store
+        .lead(record.id)
+        .await?
+        .ok_or_else(|| DeskError::Conflict(format!("ticket {number} is not a lead")))?;
+    let rules = cx.rules.sla.lead.as_ref().ok_or_else(|| {
+        DeskError::Conflict(format!(
+            "ticket {number} is a lead, but the rules in force have no [lead]"
+        ))
+    })?;
+    Ok((lead, rules))
+}
+
+/// A ticket's lead.
+pub async fn get(cx: &Ctx<'_>, key: &str) -> Result<(TicketRecord, LeadRecord), DeskError> {
+    let record = super::ticket(cx, key, &Expected(None)).await?;
+    let lead = cx.store.lead(record.id).await?.ok_or_else(|| {
+        DeskError::NotFound(format!(
+            "ticket {} is not a lead",
+            store::ticket_number(record.seq)
+        ))
+    })?;
+    Ok((record, lead))
+}
+
+/// What marketing adds to a lead before handing it over again.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverInput {
+    /// Fields to set (a blank value removes one), e.g. `{"budget": "20,000 EUR"}`.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Where the lead came from, when it is to change.
+    pub source: Option<String>,
+}
+
+/// Adds fields to a lead; once every required field is given, it goes to sales (screened
+/// like any task).
+pub async fn handover(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    input: HandoverInput,
+) -> Result<(TicketRecord, LeadRecord), DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    ensure_not_closed(&record)?;
+    let (mut lead, rules) = lead_of(cx, &record).await?;
+    if let Some(o) = &lead.outcome {
+        return Err(DeskError::Conflict(format!(
+            "sales recorded the outcome \"{o}\" for lead {} already",
+            store::ticket_number(record.seq)
+        )));
+    }
+    let mut fields = store::fields_of(&lead);
+    for (k, v) in input.fields {
+        if v.trim().is_empty() {
+            fields.remove(&k);
+        } else {
+            fields.insert(k, v);
+        }
+    }
+    if let Some(s) = input.source.filter(|s| !s.trim().is_empty()) {
+        lead.source = s;
+    }
+    let missing = names(rules.missing(&fields));
+    lead.fields = serde_json::json!(fields);
+    lead.missing = serde_json::json!(missing);
+    let handed = missing.is_empty() && lead.handed_at.is_none();
+    if handed {
+        lead.handed_at = Some(cx.now);
+    }
+    let event = actor.event(
+        if handed {
+            "lead.handed-over"
+        } else {
+            "lead.fields"
+        },
+        serde_json::json!({ "fields": fields, "missing": missing, "source": lead.source }),
+    );
+    let updated = if handed {
+        // The lead's queue is decided again: sales now, unless its screen keeps it out.
+        conversation::reclassify_record(cx, &record, actor, Some(lead.clone()), vec![event]).await?
+    } else {
+        let update = TicketUpdate {
+            lead: Some(lead.clone()),
+            events: vec![event],
+            ..Default::default()
+        };
+        cx.store.update_ticket(&record, update, cx.now).await?
+    };
+    Ok((updated, lead))
+}
+
+/// What sales decided about a lead.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeInput {
+    /// `accept`, `requalify` or `disqualify`.
+    pub outcome: String,
+    /// The opportunity in the CRM (accept).
+    pub opportunity: Option<String>,
+    /// Why: free text to requalify, one of the rules' `disqualify-reasons` to disqualify.
+    pub reason: Option<String>,
+}
+
+/// Records sales' outcome: the lead is resolved (its resolution clock says whether in
+/// time); a requalified lead goes back to marketing's queue with the reason.
+pub async fn outcome(
+    cx: &Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+    actor: &Actor,
+    input: OutcomeInput,
+) -> Result<(TicketRecord, LeadRecord), DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    ensure_not_closed(&record)?;
+    let number = store::ticket_number(record.seq);
+    let (mut lead, rules) = lead_of(cx, &record).await?;
+    if let Some(o) = &lead.outcome {
+        return Err(DeskError::Conflict(format!(
+            "sales recorded the outcome \"{o}\" for lead {number} already"
+        )));
+    }
+    if lead.handed_at.is_none() {
+        return Err(DeskError::Conflict(format!(
+            "lead {number} is with {} until it has {}: it never reached sales",
+            rules.back_to,
+            store::missing_of(&lead).join(", ")
+        )));
+    }
+    let outcome = Outcome::parse(
+        rules,
+        input.outcome.trim(),
+        input.opportunity.as_deref(),
+        input.reason.as_deref(),
+    )
+    .map_err(|e| DeskError::invalid(e.field, e.detail))?;
+    let mut change = conversation::status_change(cx, "resolved", actor)?;
+    change.kind = "lead.outcome";
+    change.data = serde_json::json!({
+        "status": "resolved",
+        "outcome": outcome.name(),
+        "reason": outcome.reason(),
+        "opportunity": outcome.opportunity(),
+    });
+    lead.within_sla = within_target(cx, &record, &change)?;
+    lead.outcome = Some(outcome.name().to_owned());
+    lead.reason = outcome.reason().map(str::to_owned);
+    lead.opportunity = outcome.opportunity().map(str::to_owned);
+    lead.outcome_at = Some(cx.now);
+    lead.outcome_by = Some(actor.author().to_owned());
+    let mut update = TicketUpdate {
+        lead: Some(lead.clone()),
+        ..Default::default()
+    };
+    if let Outcome::Requalify { reason } = &outcome {
+        let mut trace = record.trace.clone();
+        trace["queue"] = serde_json::to_value(Reason {
+            by: ReasonKind::Lead,
+            rule: Some("lead".into()),
+            at: Some(rules.at.clone()),
+            why: format!("requalified by {}: {reason}", actor.author()).into(),
+        })
+        .map_err(store::StoreError::from)?;
+        update.queue = Some(rules.back_to.to_string());
+        update.trace = Some(trace);
+    }
+    let updated = conversation::apply_with(cx, &record, vec![change], update).await?;
+    Ok((updated, lead))
+}
+
+/// Whether the lead's resolution clock is met once `change` resolves it; none without one.
+fn within_target(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    change: &ClockChange,
+) -> Result<Option<bool>, DeskError> {
+    let Some(mut clocks) = store::clock_state(record)? else {
+        return Ok(None);
+    };
+    clocks.apply(&change.event, cx.now, &cx.rules.calendars);
+    Ok(clocks
+        .clocks
+        .iter()
+        .rev()
+        .find(|c| c.metric == Metric::Resolution)
+        .and_then(|c| c.met))
+}
+
+/// The stored lead as the report reads it.
+fn facts(l: &LeadRecord) -> LeadFacts {
+    LeadFacts {
+        trigger: l.trigger.clone(),
+        source: l.source.clone(),
+        handed_at: l.handed_at,
+        outcome: l.outcome.clone(),
+        reason: l.reason.clone(),
+        outcome_at: l.outcome_at,
+        within_sla: l.within_sla,
+    }
+}
+
+/// The period a lead report or export covers: `[from, to)`, the last 30 days by default.
+pub fn period(
+    cx: &Ctx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DeskError> {
+    let to = to.unwrap_or(cx.now);
+    let from = from.unwrap_or(to - chrono::Duration::days(30));
+    if from >= to {
+        return Err(DeskError::invalid("from", "from must be before to"));
+    }
+    Ok((from, to))
+}
+
+/// The leads created in the period, per trigger or source.
+pub async fn report(
+    cx: &Ctx<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: Option<&str>,
+) -> Result<Vec<LeadRow>, DeskError> {
+    let name = group_by.unwrap_or("trigger");
+    let group = LeadGroup::parse(name).ok_or_else(|| {
+        DeskError::invalid(
+            "group_by",
+            format!("cannot group leads by \"{name}\" (use trigger or source)"),
+        )
+    })?;
+    let leads = cx.store.leads_created(from, to).await?;
+    let facts: Vec<LeadFacts> = leads.iter().map(facts).collect();
+    Ok(lead::report(&facts, group))
+}
+
+/// One lead of the export: what upstream lead scoring learns from.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ExportRow {
+    pub ticket: String,
+    pub created_at: DateTime<Utc>,
+    pub trigger: String,
+    pub source: String,
+    /// Required fields missing (while marketing holds it).
+    pub missing: Vec<String>,
+    pub handed_at: Option<DateTime<Utc>>,
+    /// `accept`, `requalify`, `disqualify`; none while open.
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub opportunity: Option<String>,
+    pub outcome_at: Option<DateTime<Utc>>,
+    pub minutes_to_outcome: Option<i64>,
+    pub within_sla: Option<bool>,
+}
+
+/// Every lead created in the period, oldest first.
+pub async fn export(
+    cx: &Ctx<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ExportRow>, DeskError> {
+    let leads = cx.store.leads_created(from, to).await?;
+    let numbers = cx
+        .store
+        .ticket_numbers(leads.iter().map(|l| l.ticket_id).collect())
+        .await?;
+    Ok(leads
+        .iter()
+        .map(|l| ExportRow {
+            ticket: numbers
+                .get(&l.ticket_id)
+                .map_or_else(|| l.ticket_id.to_string(), |s| store::ticket_number(*s)),
+            created_at: l.created_at,
+            trigger: l.trigger.clone(),
+            source: l.source.clone(),
+            missing: store::missing_of(l),
+            handed_at: l.handed_at,
+            outcome: l.outcome.clone(),
+            reason: l.reason.clone(),
+            opportunity: l.opportunity.clone(),
+            outcome_at: l.outcome_at,
+            minutes_to_outcome: facts(l).minutes_to_outcome(),
+            within_sla: l.within_sla,
+        })
+        .collect())
+}
+
+/// The export as CSV, a line per lead.
+pub fn export_csv(rows: &[ExportRow]) -> String {
+    use crate::sla::report::csv_field;
+    let opt = |v: Option<&str>| v.map_or(String::new(), csv_field);
+    let time = |t: Option<DateTime<Utc>>| t.map_or(String::new(), |t| t.to_rfc3339());
+    let mut out = String::from(
+        "ticket,created_at,trigger,source,missing,handed_at,outcome,reason,opportunity,outcome_at,minutes_to_outcome,within_sla\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.ticket,
+            r.created_at.to_rfc3339(),
+            csv_field(&r.trigger),
+            csv_field(&r.source),
+            csv_field(&r.missing.join(" ")),
+            time(r.handed_at),
+            opt(r.outcome.as_deref()),
+            opt(r.reason.as_deref()),
+            opt(r.opportunity.as_deref()),
+            time(r.outcome_at),
+            r.minutes_to_outcome
+                .map_or(String::new(), |m| m.to_string()),
+            r.within_sla.map_or(String::new(), |w| w.to_string()),
+        ));
+    }
+    out
+}
