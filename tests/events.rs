@@ -244,6 +244,46 @@ async fn a_quote_sent_starts_a_follow_up_that_the_customers_answer_ends() {
 }
 
 #[tokio::test]
+async fn each_shipped_trigger_starts_its_clock_due_after_its_commitment() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let events = server.url("/api/v1/events");
+        let mut asked = mail("kanzlei@mueller-partner.example", "Preisanfrage", "Bitte um ein Angebot für 30 Server.");
+        asked["received_at"] = json!((Utc::now() - chrono::Duration::days(2)).to_rfc3339());
+        let (_, _, request) = post_ticket(&server.base, &asked, None).await;
+        let occurred = DateTime::from_timestamp(Utc::now().timestamp() - 3600, 0).unwrap();
+        // The commitments, as the shipped rules promise them (all in calendar time).
+        for (i, (kind, started, metric, hours)) in [
+            ("webinar-attended", "task", "first_response", 72),
+            ("link-clicked", "task", "first_response", 24),
+            ("contact-request", "task", "first_response", 48),
+            ("quote-requested", "task", "first_response", 72),
+            ("quote-sent", "follow-up", "follow_up", 7 * 24),
+            ("appointment-proposed", "follow-up", "follow_up", 2 * 24),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut event = json!({"id": format!("e-{i}"), "kind": kind, "occurred_at": occurred.to_rfc3339(), "contact": {"email": "t.kurz@northwind.example"}});
+            if started == "follow-up" {
+                event["ticket"] = request["number"].clone();
+            }
+            let (status, r) = post(events.clone(), event).await;
+            assert_eq!(status, 201, "{kind}: {r}");
+            assert_eq!(r["started"], started, "{kind}: {r}");
+            let due = occurred + chrono::Duration::hours(hours);
+            assert!(close(time(&r["due_at"]), due), "{kind}: due {} not {due}", r["due_at"]);
+            let (_, t) = get_json(&server.url(&format!("/api/v1/tickets/{}", r["ticket"].as_str().unwrap()))).await;
+            let c = t["sla"]["clocks"].as_array().unwrap().iter().rev().find(|c| c["metric"] == metric).unwrap_or_else(|| panic!("{kind}: {t}")).clone();
+            assert_eq!((c["state"].as_str(), c["calendar"].as_str()), (Some("running"), Some("always")), "{kind}: {c}");
+            assert!(close(time(&c["due_at"]), due), "{kind}: {c}");
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_compliance_report_sets_each_trigger_beside_the_others() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
