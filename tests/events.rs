@@ -21,6 +21,18 @@ fn mail(from: &str, subject: &str, body: &str) -> Value {
     json!({"channel": "email", "subject": subject, "body": body, "from": {"email": from}})
 }
 
+/// A customer's quote request that arrived two days ago: events that happened since may
+/// name it.
+async fn quote_request_two_days_ago(server: &TestServer) -> Value {
+    let mut asked = mail(
+        "kanzlei@mueller-partner.example",
+        "Preisanfrage",
+        "Bitte um ein Angebot für 30 Server.",
+    );
+    asked["received_at"] = json!((Utc::now() - chrono::Duration::days(2)).to_rfc3339());
+    post_ticket(&server.base, &asked, None).await.2
+}
+
 fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
     (a - b).num_seconds().abs() <= 2
 }
@@ -248,9 +260,7 @@ async fn each_shipped_trigger_starts_its_clock_due_after_its_commitment() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let events = server.url("/api/v1/events");
-        let mut asked = mail("kanzlei@mueller-partner.example", "Preisanfrage", "Bitte um ein Angebot für 30 Server.");
-        asked["received_at"] = json!((Utc::now() - chrono::Duration::days(2)).to_rfc3339());
-        let (_, _, request) = post_ticket(&server.base, &asked, None).await;
+        let request = quote_request_two_days_ago(&server).await;
         let occurred = DateTime::from_timestamp(Utc::now().timestamp() - 3600, 0).unwrap();
         // The commitments, as the shipped rules promise them (all in calendar time).
         for (i, (kind, started, metric, hours)) in [
@@ -288,9 +298,7 @@ async fn the_compliance_report_sets_each_trigger_beside_the_others() {
     each_backend(async |db| {
         let server = TestServer::start(db).await;
         let events = server.url("/api/v1/events");
-        let mut asked = mail("kanzlei@mueller-partner.example", "Preisanfrage", "Bitte um ein Angebot für 30 Server.");
-        asked["received_at"] = json!((Utc::now() - chrono::Duration::days(2)).to_rfc3339());
-        let (_, _, request) = post_ticket(&server.base, &asked, None).await;
+        let request = quote_request_two_days_ago(&server).await;
         let (status, _) = post(events.clone(), json!({"id": "hub-1", "kind": "webinar-attended", "contact": {"email": "a@northwind.example"}})).await;
         assert_eq!(status, 201);
         // The CRM reports the quote a day late: the follow-up counts from when it was sent.

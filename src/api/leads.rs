@@ -19,48 +19,29 @@ use crate::desk::{self};
 use crate::sla::lead::LeadRow;
 use crate::store::{self, LeadRecord, TicketRecord};
 
-/// A ticket's lead.
+/// A ticket's lead: the export's row, with the ticket's state and marketing's fields.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LeadView {
-    pub ticket: String,
+    #[serde(flatten)]
+    pub lead: ExportRow,
     /// The ticket's queue now: sales, or marketing while fields are missing.
     pub queue: String,
     pub status: String,
     /// The ticket's version, for `If-Match`.
     pub version: i32,
-    pub trigger: String,
-    pub source: String,
     #[schema(value_type = Object)]
     pub fields: std::collections::BTreeMap<String, String>,
-    /// Required fields still missing (empty once handed to sales).
-    pub missing: Vec<String>,
-    pub handed_at: Option<DateTime<Utc>>,
-    pub outcome: Option<String>,
-    pub reason: Option<String>,
-    pub opportunity: Option<String>,
-    pub outcome_at: Option<DateTime<Utc>>,
     pub outcome_by: Option<String>,
-    /// Whether the outcome came within the lead's resolution target.
-    pub within_sla: Option<bool>,
 }
 
 fn view(record: &TicketRecord, l: &LeadRecord) -> Json<LeadView> {
     Json(LeadView {
-        ticket: store::ticket_number(record.seq),
+        lead: ExportRow::of(l, store::ticket_number(record.seq)),
         queue: record.queue.clone(),
         status: record.status.clone(),
         version: record.version,
-        trigger: l.trigger.clone(),
-        source: l.source.clone(),
         fields: store::fields_of(l),
-        missing: store::missing_of(l),
-        handed_at: l.handed_at,
-        outcome: l.outcome.clone(),
-        reason: l.reason.clone(),
-        opportunity: l.opportunity.clone(),
-        outcome_at: l.outcome_at,
         outcome_by: l.outcome_by.clone(),
-        within_sla: l.within_sla,
     })
 }
 

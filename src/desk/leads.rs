@@ -358,10 +358,20 @@ pub async fn export(
         .await?;
     Ok(leads
         .iter()
-        .map(|l| ExportRow {
-            ticket: numbers
+        .map(|l| {
+            let number = numbers
                 .get(&l.ticket_id)
-                .map_or_else(|| l.ticket_id.to_string(), |s| store::ticket_number(*s)),
+                .map_or_else(|| l.ticket_id.to_string(), |s| store::ticket_number(*s));
+            ExportRow::of(l, number)
+        })
+        .collect())
+}
+
+impl ExportRow {
+    /// A stored lead of the ticket numbered `ticket`.
+    pub fn of(l: &LeadRecord, ticket: String) -> ExportRow {
+        ExportRow {
+            ticket,
             created_at: l.created_at,
             trigger: l.trigger.clone(),
             source: l.source.clone(),
@@ -373,8 +383,8 @@ pub async fn export(
             outcome_at: l.outcome_at,
             minutes_to_outcome: facts(l).minutes_to_outcome(),
             within_sla: l.within_sla,
-        })
-        .collect())
+        }
+    }
 }
 
 /// The export as CSV, a line per lead.
