@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client, client_with, each_backend, get_json, post, TestServer};
+use common::{client_with, each_backend, get_json, post, TestServer};
 use serde_json::{json, Value};
 
 /// Every field the shipped `[lead]` requires.
@@ -372,15 +372,7 @@ async fn each_outcome_is_recorded_reported_and_exported_per_trigger_and_source()
             first["minutes_to_outcome"].as_i64().is_some_and(|m| m >= 0),
             "{first}"
         );
-        let csv = client()
-            .get(server.url("/api/v1/leads/export"))
-            .header("Accept", "text/csv")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let csv = common::get_csv(&server.url("/api/v1/leads/export")).await;
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 5, "{csv}");
         assert!(

@@ -127,19 +127,12 @@ async fn series_buckets_are_the_days_of_the_zone_and_add_up_to_the_report() {
         }
 
         // CSV: a line per bucket and group, the same counts.
-        let csv = client()
-            .get(server.url(&format!(
-                "/api/v1/sla/report/series?from={}&to={}&group_by=channel&tz=Europe/Berlin",
-                urlencode(from),
-                urlencode(to)
-            )))
-            .header("accept", "text/csv")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let csv = common::get_csv(&server.url(&format!(
+            "/api/v1/sla/report/series?from={}&to={}&group_by=channel&tz=Europe/Berlin",
+            urlencode(from),
+            urlencode(to)
+        )))
+        .await;
         let lines: Vec<&str> = csv.lines().collect();
         assert!(
             lines[0].starts_with("start,group,tickets,attainment_pct,first_response_met,"),

@@ -333,17 +333,7 @@ async fn replies_messages_report_and_due_filters() {
         assert_eq!(fr["attainment_pct"], 50.0);
         assert_eq!(fr["median_minutes"], 30);
         assert_eq!(fr["p90_minutes"], 200);
-        let resp = client()
-            .get(server.url("/api/v1/sla/report?group_by=segment"))
-            .header("accept", "text/csv")
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv"));
-        let csv = resp.text().await.unwrap();
+        let csv = common::get_csv(&server.url("/api/v1/sla/report?group_by=segment")).await;
         assert!(csv.starts_with("group,tickets,attainment_pct,"), "{csv}");
         assert!(
             csv.lines().nth(1).unwrap().starts_with("administrative,3,"),

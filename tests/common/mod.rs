@@ -251,6 +251,19 @@ pub async fn post_ticket(
     (status, headers, body)
 }
 
+/// GETs `url` as CSV (`Accept: text/csv`): the answer's media type must say so.
+pub async fn get_csv(url: &str) -> String {
+    let resp = client()
+        .get(url)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    let media = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(media.starts_with("text/csv"), "{url}: {media}");
+    resp.text().await.unwrap()
+}
+
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     let resp = client().get(url).send().await.unwrap();
     let status = resp.status().as_u16();
