@@ -29,6 +29,9 @@ pub struct BenchConfig {
     pub rate: u64,
     /// The rules directory, for its FAQ articles: intake answers from them as in service.
     pub rules_dir: std::path::PathBuf,
+    /// Serve from this `triage` binary in a process of its own (`serve`, no worker), so that
+    /// the load generator's CPU is not the server's; none: in this process.
+    pub external: Option<std::path::PathBuf>,
 }
 
 /// The measured figures.
@@ -52,39 +55,111 @@ pub struct BenchReport {
 /// CPU time a phase used per ticket.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuPerTicket {
-    /// This process: the server and the load generator, which share it.
+    /// This process: the load generator, and the server unless it runs apart.
     pub own: f64,
+    /// The server's own process, when it runs apart (`--external`).
+    pub server: Option<f64>,
     /// The PostgreSQL server's processes on this machine; none for SQLite (in-process).
     pub postgres: Option<f64>,
 }
 
-/// CPU seconds used so far by this process and, with `postgres`, by every process of the
-/// local PostgreSQL server, from `/proc` (Linux; `None` elsewhere).
+/// What to read CPU time of besides this process.
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    postgres: bool,
+    /// The external server's process id.
+    server: Option<u32>,
+}
+
+/// CPU seconds used so far by this process, the external server and, with `postgres`, by
+/// every process of the local PostgreSQL server, from `/proc` (Linux; `None` elsewhere).
 #[derive(Debug, Clone, Copy)]
 struct CpuTotals {
     own: f64,
+    server: Option<f64>,
     postgres: Option<f64>,
 }
 
 impl CpuTotals {
-    fn now(postgres: bool) -> Option<CpuTotals> {
+    fn now(w: Watched) -> Option<CpuTotals> {
         Some(CpuTotals {
             own: cpu_seconds(std::path::Path::new("/proc/self/stat"))?.1,
-            postgres: postgres.then(postgres_cpu_seconds).flatten(),
+            server: w.server.and_then(|pid| {
+                Some(cpu_seconds(std::path::Path::new(&format!("/proc/{pid}/stat")))?.1)
+            }),
+            postgres: w.postgres.then(postgres_cpu_seconds).flatten(),
         })
     }
 
     /// Per ticket since `self`, for `n` tickets.
-    fn per_ticket(self, postgres: bool, n: usize) -> Option<CpuPerTicket> {
-        let now = CpuTotals::now(postgres)?;
+    fn per_ticket(self, w: Watched, n: usize) -> Option<CpuPerTicket> {
+        let now = CpuTotals::now(w)?;
         let n = n.max(1) as f64;
+        let per = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| (b - a) * 1e3 / n);
         Some(CpuPerTicket {
             own: (now.own - self.own) * 1e3 / n,
-            postgres: now
-                .postgres
-                .zip(self.postgres)
-                .map(|(b, a)| (b - a) * 1e3 / n),
+            server: per(now.server, self.server),
+            postgres: per(now.postgres, self.postgres),
         })
+    }
+}
+
+/// `triage serve` in a process of its own on `db_url`, listening on a free port of the
+/// loopback; killed when dropped.
+struct ExternalServer {
+    child: std::process::Child,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for ExternalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ExternalServer {
+    async fn start(
+        exe: &std::path::Path,
+        config: &BenchConfig,
+    ) -> anyhow::Result<(ExternalServer, String)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data = tempfile::tempdir()?;
+        let child = std::process::Command::new(exe)
+            .arg("serve")
+            .args([
+                "--db",
+                &config.db_url,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--rules")
+            .arg(&config.rules_dir)
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--no-worker")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let server = ExternalServer { child, _data: data };
+        let base = format!("http://127.0.0.1:{port}");
+        let ready = format!("{base}/readyz");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(&ready).send().await {
+                if r.status().is_success() {
+                    return Ok((server, base));
+                }
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the external server did not get ready in 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -150,14 +225,22 @@ impl std::fmt::Display for BenchReport {
             .zip(&self.cpu_ms)
         {
             if let Some(c) = cpu {
-                let pg = c.postgres.map_or(String::new(), |p| {
-                    format!(" + {p:.2} ms PostgreSQL = {:.2} ms", c.own + p)
-                });
-                writeln!(
-                    f,
-                    "CPU per ticket, {phase:<19} {:.2} ms triage (server and load generator){pg}",
-                    c.own
-                )?;
+                let pg = c
+                    .postgres
+                    .map_or(String::new(), |p| format!(" + {p:.2} ms PostgreSQL"));
+                let line = match c.server {
+                    Some(s) => format!(
+                        "{s:.2} ms triage server{pg} = {:.2} ms (load generator apart: {:.2} ms)",
+                        s + c.postgres.unwrap_or(0.0),
+                        c.own
+                    ),
+                    None => format!(
+                        "{:.2} ms triage (server and load generator){pg} = {:.2} ms",
+                        c.own,
+                        c.own + c.postgres.unwrap_or(0.0)
+                    ),
+                };
+                writeln!(f, "CPU per ticket, {phase:<19} {line}")?;
             }
         }
         Ok(())
@@ -246,7 +329,11 @@ pub async fn run(
     anyhow::ensure!(!samples.is_empty(), "no sample tickets");
     let store = Store::open(&config.db_url).await?;
     let duration = Duration::from_secs(config.seconds);
-    let pg = config.db_url.starts_with("postgres");
+    let mut watched = Watched {
+        postgres: config.db_url.starts_with("postgres"),
+        server: None,
+    };
+    let pg = watched;
     let mut cpu_ms = [None; 4];
 
     // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
@@ -276,15 +363,26 @@ pub async fn run(
     let raw_per_s = raw as f64 / start.elapsed().as_secs_f64();
     cpu_ms[0] = cpu.and_then(|c| c.per_ticket(pg, raw));
 
-    // A real server on an ephemeral port.
-    let state = Arc::new(AppState::new(store.clone(), rules, ApiConfig::default()));
-    state.init_faq(&config.rules_dir).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/api/v1/tickets", listener.local_addr()?);
+    // A real server on an ephemeral port: in this process, or in one of its own.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(listener, state, async move {
-        let _ = stop_rx.await;
-    }));
+    let (url, server, external) = match &config.external {
+        Some(exe) => {
+            let (external, base) = ExternalServer::start(exe, config).await?;
+            watched.server = Some(external.child.id());
+            (format!("{base}/api/v1/tickets"), None, Some(external))
+        }
+        None => {
+            let state = Arc::new(AppState::new(store.clone(), rules, ApiConfig::default()));
+            state.init_faq(&config.rules_dir).await?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}/api/v1/tickets", listener.local_addr()?);
+            let server = tokio::spawn(api::serve(listener, state, async move {
+                let _ = stop_rx.await;
+            }));
+            (url, Some(server), None)
+        }
+    };
+    let pg = watched;
     // Intake as a mail gateway or web form does it: with a gateway token.
     let token = crate::store::new_token();
     let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -414,7 +512,10 @@ pub async fn run(
         cpu_ms,
     };
     let _ = stop_tx.send(());
-    server.await??;
+    if let Some(server) = server {
+        server.await??;
+    }
+    drop(external);
     Ok(report)
 }
 

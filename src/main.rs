@@ -80,6 +80,10 @@ enum Command {
         /// Requests per second of the fixed-rate phase.
         #[arg(long, default_value_t = 1000)]
         rate: u64,
+        /// Serve from a `triage serve` process of its own (this binary, no worker) instead of
+        /// this one, so its CPU per ticket is measured apart from the load generator's.
+        #[arg(long)]
+        external: bool,
     },
     /// Run the background worker alone: SLA warnings, breaches, escalations and webhook
     /// deliveries. Any number may run beside `serve` processes on one PostgreSQL.
@@ -596,7 +600,9 @@ fn main() -> ExitCode {
             seconds,
             concurrency,
             rate,
-        } => runtime().and_then(|rt| rt.block_on(bench(db, &rules, seconds, concurrency, rate))),
+            external,
+        } => runtime()
+            .and_then(|rt| rt.block_on(bench(db, &rules, seconds, concurrency, rate, external))),
     };
     match result {
         Ok(code) => code,
@@ -637,8 +643,14 @@ async fn bench(
     seconds: u64,
     concurrency: usize,
     rate: u64,
+    external: bool,
 ) -> anyhow::Result<ExitCode> {
     let rules = load(rules_dir)?.rules;
+    let external = if external {
+        Some(std::env::current_exe().context("finding this binary to serve from")?)
+    } else {
+        None
+    };
     let tmp = tempfile::tempdir()?;
     let db_url = db.unwrap_or_else(|| {
         format!(
@@ -653,6 +665,7 @@ async fn bench(
         concurrency,
         rate,
         rules_dir: rules_dir.to_path_buf(),
+        external,
     };
     println!("database {db_url}, {seconds} s per phase, {concurrency} clients");
     let report = triage::loadtest::run(&config, rules, samples).await?;
