@@ -128,6 +128,15 @@ async fn a_lead_without_the_required_fields_goes_back_to_marketing_with_them_nam
         );
         assert!(!l["handed_at"].is_null());
         assert_eq!(l["fields"]["budget"], "20k");
+        // With sales, a required field cannot be taken away; nothing to add is no handover.
+        let (status, p) = post(lead_url.clone(), json!({"fields": {"budget": " "}})).await;
+        assert_eq!(
+            (status, p["field"].as_str()),
+            (422, Some("fields.budget")),
+            "{p}"
+        );
+        let (status, p) = post(lead_url.clone(), json!({})).await;
+        assert_eq!((status, p["field"].as_str()), (422, Some("fields")), "{p}");
         let kinds = common::event_kinds(&server, &number).await;
         assert!(
             kinds.contains(&"lead.fields".to_owned())
@@ -247,8 +256,12 @@ async fn each_outcome_is_recorded_reported_and_exported_per_trigger_and_source()
             ),
             "{a}"
         );
+        // Acting on the lead was its first response (the promised call), the outcome resolved it.
         let t = ticket(&server, &numbers[0]).await;
         assert_eq!(common::clock(&t, "resolution")["state"], "met", "{t}");
+        assert_eq!(common::clock(&t, "first_response")["state"], "met", "{t}");
+        let (status, p) = outcome(&server, &numbers[1], json!({})).await;
+        assert_eq!((status, p["field"].as_str()), (422, Some("outcome")), "{p}");
         // Once decided, decided.
         let (status, p) = outcome(
             &server,
@@ -368,6 +381,19 @@ async fn each_outcome_is_recorded_reported_and_exported_per_trigger_and_source()
             ),
             "{first}"
         );
+        assert_eq!(
+            (
+                first["event"].as_str(),
+                first["organisation"].as_str(),
+                first["contact"].as_str()
+            ),
+            (
+                Some("hub-0"),
+                Some("Northwind Traders Ltd"),
+                Some("p0@northwind.example")
+            ),
+            "{first}"
+        );
         assert!(
             first["minutes_to_outcome"].as_i64().is_some_and(|m| m >= 0),
             "{first}"
@@ -376,7 +402,7 @@ async fn each_outcome_is_recorded_reported_and_exported_per_trigger_and_source()
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 5, "{csv}");
         assert!(
-            lines[0].starts_with("ticket,created_at,trigger,source,"),
+            lines[0].starts_with("ticket,event,organisation,contact,created_at,trigger,source,"),
             "{csv}"
         );
         assert!(
@@ -413,6 +439,17 @@ async fn a_competitors_lead_never_reaches_sales_even_with_every_field() {
         let t = ticket(&server, number).await;
         assert_eq!(t["decision"]["queue"], "review", "{t}");
         assert_eq!(t["decision"]["trace"]["queue"]["by"], "screen", "{t}");
+        // It never reached sales: not handed over, no outcome for sales to record.
+        let (_, l) = get_json(&server.url(&format!("/api/v1/tickets/{number}/lead"))).await;
+        assert!(l["handed_at"].is_null(), "{l}");
+        let (status, p) = outcome(
+            &server,
+            number,
+            json!({"outcome": "disqualify", "reason": "competitor"}),
+        )
+        .await;
+        assert_eq!(status, 409, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("kept out"), "{p}");
         // Sent back first, then completed: the handover is screened as well.
         let r = lead_event(
             &server,
@@ -434,7 +471,29 @@ async fn a_competitors_lead_never_reaches_sales_even_with_every_field() {
         )
         .await;
         assert_eq!(status, 200, "{l}");
-        assert_eq!(l["queue"], "review", "{l}");
+        assert_eq!(
+            (l["queue"].as_str(), l["handed_at"].is_null()),
+            (Some("review"), true),
+            "{l}"
+        );
+        let kinds = common::event_kinds(&server, number).await;
+        assert!(
+            kinds.contains(&"lead.kept-out".to_owned())
+                && !kinds.contains(&"lead.handed-over".to_owned()),
+            "{kinds:?}"
+        );
+        let (_, report) = get_json(&server.url("/api/v1/leads/report")).await;
+        let row = &report["rows"][0];
+        assert_eq!(
+            (
+                row["group"].as_str(),
+                row["leads"].as_u64(),
+                row["kept_out"].as_u64(),
+                row["handed_to_sales"].as_u64()
+            ),
+            (Some("contact-request"), Some(2), Some(2), Some(0)),
+            "{report}"
+        );
         server.stop().await;
     })
     .await;

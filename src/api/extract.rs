@@ -99,7 +99,21 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { String::new() } else { path };
+                let mut field = if path == "." { String::new() } else { path };
+                // A missing field is reported at the object that lacks it: name the field.
+                let text = inner.to_string();
+                if let Some(name) = text
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split_once('`'))
+                    .map(|(name, _)| name)
+                {
+                    field = if field.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{field}.{name}")
+                    };
+                    return ApiError::invalid_field(field.clone(), format!("{field} is required"));
+                }
                 let detail = if field.is_empty() {
                     inner.to_string()
                 } else {

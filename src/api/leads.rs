@@ -31,17 +31,15 @@ pub struct LeadView {
     pub version: i32,
     #[schema(value_type = Object)]
     pub fields: std::collections::BTreeMap<String, String>,
-    pub outcome_by: Option<String>,
 }
 
 fn view(record: &TicketRecord, l: &LeadRecord) -> Json<LeadView> {
     Json(LeadView {
-        lead: ExportRow::of(l, store::ticket_number(record.seq)),
+        lead: ExportRow::of(l, store::LeadTicket::of(record)),
         queue: record.queue.clone(),
         status: record.status.clone(),
         version: record.version,
         fields: store::fields_of(l),
-        outcome_by: l.outcome_by.clone(),
     })
 }
 

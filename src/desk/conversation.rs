@@ -409,8 +409,26 @@ pub(super) async fn reclassify_record(
     lead: Option<store::LeadRecord>,
     events: Vec<store::NewEvent>,
 ) -> Result<TicketRecord, DeskError> {
-    let record = record.clone();
-    let ticket = store::ticket_of(&record).ok_or_else(|| {
+    let decided = redecide(cx, record, lead.as_ref())?;
+    store_redecided(cx, record, actor, decided, lead, events).await
+}
+
+/// A stored ticket decided again under the rules in force.
+pub(super) struct Redecided {
+    ticket: crate::model::Ticket,
+    pub decision: crate::model::Decision,
+    /// What a person decided and the rules would not have.
+    kept: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Decides a stored ticket again: a trigger's task stays its task (a lead goes where its
+/// fields send it), a queue a person chose stays.
+pub(super) fn redecide(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    lead: Option<&store::LeadRecord>,
+) -> Result<Redecided, DeskError> {
+    let ticket = store::ticket_of(record).ok_or_else(|| {
         store::StoreError::Corrupt(format!(
             "ticket {} has an unknown channel \"{}\"",
             store::ticket_number(record.seq),
@@ -419,13 +437,12 @@ pub(super) async fn reclassify_record(
     })?;
     let rules = &cx.rules;
     let mut decision = classify(rules, &ticket);
-    // A task an event started stays that trigger's task.
-    let task = store::tags_of(&record)?.iter().find_map(|t| {
+    let task = store::tags_of(record)?.iter().find_map(|t| {
         let kind = t.strip_prefix("trigger:")?;
         rules.sla.triggers.get(kind)
     });
     if let Some(t) = task {
-        let missing = lead.as_ref().map(store::missing_of);
+        let missing = lead.map(store::missing_of);
         super::intake::as_task(
             rules,
             &mut decision,
@@ -435,7 +452,7 @@ pub(super) async fn reclassify_record(
         );
     }
     let mut kept = serde_json::Map::new();
-    if let Some(by_person) = person_decided_queue(&record) {
+    if let Some(by_person) = person_decided_queue(record) {
         if *decision.queue != *record.queue {
             kept.insert(
                 "queue".into(),
@@ -445,6 +462,28 @@ pub(super) async fn reclassify_record(
         decision.queue = record.queue.as_str().into();
         decision.trace.queue = std::sync::Arc::new(by_person);
     }
+    Ok(Redecided {
+        ticket,
+        decision,
+        kept,
+    })
+}
+
+/// Stores a ticket decided again, with a `reclassified` event saying what changed; the
+/// clocks follow a changed policy.
+pub(super) async fn store_redecided(
+    cx: &Ctx<'_>,
+    record: &TicketRecord,
+    actor: &Actor,
+    decided: Redecided,
+    lead: Option<store::LeadRecord>,
+    events: Vec<store::NewEvent>,
+) -> Result<TicketRecord, DeskError> {
+    let Redecided {
+        ticket,
+        decision,
+        kept,
+    } = decided;
     let mut changes = store::Changes::new();
     let mut change = |field: &str, old: &str, new: &str| {
         if old != new {
@@ -465,21 +504,23 @@ pub(super) async fn reclassify_record(
         decision.automation.as_str(),
     );
     change("queue", &record.queue, &decision.queue);
-    let mut data = store::reclassified_data(&record, &decision, changes);
+    let mut data = store::reclassified_data(record, &decision, changes);
     if !kept.is_empty() {
         data["kept"] = kept.into();
     }
     let mut event = actor.event("reclassified", data);
-    let policy = rules.policy_for(&crate::rules::SlaSubject::of(&ticket, &decision));
+    let policy = cx
+        .rules
+        .policy_for(&crate::rules::SlaSubject::of(&ticket, &decision));
     let mut update = TicketUpdate {
         decision: Some(&decision),
         lead,
         ..Default::default()
     };
-    super::follow_policy(cx, &record, policy, &mut event, &mut update)?;
+    super::follow_policy(cx, record, policy, &mut event, &mut update)?;
     update.events.push(event);
     update.events.extend(events);
-    let updated = cx.store.update_ticket(&record, update, cx.now).await?;
+    let updated = cx.store.update_ticket(record, update, cx.now).await?;
     cx.wake_assigner();
     Ok(updated)
 }

@@ -187,8 +187,9 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
     let probe = said.or_else(|| decision_text(&ticket));
     let probe = probe.as_ref().unwrap_or(&ticket);
     let mut decision = classify(rules, probe);
+    let mut lead = extra.lead;
     if let Some(t) = &extra.trigger {
-        let missing = extra.lead.as_ref().map(|l| &l.missing[..]);
+        let missing = lead.as_ref().map(|l| &l.missing[..]);
         as_task(
             rules,
             &mut decision,
@@ -196,6 +197,9 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
             ticket.from.email.as_deref(),
             missing,
         );
+    }
+    if let (Some(l), Some(r)) = (lead.as_mut(), &rules.sla.lead) {
+        l.handed = super::leads::reaches_sales(r, &l.missing, &decision.queue);
     }
     let mail = extra.mail;
     if let Some(verdict) = mail.as_ref().and_then(|m| m.spam.as_ref()) {
@@ -334,7 +338,7 @@ pub async fn intake(cx: &Ctx<'_>, ticket: Ticket, extra: Intake) -> Result<Creat
                 answer,
                 mail: inbound,
                 events,
-                lead: extra.lead,
+                lead,
             },
             now,
         )

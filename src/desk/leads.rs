@@ -14,7 +14,7 @@ use super::conversation::{self, ClockChange};
 use super::{ensure_not_closed, Actor, Ctx, DeskError, Expected};
 use crate::model::{Decision, Reason, ReasonKind};
 use crate::sla::lead::{self, LeadFacts, LeadGroup, LeadRow, LeadRules, Outcome};
-use crate::sla::Metric;
+use crate::sla::{ClockEvent, Metric};
 use crate::store::{self, LeadRecord, NewLead, TicketRecord, TicketUpdate};
 
 /// The tag of every lead ticket, for policies' `when.tag`.
@@ -65,6 +65,11 @@ pub fn new_lead(
     reference: Option<&str>,
 ) -> Option<NewLead> {
     let rules = cx.rules.sla.lead.as_ref().filter(|l| l.is_lead(trigger))?;
+    // A blank value is no value, as in a handover.
+    let fields: BTreeMap<String, String> = fields
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect();
     let source = source
         .or_else(|| reference.map(str::to_owned))
         .filter(|s| !s.trim().is_empty())
@@ -74,7 +79,14 @@ pub fn new_lead(
         source,
         missing: names(rules.missing(&fields)),
         fields,
+        handed: false,
     })
+}
+
+/// Whether a lead decided into `queue` has reached sales: every required field given and
+/// no screen keeping it out.
+pub fn reaches_sales(rules: &LeadRules, missing: &[String], queue: &str) -> bool {
+    missing.is_empty() && *rules.queue == *queue
 }
 
 /// The source of a lead no system named.
@@ -127,7 +139,8 @@ pub struct HandoverInput {
 }
 
 /// Adds fields to a lead; once every required field is given, it goes to sales (screened
-/// like any task).
+/// like any task: a competitor's complete lead goes to review, and has not reached sales).
+/// A required field cannot be taken away once the lead is with sales.
 pub async fn handover(
     cx: &Ctx<'_>,
     key: &str,
@@ -137,20 +150,35 @@ pub async fn handover(
 ) -> Result<(TicketRecord, LeadRecord), DeskError> {
     let record = super::ticket(cx, key, expected).await?;
     ensure_not_closed(&record)?;
+    let number = store::ticket_number(record.seq);
     let (mut lead, rules) = lead_of(cx, &record).await?;
     if let Some(o) = &lead.outcome {
         return Err(DeskError::Conflict(format!(
-            "sales recorded the outcome \"{o}\" for lead {} already",
-            store::ticket_number(record.seq)
+            "sales recorded the outcome \"{o}\" for lead {number} already; a lead that is ready again comes as a new event"
         )));
+    }
+    if input.fields.is_empty() && input.source.is_none() {
+        return Err(DeskError::invalid(
+            "fields",
+            "name the fields to add (or a source)",
+        ));
     }
     let mut fields = store::fields_of(&lead);
     for (k, v) in input.fields {
-        if v.trim().is_empty() {
-            fields.remove(&k);
-        } else {
+        if !v.trim().is_empty() {
             fields.insert(k, v);
+            continue;
         }
+        if lead.handed_at.is_some() && rules.requires.iter().any(|r| **r == *k) {
+            return Err(DeskError::invalid(
+                format!("fields.{k}"),
+                format!(
+                    "lead {number} is with {} already: {k} is required there and cannot be removed",
+                    rules.queue
+                ),
+            ));
+        }
+        fields.remove(&k);
     }
     if let Some(s) = input.source.filter(|s| !s.trim().is_empty()) {
         lead.source = s;
@@ -158,29 +186,28 @@ pub async fn handover(
     let missing = names(rules.missing(&fields));
     lead.fields = serde_json::json!(fields);
     lead.missing = serde_json::json!(missing);
-    let handed = missing.is_empty() && lead.handed_at.is_none();
-    if handed {
-        lead.handed_at = Some(cx.now);
-    }
-    let event = actor.event(
-        if handed {
-            "lead.handed-over"
-        } else {
-            "lead.fields"
-        },
-        serde_json::json!({ "fields": fields, "missing": missing, "source": lead.source }),
-    );
-    let updated = if handed {
-        // The lead's queue is decided again: sales now, unless its screen keeps it out.
-        conversation::reclassify_record(cx, &record, actor, Some(lead.clone()), vec![event]).await?
-    } else {
+    let data = serde_json::json!({ "fields": fields, "missing": missing, "source": lead.source });
+    if !missing.is_empty() || lead.handed_at.is_some() {
         let update = TicketUpdate {
             lead: Some(lead.clone()),
-            events: vec![event],
+            events: vec![actor.event("lead.fields", data)],
             ..Default::default()
         };
-        cx.store.update_ticket(&record, update, cx.now).await?
+        let updated = cx.store.update_ticket(&record, update, cx.now).await?;
+        return Ok((updated, lead));
+    }
+    // Complete: its queue is decided again — sales, unless a screen keeps it out.
+    let decided = conversation::redecide(cx, &record, Some(&lead))?;
+    let kind = if reaches_sales(rules, &missing, &decided.decision.queue) {
+        lead.handed_at = Some(cx.now);
+        "lead.handed-over"
+    } else {
+        "lead.kept-out"
     };
+    let event = actor.event(kind, data);
+    let updated =
+        conversation::store_redecided(cx, &record, actor, decided, Some(lead.clone()), vec![event])
+            .await?;
     Ok((updated, lead))
 }
 
@@ -215,11 +242,20 @@ pub async fn outcome(
         )));
     }
     if lead.handed_at.is_none() {
-        return Err(DeskError::Conflict(format!(
-            "lead {number} is with {} until it has {}: it never reached sales",
-            rules.back_to,
-            store::missing_of(&lead).join(", ")
-        )));
+        let missing = store::missing_of(&lead);
+        return Err(DeskError::Conflict(if missing.is_empty() {
+            format!(
+                "lead {number} never reached {}: it was kept out ({}), see its trace",
+                rules.queue, record.queue
+            )
+        } else {
+            format!(
+                "lead {number} is with {} until it has {}: it never reached {}",
+                rules.back_to,
+                missing.join(", "),
+                rules.queue
+            )
+        }));
     }
     let outcome = Outcome::parse(
         rules,
@@ -228,6 +264,16 @@ pub async fn outcome(
         input.reason.as_deref(),
     )
     .map_err(|e| DeskError::invalid(e.field, e.detail))?;
+    // Sales has acted on the lead: that is its first response (the call the trigger
+    // promised), and the outcome resolves it.
+    let acted = ClockChange {
+        event: ClockEvent::AgentReply,
+        kind: "lead.acted",
+        actor: actor.clone(),
+        data: serde_json::json!({ "outcome": outcome.name() }),
+        status: None,
+        message: None,
+    };
     let mut change = conversation::status_change(cx, "resolved", actor)?;
     change.kind = "lead.outcome";
     change.data = serde_json::json!({
@@ -236,7 +282,7 @@ pub async fn outcome(
         "reason": outcome.reason(),
         "opportunity": outcome.opportunity(),
     });
-    lead.within_sla = within_target(cx, &record, &change)?;
+    lead.within_sla = within_target(cx, &record, [&acted, &change])?;
     lead.outcome = Some(outcome.name().to_owned());
     lead.reason = outcome.reason().map(str::to_owned);
     lead.opportunity = outcome.opportunity().map(str::to_owned);
@@ -258,20 +304,22 @@ pub async fn outcome(
         update.queue = Some(rules.back_to.to_string());
         update.trace = Some(trace);
     }
-    let updated = conversation::apply_with(cx, &record, vec![change], update).await?;
+    let updated = conversation::apply_with(cx, &record, vec![acted, change], update).await?;
     Ok((updated, lead))
 }
 
-/// Whether the lead's resolution clock is met once `change` resolves it; none without one.
+/// Whether the lead's resolution clock is met once `changes` resolve it; none without one.
 fn within_target(
     cx: &Ctx<'_>,
     record: &TicketRecord,
-    change: &ClockChange,
+    changes: [&ClockChange; 2],
 ) -> Result<Option<bool>, DeskError> {
     let Some(mut clocks) = store::clock_state(record)? else {
         return Ok(None);
     };
-    clocks.apply(&change.event, cx.now, &cx.rules.calendars);
+    for c in changes {
+        clocks.apply(&c.event, cx.now, &cx.rules.calendars);
+    }
     Ok(clocks
         .clocks
         .iter()
@@ -285,6 +333,7 @@ fn facts(l: &LeadRecord) -> LeadFacts {
     LeadFacts {
         trigger: l.trigger.clone(),
         source: l.source.clone(),
+        complete: store::missing_of(l).is_empty(),
         handed_at: l.handed_at,
         outcome: l.outcome.clone(),
         reason: l.reason.clone(),
@@ -330,6 +379,11 @@ pub async fn report(
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ExportRow {
     pub ticket: String,
+    /// The reporting system's id of the event that made the lead.
+    pub event: Option<String>,
+    pub organisation: Option<String>,
+    /// The contact's e-mail address.
+    pub contact: Option<String>,
     pub created_at: DateTime<Utc>,
     pub trigger: String,
     pub source: String,
@@ -341,6 +395,7 @@ pub struct ExportRow {
     pub reason: Option<String>,
     pub opportunity: Option<String>,
     pub outcome_at: Option<DateTime<Utc>>,
+    pub outcome_by: Option<String>,
     pub minutes_to_outcome: Option<i64>,
     pub within_sla: Option<bool>,
 }
@@ -352,26 +407,24 @@ pub async fn export(
     to: DateTime<Utc>,
 ) -> Result<Vec<ExportRow>, DeskError> {
     let leads = cx.store.leads_created(from, to).await?;
-    let numbers = cx
+    let tickets = cx
         .store
-        .ticket_numbers(leads.iter().map(|l| l.ticket_id).collect())
+        .lead_tickets(leads.iter().map(|l| l.ticket_id).collect())
         .await?;
     Ok(leads
         .iter()
-        .map(|l| {
-            let number = numbers
-                .get(&l.ticket_id)
-                .map_or_else(|| l.ticket_id.to_string(), |s| store::ticket_number(*s));
-            ExportRow::of(l, number)
-        })
+        .map(|l| ExportRow::of(l, tickets.get(&l.ticket_id).cloned().unwrap_or_default()))
         .collect())
 }
 
 impl ExportRow {
-    /// A stored lead of the ticket numbered `ticket`.
-    pub fn of(l: &LeadRecord, ticket: String) -> ExportRow {
+    /// A stored lead of ticket `t`.
+    pub fn of(l: &LeadRecord, t: store::LeadTicket) -> ExportRow {
         ExportRow {
-            ticket,
+            ticket: store::ticket_number(t.seq),
+            event: t.event,
+            organisation: t.organisation,
+            contact: t.email,
             created_at: l.created_at,
             trigger: l.trigger.clone(),
             source: l.source.clone(),
@@ -381,6 +434,7 @@ impl ExportRow {
             reason: l.reason.clone(),
             opportunity: l.opportunity.clone(),
             outcome_at: l.outcome_at,
+            outcome_by: l.outcome_by.clone(),
             minutes_to_outcome: facts(l).minutes_to_outcome(),
             within_sla: l.within_sla,
         }
@@ -393,12 +447,15 @@ pub fn export_csv(rows: &[ExportRow]) -> String {
     let opt = |v: Option<&str>| v.map_or(String::new(), csv_field);
     let time = |t: Option<DateTime<Utc>>| t.map_or(String::new(), |t| t.to_rfc3339());
     let mut out = String::from(
-        "ticket,created_at,trigger,source,missing,handed_at,outcome,reason,opportunity,outcome_at,minutes_to_outcome,within_sla\n",
+        "ticket,event,organisation,contact,created_at,trigger,source,missing,handed_at,outcome,reason,opportunity,outcome_at,outcome_by,minutes_to_outcome,within_sla\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.ticket,
+            opt(r.event.as_deref()),
+            opt(r.organisation.as_deref()),
+            opt(r.contact.as_deref()),
             r.created_at.to_rfc3339(),
             csv_field(&r.trigger),
             csv_field(&r.source),
@@ -408,6 +465,7 @@ pub fn export_csv(rows: &[ExportRow]) -> String {
             opt(r.reason.as_deref()),
             opt(r.opportunity.as_deref()),
             time(r.outcome_at),
+            opt(r.outcome_by.as_deref()),
             r.minutes_to_outcome
                 .map_or(String::new(), |m| m.to_string()),
             r.within_sla.map_or(String::new(), |w| w.to_string()),

@@ -114,11 +114,12 @@ pub(super) fn compile_sla(ctx: &mut Ctx, docs: SlaDocs, known: &Known) -> SlaRul
             c.triggers.insert(t.kind.clone(), t);
         }
     }
-    if let Some((file, d)) = docs.leads.get(1) {
+    if let (Some((first, f)), Some((file, d))) = (docs.leads.first(), docs.leads.get(1)) {
+        let at = c.ctx.at(*first, &f.span());
         c.ctx.error(
             *file,
             &d.span(),
-            "[lead] is defined more than once".to_owned(),
+            format!("[lead] is defined more than once (first at {at})"),
         );
     }
     let lead = docs.leads.first().and_then(|(file, d)| c.lead(*file, d));
@@ -445,13 +446,38 @@ impl SlaCompiler<'_, '_, '_> {
                 );
             }
         }
-        for (list, what) in [
-            (&doc.requires, "requires"),
-            (&doc.disqualify_reasons, "disqualify-reasons"),
+        if doc.queue.get_ref() == doc.back_to.get_ref() {
+            self.ctx.error(
+                file,
+                &doc.back_to.span(),
+                format!(
+                    "[lead] back-to is the queue leads go to (\"{}\"): a lead without its fields would reach it anyway",
+                    doc.back_to.get_ref()
+                ),
+            );
+        }
+        for (list, what, of) in [
+            (&doc.triggers, "triggers", "trigger"),
+            (&doc.requires, "requires", "field"),
+            (&doc.disqualify_reasons, "disqualify-reasons", "reason"),
         ] {
-            if list.get_ref().0.iter().all(|v| v.trim().is_empty()) {
+            let values = &list.get_ref().0;
+            if values.is_empty() {
                 self.ctx
-                    .error(file, &list.span(), format!("[lead] {what} names none"));
+                    .error(file, &list.span(), format!("[lead] {what} names no {of}"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for v in values {
+                if v.trim().is_empty() {
+                    self.ctx
+                        .error(file, &list.span(), format!("[lead] {what}: a blank {of}"));
+                } else if !seen.insert(v.trim()) {
+                    self.ctx.error(
+                        file,
+                        &list.span(),
+                        format!("[lead] {what} names {of} \"{}\" twice", v.trim()),
+                    );
+                }
             }
         }
         let names = |l: &Spanned<Strings>| -> Vec<Arc<str>> {
@@ -855,7 +881,7 @@ mod lead_tests {
     #[test]
     fn lead_rules_compile_and_their_mistakes_name_the_line() {
         let loaded = with_rules(&format!(
-            "{TRIGGERS}[lead]\ntriggers = [\"webinar\"]\nrequires = [\"need\", \"budget\"]\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"no-budget\"]\n"
+            "{TRIGGERS}[lead]\ntriggers = [\"webinar\"]\nrequires = [\"need\", \"budget\"]\nqueue = \"desk\"\nback-to = \"billing\"\ndisqualify-reasons = [\"no-budget\"]\n"
         ))
         .unwrap();
         let lead = loaded.rules.sla.lead.as_ref().unwrap();
@@ -863,11 +889,14 @@ mod lead_tests {
         assert_eq!(lead.requires, ["need".into(), "budget".into()]);
         assert!(lead.at.ends_with("rules.toml:8"), "{}", lead.at);
         let lead = |body: &str| format!("{TRIGGERS}[lead]\n{body}");
-        let ok = "requires = [\"need\"]\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"x\"]\n";
+        let ok = "requires = [\"need\"]\nqueue = \"desk\"\nback-to = \"billing\"\ndisqualify-reasons = [\"x\"]\n";
         for (text, expected) in [
             (lead(&format!("triggers = [\"nothing\"]\n{ok}")), "rules.toml:9: unknown trigger \"nothing\" in [lead]"),
             (lead(&format!("triggers = [\"sent\"]\n{ok}")), "rules.toml:9: trigger \"sent\" starts a follow-up, not a task"),
-            (lead("triggers = [\"webinar\"]\nrequires = []\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:10: [lead] requires names none"),
+            (lead("triggers = [\"webinar\"]\nrequires = []\nqueue = \"desk\"\nback-to = \"billing\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:10: [lead] requires names no field"),
+            (lead("triggers = [\"webinar\"]\nrequires = [\"need\", \"need\"]\nqueue = \"desk\"\nback-to = \"billing\"\ndisqualify-reasons = [\"x\", \" \"]\n"), "rules.toml:10: [lead] requires names field \"need\" twice"),
+            (lead("triggers = [\"webinar\"]\nrequires = [\"need\"]\nqueue = \"desk\"\nback-to = \"billing\"\ndisqualify-reasons = [\"x\", \" \"]\n"), "rules.toml:13: [lead] disqualify-reasons: a blank reason"),
+            (lead("triggers = [\"webinar\"]\nrequires = [\"need\"]\nqueue = \"desk\"\nback-to = \"desk\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:12: [lead] back-to is the queue leads go to"),
             (lead("triggers = [\"webinar\"]\nrequires = [\"need\"]\nqueue = \"desk\"\nback-to = \"nowhere\"\ndisqualify-reasons = [\"x\"]\n"), "rules.toml:12: unknown queue \"nowhere\" in [lead]"),
         ] {
             let errs = errors(&text);

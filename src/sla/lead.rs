@@ -146,6 +146,8 @@ impl Outcome {
 pub struct LeadFacts {
     pub trigger: String,
     pub source: String,
+    /// Every required field given.
+    pub complete: bool,
     pub handed_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
     pub reason: Option<String>,
@@ -184,6 +186,8 @@ pub struct LeadRow {
     pub leads: u64,
     /// Still with marketing: some required field missing.
     pub with_marketing: u64,
+    /// Complete, but kept out of sales by a screen (a competitor's, a consultant's).
+    pub kept_out: u64,
     /// Reached sales with every required field.
     pub handed_to_sales: u64,
     pub accepted: u64,
@@ -214,7 +218,11 @@ pub fn report(leads: &[LeadFacts], group: LeadGroup) -> Vec<LeadRow> {
         let (row, minutes) = rows.entry(key).or_default();
         row.leads += 1;
         if l.handed_at.is_none() {
-            row.with_marketing += 1;
+            if l.complete {
+                row.kept_out += 1;
+            } else {
+                row.with_marketing += 1;
+            }
             continue;
         }
         row.handed_to_sales += 1;
@@ -324,6 +332,7 @@ mod tests {
             |trigger: &str, outcome: Option<&str>, minutes: i64, within: Option<bool>| LeadFacts {
                 trigger: trigger.into(),
                 source: "newsletter".into(),
+                complete: true,
                 handed_at: Some(t0),
                 outcome: outcome.map(str::to_owned),
                 reason: (outcome == Some("disqualify")).then(|| "no-budget".into()),
@@ -337,6 +346,11 @@ mod tests {
             lead("webinar-attended", None, 0, None),
             lead("link-clicked", Some("disqualify"), 30, Some(true)),
         ];
+        leads.push(LeadFacts {
+            handed_at: None,
+            complete: false,
+            ..lead("link-clicked", None, 0, None)
+        });
         leads.push(LeadFacts {
             handed_at: None,
             ..lead("link-clicked", None, 0, None)
@@ -359,12 +373,17 @@ mod tests {
         assert_eq!((web.within_sla, web.late), (2, 1));
         let link = rows.iter().find(|r| r.group == "link-clicked").unwrap();
         assert_eq!(
-            (link.leads, link.with_marketing, link.acceptance_rate),
-            (2, 1, Some(0.0))
+            (
+                link.leads,
+                link.with_marketing,
+                link.kept_out,
+                link.acceptance_rate
+            ),
+            (3, 1, 1, Some(0.0))
         );
         assert_eq!(link.disqualify_reasons.get("no-budget"), Some(&1));
         let by_source = report(&leads, LeadGroup::Source);
         assert_eq!(by_source.len(), 1);
-        assert_eq!(by_source[0].leads, 6);
+        assert_eq!(by_source[0].leads, 7);
     }
 }

@@ -14,14 +14,46 @@ use super::{Store, StoreError};
 
 pub use entity::leads::Model as LeadRecord;
 
+/// A nullable text column.
+type Text = Option<String>;
+
+/// What the lead export shows of a lead's ticket.
+#[derive(Clone, Debug, Default)]
+pub struct LeadTicket {
+    pub seq: i64,
+    /// The reporting system's id of the event that made the lead.
+    pub event: Option<String>,
+    pub organisation: Option<String>,
+    pub email: Option<String>,
+}
+
+impl LeadTicket {
+    pub fn of(t: &super::TicketRecord) -> LeadTicket {
+        LeadTicket {
+            seq: t.seq,
+            event: event_id(t.external_id.as_deref()),
+            organisation: t.organisation.clone(),
+            email: t.from_email.clone(),
+        }
+    }
+}
+
+/// The reporting system's event id of a task an event started (its `external_id` is
+/// `event:ID`).
+fn event_id(external_id: Option<&str>) -> Option<String> {
+    external_id?.strip_prefix("event:").map(str::to_owned)
+}
+
 /// A lead as intake stores it with its ticket.
 #[derive(Clone, Debug)]
 pub struct NewLead {
     pub trigger: String,
     pub source: String,
     pub fields: BTreeMap<String, String>,
-    /// Required fields still missing; none: handed to sales at once.
+    /// Required fields still missing.
     pub missing: Vec<String>,
+    /// Whether it reached sales at once (every field given, no screen keeping it out).
+    pub handed: bool,
 }
 
 impl NewLead {
@@ -33,7 +65,7 @@ impl NewLead {
             source: self.source.clone(),
             fields: serde_json::json!(self.fields),
             missing: serde_json::json!(self.missing),
-            handed_at: self.missing.is_empty().then_some(now),
+            handed_at: self.handed.then_some(now),
             outcome: None,
             reason: None,
             opportunity: None,
@@ -152,23 +184,38 @@ impl Store {
             .await?)
     }
 
-    /// The numbers of the tickets `ids`.
-    pub async fn ticket_numbers(
+    /// What the lead export shows of the tickets `ids`: number, the reporting system's
+    /// event id, the organisation and the contact's address.
+    pub async fn lead_tickets(
         &self,
         ids: Vec<Uuid>,
-    ) -> Result<std::collections::HashMap<Uuid, i64>, StoreError> {
+    ) -> Result<std::collections::HashMap<Uuid, LeadTicket>, StoreError> {
+        use entity::tickets::Column as T;
         use sea_orm::QuerySelect;
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(1_000) {
-            let rows: Vec<(Uuid, i64)> = entity::tickets::Entity::find()
+            let rows: Vec<(Uuid, i64, Text, Text, Text)> = entity::tickets::Entity::find()
                 .select_only()
-                .column(entity::tickets::Column::Id)
-                .column(entity::tickets::Column::Seq)
-                .filter(entity::tickets::Column::Id.is_in(chunk.to_vec()))
+                .columns([T::Id, T::Seq, T::ExternalId, T::Organisation, T::FromEmail])
+                .filter(T::Id.is_in(chunk.to_vec()))
                 .into_tuple()
                 .all(&self.db)
                 .await?;
-            out.extend(rows);
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, seq, external, organisation, email)| {
+                        let event = event_id(external.as_deref());
+                        (
+                            id,
+                            LeadTicket {
+                                seq,
+                                event,
+                                organisation,
+                                email,
+                            },
+                        )
+                    }),
+            );
         }
         Ok(out)
     }

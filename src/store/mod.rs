@@ -36,7 +36,7 @@ pub use agents::{AgentLoad, AgentRecord, Assigned, QueueCount};
 pub use entity::events::Model as EventRecord;
 pub use entity::tickets::Model as TicketRecord;
 pub use faq::{article_of, FaqArticleRecord, FaqOutcome};
-pub use leads::{fields_of, missing_of, LeadRecord, NewLead};
+pub use leads::{fields_of, missing_of, LeadRecord, LeadTicket, NewLead};
 pub use mail::{AttachmentRecord, InboundMail, MessageRecord, OutboundMail, OutboxRecord, Sent};
 pub use privacy::{Erased, ERASED};
 pub use rules::{LoadBy, RulesInstanceRecord, RulesLoadRecord, StoredFileRef, StoredVersion};
