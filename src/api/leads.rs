@@ -114,7 +114,7 @@ pub enum LeadGroupName {
     Source,
 }
 
-/// Period (and grouping) of the lead report and export.
+/// Period and grouping of the lead report.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -123,9 +123,20 @@ pub struct LeadParams {
     pub from: Option<DateTime<FixedOffset>>,
     /// Leads created before (RFC 3339); default: now.
     pub to: Option<DateTime<FixedOffset>>,
-    /// `trigger` (default) or `source`; the export ignores it.
+    /// `trigger` (default) or `source`.
     #[param(value_type = Option<LeadGroupName>)]
     pub group_by: Option<String>,
+}
+
+/// The period of the lead export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// Leads created at or after (RFC 3339); default: 30 days before `to`.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Leads created before (RFC 3339); default: now.
+    pub to: Option<DateTime<FixedOffset>>,
 }
 
 /// The lead report.
@@ -160,13 +171,13 @@ pub async fn report(
 
 /// Every lead of the period with its trigger, source, outcome, reason, opportunity and
 /// time to outcome, for the lead scoring upstream. CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/leads/export", tag = "leads", params(LeadParams),
+#[utoipa::path(get, path = "/api/v1/leads/export", tag = "leads", params(ExportParams),
     responses((status = 200, body = Vec<ExportRow>, description = "JSON rows, or CSV with Accept: text/csv"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn export(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    ApiQuery(p): ApiQuery<LeadParams>,
+    ApiQuery(p): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let cx = state.ctx();
     let (from, to) = leads::period(&cx, utc(p.from), utc(p.to))?;
