@@ -170,6 +170,21 @@ async fn a_webinar_participant_becomes_a_task_with_its_reaction_time_once() {
                 "id",
                 "id must be 1 to 255 characters",
             ),
+            (
+                json!({"kind": "webinar-attended"}),
+                "\"field\":\"id\"",
+                "id is required",
+            ),
+            (
+                json!({"id": "x4", "kind": "webinar-attended", "contact": {"email": "not-an-address"}}),
+                "\"field\":\"contact.email\"",
+                "contact.email",
+            ),
+            (
+                json!({"id": "x5", "kind": "webinar-attended", "occurred_at": "gestern"}),
+                "occurred_at",
+                "RFC 3339",
+            ),
         ] {
             let resp = common::client()
                 .post(&events)

@@ -119,7 +119,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 } else {
                     format!("{field}: {inner}")
                 };
-                ApiError::invalid_field(field, detail)
+                ApiError::invalid_field(field, with_time_hint(detail))
             }
             _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
         }
@@ -175,7 +175,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(q)| ApiQuery(q))
-            .map_err(|r| ApiError::bad_request(r.body_text()))
+            .map_err(|r| ApiError::bad_request(with_time_hint(r.body_text())))
     }
 }
 
@@ -292,4 +292,20 @@ pub fn wants_csv(headers: &HeaderMap) -> bool {
 pub fn csv(body: String) -> axum::response::Response {
     use axum::response::IntoResponse;
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+/// A time that did not parse says what a time looks like here (chrono's messages do not).
+pub fn with_time_hint(detail: String) -> String {
+    const CHRONO: [&str; 5] = [
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "input is out of range",
+        "input is not enough for unique date and time",
+    ];
+    if CHRONO.iter().any(|m| detail.contains(m)) {
+        format!("{detail} (a time is RFC 3339 with its offset, e.g. 2026-12-07T09:30:00+01:00)")
+    } else {
+        detail
+    }
 }

@@ -129,11 +129,22 @@ async fn task(
         received_at: input.occurred_at,
         external_id: Some(format!("event:{}", input.id)),
     };
-    let (ticket, new) =
-        match super::intake::create_as(cx, ticket, None, Some(trigger.clone()), lead).await? {
-            Created::New(r) => (r, true),
-            Created::Existing(r) => (r, false),
-        };
+    // The event's contact is the task's sender: an error names it as the event calls it.
+    let created = super::intake::create_as(cx, ticket, None, Some(trigger.clone()), lead)
+        .await
+        .map_err(|e| match e {
+            DeskError::Invalid { field, detail } if field.starts_with("from") => {
+                DeskError::Invalid {
+                    detail: detail.replace(&field, &field.replacen("from", "contact", 1)),
+                    field: field.replacen("from", "contact", 1),
+                }
+            }
+            e => e,
+        })?;
+    let (ticket, new) = match created {
+        Created::New(r) => (r, true),
+        Created::Existing(r) => (r, false),
+    };
     if !new
         && !store::tags_of(&ticket)?
             .iter()

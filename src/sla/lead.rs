@@ -72,6 +72,19 @@ impl Outcome {
                 .map(str::to_owned)
         };
         let err = |field, detail: String| Err(OutcomeError { field, detail });
+        // What belongs to another outcome is refused, not dropped.
+        if outcome != "accept" && given(opportunity).is_some() {
+            return err(
+                "opportunity",
+                format!("an opportunity belongs to an accepted lead, not to \"{outcome}\""),
+            );
+        }
+        if outcome == "accept" && given(reason).is_some() {
+            return err(
+                "reason",
+                "an accepted lead needs no reason; requalify and disqualify give one".into(),
+            );
+        }
         match outcome {
             "accept" => match given(opportunity) {
                 Some(opportunity) => Ok(Outcome::Accept { opportunity }),
@@ -322,6 +335,18 @@ mod tests {
         assert_eq!(
             Outcome::parse(&r, "won", None, None).unwrap_err().field,
             "outcome"
+        );
+        assert_eq!(
+            Outcome::parse(&r, "disqualify", Some("OPP-1"), Some("competitor"))
+                .unwrap_err()
+                .field,
+            "opportunity"
+        );
+        assert_eq!(
+            Outcome::parse(&r, "accept", Some("OPP-1"), Some("great"))
+                .unwrap_err()
+                .field,
+            "reason"
         );
     }
 
