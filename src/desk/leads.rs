@@ -115,6 +115,25 @@ async fn lead_of<'r>(
     Ok((lead, rules))
 }
 
+/// A lead whose ticket is open and whose outcome is not recorded yet, at the version the
+/// caller saw.
+async fn undecided<'r>(
+    cx: &'r Ctx<'_>,
+    key: &str,
+    expected: &Expected,
+) -> Result<(TicketRecord, LeadRecord, &'r LeadRules), DeskError> {
+    let record = super::ticket(cx, key, expected).await?;
+    ensure_not_closed(&record)?;
+    let (lead, rules) = lead_of(cx, &record).await?;
+    if let Some(o) = &lead.outcome {
+        return Err(DeskError::Conflict(format!(
+            "sales recorded the outcome \"{o}\" for lead {} already; a lead that is ready again comes as a new event",
+            store::ticket_number(record.seq)
+        )));
+    }
+    Ok((record, lead, rules))
+}
+
 /// A ticket's lead.
 pub async fn get(cx: &Ctx<'_>, key: &str) -> Result<(TicketRecord, LeadRecord), DeskError> {
     let record = super::ticket(cx, key, &Expected(None)).await?;
@@ -148,15 +167,8 @@ pub async fn handover(
     actor: &Actor,
     input: HandoverInput,
 ) -> Result<(TicketRecord, LeadRecord), DeskError> {
-    let record = super::ticket(cx, key, expected).await?;
-    ensure_not_closed(&record)?;
+    let (record, mut lead, rules) = undecided(cx, key, expected).await?;
     let number = store::ticket_number(record.seq);
-    let (mut lead, rules) = lead_of(cx, &record).await?;
-    if let Some(o) = &lead.outcome {
-        return Err(DeskError::Conflict(format!(
-            "sales recorded the outcome \"{o}\" for lead {number} already; a lead that is ready again comes as a new event"
-        )));
-    }
     if input.fields.is_empty() && input.source.is_none() {
         return Err(DeskError::invalid(
             "fields",
@@ -232,15 +244,8 @@ pub async fn outcome(
     actor: &Actor,
     input: OutcomeInput,
 ) -> Result<(TicketRecord, LeadRecord), DeskError> {
-    let record = super::ticket(cx, key, expected).await?;
-    ensure_not_closed(&record)?;
+    let (record, mut lead, rules) = undecided(cx, key, expected).await?;
     let number = store::ticket_number(record.seq);
-    let (mut lead, rules) = lead_of(cx, &record).await?;
-    if let Some(o) = &lead.outcome {
-        return Err(DeskError::Conflict(format!(
-            "sales recorded the outcome \"{o}\" for lead {number} already"
-        )));
-    }
     if lead.handed_at.is_none() {
         let missing = store::missing_of(&lead);
         return Err(DeskError::Conflict(if missing.is_empty() {
