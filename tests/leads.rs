@@ -300,6 +300,17 @@ async fn each_outcome_is_recorded_reported_and_exported_per_trigger_and_source()
                 .contains("Budgetplanung"),
             "{t}"
         );
+        // Decided again under the rules, it stays with marketing.
+        let (status, re) = post(
+            server.url(&format!("/api/v1/tickets/{}/reclassify", numbers[3])),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            (status, re["decision"]["queue"].as_str()),
+            (200, Some("marketing")),
+            "{re}"
+        );
 
         let report = |group: &str| {
             let url = server.url(&format!("/api/v1/leads/report?group_by={group}"));

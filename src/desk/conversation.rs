@@ -451,6 +451,9 @@ pub(super) fn redecide(
             missing.as_deref(),
         );
     }
+    if let (Some(l), Some(r)) = (lead, &rules.sla.lead) {
+        super::leads::keep_outcome(r, &mut decision, l);
+    }
     let mut kept = serde_json::Map::new();
     if let Some(by_person) = person_decided_queue(record) {
         if *decision.queue != *record.queue {

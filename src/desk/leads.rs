@@ -55,6 +55,30 @@ pub(super) fn route(rules: &LeadRules, d: &mut Decision, missing: &[String]) {
     d.to_people(Some(queue), reason);
 }
 
+/// Why a requalified lead is in marketing's queue.
+fn requalified(rules: &LeadRules, by: &str, reason: &str) -> Reason {
+    Reason {
+        by: ReasonKind::Lead,
+        rule: Some("lead".into()),
+        at: Some(rules.at.clone()),
+        why: format!("requalified by {by}: {reason}").into(),
+    }
+}
+
+/// A decided lead stays where its outcome put it when the ticket is decided again: a
+/// requalified one with marketing.
+pub(super) fn keep_outcome(rules: &LeadRules, d: &mut Decision, lead: &LeadRecord) {
+    if lead.outcome.as_deref() == Some("requalify") {
+        let reason = requalified(
+            rules,
+            lead.outcome_by.as_deref().unwrap_or_default(),
+            lead.reason.as_deref().unwrap_or_default(),
+        );
+        d.queue = rules.back_to.clone();
+        d.trace.queue = Arc::new(reason);
+    }
+}
+
 /// The lead an event of `trigger` carries, if its trigger makes leads: the fields given,
 /// those missing, and its source (the event's reference when none is given).
 pub fn new_lead(
@@ -299,13 +323,8 @@ pub async fn outcome(
     };
     if let Outcome::Requalify { reason } = &outcome {
         let mut trace = record.trace.clone();
-        trace["queue"] = serde_json::to_value(Reason {
-            by: ReasonKind::Lead,
-            rule: Some("lead".into()),
-            at: Some(rules.at.clone()),
-            why: format!("requalified by {}: {reason}", actor.author()).into(),
-        })
-        .map_err(store::StoreError::from)?;
+        trace["queue"] = serde_json::to_value(requalified(rules, actor.author(), reason))
+            .map_err(store::StoreError::from)?;
         update.queue = Some(rules.back_to.to_string());
         update.trace = Some(trace);
     }
