@@ -42,12 +42,7 @@ pub(super) fn route(rules: &LeadRules, d: &mut Decision, missing: &[String]) {
             ),
         )
     };
-    let reason = Arc::new(Reason {
-        by: ReasonKind::Lead,
-        rule: Some("lead".into()),
-        at: Some(rules.at.clone()),
-        why: why.into(),
-    });
+    let reason = Arc::new(reason(rules, why));
     let tag: Arc<str> = TAG.into();
     if !d.tags.contains(&tag) {
         d.tags.push(tag);
@@ -55,14 +50,19 @@ pub(super) fn route(rules: &LeadRules, d: &mut Decision, missing: &[String]) {
     d.to_people(Some(queue), reason);
 }
 
-/// Why a requalified lead is in marketing's queue.
-fn requalified(rules: &LeadRules, by: &str, reason: &str) -> Reason {
+/// A decision `[lead]` made, and why.
+fn reason(rules: &LeadRules, why: String) -> Reason {
     Reason {
         by: ReasonKind::Lead,
         rule: Some("lead".into()),
         at: Some(rules.at.clone()),
-        why: format!("requalified by {by}: {reason}").into(),
+        why: why.into(),
     }
+}
+
+/// Why a requalified lead is in marketing's queue.
+fn requalified(rules: &LeadRules, by: &str, why: &str) -> Reason {
+    reason(rules, format!("requalified by {by}: {why}"))
 }
 
 /// A decided lead stays where its outcome put it when the ticket is decided again: a
