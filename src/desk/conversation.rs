@@ -24,34 +24,36 @@ pub async fn apply(
     record: &TicketRecord,
     changes: Vec<ClockChange>,
 ) -> Result<TicketRecord, DeskError> {
-    apply_with(cx, record, changes, TicketUpdate::default()).await
-}
-
-/// [`apply`], with more changes to the ticket in the same write (a queue, its lead).
-pub async fn apply_with(
-    cx: &Ctx<'_>,
-    record: &TicketRecord,
-    changes: Vec<ClockChange>,
-    update: TicketUpdate<'_>,
-) -> Result<TicketRecord, DeskError> {
-    let updated = apply_at(cx.store, &cx.rules, cx.now, record, changes, update).await?;
+    let updated = apply_at(cx.store, &cx.rules, cx.now, record, changes).await?;
     cx.wake_assigner();
     Ok(updated)
 }
 
-/// [`apply_with`] without a request's context (the worker's rounds).
+/// [`apply`] without a request's context (the worker's rounds).
 async fn apply_at(
     store: &store::Store,
     rules: &crate::rules::CompiledRules,
     now: chrono::DateTime<chrono::Utc>,
     record: &TicketRecord,
     changes: Vec<ClockChange>,
-    mut update: TicketUpdate<'_>,
 ) -> Result<TicketRecord, store::StoreError> {
+    let (_, update) = clock_update(rules, now, record, changes)?;
+    store.update_ticket(record, update, now).await
+}
+
+/// A ticket's clocks after `changes`, and the update that stores them with their events:
+/// for a caller that writes more of the ticket in the same write (a lead's outcome).
+pub(super) fn clock_update<'a>(
+    rules: &crate::rules::CompiledRules,
+    now: chrono::DateTime<chrono::Utc>,
+    record: &TicketRecord,
+    changes: Vec<ClockChange>,
+) -> Result<(SlaState, TicketUpdate<'a>), store::StoreError> {
     let mut clocks = store::clock_state(record)?.unwrap_or_else(|| SlaState {
         status: record.status.clone(),
         ..SlaState::default()
     });
+    let mut update = TicketUpdate::default();
     for c in changes {
         clocks.apply(&c.event, now, &rules.calendars);
         let mut data = c.data;
@@ -66,7 +68,7 @@ async fn apply_at(
         }
     }
     update.sla = Some(SlaColumns::new(&clocks, &rules.calendars, now));
-    store.update_ticket(record, update, now).await
+    Ok((clocks, update))
 }
 
 /// Resolves up to `limit` automatic answers that the customer has left without a verdict
@@ -95,16 +97,7 @@ pub async fn resolve_silent_answers(
         change.data["reason"] = serde_json::json!(format!(
             "no verdict or reply on the automatic answer within {days} days ([faq] resolve-after-days)"
         ));
-        match apply_at(
-            store,
-            rules,
-            now,
-            &record,
-            vec![change],
-            TicketUpdate::default(),
-        )
-        .await
-        {
+        match apply_at(store, rules, now, &record, vec![change]).await {
             Ok(_) => resolved += 1,
             Err(store::StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e),
@@ -437,10 +430,9 @@ pub(super) fn redecide(
     })?;
     let rules = &cx.rules;
     let mut decision = classify(rules, &ticket);
-    let task = store::tags_of(record)?.iter().find_map(|t| {
-        let kind = t.strip_prefix("trigger:")?;
-        rules.sla.triggers.get(kind)
-    });
+    let task = store::tags_of(record)?
+        .iter()
+        .find_map(|t| rules.sla.triggers.get(crate::sla::Trigger::kind_of(t)?));
     if let Some(t) = task {
         let missing = lead.map(store::missing_of);
         super::intake::as_task(

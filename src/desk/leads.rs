@@ -311,16 +311,21 @@ pub async fn outcome(
         "reason": outcome.reason(),
         "opportunity": outcome.opportunity(),
     });
-    lead.within_sla = within_target(cx, &record, [&acted, &change])?;
+    let (clocks, mut update) =
+        conversation::clock_update(&cx.rules, cx.now, &record, vec![acted, change])?;
+    // In time: the lead's resolution clock, now stopped, is met.
+    lead.within_sla = clocks
+        .clocks
+        .iter()
+        .rev()
+        .find(|c| c.metric == Metric::Resolution)
+        .and_then(|c| c.met);
     lead.outcome = Some(outcome.name().to_owned());
     lead.reason = outcome.reason().map(str::to_owned);
     lead.opportunity = outcome.opportunity().map(str::to_owned);
     lead.outcome_at = Some(cx.now);
     lead.outcome_by = Some(actor.author().to_owned());
-    let mut update = TicketUpdate {
-        lead: Some(lead.clone()),
-        ..Default::default()
-    };
+    update.lead = Some(lead.clone());
     if let Outcome::Requalify { reason } = &outcome {
         let mut trace = record.trace.clone();
         trace["queue"] = serde_json::to_value(requalified(rules, actor.author(), reason))
@@ -328,28 +333,9 @@ pub async fn outcome(
         update.queue = Some(rules.back_to.to_string());
         update.trace = Some(trace);
     }
-    let updated = conversation::apply_with(cx, &record, vec![acted, change], update).await?;
+    let updated = cx.store.update_ticket(&record, update, cx.now).await?;
+    cx.wake_assigner();
     Ok((updated, lead))
-}
-
-/// Whether the lead's resolution clock is met once `changes` resolve it; none without one.
-fn within_target(
-    cx: &Ctx<'_>,
-    record: &TicketRecord,
-    changes: [&ClockChange; 2],
-) -> Result<Option<bool>, DeskError> {
-    let Some(mut clocks) = store::clock_state(record)? else {
-        return Ok(None);
-    };
-    for c in changes {
-        clocks.apply(&c.event, cx.now, &cx.rules.calendars);
-    }
-    Ok(clocks
-        .clocks
-        .iter()
-        .rev()
-        .find(|c| c.metric == Metric::Resolution)
-        .and_then(|c| c.met))
 }
 
 /// The stored lead as the report reads it.
