@@ -69,13 +69,15 @@ pub async fn record(
         TriggerStart::FollowUp { .. } => ("follow-up", Metric::FollowUp),
     };
     let clocks = clock_state(&r.ticket)?;
-    let missing = match r.trigger.starts {
-        TriggerStart::Task { .. } => cx
-            .store
+    // Only a lead trigger's task carries a lead.
+    let lead_trigger = cx.rules.sla.lead.as_ref().is_some_and(|l| l.is_lead(&kind));
+    let missing = if lead_trigger {
+        cx.store
             .lead(r.ticket.id)
             .await?
-            .map(|l| store::missing_of(&l)),
-        TriggerStart::FollowUp { .. } => None,
+            .map(|l| store::missing_of(&l))
+    } else {
+        None
     };
     let due_at = clocks.as_ref().and_then(|s| {
         s.clocks

@@ -124,10 +124,18 @@ pub enum TriggerStart {
     },
 }
 
+/// How a trigger's tag begins.
+const TAG_PREFIX: &str = "trigger:";
+
 impl Trigger {
     /// The tag a task ticket of this trigger carries, which `when.trigger` matches.
     pub fn tag(kind: &str) -> String {
-        format!("trigger:{kind}")
+        format!("{TAG_PREFIX}{kind}")
+    }
+
+    /// The kind of trigger whose task a ticket with `tag` is, if the tag is such a one.
+    pub fn kind_of(tag: &str) -> Option<&str> {
+        tag.strip_prefix(TAG_PREFIX)
     }
 }
 

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use entity::leads;
@@ -88,21 +91,8 @@ pub fn missing_of(l: &LeadRecord) -> Vec<String> {
 
 /// Writes a lead's row whole, new or changed.
 pub(super) async fn put<C: ConnectionTrait>(db: &C, lead: &LeadRecord) -> Result<(), StoreError> {
-    let row = leads::ActiveModel {
-        ticket_id: Set(lead.ticket_id),
-        created_at: Set(lead.created_at),
-        trigger: Set(lead.trigger.clone()),
-        source: Set(lead.source.clone()),
-        fields: Set(lead.fields.clone()),
-        missing: Set(lead.missing.clone()),
-        handed_at: Set(lead.handed_at),
-        outcome: Set(lead.outcome.clone()),
-        reason: Set(lead.reason.clone()),
-        opportunity: Set(lead.opportunity.clone()),
-        outcome_at: Set(lead.outcome_at),
-        outcome_by: Set(lead.outcome_by.clone()),
-        within_sla: Set(lead.within_sla),
-    };
+    // Every column written, not only those that differ from a row read before.
+    let row = lead.clone().into_active_model().reset_all();
     leads::Entity::insert(row)
         .on_conflict(
             OnConflict::column(leads::Column::TicketId)
@@ -129,7 +119,6 @@ pub(super) async fn put<C: ConnectionTrait>(db: &C, lead: &LeadRecord) -> Result
 /// same values in its `lead.*` events; which fields were given, the trigger, source and
 /// outcome stay for the report.
 pub(super) async fn erase<C: ConnectionTrait>(db: &C, ticket_id: Uuid) -> Result<(), StoreError> {
-    use sea_orm::{ActiveModelTrait, IntoActiveModel};
     fn blank(v: &serde_json::Value) -> serde_json::Value {
         match v.as_object() {
             Some(m) => m
@@ -191,7 +180,6 @@ impl Store {
         ids: Vec<Uuid>,
     ) -> Result<std::collections::HashMap<Uuid, LeadTicket>, StoreError> {
         use entity::tickets::Column as T;
-        use sea_orm::QuerySelect;
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(1_000) {
             let rows: Vec<(Uuid, i64, Text, Text, Text)> = entity::tickets::Entity::find()

@@ -427,9 +427,7 @@ impl Store {
                 let id = r.message_id.clone();
                 raws.push((id, read_raw(&self.db, r).await?));
             }
-            let lead = entity::leads::Entity::find_by_id(t.id)
-                .one(&self.db)
-                .await?;
+            let lead = self.lead(t.id).await?;
             out_tickets.push(json!({
                 "number": super::ticket_number(t.seq),
                 "lead": lead.map(|l| json!({

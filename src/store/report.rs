@@ -124,7 +124,7 @@ pub(super) async fn insert_clocks<C: ConnectionTrait>(
 fn ticket_trigger(r: &TicketRecord) -> Result<String, StoreError> {
     Ok(super::tags_of(r)?
         .iter()
-        .find_map(|t| t.strip_prefix("trigger:").map(str::to_owned))
+        .find_map(|t| crate::sla::Trigger::kind_of(t).map(str::to_owned))
         .unwrap_or_else(|| INBOUND.to_owned()))
 }
 
