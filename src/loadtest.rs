@@ -143,12 +143,15 @@ impl ExternalServer {
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()?;
-        let server = ExternalServer { child, _data: data };
+        let mut server = ExternalServer { child, _data: data };
         let base = format!("http://127.0.0.1:{port}");
         let ready = format!("{base}/readyz");
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::bail!("the external server ended before it was ready: {status}");
+            }
             if let Ok(r) = client.get(&ready).send().await {
                 if r.status().is_success() {
                     return Ok((server, base));
@@ -333,7 +336,6 @@ pub async fn run(
         postgres: config.db_url.starts_with("postgres"),
         server: None,
     };
-    let pg = watched;
     let mut cpu_ms = [None; 4];
 
     // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
@@ -341,7 +343,7 @@ pub async fn run(
     let now = Utc::now();
     let decided = decided_tickets(&rules, &samples, now);
     let decided = Arc::new(decided);
-    let cpu = CpuTotals::now(pg);
+    let cpu = CpuTotals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -361,7 +363,7 @@ pub async fn run(
         raw += t.await??;
     }
     let raw_per_s = raw as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[0] = cpu.and_then(|c| c.per_ticket(pg, raw));
+    cpu_ms[0] = cpu.and_then(|c| c.per_ticket(watched, raw));
 
     // A real server on an ephemeral port: in this process, or in one of its own.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -382,7 +384,6 @@ pub async fn run(
             (url, Some(server), None)
         }
     };
-    let pg = watched;
     // Intake as a mail gateway or web form does it: with a gateway token.
     let token = crate::store::new_token();
     let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -401,7 +402,7 @@ pub async fn run(
     let samples = Arc::new(samples);
 
     // 2. Saturation.
-    let cpu = CpuTotals::now(pg);
+    let cpu = CpuTotals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -422,12 +423,12 @@ pub async fn run(
         http += t.await??;
     }
     let http_per_s = http as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[1] = cpu.and_then(|c| c.per_ticket(pg, http));
+    cpu_ms[1] = cpu.and_then(|c| c.per_ticket(watched, http));
 
     // 3. Fixed rate, latency from the scheduled start.
     let total = (config.rate * config.seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / config.rate as f64);
-    let cpu = CpuTotals::now(pg);
+    let cpu = CpuTotals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
@@ -455,7 +456,7 @@ pub async fn run(
         errors += (!ok) as usize;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    cpu_ms[2] = cpu.and_then(|c| c.per_ticket(pg, total - errors));
+    cpu_ms[2] = cpu.and_then(|c| c.per_ticket(watched, total - errors));
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
@@ -465,7 +466,7 @@ pub async fn run(
     let mail_url = url.replace("/api/v1/tickets", "/api/v1/intake/mail");
     let mail_bytes = sample_mail(&samples[0], 0).len();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let cpu = CpuTotals::now(pg);
+    let cpu = CpuTotals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..config.concurrency {
@@ -497,7 +498,7 @@ pub async fn run(
         mails += t.await??;
     }
     let mail_per_s = mails as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[3] = cpu.and_then(|c| c.per_ticket(pg, mails));
+    cpu_ms[3] = cpu.and_then(|c| c.per_ticket(watched, mails));
     let report = BenchReport {
         mail_per_s,
         mail_bytes,
