@@ -19,6 +19,9 @@ pub async fn round(
     now: DateTime<Utc>,
 ) -> Result<Vec<Assigned>, StoreError> {
     let mut out = Vec::new();
+    if !store.anyone_available().await? {
+        return Ok(out);
+    }
     // Queue by queue, so that one queue nobody can staff holds up no other.
     for queue in rules.queues.values().filter(|q| q.policy.automatic()) {
         let queues = [queue.id.to_string()];

@@ -196,7 +196,9 @@ impl Desk {
     }
 
     /// Runs assignment rounds whenever a workflow signals that a waiting ticket may find its
-    /// agent, until the process ends. Wakes coalesce, so a burst of tickets costs one round.
+    /// agent, until the process ends. Wakes coalesce, and a round follows the last one after
+    /// [`ROUND_PAUSE`] at the earliest: a busy intake costs a few rounds a second, not one
+    /// per ticket (each round is a transaction per automatic queue).
     pub async fn assign_on_wake(self: Arc<Self>) {
         loop {
             self.assigner.notified().await;
@@ -204,9 +206,14 @@ impl Desk {
             if let Err(e) = assign::round(&self.store, &rules, self.clock.now()).await {
                 tracing::warn!("assignment round failed, the worker retries: {e}");
             }
+            tokio::time::sleep(ROUND_PAUSE).await;
         }
     }
 }
+
+/// The least time between two assignment rounds on wake-ups: a ticket waits at most this
+/// long for its agent beyond the round itself.
+const ROUND_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The inputs of one workflow call.
 pub struct Ctx<'a> {

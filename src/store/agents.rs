@@ -173,6 +173,16 @@ impl Store {
             .await?)
     }
 
+    /// Whether any agent is available now: an assignment round with nobody to give tickets
+    /// to ends after this one read, without a transaction or a lock per queue.
+    pub async fn anyone_available(&self) -> Result<bool, StoreError> {
+        Ok(agents::Entity::find()
+            .filter(agents::Column::Presence.eq("available"))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     pub async fn set_presence(
         &self,
         id: &str,
