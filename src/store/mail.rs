@@ -62,18 +62,20 @@ pub enum Sent {
     },
 }
 
-/// Writes a received mail's raw bytes and attachments (its message row is written by the
-/// caller, with the Message-ID).
+/// Writes received mails' raw bytes and attachments (their message rows are written by the
+/// caller, with the Message-IDs): a batch's mails in a few multi-row inserts.
 pub(super) async fn insert_inbound(
     txn: &DatabaseTransaction,
-    ticket: Uuid,
-    mail: &InboundMail,
-    now: DateTime<Utc>,
+    mails: &[(Uuid, &InboundMail, DateTime<Utc>)],
 ) -> Result<(), StoreError> {
-    write_raw(txn, &mail.message_id, ticket, &mail.raw, now).await?;
-    if !mail.attachments.is_empty() {
-        attachments::Entity::insert_many(mail.attachments.iter().map(|a| {
-            attachments::ActiveModel {
+    let raws: Vec<_> = mails
+        .iter()
+        .map(|&(t, m, at)| (m.message_id.as_str(), t, m.raw.as_slice(), at))
+        .collect();
+    write_raw(txn, &raws).await?;
+    let rows = mails.iter().flat_map(|&(ticket, mail, now)| {
+        mail.attachments.iter().map(move |a| {
+            let row = attachments::ActiveModel {
                 ticket_id: Set(ticket),
                 message_id: Set(mail.message_id.clone()),
                 name: Set(a.name.clone()),
@@ -84,45 +86,84 @@ pub(super) async fn insert_inbound(
                 note: Set(a.note.clone()),
                 created_at: Set(now),
                 ..Default::default()
-            }
-        }))
-        .exec_without_returning(txn)
-        .await?;
+            };
+            (a.content.as_ref().map_or(0, Vec::len), row)
+        })
+    });
+    for chunk in by_size(rows) {
+        attachments::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
 
-/// The most of a raw mail one row holds: through the driver a bound value is copied several
-/// times, so a 50 MB mail is written and read a part at a time.
+/// The most of a raw mail one row holds, and the most bytes one multi-row insert binds:
+/// through the driver a bound value is copied several times, so a 50 MB mail is written
+/// and read a part at a time.
 const RAW_PART: usize = 1 << 20;
 
-/// Stores a mail's bytes: the first part in `mail_raw`, the rest in `mail_raw_parts`, each
-/// written without RETURNING (reading a part back would double what it costs).
+/// Most rows one multi-row insert writes (far below the databases' limits on bound values).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Rows grouped for multi-row inserts, each group at most [`RAW_PART`] bytes (a larger row
+/// alone) and [`ROWS_PER_INSERT`] rows.
+fn by_size<R>(rows: impl IntoIterator<Item = (usize, R)>) -> Vec<Vec<R>> {
+    let mut out: Vec<Vec<R>> = Vec::new();
+    let mut bytes = 0;
+    for (size, row) in rows {
+        match out.last_mut() {
+            Some(last) if bytes + size <= RAW_PART && last.len() < ROWS_PER_INSERT => {
+                bytes += size;
+                last.push(row);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![row]);
+            }
+        }
+    }
+    out
+}
+
+/// Stores mails' bytes, each given as (Message-ID, ticket, bytes, time): the first part in
+/// `mail_raw`, the rest in `mail_raw_parts`, written without RETURNING (reading a part back
+/// would double what it costs).
 pub(super) async fn write_raw<C: ConnectionTrait>(
     c: &C,
-    message_id: &str,
-    ticket: Uuid,
-    raw: &[u8],
-    at: DateTime<Utc>,
+    mails: &[(&str, Uuid, &[u8], DateTime<Utc>)],
 ) -> Result<(), StoreError> {
-    let mut parts = raw.chunks(RAW_PART);
-    mail_raw::Entity::insert(mail_raw::ActiveModel {
-        message_id: Set(message_id.to_owned()),
-        ticket_id: Set(ticket),
-        raw: Set(parts.next().unwrap_or_default().to_vec()),
-        created_at: Set(at),
-    })
-    .exec_without_returning(c)
-    .await?;
-    for (seq, part) in (1..).zip(parts) {
-        mail_raw_parts::Entity::insert(mail_raw_parts::ActiveModel {
+    let mut firsts = Vec::with_capacity(mails.len());
+    let mut rest = Vec::new();
+    for &(message_id, ticket, raw, at) in mails {
+        let mut parts = raw.chunks(RAW_PART);
+        let first = parts.next().unwrap_or_default();
+        let row = mail_raw::ActiveModel {
             message_id: Set(message_id.to_owned()),
-            seq: Set(seq),
             ticket_id: Set(ticket),
-            bytes: Set(part.to_vec()),
-        })
-        .exec_without_returning(c)
-        .await?;
+            raw: Set(first.to_vec()),
+            created_at: Set(at),
+        };
+        firsts.push((first.len(), row));
+        rest.extend((1..).zip(parts).map(|(seq, part)| {
+            let row = mail_raw_parts::ActiveModel {
+                message_id: Set(message_id.to_owned()),
+                seq: Set(seq),
+                ticket_id: Set(ticket),
+                bytes: Set(part.to_vec()),
+            };
+            (part.len(), row)
+        }));
+    }
+    for chunk in by_size(firsts) {
+        mail_raw::Entity::insert_many(chunk)
+            .exec_without_returning(c)
+            .await?;
+    }
+    for chunk in by_size(rest) {
+        mail_raw_parts::Entity::insert_many(chunk)
+            .exec_without_returning(c)
+            .await?;
     }
     Ok(())
 }
@@ -166,15 +207,14 @@ pub(super) async fn delete_raw<C: ConnectionTrait>(
     Ok(mails.exec(c).await?.rows_affected)
 }
 
-/// Queues an outbound mail; `number` replaces the ticket-number placeholder.
-pub(super) async fn insert_outbound(
-    txn: &DatabaseTransaction,
+/// An outbound mail's row in the outbox; `number` replaces the ticket-number placeholder.
+pub(super) fn outbound_row(
     ticket: Uuid,
     mail: &OutboundMail,
     body: &str,
     number: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> mail_outbox::ActiveModel {
     mail_outbox::ActiveModel {
         ticket_id: Set(ticket),
         message_id: Set(mail.message_id.clone()),
@@ -194,9 +234,6 @@ pub(super) async fn insert_outbound(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(txn)
-    .await?;
-    Ok(())
 }
 
 impl Store {

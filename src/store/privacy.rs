@@ -263,7 +263,7 @@ async fn scrub_mentions(
         let scrubbed = replace_all(&text, needles);
         if scrubbed != text {
             delete_raw(txn, None, Some(&message_id)).await?;
-            write_raw(txn, &message_id, ticket, scrubbed.as_bytes(), at).await?;
+            write_raw(txn, &[(&message_id, ticket, scrubbed.as_bytes(), at)]).await?;
             done.raw_mails += 1;
         }
     }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -388,7 +388,14 @@ impl Store {
         }
         if let Some(m) = update.message {
             let number = super::ticket_number(record.seq);
-            insert_message(&txn, record.id, &record.subject, &m, &number, now).await?;
+            let on = MessageOn {
+                ticket: record.id,
+                subject: &record.subject,
+                message: &m,
+                number: &number,
+                at: now,
+            };
+            insert_messages(&txn, &[on]).await?;
         }
         insert_events(&txn, record.id, update.events, now).await?;
         if let Some(lead) = &update.lead {
@@ -477,53 +484,83 @@ pub(super) fn decision_columns(d: &Decision) -> tickets::ActiveModel {
     }
 }
 
-/// Adds a message to a ticket, with the mail it came as or is to be sent as; `number`
-/// replaces the ticket-number placeholder in what we write (never in a customer's text).
-pub(super) async fn insert_message(
+/// A message to add to a ticket.
+pub(super) struct MessageOn<'a> {
+    pub ticket: Uuid,
+    /// The ticket's subject.
+    pub subject: &'a str,
+    pub message: &'a NewMessage,
+    /// The ticket's number, for the placeholder in what we write.
+    pub number: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Adds messages to tickets, with the mails they came as or are to be sent as: the ticket
+/// number replaces its placeholder in what we write (never in a customer's text). A batch's
+/// messages take one insert, their mails and outbox rows a few more.
+pub(super) async fn insert_messages(
     txn: &sea_orm::DatabaseTransaction,
-    ticket: Uuid,
-    subject: &str,
-    m: &NewMessage,
-    number: &str,
-    now: DateTime<Utc>,
+    list: &[MessageOn<'_>],
 ) -> Result<(), StoreError> {
-    let ours = m.direction == "outbound";
-    let fill = |s: &str| {
-        if ours {
-            s.replace(TICKET_NUMBER, number)
-        } else {
-            s.to_owned()
-        }
-    };
-    let body = fill(&m.body);
-    let message_id = m
-        .mail
-        .as_ref()
-        .map(|i| i.message_id.clone())
-        .or_else(|| m.outbound.as_ref().map(|o| o.message_id.clone()));
-    messages::ActiveModel {
-        ticket_id: Set(ticket),
-        direction: Set(m.direction.clone()),
-        author: Set(m.author.clone()),
-        subject: Set(subject.to_owned()),
-        body: Set(body.clone()),
-        created_at: Set(now),
-        message_id: Set(message_id),
-        mail: Set(m.mail.as_ref().map(|i| i.meta.clone())),
-        channel: Set(m.channel.clone()),
-        ..Default::default()
+    if list.is_empty() {
+        return Ok(());
     }
-    .insert(txn)
-    .await?;
-    if let Some(i) = &m.mail {
-        mail::insert_inbound(txn, ticket, i, now).await?;
-    }
-    if let Some(o) = &m.outbound {
-        let o = OutboundMail {
-            subject: fill(&o.subject),
-            ..o.clone()
+    let mut rows = Vec::with_capacity(list.len());
+    let mut inbound = Vec::new();
+    let mut outbox = Vec::new();
+    for &MessageOn {
+        ticket,
+        subject,
+        message: m,
+        number,
+        at: now,
+    } in list
+    {
+        let ours = m.direction == "outbound";
+        let fill = |s: &str| {
+            if ours {
+                s.replace(TICKET_NUMBER, number)
+            } else {
+                s.to_owned()
+            }
         };
-        mail::insert_outbound(txn, ticket, &o, &body, number, now).await?;
+        let body = fill(&m.body);
+        let message_id = m
+            .mail
+            .as_ref()
+            .map(|i| i.message_id.clone())
+            .or_else(|| m.outbound.as_ref().map(|o| o.message_id.clone()));
+        if let Some(i) = &m.mail {
+            inbound.push((ticket, i, now));
+        }
+        if let Some(o) = &m.outbound {
+            let o = OutboundMail {
+                subject: fill(&o.subject),
+                ..o.clone()
+            };
+            outbox.push(mail::outbound_row(ticket, &o, &body, number, now));
+        }
+        rows.push(messages::ActiveModel {
+            ticket_id: Set(ticket),
+            direction: Set(m.direction.clone()),
+            author: Set(m.author.clone()),
+            subject: Set(subject.to_owned()),
+            body: Set(body),
+            created_at: Set(now),
+            message_id: Set(message_id),
+            mail: Set(m.mail.as_ref().map(|i| i.meta.clone())),
+            channel: Set(m.channel.clone()),
+            ..Default::default()
+        });
+    }
+    messages::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    mail::insert_inbound(txn, &inbound).await?;
+    if !outbox.is_empty() {
+        entity::mail_outbox::Entity::insert_many(outbox)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use entity::{events, idempotency_keys, messages, tickets};
 
-use super::tickets::{by_id, decision_columns, insert_message};
+use super::tickets::{by_id, decision_columns, insert_messages, MessageOn};
 use super::{
     is_unique_violation, mail, ticket_number, Created, NewTicket, Store, StoreError, TicketRecord,
 };
@@ -300,21 +300,38 @@ async fn insert_batch(
     messages::Entity::insert_many(message_rows)
         .exec_without_returning(&txn)
         .await?;
+    let mails: Vec<_> = items
+        .iter()
+        .zip(&ids)
+        .filter_map(|(&(new, now), &id)| new.mail.as_ref().map(|m| (id, m, now)))
+        .collect();
+    mail::insert_inbound(&txn, &mails).await?;
     for (&(new, now), &id) in items.iter().zip(&ids) {
-        if let Some(mail) = &new.mail {
-            mail::insert_inbound(&txn, id, mail, now).await?;
-        }
         if let Some(lead) = &new.lead {
             super::leads::put(&txn, &lead.record(id, now)).await?;
         }
     }
-    for (id, m, subject, now) in answers {
-        let number = seq_of
-            .get(&id)
-            .map(|&seq| ticket_number(seq))
-            .unwrap_or_default();
-        insert_message(&txn, id, subject, m, &number, now).await?;
-    }
+    let numbers: Vec<String> = answers
+        .iter()
+        .map(|(id, ..)| {
+            seq_of
+                .get(id)
+                .map(|&seq| ticket_number(seq))
+                .unwrap_or_default()
+        })
+        .collect();
+    let answered: Vec<_> = answers
+        .iter()
+        .zip(&numbers)
+        .map(|(&(ticket, message, subject, at), number)| MessageOn {
+            ticket,
+            subject,
+            message,
+            number,
+            at,
+        })
+        .collect();
+    insert_messages(&txn, &answered).await?;
     events::Entity::insert_many(event_rows)
         .exec_without_returning(&txn)
         .await?;
