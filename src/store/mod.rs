@@ -89,6 +89,27 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Whether a PostgreSQL URL (or the environment) says how to use TLS.
+fn names_tls(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .any(|p| p.starts_with("sslmode=") || p.starts_with("ssl-mode="))
+        || std::env::var_os("PGSSLMODE").is_some()
+}
+
+/// A host name that is this machine: `localhost`, a loopback address, or a Unix socket's
+/// directory.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Store {
     /// Connects, refuses a schema newer than this binary, and runs pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -118,6 +139,17 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .pragma("wal_autocheckpoint", "0")
+            });
+        } else if !names_tls(url) {
+            // A PostgreSQL on this machine is reached without TLS unless the URL or
+            // PGSSLMODE asks for it: the bytes never leave the host, and encrypting every
+            // ticket's rows costs both sides CPU (sqlx would otherwise prefer TLS).
+            opts.map_sqlx_postgres_opts(|o| {
+                if is_loopback(o.get_host()) {
+                    o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+                } else {
+                    o
+                }
             });
         }
         let db = Database::connect(opts).await?;
@@ -220,5 +252,48 @@ mod tests {
         assert_eq!(parse_ticket_number("T-"), None);
         assert_eq!(parse_ticket_number("T-0"), None);
         assert_eq!(parse_ticket_number("X-1"), None);
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::{is_loopback, names_tls};
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "/run/postgresql",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "db.example.org",
+            "10.0.0.5",
+            "192.168.1.1",
+            "::2",
+            "localhost.example.org",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn a_url_that_names_its_tls_mode_keeps_it() {
+        assert!(names_tls("postgres://u@127.0.0.1/db?sslmode=require"));
+        assert!(names_tls(
+            "postgres://u@127.0.0.1/db?application_name=x&ssl-mode=verify-full"
+        ));
+        if std::env::var_os("PGSSLMODE").is_none() {
+            assert!(!names_tls("postgres://u@127.0.0.1/db"));
+            assert!(!names_tls(
+                "postgres://u@127.0.0.1/db?application_name=sslmode"
+            ));
+        }
     }
 }
