@@ -1,6 +1,7 @@
 //! Hostile and broken clients through the real server and database (SQLite, and PostgreSQL
 //! when `TRIAGE_TEST_DATABASE_URL` is set): a gateway learns nothing but a receipt, bad
-//! input is refused naming the field, lists keep their caps, and SQLite runs in WAL mode.
+//! input is refused naming the field, lists keep their caps, and SQLite runs in WAL mode with
+//! a log that does not stay past its bound.
 
 mod common;
 
@@ -320,4 +321,75 @@ async fn sqlite_databases_run_in_wal_mode() {
         .unwrap();
     let mode: String = row.try_get("", "journal_mode").unwrap();
     assert_eq!(mode, "wal");
+}
+
+/// A mail with an attachment of `kib` KiB (bytes that do not repeat), `n` making it unique.
+fn mail_with_attachment(n: usize, kib: usize) -> String {
+    use base64::Engine;
+    let bytes: Vec<u8> = (0..kib * 1024)
+        .map(|i| ((i as u64 * 2_654_435_761 + n as u64) >> 7) as u8)
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: Kim <kim{n}@example.org>\r\nTo: helpdesk@example.com\r\n\
+         Subject: Scan {n} attached\r\nMessage-ID: <wal-{n}@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe scan, as asked.\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"scan{n}.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    )
+}
+
+#[tokio::test]
+async fn the_sqlite_log_does_not_stay_past_its_bound() {
+    if !backends().contains(&Backend::Sqlite) {
+        return;
+    }
+    const BOUND: u64 = 64 << 20;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = TestServer::start(&db).await;
+    let wal = std::path::PathBuf::from(
+        db.url
+            .trim_start_matches("sqlite://")
+            .trim_end_matches("?mode=rwc")
+            .to_owned()
+            + "-wal",
+    );
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let gateway = client_with("test-gateway-token");
+    // About 4 MiB of log a mail (the mail as received, its attachment): past the bound.
+    let mut n = 0;
+    while size() <= BOUND + (16 << 20) {
+        n += 1;
+        assert!(n <= 100, "the log stays at {} bytes", size());
+        let (status, v) =
+            common::deliver_mail(&gateway, &server, mail_with_attachment(n, 2048)).await;
+        assert_eq!(status, 201, "{v}");
+    }
+    let grown = size();
+    // Intake goes on: the log starts over and its file is cut back to the bound.
+    let mut under = false;
+    for i in 0..100 {
+        let (status, v) =
+            common::deliver_mail(&gateway, &server, mail_with_attachment(1000 + i, 1)).await;
+        assert_eq!(status, 201, "{v}");
+        if size() <= BOUND {
+            under = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        under,
+        "the log grew to {grown} bytes and stays at {}",
+        size()
+    );
+    server.stop().await;
 }

@@ -139,6 +139,7 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", writer::WAL_BOUND.to_string())
             });
         } else if !names_tls(url) {
             // A PostgreSQL on this machine is reached without TLS unless the URL or
@@ -154,11 +155,13 @@ impl Store {
         }
         let db = Database::connect(opts).await?;
         // SQLite has one writer anyway; PostgreSQL takes several transactions at once.
-        let intake = writer::spawn_writers(db.clone(), if sqlite { 1 } else { 4 });
-        if sqlite {
+        let wal = sqlite.then(writer::WalPast::default);
+        let intake = writer::spawn_writers(db.clone(), if sqlite { 1 } else { 4 }, wal.clone());
+        if let Some(past) = wal {
             tokio::spawn(writer::checkpoint_periodically(
                 db.clone(),
                 intake.downgrade(),
+                past,
             ));
         }
         Ok(Store {

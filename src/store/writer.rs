@@ -6,10 +6,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, Statement, TransactionTrait,
 };
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -122,33 +123,86 @@ async fn create_one(
     }
 }
 
+/// How large the SQLite WAL may grow before the writer starts it over: a log that only
+/// grows costs the file system new blocks (zeroed, then written) for every commit.
+pub(super) const WAL_BOUND: i64 = 64 << 20;
+
+/// Set by the background checkpoint when the SQLite WAL has passed [`WAL_BOUND`]; the writer
+/// then finishes the checkpoint between two batches, so that its next transaction starts
+/// the log over.
+pub(super) type WalPast = Arc<AtomicBool>;
+
 /// Copies the SQLite WAL back into the database file every second, without blocking
 /// writers (`PASSIVE`). Ends with the last handle to the store.
-pub(super) async fn checkpoint_periodically(db: DatabaseConnection, alive: mpsc::WeakSender<Job>) {
+///
+/// Under sustained intake the writer appends while the checkpoint copies, so the log is
+/// never wholly copied when the next transaction begins and SQLite never starts it over.
+/// Once it is past [`WAL_BOUND`], the writer is asked to run one more passive checkpoint
+/// between batches: it copies only what was written since this one, and the writer's next
+/// transaction reuses the log from its start (`journal_size_limit` cuts the file back).
+pub(super) async fn checkpoint_periodically(
+    db: DatabaseConnection,
+    alive: mpsc::WeakSender<Job>,
+    past: WalPast,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut page_size = None;
     loop {
         tick.tick().await;
         if alive.upgrade().is_none() {
             return;
         }
-        if let Err(e) = db
-            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-            .await
-        {
-            if matches!(e, DbErr::ConnectionAcquire(_)) {
-                return;
+        if page_size.is_none() {
+            page_size = pragma_number(&db, "PRAGMA page_size", "page_size").await;
+        }
+        match checkpoint(&db).await {
+            Ok(frames) => {
+                let bytes = frames * (page_size.unwrap_or(4096) + WAL_FRAME_HEADER);
+                if bytes > WAL_BOUND {
+                    past.store(true, Ordering::Relaxed);
+                }
             }
-            tracing::warn!("WAL checkpoint failed: {e}");
+            Err(DbErr::ConnectionAcquire(_)) => return,
+            Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
         }
     }
 }
 
-/// Starts `n` writers that take queued tickets in batches.
-pub(super) fn spawn_writers(db: DatabaseConnection, n: usize) -> mpsc::Sender<Job> {
+/// The bytes SQLite writes before each page in the WAL.
+const WAL_FRAME_HEADER: i64 = 24;
+
+/// A passive checkpoint; returns the frames in the log.
+async fn checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let row = db
+        .query_one(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get_by_index::<i64>(1).ok())
+        .unwrap_or(0))
+}
+
+async fn pragma_number(db: &DatabaseConnection, sql: &str, column: &str) -> Option<i64> {
+    let row = db
+        .query_one(Statement::from_string(DbBackend::Sqlite, sql))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", column).ok()
+}
+
+/// Starts `n` writers that take queued tickets in batches; with `wal`, they finish a
+/// checkpoint between batches when the SQLite WAL is past its bound.
+pub(super) fn spawn_writers(
+    db: DatabaseConnection,
+    n: usize,
+    wal: Option<WalPast>,
+) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..n {
-        let (db, rx) = (db.clone(), rx.clone());
+        let (db, rx, wal) = (db.clone(), rx.clone(), wal.clone());
         tokio::spawn(async move {
             loop {
                 let mut batch = Vec::new();
@@ -166,6 +220,14 @@ pub(super) fn spawn_writers(db: DatabaseConnection, n: usize) -> mpsc::Sender<Jo
                     }
                 }
                 write_batch(&db, batch).await;
+                if wal
+                    .as_ref()
+                    .is_some_and(|w| w.swap(false, Ordering::Relaxed))
+                {
+                    if let Err(e) = checkpoint(&db).await {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
+                }
             }
         });
     }
