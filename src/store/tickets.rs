@@ -37,7 +37,8 @@ pub struct NewTicket {
     pub faq: Option<serde_json::Value>,
     /// An automatic answer sent at intake, with its event.
     pub answer: Option<(NewMessage, NewEvent)>,
-    /// The e-mail the ticket arrived as.
+    /// The e-mail the ticket arrived as, its Message-ID looked up by the caller just before
+    /// (see [`super::Store::create_ticket`]).
     pub mail: Option<InboundMail>,
     /// More events for its trail (a link to a related ticket).
     pub events: Vec<NewEvent>,

@@ -45,7 +45,9 @@ impl Store {
         new: NewTicket,
         now: DateTime<Utc>,
     ) -> Result<Created, StoreError> {
-        if let Some(existing) = find_repeat(&self.db, &new).await? {
+        // A mail's Message-ID was looked up by its delivery a moment ago; a repeat that
+        // arrives meanwhile fails the batch on the unique index and is found then.
+        if let Some(existing) = find_repeat(&self.db, &new, Skip::MessageId).await? {
             return Ok(Created::Existing(existing));
         }
         let (tx, rx) = oneshot::channel();
@@ -68,10 +70,19 @@ impl Store {
     }
 }
 
-/// The ticket an earlier request with the same key or external id created, if any.
+/// Which lookup [`find_repeat`] leaves out.
+#[derive(PartialEq)]
+enum Skip {
+    Nothing,
+    MessageId,
+}
+
+/// The ticket an earlier request with the same key, Message-ID or external id created, if
+/// any.
 async fn find_repeat(
     db: &DatabaseConnection,
     new: &NewTicket,
+    skip: Skip,
 ) -> Result<Option<TicketRecord>, StoreError> {
     if let Some((key, hash)) = &new.idempotency {
         if let Some(k) = idempotency_keys::Entity::find_by_id(key.clone())
@@ -84,7 +95,7 @@ async fn find_repeat(
             return by_id(db, k.ticket_id).await.map(Some);
         }
     }
-    if let Some(mail) = &new.mail {
+    if let Some(mail) = new.mail.as_ref().filter(|_| skip != Skip::MessageId) {
         if let Some(m) = messages::Entity::find()
             .filter(messages::Column::MessageId.eq(mail.message_id.as_str()))
             .one(db)
@@ -109,16 +120,18 @@ async fn create_one(
     new: &NewTicket,
     now: DateTime<Utc>,
 ) -> Result<Created, StoreError> {
-    if let Some(existing) = find_repeat(db, new).await? {
+    if let Some(existing) = find_repeat(db, new, Skip::Nothing).await? {
         return Ok(Created::Existing(existing));
     }
     match insert_batch(db, &[(new, now)]).await {
         Ok(mut records) if !records.is_empty() => Ok(Created::New(records.remove(0))),
         Ok(_) => Err(StoreError::NotFound("the ticket just written".into())),
-        Err(StoreError::Db(e)) if is_unique_violation(&e) => match find_repeat(db, new).await? {
-            Some(existing) => Ok(Created::Existing(existing)),
-            None => Err(e.into()),
-        },
+        Err(StoreError::Db(e)) if is_unique_violation(&e) => {
+            match find_repeat(db, new, Skip::Nothing).await? {
+                Some(existing) => Ok(Created::Existing(existing)),
+                None => Err(e.into()),
+            }
+        }
         Err(e) => Err(e),
     }
 }
