@@ -154,9 +154,17 @@ impl Store {
             });
         }
         let db = Database::connect(opts).await?;
-        // SQLite has one writer anyway; PostgreSQL takes several transactions at once.
+        // SQLite has one writer anyway. PostgreSQL takes several transactions at once, but
+        // more intake writers than this process has cores only make each batch smaller:
+        // the same tickets in more statements and commits (on 2 cores, 2 writers instead of
+        // 4 took 13-17 % off the CPU of a ticket at 1,000 requests/s).
+        let writers = if sqlite {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+        };
         let wal = sqlite.then(writer::WalPast::default);
-        let intake = writer::spawn_writers(db.clone(), if sqlite { 1 } else { 4 }, wal.clone());
+        let intake = writer::spawn_writers(db.clone(), writers, wal.clone());
         if let Some(past) = wal {
             tokio::spawn(writer::checkpoint_periodically(
                 db.clone(),
