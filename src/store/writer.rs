@@ -168,18 +168,34 @@ pub(super) async fn checkpoint_periodically(
         if page_size.is_none() {
             page_size = pragma_number(&db, "PRAGMA page_size", "page_size").await;
         }
-        match checkpoint(&db).await {
-            Ok(frames) => {
-                let bytes = frames * (page_size.unwrap_or(4096) + WAL_FRAME_HEADER);
-                if bytes > WAL_BOUND {
-                    past.store(true, Ordering::Relaxed);
+        let frame = page_size.unwrap_or(4096) + WAL_FRAME_HEADER;
+        // Past the bound, passes follow each other until one copies little, so that what
+        // the writer is left to copy takes it a moment, not a stall.
+        for pass in 0..MAX_PASSES {
+            let started = std::time::Instant::now();
+            match checkpoint(&db).await {
+                Ok(frames) if frames * frame > WAL_BOUND => {
+                    if started.elapsed() < SHORT_PASS || pass + 1 == MAX_PASSES {
+                        past.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(DbErr::ConnectionAcquire(_)) => return,
+                Err(e) => {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                    break;
                 }
             }
-            Err(DbErr::ConnectionAcquire(_)) => return,
-            Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
         }
     }
 }
+
+/// A checkpoint pass this short leaves the writer little to copy.
+const SHORT_PASS: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Most passes in a row before the writer is asked anyway.
+const MAX_PASSES: usize = 20;
 
 /// The bytes SQLite writes before each page in the WAL.
 const WAL_FRAME_HEADER: i64 = 24;
