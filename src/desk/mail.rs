@@ -159,7 +159,7 @@ pub fn is_request(parsed: &Mail) -> Result<(), DeskError> {
 }
 
 /// Mails up to this size are parsed on the request's own thread (a 20 KB mail takes
-/// about 0.1 ms, less than handing it to another thread and back costs); larger ones on a
+/// under 0.1 ms, less than handing it to another thread and back costs); larger ones on a
 /// blocking thread: a 50 MiB mail takes about a second of CPU, which must not stall the
 /// requests sharing this runtime thread.
 const PARSED_INLINE: usize = 64 << 10;
