@@ -404,6 +404,14 @@ async fn attachments_are_stored_within_limits_and_the_raw_mail_is_kept() {
             .await
             .unwrap();
         assert_eq!(stored.bytes().await.unwrap().as_ref(), raw.as_bytes());
+        // The id as the message list shows it, in angle brackets (percent-encoded).
+        let bracketed = client()
+            .get(server.url(&format!("/api/v1/tickets/{number}/mail/%3Catt1@x%3E")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bracketed.status().as_u16(), 200);
+        assert_eq!(bracketed.bytes().await.unwrap().as_ref(), raw.as_bytes());
         server.stop().await;
     })
     .await;

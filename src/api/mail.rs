@@ -134,7 +134,8 @@ fn utf8_percent(s: &str) -> String {
 
 /// A received message exactly as it arrived.
 #[utoipa::path(get, path = "/api/v1/tickets/{key}/mail/{message_id}", tag = "mail",
-    params(("key" = String, Path, description = "UUID or number"), ("message_id" = String, Path)),
+    params(("key" = String, Path, description = "UUID or number"),
+        ("message_id" = String, Path, description = "The Message-ID, with or without its angle brackets (as the message list shows it)")),
     responses(
         (status = 200, description = "The raw message", content_type = "message/rfc822"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -145,7 +146,12 @@ pub async fn raw_mail(
 ) -> Result<Response, ApiError> {
     let store = &state.desk.store;
     let record = store.get(&key).await?;
-    let raw = store.raw_mail(record.id, &message_id).await?;
+    let id = message_id.trim();
+    let id = id
+        .strip_prefix('<')
+        .and_then(|i| i.strip_suffix('>'))
+        .unwrap_or(id);
+    let raw = store.raw_mail(record.id, id).await?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], raw).into_response())
 }
 
