@@ -150,9 +150,10 @@ pub(super) type WalPast = Arc<AtomicBool>;
 ///
 /// Under sustained intake the writer appends while the checkpoint copies, so the log is
 /// never wholly copied when the next transaction begins and SQLite never starts it over.
-/// Once it is past [`WAL_BOUND`], the writer is asked to run one more passive checkpoint
-/// between batches: it copies only what was written since this one, and the writer's next
-/// transaction reuses the log from its start (`journal_size_limit` cuts the file back).
+/// Once it is past [`WAL_BOUND`], passes follow each other until one is short, and then the
+/// writer is asked to run one more between batches: it copies only what was written since,
+/// and the writer's next transaction reuses the log from its start (`journal_size_limit`
+/// cuts the file back).
 pub(super) async fn checkpoint_periodically(
     db: DatabaseConnection,
     alive: mpsc::WeakSender<Job>,
