@@ -7,6 +7,16 @@ use common::{client, each_backend, get_json, post, TestServer};
 use serde_json::{json, Value};
 
 /// POSTs a raw message; returns status and body.
+/// A stored mail's bytes as `GET /tickets/{number}/mail/{id}` returns them, with the status.
+async fn raw_mail(server: &TestServer, number: &str, id: &str) -> (u16, Vec<u8>) {
+    let resp = client()
+        .get(server.url(&format!("/api/v1/tickets/{number}/mail/{id}")))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
 async fn deliver(server: &TestServer, raw: &str) -> (u16, Value) {
     common::deliver_mail(&client(), server, raw.to_owned()).await
 }
@@ -398,20 +408,13 @@ async fn attachments_are_stored_within_limits_and_the_raw_mail_is_kept() {
             .await
             .unwrap();
         assert_eq!(gone.status().as_u16(), 410);
-        let stored = client()
-            .get(server.url(&format!("/api/v1/tickets/{number}/mail/att1@x")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(stored.bytes().await.unwrap().as_ref(), raw.as_bytes());
+        let (status, stored) = raw_mail(&server, &number, "att1@x").await;
+        assert_eq!(status, 200);
+        assert_eq!(stored, raw.as_bytes());
         // The id as the message list shows it, in angle brackets (percent-encoded).
-        let bracketed = client()
-            .get(server.url(&format!("/api/v1/tickets/{number}/mail/%3Catt1@x%3E")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(bracketed.status().as_u16(), 200);
-        assert_eq!(bracketed.bytes().await.unwrap().as_ref(), raw.as_bytes());
+        let (status, bracketed) = raw_mail(&server, &number, "%3Catt1@x%3E").await;
+        assert_eq!(status, 200);
+        assert_eq!(bracketed, raw.as_bytes());
         server.stop().await;
     })
     .await;
@@ -446,16 +449,11 @@ async fn a_very_large_mail_is_kept_whole_and_its_ticket_stays_small() {
         assert!(!body.contains("Ende des Protokolls"));
         let (_, page) = get_json(&server.url(&format!("/api/v1/tickets/{number}/messages"))).await;
         assert_eq!(page["items"][0]["body"].as_str(), Some(body), "{page}");
-        let stored = client()
-            .get(server.url(&format!("/api/v1/tickets/{number}/mail/huge@alpen")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(stored.status().as_u16(), 200);
-        let bytes = stored.bytes().await.unwrap();
+        let (status, bytes) = raw_mail(&server, &number, "huge@alpen").await;
+        assert_eq!(status, 200);
         assert_eq!(bytes.len(), raw.len());
         assert!(
-            bytes.as_ref() == raw.as_bytes(),
+            bytes == raw.as_bytes(),
             "the stored mail differs from the one sent"
         );
         // Redelivered: recognised, nothing stored twice.
