@@ -408,11 +408,11 @@ async fn attachments_are_stored_within_limits_and_the_raw_mail_is_kept() {
             .await
             .unwrap();
         assert_eq!(gone.status().as_u16(), 410);
-        let (status, stored) = raw_mail(&server, &number, "att1@x").await;
+        let (status, stored) = raw_mail(&server, number, "att1@x").await;
         assert_eq!(status, 200);
         assert_eq!(stored, raw.as_bytes());
         // The id as the message list shows it, in angle brackets (percent-encoded).
-        let (status, bracketed) = raw_mail(&server, &number, "%3Catt1@x%3E").await;
+        let (status, bracketed) = raw_mail(&server, number, "%3Catt1@x%3E").await;
         assert_eq!(status, 200);
         assert_eq!(bracketed, raw.as_bytes());
         server.stop().await;
