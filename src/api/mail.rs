@@ -146,12 +146,8 @@ pub async fn raw_mail(
 ) -> Result<Response, ApiError> {
     let store = &state.desk.store;
     let record = store.get(&key).await?;
-    let id = message_id.trim();
-    let id = id
-        .strip_prefix('<')
-        .and_then(|i| i.strip_suffix('>'))
-        .unwrap_or(id);
-    let raw = store.raw_mail(record.id, id).await?;
+    let id = crate::intake::mail::clean_id(&message_id);
+    let raw = store.raw_mail(record.id, &id).await?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], raw).into_response())
 }
 

@@ -134,9 +134,10 @@ async fn task(
         .await
         .map_err(|e| match e {
             DeskError::Invalid { field, detail } if field.starts_with("from") => {
+                let named = field.replacen("from", "contact", 1);
                 DeskError::Invalid {
-                    detail: detail.replace(&field, &field.replacen("from", "contact", 1)),
-                    field: field.replacen("from", "contact", 1),
+                    detail: detail.replace(&field, &named),
+                    field: named,
                 }
             }
             e => e,

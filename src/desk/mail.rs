@@ -166,10 +166,7 @@ const PARSED_INLINE: usize = 64 << 10;
 
 /// Parses a mail. A message the parser fails on (it panics) is refused like one that is
 /// no mail, so the MTA bounces it instead of retrying it forever.
-async fn parse_off_the_runtime(
-    raw: Vec<u8>,
-    limits: mail::Limits,
-) -> Result<(Vec<u8>, Mail), DeskError> {
+async fn parse_guarded(raw: Vec<u8>, limits: mail::Limits) -> Result<(Vec<u8>, Mail), DeskError> {
     let inline = raw.len() <= PARSED_INLINE;
     let parse = move || {
         let parsed = std::panic::catch_unwind(|| mail::parse(&raw, &limits));
@@ -195,7 +192,7 @@ async fn parse_off_the_runtime(
 
 /// Takes one raw message; its bytes are kept as they are, without a copy.
 pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError> {
-    let (raw, mut parsed) = parse_off_the_runtime(raw, cx.rules.mail.limits).await?;
+    let (raw, mut parsed) = parse_guarded(raw, cx.rules.mail.limits).await?;
     is_request(&parsed)?;
     // Without a Message-ID, the hash of the bytes: a redelivery of the same bytes is
     // still recognised.

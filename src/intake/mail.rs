@@ -312,7 +312,8 @@ fn all(a: Option<&Address>) -> Vec<Mailbox> {
         .unwrap_or_default()
 }
 
-fn clean_id(s: &str) -> String {
+/// A Message-ID without its angle brackets, as it is stored.
+pub fn clean_id(s: &str) -> String {
     s.trim()
         .trim_start_matches('<')
         .trim_end_matches('>')

@@ -207,7 +207,8 @@ pub(super) async fn delete_raw<C: ConnectionTrait>(
     Ok(mails.exec(c).await?.rows_affected)
 }
 
-/// An outbound mail's row in the outbox; `number` replaces the ticket-number placeholder.
+/// An outbound mail's row in the outbox; `number` replaces the ticket-number placeholder in
+/// its subject and HTML.
 pub(super) fn outbound_row(
     ticket: Uuid,
     mail: &OutboundMail,
@@ -219,7 +220,7 @@ pub(super) fn outbound_row(
         ticket_id: Set(ticket),
         message_id: Set(mail.message_id.clone()),
         recipient: Set(mail.recipient.clone()),
-        subject: Set(mail.subject.clone()),
+        subject: Set(mail.subject.replace(super::TICKET_NUMBER, number)),
         body: Set(body.to_owned()),
         in_reply_to: Set(mail.in_reply_to.clone()),
         references: Set(Some(mail.references.join(" ")).filter(|s| !s.is_empty())),

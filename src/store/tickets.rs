@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use entity::{events, messages, tickets};
 
-use super::mail::{self, InboundMail, OutboundMail};
+use super::mail::{self, InboundMail};
 use super::sla::SlaColumns;
 use super::{parse_ticket_number, EventRecord, Store, StoreError, TicketRecord, TICKET_NUMBER};
 use crate::model::{Decision, Sender, Ticket};
@@ -535,11 +535,7 @@ pub(super) async fn insert_messages(
             inbound.push((ticket, i, now));
         }
         if let Some(o) = &m.outbound {
-            let o = OutboundMail {
-                subject: fill(&o.subject),
-                ..o.clone()
-            };
-            outbox.push(mail::outbound_row(ticket, &o, &body, number, now));
+            outbox.push(mail::outbound_row(ticket, o, &body, number, now));
         }
         rows.push(messages::ActiveModel {
             ticket_id: Set(ticket),
