@@ -126,7 +126,11 @@ impl Store {
             // SQLite has one writer; a few connections let reads proceed beside it.
             .max_connections(if sqlite { 4 } else { 32 })
             .min_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(10));
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            // A connection to a SQLite file cannot go stale between two uses, and the ping
+            // before each use is a round trip to the connection's thread (10 % of intake
+            // at saturation). A PostgreSQL connection can, after a restart: it is tested.
+            .test_before_acquire(!sqlite);
         if sqlite {
             // WAL with synchronous=FULL, set explicitly (sqlx leaves the journal mode as the
             // file has it, a rollback journal for a new file): a committed ticket survives a
@@ -140,6 +144,10 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .pragma("wal_autocheckpoint", "0")
                     .pragma("journal_size_limit", writer::WAL_BOUND.to_string())
+                    // A batch's multi-row inserts keep a statement journal (the pages
+                    // before each statement, to undo one alone); in memory it is not a
+                    // file created, written and deleted with every batch.
+                    .pragma("temp_store", "memory")
             });
         } else if !names_tls(url) {
             // A PostgreSQL on this machine is reached without TLS unless the URL or
