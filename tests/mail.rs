@@ -6,7 +6,6 @@ mod common;
 use common::{client, each_backend, get_json, post, TestServer};
 use serde_json::{json, Value};
 
-/// POSTs a raw message; returns status and body.
 /// A stored mail's bytes as `GET /tickets/{number}/mail/{id}` returns them, with the status.
 async fn raw_mail(server: &TestServer, number: &str, id: &str) -> (u16, Vec<u8>) {
     let resp = client()
@@ -17,6 +16,7 @@ async fn raw_mail(server: &TestServer, number: &str, id: &str) -> (u16, Vec<u8>)
     (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
 }
 
+/// POSTs a raw message; returns status and body.
 async fn deliver(server: &TestServer, raw: &str) -> (u16, Value) {
     common::deliver_mail(&client(), server, raw.to_owned()).await
 }
