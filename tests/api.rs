@@ -3,6 +3,7 @@
 
 mod common;
 
+use chrono::{SecondsFormat, Timelike};
 use common::{client, each_backend, get_json, post_ticket, TestServer};
 use serde_json::{json, Value};
 use triage::api::ApiConfig;
@@ -66,6 +67,33 @@ async fn create_returns_201_with_location_decision_and_trace() {
         assert_eq!(events[0]["kind"], "created");
         assert_eq!(events[0]["actor"], "rules");
         assert_eq!(events[0]["data"]["category"], "password-reset");
+        server.stop().await;
+    })
+    .await;
+}
+
+/// The answer to a create is built from what was written, not read back: it must read as
+/// the ticket does afterwards, times included (PostgreSQL keeps microseconds).
+#[tokio::test]
+async fn a_created_ticket_reads_back_as_it_was_answered() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        // Received a moment ago, to the nanosecond, and for a person: its clocks run.
+        let received = chrono::Utc::now().with_nanosecond(123_456_789).unwrap();
+        let mut mail = password_mail();
+        mail["received_at"] = json!(received.to_rfc3339_opts(SecondsFormat::Nanos, true));
+        mail["subject"] = json!("Drucker im 2. OG druckt nicht");
+        mail["body"] = json!("Seit heute früh druckt der Drucker im 2. OG gar nichts mehr.");
+        let (status, headers, created) = post_ticket(&server.base, &mail, None).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(
+            created["received_at"],
+            received.to_rfc3339_opts(SecondsFormat::Micros, true)
+        );
+        assert!(created["sla"]["due_at"].is_string(), "{created}");
+        let (status, read) = get_json(&server.url(headers["location"].to_str().unwrap())).await;
+        assert_eq!(status, 200);
+        assert_eq!(read, created);
         server.stop().await;
     })
     .await;

@@ -3,13 +3,14 @@
 //! `Idempotency-Key`, Message-ID or `external_id`) returns the earlier ticket, also when
 //! both arrive at once in different processes.
 
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, Statement, TransactionTrait,
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryTrait, Set, Statement, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -298,6 +299,7 @@ async fn insert_batch(
     let mut key_rows = Vec::new();
     for (&(new, now), &id) in items.iter().zip(&ids) {
         let (t, d) = (&new.ticket, &new.decision);
+        let (now, received_at) = (micros(now), micros(t.received_at));
         let mut row = tickets::ActiveModel {
             id: Set(id),
             external_id: Set(new.external_id.clone()),
@@ -309,13 +311,14 @@ async fn insert_batch(
             from_phone: Set(t.from.phone.clone()),
             status: Set(new.status.clone()),
             faq: Set(new.faq.clone()),
-            received_at: Set(t.received_at),
+            received_at: Set(received_at),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
             ..decision_columns(d)
         };
         new.sla.set_on(&mut row);
+        as_stored(&mut row);
         ticket_rows.push(row);
         message_rows.push(messages::ActiveModel {
             ticket_id: Set(id),
@@ -323,7 +326,7 @@ async fn insert_batch(
             author: Set(t.from.email.clone().or_else(|| t.from.phone.clone())),
             subject: Set(t.subject.clone()),
             body: Set(t.body.clone()),
-            created_at: Set(t.received_at),
+            created_at: Set(received_at),
             message_id: Set(new.mail.as_ref().map(|m| m.message_id.clone())),
             mail: Set(new.mail.as_ref().map(|m| m.meta.clone())),
             channel: Set(Some(t.channel.to_string())),
@@ -344,7 +347,7 @@ async fn insert_batch(
                 "rules_version": d.rules_version,
                 "sla_policy": new.sla.policy,
                 "clock": new.clock_event,
-                "clock_at": t.received_at,
+                "clock_at": received_at,
             })),
             created_at: Set(now),
             ..Default::default()
@@ -375,10 +378,34 @@ async fn insert_batch(
             });
         }
     }
+    // The rows are known; only the numbers the database gives them are read back.
+    let written = ticket_rows.clone();
+    let mut insert = tickets::Entity::insert_many(ticket_rows).into_query();
+    insert.returning(Query::returning().columns([tickets::Column::Id, tickets::Column::Seq]));
     let txn = db.begin().await?;
-    let mut records = tickets::Entity::insert_many(ticket_rows)
-        .exec_with_returning_many(&txn)
-        .await?;
+    let mut seq_of = HashMap::with_capacity(ids.len());
+    for row in txn
+        .query_all(txn.get_database_backend().build(&insert))
+        .await?
+    {
+        seq_of.insert(
+            row.try_get::<Uuid>("", "id")?,
+            row.try_get::<i64>("", "seq")?,
+        );
+    }
+    let records = written
+        .into_iter()
+        .zip(&ids)
+        .map(|(mut row, id)| {
+            let seq = seq_of.get(id).copied().ok_or_else(|| {
+                StoreError::NotFound(format!("the number of ticket {id} just written"))
+            })?;
+            row.seq = Set(seq);
+            row.assignee = Set(None);
+            row.erased_at = Set(None);
+            Ok(row.try_into_model()?)
+        })
+        .collect::<Result<Vec<TicketRecord>, StoreError>>()?;
     let latest = items.iter().map(|i| i.1).max().unwrap_or_else(Utc::now);
     super::report::insert_clocks(&txn, &records, latest).await?;
     if !key_rows.is_empty() {
@@ -386,9 +413,6 @@ async fn insert_batch(
             .exec_without_returning(&txn)
             .await?;
     }
-    // Automatic answers name the ticket number, known only now.
-    let seq_of: std::collections::HashMap<Uuid, i64> =
-        records.iter().map(|r| (r.id, r.seq)).collect();
     messages::Entity::insert_many(message_rows)
         .exec_without_returning(&txn)
         .await?;
@@ -446,6 +470,34 @@ async fn insert_batch(
             .await?;
     }
     txn.commit().await?;
-    records.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
     Ok(records)
+}
+
+/// A time as the database stores it: PostgreSQL keeps microseconds, and a ticket's record is
+/// built from what was written, so it must read the same as the row read back later.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// Cuts the times a ticket row carries to what the database keeps.
+fn as_stored(row: &mut tickets::ActiveModel) {
+    for t in [
+        &mut row.received_at,
+        &mut row.created_at,
+        &mut row.updated_at,
+    ] {
+        if let ActiveValue::Set(t) = t {
+            *t = micros(*t);
+        }
+    }
+    for t in [
+        &mut row.sla_due_at,
+        &mut row.first_response_due_at,
+        &mut row.resolution_due_at,
+        &mut row.sla_alarm_at,
+    ] {
+        if let ActiveValue::Set(Some(t)) = t {
+            *t = micros(*t);
+        }
+    }
 }
