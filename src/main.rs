@@ -189,6 +189,10 @@ struct ServeArgs {
     /// Most connections open at once; more wait in the listen backlog.
     #[arg(long, env = "TRIAGE_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Threads that serve requests; default: one per core, less one when the database runs
+    /// on this machine (SQLite, or PostgreSQL on a loopback address or a Unix socket).
+    #[arg(long, env = "TRIAGE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// Directory for this process's working files (its copy of the FAQ index).
     #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -549,7 +553,19 @@ fn main() -> ExitCode {
             };
             return mail_ingest(&url, token.as_deref(), timeout);
         }
-        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
+        Command::Serve(args) => {
+            let threads = args.threads.map_or_else(
+                || {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    triage::server::request_threads(
+                        cores,
+                        triage::store::shares_this_machine(&args.db),
+                    )
+                },
+                usize::from,
+            );
+            runtime_with(Some(threads)).and_then(|rt| rt.block_on(serve(args, threads)))
+        }
         Command::Faq {
             command:
                 FaqCommand::Eval {
@@ -614,9 +630,16 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    runtime_with(None)
+}
+
+/// The runtime, with `threads` request threads (tokio's default: one per core).
+fn runtime_with(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    Ok(builder.enable_all().build()?)
 }
 
 fn init_logging(format: LogFormat) {
@@ -902,8 +925,9 @@ fn load(dir: &std::path::Path) -> anyhow::Result<rules::Loaded> {
     Ok(triage::server::load_rules(dir)?)
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(args: ServeArgs, threads: usize) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
+    tracing::info!(threads, "request threads");
     let config = triage::server::ServeConfig {
         instance: args.worker.instance(),
         db: args.db,

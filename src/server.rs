@@ -57,6 +57,19 @@ pub struct ServeConfig {
 }
 
 /// Loads a rules directory, printing its warnings.
+/// Threads that serve requests, by default: one per core, less one when the database runs
+/// on this machine, whose own threads (SQLite's connections, PostgreSQL's backends) then
+/// need a core of their own. On 2 cores one request thread instead of two took 13–25 % off
+/// the server's CPU per ticket at saturation (BENCHMARKS.md): fewer threads to wake and to
+/// steal work between.
+pub fn request_threads(cores: usize, database_here: bool) -> usize {
+    if database_here {
+        cores.saturating_sub(1).max(1)
+    } else {
+        cores.max(1)
+    }
+}
+
 pub fn load_rules(dir: &std::path::Path) -> Result<rules::Loaded, StartError> {
     let loaded = rules::load_dir(dir).map_err(|e| StartError::Rules(e.to_string()))?;
     for w in &loaded.warnings {
@@ -278,4 +291,18 @@ async fn reload_on_sighup(store: Store, handle: RulesHandle, clock: Clock) {
     }
     #[cfg(not(unix))]
     let _ = (store, handle, clock);
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::request_threads;
+
+    #[test]
+    fn a_database_on_this_machine_keeps_a_core() {
+        assert_eq!(request_threads(2, true), 1);
+        assert_eq!(request_threads(8, true), 7);
+        assert_eq!(request_threads(1, true), 1);
+        assert_eq!(request_threads(2, false), 2);
+        assert_eq!(request_threads(8, false), 8);
+    }
 }

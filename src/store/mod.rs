@@ -110,6 +110,18 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether the database at `url` runs on this machine and so takes its cores too: SQLite
+/// (its work runs on threads of this process), or a PostgreSQL reached on a loopback address
+/// or a Unix socket.
+pub fn shares_this_machine(url: &str) -> bool {
+    if url.starts_with("sqlite:") {
+        return true;
+    }
+    use std::str::FromStr;
+    sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
+        .is_ok_and(|o| is_loopback(o.get_host()))
+}
+
 impl Store {
     /// Connects, refuses a schema newer than this binary, and runs pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -276,7 +288,25 @@ mod tests {
 
 #[cfg(test)]
 mod tls_tests {
-    use super::{is_loopback, names_tls};
+    use super::{is_loopback, names_tls, shares_this_machine};
+
+    #[test]
+    fn sqlite_and_a_local_postgresql_share_this_machine() {
+        for url in [
+            "sqlite://triage.db?mode=rwc",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://triage@localhost/triage",
+            "postgres:///triage?host=/run/postgresql",
+        ] {
+            assert!(shares_this_machine(url), "{url}");
+        }
+        for url in [
+            "postgres://triage@db.example/triage",
+            "postgres://triage@10.0.0.5:5432/triage",
+        ] {
+            assert!(!shares_this_machine(url), "{url}");
+        }
+    }
 
     #[test]
     fn only_this_machine_counts_as_loopback() {
