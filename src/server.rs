@@ -56,7 +56,6 @@ pub struct ServeConfig {
     pub worker: Option<WorkerConfig>,
 }
 
-/// Loads a rules directory, printing its warnings.
 /// Threads that serve requests, by default: one per core, less one when the database runs
 /// on this machine, whose own threads (SQLite's connections, PostgreSQL's backends) then
 /// need a core of their own. On 2 cores one request thread instead of two took 13–25 % off
@@ -70,6 +69,7 @@ pub fn request_threads(cores: usize, database_here: bool) -> usize {
     }
 }
 
+/// Loads a rules directory, printing its warnings.
 pub fn load_rules(dir: &std::path::Path) -> Result<rules::Loaded, StartError> {
     let loaded = rules::load_dir(dir).map_err(|e| StartError::Rules(e.to_string()))?;
     for w in &loaded.warnings {

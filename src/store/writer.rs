@@ -318,7 +318,7 @@ async fn insert_batch(
             ..decision_columns(d)
         };
         new.sla.set_on(&mut row);
-        as_stored(&mut row);
+        sla_times_as_stored(&mut row);
         ticket_rows.push(row);
         message_rows.push(messages::ActiveModel {
             ticket_id: Set(id),
@@ -479,17 +479,9 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
-/// Cuts the times a ticket row carries to what the database keeps.
-fn as_stored(row: &mut tickets::ActiveModel) {
-    for t in [
-        &mut row.received_at,
-        &mut row.created_at,
-        &mut row.updated_at,
-    ] {
-        if let ActiveValue::Set(t) = t {
-            *t = micros(*t);
-        }
-    }
+/// Cuts the SLA times a ticket row carries to what the database keeps (its other times are
+/// cut where they are set).
+fn sla_times_as_stored(row: &mut tickets::ActiveModel) {
     for t in [
         &mut row.sla_due_at,
         &mut row.first_response_due_at,
