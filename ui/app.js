@@ -156,7 +156,8 @@ async function api(path, opts = {}) {
   const isJson = (resp.headers.get("content-type") || "").includes("json");
   const body = isJson && text ? JSON.parse(text) : text;
   if (!resp.ok) {
-    if (resp.status === 401 && !path.endsWith("/session")) showSignIn();
+    // A page still loading when its session ended finds the sign-in form already shown.
+    if (resp.status === 401 && session && !path.endsWith("/session")) showSignIn();
     throw new ApiError(resp.status, body);
   }
   return body;
@@ -198,6 +199,7 @@ function showError(e) {
 
 function showSignIn(message) {
   session = null;
+  rendering++; // a page still loading must not replace the form when its answer comes
   document.getElementById("nav").hidden = true;
   document.getElementById("signout").hidden = true;
   document.getElementById("who").textContent = "";
@@ -225,6 +227,7 @@ function showSignIn(message) {
 }
 
 async function signOut() {
+  session = null; // requests still out that now answer 401 leave the form to this
   try {
     await api("/api/v1/session", { method: "DELETE" });
   } finally {
@@ -267,10 +270,11 @@ async function route() {
   setMain(el("p", {}, t("loading")));
   try {
     const nodes = await render();
-    if (mine === rendering) setMain(...nodes);
+    if (mine !== rendering) return;
+    setMain(...nodes);
     document.body.dataset.page = page;
   } catch (e) {
-    if (e.status !== 401) showError(e);
+    if (mine === rendering && e.status !== 401) showError(e);
   }
 }
 

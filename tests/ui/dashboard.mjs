@@ -313,12 +313,32 @@ try {
     assert.equal(titleDe, "SLA-Einhaltung");
   });
   await shot(page, "compliance-de");
-  await page.click("#lang");
-  await page.waitForFunction(() => document.documentElement.lang === "en");
 
   // ---- sign out; an agent signs in ----------------------------------------------------
+  // Switching back to English reloads the page; its report is held until the user has
+  // signed out, so the page is still loading then and must not replace the sign-in form.
+  let release, fetched;
+  const held = new Promise((r) => { release = r; });
+  const answered = new Promise((r) => { fetched = r; });
+  let fulfilled;
+  const isReport = (url) => url.pathname === "/api/v1/sla/report";
+  await page.route(isReport, (route) => {
+    fulfilled = route.fetch().then(async (response) => { fetched(); await held; await route.fulfill({ response }); });
+  });
+  await page.click("#lang");
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  await answered;
   await page.click("#signout");
   await page.waitForSelector("#token");
+  const finished = page.waitForEvent("requestfinished", (r) => isReport(new URL(r.url())));
+  release();
+  await fulfilled;
+  await finished;
+  await page.unroute(isReport);
+  // The page's own handling of that answer runs in its next tasks.
+  await page.evaluate(() => new Promise((r) => setTimeout(() => requestAnimationFrame(() => setTimeout(r, 0)), 0)));
+  const formStays = await page.$("#token");
+  check("a page still loading at sign-out leaves the sign-in form in place", () => assert.ok(formStays));
   const left = (await context.cookies()).filter((c) => c.name === "triage_session");
   const stale = await context.request.get(BASE + "/api/v1/sla/report", { headers: { Cookie: "triage_session=" + session.value } });
   check("signing out removes the session cookie and ends the session", () => {
