@@ -22,6 +22,7 @@ mod m20261203_000017_queue_load;
 mod m20261204_000018_report_days;
 mod m20261206_000019_clock_trigger;
 mod m20261206_000020_leads;
+mod m20261207_000021_lz4;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000018_report_days::Migration),
             Box::new(m20261206_000019_clock_trigger::Migration),
             Box::new(m20261206_000020_leads::Migration),
+            Box::new(m20261207_000021_lz4::Migration),
         ]
     }
 }
