@@ -488,6 +488,49 @@ async fn a_very_large_mail_is_kept_whole_and_its_ticket_stays_small() {
     .await;
 }
 
+/// The same new mail delivered twice at once (an MTA retrying while the first delivery is
+/// still being written): one ticket, one message, and one of the two answers says
+/// `duplicate` with that ticket.
+#[tokio::test]
+async fn a_new_mail_delivered_twice_at_once_is_one_ticket() {
+    each_backend(async |db| {
+        let server = TestServer::start(db).await;
+        let raw = mail(
+            "max.huber@stadt.example",
+            "twice-at-once@stadt.example",
+            "Drucker im 2. Stock",
+            "",
+            "Der Drucker im zweiten Stock druckt nur leere Seiten.",
+        );
+        let ((sa, a), (sb, b)) = tokio::join!(deliver(&server, &raw), deliver(&server, &raw));
+        let mut outcomes = vec![
+            (sa, a["outcome"].as_str().unwrap().to_owned()),
+            (sb, b["outcome"].as_str().unwrap().to_owned()),
+        ];
+        outcomes.sort();
+        assert_eq!(
+            outcomes,
+            [(200, "duplicate".to_owned()), (201, "created".to_owned())],
+            "{a} {b}"
+        );
+        let number = a["ticket"]["number"].as_str().unwrap();
+        assert_eq!(b["ticket"]["number"].as_str(), Some(number), "{a} {b}");
+        let (_, list) = get_json(&server.url("/api/v1/tickets?limit=10")).await;
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+        let (_, page) = get_json(&server.url(&format!("/api/v1/tickets/{number}/messages"))).await;
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+        // Delivered once more later: still that one ticket.
+        let (s, v) = deliver(&server, &raw).await;
+        assert_eq!(
+            (s, v["outcome"].as_str(), v["ticket"]["number"].as_str()),
+            (200, Some("duplicate"), Some(number)),
+            "{v}"
+        );
+        server.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn what_is_not_a_mail_is_refused_with_a_problem() {
     each_backend(async |db| {

@@ -218,15 +218,24 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
         attachments: std::mem::take(&mut parsed.attachments),
     };
     // One lookup for both: a message stored before (a redelivery) and the messages it
-    // answers (threading), the mail's own id first.
-    let ids: Vec<String> = std::iter::once(message_id.clone())
-        .chain(parsed.refers_to.iter().cloned())
-        .collect();
-    let thread = match cx.store.ticket_of_message(&ids).await? {
-        Some((record, id)) if id == message_id => {
-            return Ok(done(Outcome::Duplicate, record));
+    // answers (threading), the mail's own id first. A mail that refers to no message,
+    // names no ticket and is no bounce can only become a new ticket; its redelivery is
+    // found by the unique Message-ID as it is written, without a lookup first.
+    let may_thread = !parsed.refers_to.is_empty()
+        || mail::subject_tag(&parsed.subject).is_some()
+        || parsed.automatic.as_ref().is_some_and(|a| a.bounce);
+    let thread = if may_thread {
+        let ids: Vec<String> = std::iter::once(message_id.clone())
+            .chain(parsed.refers_to.iter().cloned())
+            .collect();
+        match cx.store.ticket_of_message(&ids).await? {
+            Some((record, id)) if id == message_id => {
+                return Ok(done(Outcome::Duplicate, record));
+            }
+            other => other,
         }
-        other => other,
+    } else {
+        None
     };
     if let Some(a) = parsed.automatic.as_ref().filter(|a| a.bounce) {
         if let Some((record, ids)) = cx.store.mark_bounced(&parsed.bounced, &a.reason).await? {

@@ -46,8 +46,8 @@ impl Store {
         new: NewTicket,
         now: DateTime<Utc>,
     ) -> Result<Created, StoreError> {
-        // A mail's Message-ID was looked up by its delivery a moment ago; a repeat that
-        // arrives meanwhile fails the batch on the unique index and is found then.
+        // A mail's Message-ID was looked up by its delivery a moment ago, or is left to the
+        // unique index: a repeat fails the batch there and is found then.
         if let Some(existing) = find_repeat(&self.db, &new, Skip::MessageId).await? {
             return Ok(Created::Existing(existing));
         }
