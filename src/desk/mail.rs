@@ -221,9 +221,9 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
     // answers (threading), the mail's own id first. A mail that refers to no message,
     // names no ticket and is no bounce can only become a new ticket; its redelivery is
     // found by the unique Message-ID as it is written, without a lookup first.
-    let may_thread = !parsed.refers_to.is_empty()
-        || mail::subject_tag(&parsed.subject).is_some()
-        || parsed.automatic.as_ref().is_some_and(|a| a.bounce);
+    let tag = mail::subject_tag(&parsed.subject);
+    let bounce = parsed.automatic.as_ref().filter(|a| a.bounce);
+    let may_thread = !parsed.refers_to.is_empty() || tag.is_some() || bounce.is_some();
     let thread = if may_thread {
         let ids: Vec<String> = std::iter::once(message_id.clone())
             .chain(parsed.refers_to.iter().cloned())
@@ -237,7 +237,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
     } else {
         None
     };
-    if let Some(a) = parsed.automatic.as_ref().filter(|a| a.bounce) {
+    if let Some(a) = bounce {
         if let Some((record, ids)) = cx.store.mark_bounced(&parsed.bounced, &a.reason).await? {
             let author = parsed.from.as_ref().map(|f| f.address.clone());
             let message = received("bounce", author, body, inbound);
@@ -257,7 +257,7 @@ pub async fn deliver(cx: &Ctx<'_>, raw: Vec<u8>) -> Result<Delivered, DeskError>
             threaded_by = Some(format!("In-Reply-To/References name {id}"));
             Some(record)
         }
-        None => match mail::subject_tag(&parsed.subject) {
+        None => match tag {
             Some(seq) => match cx.store.get(&seq.to_string()).await {
                 Ok(record) => {
                     let on_ticket = match &sender {
