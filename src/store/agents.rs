@@ -11,12 +11,14 @@ use uuid::Uuid;
 use entity::{agents, tickets};
 
 use super::locks::{claim_write_lock, for_update};
-use super::tickets::{insert_events, NewEvent};
+use super::tickets::{insert_events, status_not_in, NewEvent};
 use super::{Store, StoreError, TicketRecord};
 
 pub use entity::agents::Model as AgentRecord;
 
-/// Statuses in which a ticket still needs work.
+/// Statuses in which a ticket needs no more work. The partial indexes
+/// `tickets_open_queue_due` and `tickets_assignee_open` hold the other tickets (migrations 8
+/// and 22 name these).
 const DONE: [&str; 2] = ["resolved", "closed"];
 
 /// Statuses in which a ticket needs no agent (yet): done, or answered by the FAQ. The
@@ -66,7 +68,7 @@ async fn loads(
         .column(tickets::Column::Assignee)
         .column_as(Expr::col(tickets::Column::Id).count(), "n")
         .filter(tickets::Column::Assignee.is_in(ids))
-        .filter(tickets::Column::Status.is_not_in(DONE))
+        .filter(status_not_in(&DONE))
         .group_by(tickets::Column::Assignee)
         .into_model::<Load>()
         .all(db)
@@ -216,7 +218,7 @@ impl Store {
     ) -> Result<Vec<TicketRecord>, StoreError> {
         Ok(tickets::Entity::find()
             .filter(tickets::Column::Queue.eq(queue))
-            .filter(tickets::Column::Status.is_not_in(DONE))
+            .filter(status_not_in(&DONE))
             .order_by_with_nulls(tickets::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
             .order_by_asc(tickets::Column::Priority)
             .order_by_asc(tickets::Column::Seq)
@@ -233,7 +235,7 @@ impl Store {
     ) -> Result<Vec<TicketRecord>, StoreError> {
         Ok(tickets::Entity::find()
             .filter(tickets::Column::Assignee.eq(agent))
-            .filter(tickets::Column::Status.is_not_in(DONE))
+            .filter(status_not_in(&DONE))
             .order_by_with_nulls(tickets::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
             .order_by_asc(tickets::Column::Seq)
             .limit(limit)
@@ -252,7 +254,7 @@ impl Store {
             .filter(tickets::Column::Channel.eq("phone"))
             .filter(tickets::Column::FromPhone.eq(caller))
             .filter(tickets::Column::CreatedAt.gte(since))
-            .filter(tickets::Column::Status.is_not_in(DONE))
+            .filter(status_not_in(&DONE))
             .order_by_desc(tickets::Column::Seq)
             .one(&self.db)
             .await?)
@@ -279,12 +281,7 @@ impl Store {
                 .count(),
                 "overdue",
             )
-            // Written out, not bound: the planner then sees that the partial index holds
-            // exactly these tickets, in a cached plan too.
-            .filter(Expr::cust(format!(
-                "status NOT IN ({})",
-                NO_AGENT.map(|s| format!("'{s}'")).join(", ")
-            )))
+            .filter(status_not_in(&NO_AGENT))
             .group_by(tickets::Column::Queue)
             .order_by_asc(tickets::Column::Queue)
             .into_model::<QueueCount>()
@@ -330,7 +327,7 @@ impl Store {
         let waiting = tickets::Entity::find()
             .filter(tickets::Column::Queue.is_in(queues.iter().map(String::as_str)))
             .filter(tickets::Column::Assignee.is_null())
-            .filter(tickets::Column::Status.is_not_in(NO_AGENT))
+            .filter(status_not_in(&NO_AGENT))
             .order_by_with_nulls(tickets::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
             .order_by_asc(tickets::Column::Priority)
             .order_by_asc(tickets::Column::Seq)

@@ -3,7 +3,7 @@
 //! version and written with its events and message in one transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -417,18 +417,42 @@ impl Store {
     /// longest unchanged first.
     pub async fn unchanged_in_status(
         &self,
-        status: &str,
+        status: &'static str,
         before: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<TicketRecord>, StoreError> {
         Ok(tickets::Entity::find()
-            .filter(tickets::Column::Status.eq(status))
+            .filter(status_is(status))
             .filter(tickets::Column::UpdatedAt.lt(before))
             .order_by_asc(tickets::Column::UpdatedAt)
             .limit(limit)
             .all(&self.db)
             .await?)
     }
+}
+
+/// `status = '…'`, written into the statement rather than bound. A partial index over the
+/// tickets in some statuses serves a query only when the planner sees those statuses:
+/// SQLite matches the statement's terms against the index's own, and PostgreSQL's generic
+/// plan of a cached statement knows no bound value.
+pub(super) fn status_is(status: &'static str) -> SimpleExpr {
+    Expr::cust(format!("status = {}", status_literal(status)))
+}
+
+/// `status NOT IN (…)`, written out for the same reason as [`status_is`].
+pub(super) fn status_not_in(statuses: &[&'static str]) -> SimpleExpr {
+    let list: Vec<String> = statuses.iter().map(|s| status_literal(s)).collect();
+    Expr::cust(format!("status NOT IN ({})", list.join(", ")))
+}
+
+/// A status as an SQL string literal. Statuses are the code's own words; anything else
+/// would be a programming error, never input.
+fn status_literal(status: &'static str) -> String {
+    assert!(
+        !status.is_empty() && status.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+        "status {status:?} is not a plain word"
+    );
+    format!("'{status}'")
 }
 
 pub(super) async fn by_id<C: sea_orm::ConnectionTrait>(
