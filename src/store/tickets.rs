@@ -211,6 +211,11 @@ impl Store {
                     .add(tickets::Column::SlaState.eq("breached"))
                     .add(running.clone().and(tickets::Column::SlaDueAt.lt(now))),
             ),
+            // With a due bound the ticket has a due time: without the `IS NULL` arm, the
+            // planner reads one range of the due-time index instead of merging two.
+            Some("running") if filter.due_before.is_some() => {
+                q.filter(running.clone().and(tickets::Column::SlaDueAt.gte(now)))
+            }
             Some("running") => q.filter(
                 running.clone().and(
                     tickets::Column::SlaDueAt
