@@ -1,7 +1,7 @@
 //! Hostile and broken clients through the real server and database (SQLite, and PostgreSQL
 //! when `TRIAGE_TEST_DATABASE_URL` is set): a gateway learns nothing but a receipt, bad
-//! input is refused naming the field, lists keep their caps, and SQLite runs in WAL mode with
-//! a log that does not stay past its bound.
+//! input is refused naming the field, lists keep their caps, SQLite runs in WAL mode with
+//! a log that does not stay past its bound, and a migration stopped half-way completes.
 
 mod common;
 
@@ -391,4 +391,82 @@ async fn the_sqlite_log_does_not_stay_past_its_bound() {
         size()
     );
     server.stop().await;
+}
+
+/// The names of the indexes on `tickets`.
+async fn ticket_indexes(conn: &sea_orm::DatabaseConnection, backend: Backend) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets'"
+        }
+        Backend::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'tickets'",
+    };
+    let rows = conn
+        .query_all(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+/// The migration that folds the tickets' indexes goes down and up again, and one stopped
+/// half-way (SQLite runs it outside a transaction) completes when it is run again.
+#[tokio::test]
+async fn the_ticket_indexes_migration_goes_down_and_up_and_resumes() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database};
+    const NAME: &str = "m20261207_000022_ticket_indexes";
+    let new = [
+        "tickets_assignee_open",
+        "tickets_known_phone",
+        "tickets_known_organisation",
+        "tickets_closed_unerased",
+        "tickets_noise_unerased",
+    ];
+    let old = [
+        "tickets_queue_due",
+        "idx_tickets_status_sla_due",
+        "tickets_assignee",
+        "tickets_from_phone",
+        "idx_tickets_organisation",
+    ];
+    let steps = {
+        let all = Migrator::migrations();
+        let at = all.iter().position(|m| m.name() == NAME).unwrap();
+        (all.len() - at) as u32
+    };
+    each_backend(async |db| {
+        let conn = Database::connect(&db.url).await.unwrap();
+        let has = async |names: &[&str]| {
+            let present = ticket_indexes(&conn, db.backend).await;
+            names
+                .iter()
+                .map(|n| present.iter().any(|p| p == n))
+                .collect::<Vec<_>>()
+        };
+        Migrator::up(&conn, None).await.unwrap();
+        assert_eq!(has(&new).await, [true; 5], "{:?}", db.backend);
+        assert_eq!(has(&old).await, [false; 5], "{:?}", db.backend);
+
+        Migrator::down(&conn, Some(steps)).await.unwrap();
+        assert_eq!(has(&new).await, [false; 5], "{:?}", db.backend);
+        assert_eq!(has(&old).await, [true; 5], "{:?}", db.backend);
+
+        // Stopped after its first drops and its first new index.
+        for sql in [
+            "DROP INDEX tickets_queue_due",
+            "DROP INDEX idx_tickets_status_sla_due",
+            "CREATE INDEX tickets_assignee_open ON tickets (assignee) \
+             WHERE assignee IS NOT NULL AND status NOT IN ('resolved', 'closed')",
+        ] {
+            conn.execute_unprepared(sql).await.unwrap();
+        }
+        Migrator::up(&conn, None).await.unwrap();
+        assert_eq!(has(&new).await, [true; 5], "{:?}", db.backend);
+        assert_eq!(has(&old).await, [false; 5], "{:?}", db.backend);
+        conn.close().await.unwrap();
+    })
+    .await;
 }

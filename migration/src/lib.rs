@@ -23,6 +23,7 @@ mod m20261204_000018_report_days;
 mod m20261206_000019_clock_trigger;
 mod m20261206_000020_leads;
 mod m20261207_000021_lz4;
+mod m20261207_000022_ticket_indexes;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_clock_trigger::Migration),
             Box::new(m20261206_000020_leads::Migration),
             Box::new(m20261207_000021_lz4::Migration),
+            Box::new(m20261207_000022_ticket_indexes::Migration),
         ]
     }
 }
