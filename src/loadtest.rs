@@ -47,20 +47,26 @@ pub struct BenchReport {
     pub errors: usize,
     pub mail_per_s: f64,
     pub mail_bytes: usize,
-    /// CPU milliseconds per ticket in each phase (raw, saturation, fixed rate, mail), where
-    /// `/proc` tells: this process (server and load generator) and the local PostgreSQL.
-    pub cpu_ms: [Option<CpuPerTicket>; 4],
+    /// CPU milliseconds and bytes written per ticket in each phase (raw, saturation, fixed
+    /// rate, mail), where `/proc` tells: this process (server and load generator), the
+    /// server apart, and the local PostgreSQL.
+    pub per_ticket: [Option<PerTicket>; 4],
 }
 
-/// CPU time a phase used per ticket.
+/// CPU time a phase used per ticket, and what it wrote to storage.
 #[derive(Debug, Clone, Copy)]
-pub struct CpuPerTicket {
+pub struct PerTicket {
     /// This process: the load generator, and the server unless it runs apart.
     pub own: f64,
     /// The server's own process, when it runs apart (`--external`).
     pub server: Option<f64>,
     /// The PostgreSQL server's processes on this machine; none for SQLite (in-process).
     pub postgres: Option<f64>,
+    /// Kilobytes the watched processes sent to storage (the kernel's `write_bytes`: pages
+    /// dirtied in files, so a log page rewritten before it reaches the disk counts once).
+    /// On SQLite nearly all of it is the WAL and its checkpoints: the pages a ticket's rows
+    /// and index entries touch, which is what a commit's flush and a checkpoint's copy cost.
+    pub written_kb: Option<f64>,
 }
 
 /// What to read CPU time of besides this process.
@@ -72,34 +78,45 @@ struct Watched {
 }
 
 /// CPU seconds used so far by this process, the external server and, with `postgres`, by
-/// every process of the local PostgreSQL server, from `/proc` (Linux; `None` elsewhere).
+/// every process of the local PostgreSQL server, and the bytes all of them wrote to
+/// storage, from `/proc` (Linux; `None` elsewhere).
 #[derive(Debug, Clone, Copy)]
-struct CpuTotals {
+struct Totals {
     own: f64,
     server: Option<f64>,
     postgres: Option<f64>,
+    written: Option<f64>,
 }
 
-impl CpuTotals {
-    fn now(w: Watched) -> Option<CpuTotals> {
-        Some(CpuTotals {
-            own: cpu_seconds(std::path::Path::new("/proc/self/stat"))?.1,
-            server: w.server.and_then(|pid| {
-                Some(cpu_seconds(std::path::Path::new(&format!("/proc/{pid}/stat")))?.1)
-            }),
-            postgres: w.postgres.then(postgres_cpu_seconds).flatten(),
+impl Totals {
+    fn now(w: Watched) -> Option<Totals> {
+        let proc = std::path::Path::new("/proc");
+        let own = proc.join("self");
+        let server = w.server.map(|pid| proc.join(pid.to_string()));
+        let postgres = w.postgres.then(postgres_processes).flatten();
+        let sum = |f: fn(&std::path::Path) -> Option<f64>, ps: &[std::path::PathBuf]| {
+            ps.iter().filter_map(|p| f(p)).sum::<f64>()
+        };
+        let mut all: Vec<_> = std::iter::once(own.clone()).chain(server.clone()).collect();
+        all.extend(postgres.iter().flatten().cloned());
+        Some(Totals {
+            own: cpu_seconds(&own.join("stat"))?.1,
+            server: server.and_then(|p| Some(cpu_seconds(&p.join("stat"))?.1)),
+            postgres: postgres.map(|ps| sum(|p| Some(cpu_seconds(&p.join("stat"))?.1), &ps)),
+            written: written_bytes(&own).map(|_| sum(written_bytes, &all)),
         })
     }
 
     /// Per ticket since `self`, for `n` tickets.
-    fn per_ticket(self, w: Watched, n: usize) -> Option<CpuPerTicket> {
-        let now = CpuTotals::now(w)?;
+    fn per_ticket(self, w: Watched, n: usize) -> Option<PerTicket> {
+        let now = Totals::now(w)?;
         let n = n.max(1) as f64;
         let per = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| (b - a) * 1e3 / n);
-        Some(CpuPerTicket {
+        Some(PerTicket {
             own: (now.own - self.own) * 1e3 / n,
             server: per(now.server, self.server),
             postgres: per(now.postgres, self.postgres),
+            written_kb: per(now.written, self.written).map(|b| b / 1024e3),
         })
     }
 }
@@ -177,8 +194,20 @@ fn cpu_seconds(stat: &std::path::Path) -> Option<(String, f64)> {
     Some((name, ticks / 100.0))
 }
 
-fn postgres_cpu_seconds() -> Option<f64> {
-    let mut total = None;
+/// The bytes a process has sent to storage so far, from its `io` (readable for a process of
+/// the same user, or by root).
+fn written_bytes(process: &std::path::Path) -> Option<f64> {
+    let s = std::fs::read_to_string(process.join("io")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The `/proc` directories of the local PostgreSQL server's processes; none if it has none.
+fn postgres_processes() -> Option<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         if !entry
             .file_name()
@@ -188,13 +217,11 @@ fn postgres_cpu_seconds() -> Option<f64> {
         {
             continue;
         }
-        if let Some((name, secs)) = cpu_seconds(&entry.path().join("stat")) {
-            if name == "postgres" {
-                *total.get_or_insert(0.0) += secs;
-            }
+        if cpu_seconds(&entry.path().join("stat")).is_some_and(|(name, _)| name == "postgres") {
+            found.push(entry.path());
         }
     }
-    total
+    (!found.is_empty()).then_some(found)
 }
 
 impl std::fmt::Display for BenchReport {
@@ -225,7 +252,7 @@ impl std::fmt::Display for BenchReport {
         )?;
         for (phase, cpu) in ["raw inserts", "HTTP POST /tickets", "fixed rate", "mail"]
             .iter()
-            .zip(&self.cpu_ms)
+            .zip(&self.per_ticket)
         {
             if let Some(c) = cpu {
                 let pg = c
@@ -243,7 +270,10 @@ impl std::fmt::Display for BenchReport {
                         c.own + c.postgres.unwrap_or(0.0)
                     ),
                 };
-                writeln!(f, "CPU per ticket, {phase:<19} {line}")?;
+                let written = c
+                    .written_kb
+                    .map_or(String::new(), |kb| format!("; {kb:.1} KB written"));
+                writeln!(f, "CPU per ticket, {phase:<19} {line}{written}")?;
             }
         }
         Ok(())
@@ -336,14 +366,14 @@ pub async fn run(
         postgres: config.db_url.starts_with("postgres"),
         server: None,
     };
-    let mut cpu_ms = [None; 4];
+    let mut per_ticket = [None; 4];
 
     // 1. Raw: the same rows through the store, no HTTP, no classification, no clocks to
     // compute (they are computed once here).
     let now = Utc::now();
     let decided = decided_tickets(&rules, &samples, now);
     let decided = Arc::new(decided);
-    let cpu = CpuTotals::now(watched);
+    let cpu = Totals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -363,7 +393,7 @@ pub async fn run(
         raw += t.await??;
     }
     let raw_per_s = raw as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[0] = cpu.and_then(|c| c.per_ticket(watched, raw));
+    per_ticket[0] = cpu.and_then(|c| c.per_ticket(watched, raw));
 
     // A real server on an ephemeral port: in this process, or in one of its own.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -402,7 +432,7 @@ pub async fn run(
     let samples = Arc::new(samples);
 
     // 2. Saturation.
-    let cpu = CpuTotals::now(watched);
+    let cpu = Totals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..config.concurrency {
@@ -423,12 +453,12 @@ pub async fn run(
         http += t.await??;
     }
     let http_per_s = http as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[1] = cpu.and_then(|c| c.per_ticket(watched, http));
+    per_ticket[1] = cpu.and_then(|c| c.per_ticket(watched, http));
 
     // 3. Fixed rate, latency from the scheduled start.
     let total = (config.rate * config.seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / config.rate as f64);
-    let cpu = CpuTotals::now(watched);
+    let cpu = Totals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
@@ -456,7 +486,7 @@ pub async fn run(
         errors += (!ok) as usize;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    cpu_ms[2] = cpu.and_then(|c| c.per_ticket(watched, total - errors));
+    per_ticket[2] = cpu.and_then(|c| c.per_ticket(watched, total - errors));
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
@@ -466,7 +496,7 @@ pub async fn run(
     let mail_url = url.replace("/api/v1/tickets", "/api/v1/intake/mail");
     let mail_bytes = sample_mail(&samples[0], 0).len();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let cpu = CpuTotals::now(watched);
+    let cpu = Totals::now(watched);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..config.concurrency {
@@ -498,7 +528,7 @@ pub async fn run(
         mails += t.await??;
     }
     let mail_per_s = mails as f64 / start.elapsed().as_secs_f64();
-    cpu_ms[3] = cpu.and_then(|c| c.per_ticket(watched, mails));
+    per_ticket[3] = cpu.and_then(|c| c.per_ticket(watched, mails));
     let report = BenchReport {
         mail_per_s,
         mail_bytes,
@@ -510,7 +540,7 @@ pub async fn run(
         p99_ms: pct(0.99),
         max_ms: latencies.last().map_or(0.0, |l| l.as_secs_f64() * 1000.0),
         errors,
-        cpu_ms,
+        per_ticket,
     };
     let _ = stop_tx.send(());
     if let Some(server) = server {
@@ -540,5 +570,19 @@ mod tests {
         );
         std::fs::write(&stat, "4242 (x) S 1").unwrap();
         assert_eq!(cpu_seconds(&stat), None);
+    }
+
+    #[test]
+    fn bytes_written_are_read_from_a_processes_io() {
+        let dir = tempfile::tempdir().unwrap();
+        // `wchar` counts every write, sockets too; `write_bytes` only what goes to storage.
+        std::fs::write(
+            dir.path().join("io"),
+            "rchar: 10\nwchar: 99999\nsyscr: 1\nsyscw: 2\nread_bytes: 0\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n",
+        )
+        .unwrap();
+        assert_eq!(written_bytes(dir.path()), Some(8192.0));
+        std::fs::write(dir.path().join("io"), "rchar: 10\n").unwrap();
+        assert_eq!(written_bytes(dir.path()), None);
     }
 }
