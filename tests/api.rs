@@ -257,6 +257,16 @@ async fn cursor_pages_are_stable_while_tickets_arrive() {
         let (_, p3) = get_json(&server.url(&format!("/api/v1/tickets?limit=3&cursor={cursor}"))).await;
         assert_eq!(numbers(&p3), ["T-000001"]);
         assert!(p3["next_cursor"].is_null());
+        // Ids are time-ordered (UUID version 7): newest first by number is newest first by
+        // id, so a ticket's index entries land beside its predecessor's.
+        let ids: Vec<&str> = [&p1, &p2, &p3]
+            .iter()
+            .flat_map(|p| p["items"].as_array().unwrap())
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 7);
+        assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+        assert!(ids.iter().all(|id| id.as_bytes()[14] == b'7'), "{ids:?}");
         server.stop().await;
     })
     .await;

@@ -30,6 +30,7 @@ fn decoded<T: serde::de::DeserializeOwned>(
 /// A ticket with the decision the engine made about it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketView {
+    /// Time-ordered (UUID version 7): a later ticket of the same process has a greater id.
     pub id: Uuid,
     /// Human number, `T-000123`.
     pub number: String,

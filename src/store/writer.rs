@@ -290,7 +290,10 @@ async fn insert_batch(
     db: &DatabaseConnection,
     items: &[(&NewTicket, DateTime<Utc>)],
 ) -> Result<Vec<TicketRecord>, StoreError> {
-    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    // Time-ordered ids (version 7): the entries of a batch's tickets, and of their
+    // messages, events and clocks keyed by ticket, land side by side at the end of each
+    // index instead of on a random page each, so a commit writes fewer pages.
+    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::now_v7()).collect();
     let mut ticket_rows = Vec::with_capacity(items.len());
     let mut message_rows: Vec<messages::ActiveModel> = Vec::with_capacity(items.len());
     // (ticket, answer, subject, time) of tickets answered at intake.
