@@ -1,7 +1,8 @@
 //! Hostile and broken clients through the real server and database (SQLite, and PostgreSQL
 //! when `TRIAGE_TEST_DATABASE_URL` is set): a gateway learns nothing but a receipt, bad
 //! input is refused naming the field, lists keep their caps, SQLite runs in WAL mode with
-//! a log that does not stay past its bound, and a migration stopped half-way completes.
+//! a log that does not stay past its bound, a migration stopped half-way completes, and
+//! PostgreSQL connections cut while idle are replaced.
 
 mod common;
 
@@ -467,6 +468,54 @@ async fn the_ticket_indexes_migration_goes_down_and_up_and_resumes() {
         assert_eq!(has(&new).await, [true; 5], "{:?}", db.backend);
         assert_eq!(has(&old).await, [false; 5], "{:?}", db.backend);
         conn.close().await.unwrap();
+    })
+    .await;
+}
+
+/// PostgreSQL connections cut while idle in the pool (a restart of the server, an
+/// administrator) are found and replaced before use: every connection of the server's pool
+/// is terminated, and after a second the next read and the next ticket are served.
+#[tokio::test]
+async fn postgresql_connections_cut_while_idle_are_replaced() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    each_backend(async |db| {
+        if db.backend != Backend::Postgres {
+            return;
+        }
+        let server = TestServer::start(db).await;
+        let ticket =
+            |s: &str| json!({"channel": "web", "subject": s, "body": "Der Drucker druckt nicht"});
+        let c = client();
+        let tickets = server.url("/api/v1/tickets");
+        assert_eq!(
+            send(&c, tickets.clone(), ticket("vorher"), None).await.0,
+            201
+        );
+        let admin = Database::connect(&db.url).await.unwrap();
+        let cut = admin
+            .query_one(Statement::from_string(
+                admin.get_database_backend(),
+                // The server's connections chosen first (`OFFSET 0` keeps the planner
+                // from terminating before it filters), then cut.
+                "SELECT COUNT(*) AS n FROM (SELECT pid FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() OFFSET 0) s \
+                 WHERE pg_terminate_backend(pid)",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert!(cut >= 1, "no connection of the server's pool was cut");
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let read = c
+            .get(server.url("/api/v1/tickets?limit=5"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200);
+        assert_eq!(send(&c, tickets, ticket("nachher"), None).await.0, 201);
+        server.stop().await;
     })
     .await;
 }
