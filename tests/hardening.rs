@@ -394,6 +394,58 @@ async fn the_sqlite_log_does_not_stay_past_its_bound() {
     server.stop().await;
 }
 
+/// Counts SQLite's starts of the log over: the first salt of the WAL header (bytes 16 to
+/// 19, big-endian), which each restart counts up by one. (The checkpoint sequence number
+/// beside it is counted per connection.)
+fn log_restarts(wal: &std::path::Path) -> u32 {
+    let header = std::fs::read(wal).unwrap();
+    u32::from_be_bytes(header[16..20].try_into().unwrap())
+}
+
+/// While tickets keep coming, the intake writer copies the log back between its batches, so
+/// the log starts over every few tickets instead of once a second at most (the background
+/// pass alone) and stays small.
+#[tokio::test]
+async fn the_sqlite_writer_starts_the_log_over_while_intake_runs() {
+    if !backends().contains(&Backend::Sqlite) {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = TestServer::start(&db).await;
+    let wal = std::path::PathBuf::from(
+        db.url
+            .trim_start_matches("sqlite://")
+            .trim_end_matches("?mode=rwc")
+            .to_owned()
+            + "-wal",
+    );
+    let ticket = |n: usize| {
+        serde_json::json!({
+            "channel": "web",
+            "from": {"email": format!("kim{n}@example.org")},
+            "subject": format!("Drucker {n} druckt nicht"),
+            "body": "Der Drucker im zweiten Stock zeigt einen Papierstau.",
+        })
+    };
+    let (status, _, v) = common::post_ticket(&server.url(""), &ticket(0), None).await;
+    assert_eq!(status, 201, "{v}");
+    let before = log_restarts(&wal);
+    // Twelve tickets, 60 ms apart: each batch comes more than the writer's 50 ms after the
+    // one before, so a pass follows it and the next ticket's commit starts the log over.
+    for n in 1..=12 {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        let (status, _, v) = common::post_ticket(&server.url(""), &ticket(n), None).await;
+        assert_eq!(status, 201, "{v}");
+    }
+    // The background pass alone, once a second, starts it over once or twice in this time.
+    let restarts = log_restarts(&wal).wrapping_sub(before);
+    assert!(
+        restarts >= 8,
+        "the log was started over {restarts} times in twelve tickets"
+    );
+    server.stop().await;
+}
+
 /// The names of the indexes on `tickets`.
 async fn ticket_indexes(conn: &sea_orm::DatabaseConnection, backend: Backend) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};

@@ -147,8 +147,9 @@ impl Store {
             // WAL with synchronous=FULL, set explicitly (sqlx leaves the journal mode as the
             // file has it, a rollback journal for a new file): a committed ticket survives a
             // crash of the process or the machine, and readers never wait for the writer.
-            // Checkpoints run in the background instead of inside whichever commit crosses
-            // the WAL size limit, so no request waits for one.
+            // Checkpoints run between the intake writer's batches and in the background,
+            // instead of inside whichever commit crosses the WAL size limit, so no request
+            // waits for one in its own commit.
             opts.map_sqlx_sqlite_opts(|o| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 o.busy_timeout(std::time::Duration::from_secs(10))
