@@ -348,6 +348,17 @@ fn mail_with_attachment(n: usize, kib: usize) -> String {
     )
 }
 
+/// The SQLite database's write-ahead log file.
+fn log_file(db: &TestDb) -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        db.url
+            .trim_start_matches("sqlite://")
+            .trim_end_matches("?mode=rwc")
+            .to_owned()
+            + "-wal",
+    )
+}
+
 #[tokio::test]
 async fn the_sqlite_log_does_not_stay_past_its_bound() {
     if !backends().contains(&Backend::Sqlite) {
@@ -356,13 +367,7 @@ async fn the_sqlite_log_does_not_stay_past_its_bound() {
     const BOUND: u64 = 64 << 20;
     let db = TestDb::new(Backend::Sqlite).await;
     let server = TestServer::start(&db).await;
-    let wal = std::path::PathBuf::from(
-        db.url
-            .trim_start_matches("sqlite://")
-            .trim_end_matches("?mode=rwc")
-            .to_owned()
-            + "-wal",
-    );
+    let wal = log_file(&db);
     let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
     let gateway = client_with("test-gateway-token");
     // About 4 MiB of log a mail (the mail as received, its attachment): 25 mails write
@@ -412,13 +417,7 @@ async fn the_sqlite_writer_starts_the_log_over_while_intake_runs() {
     }
     let db = TestDb::new(Backend::Sqlite).await;
     let server = TestServer::start(&db).await;
-    let wal = std::path::PathBuf::from(
-        db.url
-            .trim_start_matches("sqlite://")
-            .trim_end_matches("?mode=rwc")
-            .to_owned()
-            + "-wal",
-    );
+    let wal = log_file(&db);
     let ticket = |n: usize| {
         serde_json::json!({
             "channel": "web",
