@@ -229,10 +229,10 @@ async fn pragma_number(db: &DatabaseConnection, sql: &str, column: &str) -> Opti
 ///
 /// A pass run by the writer while nothing else writes copies the whole log, so its next
 /// transaction starts the log over: the log stays at what 50 ms of intake write, and a
-/// pass copies a few hundred frames in a few milliseconds. Left to the background pass
-/// once a second, under steady intake the log held some 20,000 frames by then, and commits
-/// beside a pass that copied them took 10–15 ms instead of 1–3 (p99 at 1,000 tickets/s
-/// 19–48 ms; with this, 10–15 ms).
+/// pass takes a few milliseconds. Left to the background pass once a second, under steady
+/// intake the log held some 20,000 frames by then, and the commits beside the passes that
+/// copied them took 10–17 ms instead of 1–9 (BENCHMARKS.md, "the writer copies the log back
+/// between its batches").
 pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Starts `n` writers that take queued tickets in batches; with `wal`, they copy the SQLite
